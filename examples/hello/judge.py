@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Scripted judge for the offline hello example: a stand-in for a language-model judge.
+
+It reads the judge prompt ($SCYLLA_JUDGE_PROMPT_FILE), takes the pipeline result from
+the fenced ```json block after the `## Build/test pipeline` heading, and replies like
+an LLM judge: a sentence, a fenced JSON verdict, a closing sentence. The verdict
+depends on the prompt only (not on the slot, model or attempt), so it is reproducible.
+Category weights mirror fixture/expected/rubric.yaml.
+"""
+
+import json
+import os
+import sys
+
+WEIGHTS = {"functional": 0.60, "code_quality": 0.25, "overall_quality": 0.15}
+PASS_THRESHOLD = 0.60
+
+
+def pipeline_result(prompt: str) -> dict | None:
+    """The JSON block of the `## Build/test pipeline` section, or None if absent/invalid."""
+    lines = [line.rstrip() for line in prompt.splitlines()]
+    try:
+        start = lines.index("## Build/test pipeline")
+    except ValueError:
+        return None
+    block = None
+    for line in lines[start + 1 :]:
+        if block is None:
+            if line.startswith("```json"):
+                block = []
+            elif line.startswith("## "):
+                return None  # next section began before any JSON block
+        elif line.startswith("```"):
+            try:
+                data = json.loads("\n".join(block))
+            except ValueError:
+                return None
+            return data if isinstance(data, dict) else None
+        else:
+            block.append(line)
+    return None
+
+
+def verdict(pipeline: dict) -> dict:
+    steps = pipeline.get("steps") or {}
+
+    def status(step: str) -> str:
+        return (steps.get(step) or {}).get("status", "na")
+
+    tests = pipeline.get("tests") or {}
+    total, passed = tests.get("total") or 0, tests.get("passed") or 0
+    frac = passed / total if total else 0.0
+    build_ok = status("build") != "fail"
+    lint = status("lint")
+
+    functional = frac
+    quality = (1.0 if build_ok else 0.0) * (0.5 if lint == "fail" else 1.0)
+    # The "subjective" part: a working, complete solution reads as good code.
+    overall = 0.0 if not build_ok else 0.9 if frac == 1.0 else round(0.3 + 0.5 * frac, 4)
+    scores = {"functional": functional, "code_quality": quality, "overall_quality": overall}
+    score = round(sum(WEIGHTS[k] * v for k, v in scores.items()), 4)
+    return {
+        "score": score,
+        "passed": score >= PASS_THRESHOLD,
+        "reasoning": (
+            f"{passed} of {total} tests pass; build {status('build')}, lint {lint}. "
+            "The score weights test results most, then code quality and readability."
+        ),
+        "criteria_scores": {
+            "functional": {
+                "score": round(functional, 4),
+                "explanation": f"{passed}/{total} tests in tests/test_textkit.py pass.",
+            },
+            "code_quality": {
+                "score": quality,
+                "explanation": f"Byte-compile step {status('build')}; ruff check {lint}.",
+            },
+            "overall_quality": {
+                "score": overall,
+                "explanation": "Complete and tidy."
+                if overall >= 0.9
+                else "Partial solution; some functions are missing or wrong.",
+            },
+        },
+    }
+
+
+def main() -> int:
+    path = os.environ.get("SCYLLA_JUDGE_PROMPT_FILE", "")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            prompt = fh.read()
+    except OSError:
+        prompt = ""
+    print(f"[scripted-judge] run {os.environ.get('SCYLLA_RUN_ID', '?')}", file=sys.stderr)
+
+    pipeline = pipeline_result(prompt)
+    if pipeline is None:
+        reply = {
+            "score": 0.0,
+            "passed": False,
+            "reasoning": "The prompt has no readable '## Build/test pipeline' JSON block.",
+            "criteria_scores": {},
+        }
+        print("I could not find the pipeline results, so I cannot credit the work.\n")
+    else:
+        reply = verdict(pipeline)
+        print("I reviewed the pipeline results and the change to textkit.py.\n")
+    print("```json\n" + json.dumps(reply, indent=2) + "\n```\n")
+    print("This concludes my evaluation.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Task actions: read a task's inputs from the tree, call an adapter or a formula, write its outputs.
+
+Every action runs with the experiment root as working directory (see graph.load) and takes the
+paths of `scylla.tree`. Expensive actions go through `sealed()`: previous outputs are archived, the
+work runs, and the seal is written last. Infrastructure failures archive the partial outputs under
+`.failed/` and fail the task so the next `doit` retries it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from importlib import resources as package_files
+from pathlib import Path
+from typing import Callable
+
+import yaml
+from doit.exceptions import TaskFailed
+
+from . import durable, pipeline, reports, resources, results, secrets, tree, workspace
+from .agents import command as command_agent
+from .durable import read_json_object as read_obj
+from .judges import command as command_judge
+from .judges import pipeline as pipeline_judge
+from .judges import prompt as judge_prompt_md
+from .spec import Experiment, Subtest
+from .tree import RunPaths, SubtestPaths, TierPaths
+
+PIPELINE_JUDGE_MODEL = "scylla-pipeline-judge"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- sealed execution
+
+def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root: str, label: str,
+           work: Callable[[Path], None], extra_outputs: tuple[str, ...] = ()):
+    """Run an expensive task so that it is either complete and sealed, or archived and failed."""
+    out = Path(out_dir)
+    try:
+        seal = durable.read_seal(out)
+    except durable.ArtifactError as exc:
+        return TaskFailed(f"{exc}. Refusing to pay again over it: inspect {out}, delete the seal to re-run.")
+    leftovers = [out, *map(Path, extra_outputs)]
+    if seal is not None:
+        root, reason = Path(archive_root).parent / ".superseded", "superseded: inputs or configuration changed"
+    else:
+        root, reason = Path(archive_root), "interrupted: an earlier attempt did not finish"
+    durable.archive(leftovers, root, label, reason)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        work(out)
+    except (durable.InfraFailure, workspace.WorkspaceError) as exc:
+        dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {exc}")
+        return TaskFailed(f"{task}: infrastructure failure: {exc}\n"
+                          f"partial outputs moved to {dest}; the next `doit` retries this task")
+    durable.write_seal(out, task, config, inputs)
+
+
+def _repo(exp: Experiment) -> Path:
+    fx = exp.fixture
+    local = exp.repos.get(fx.repo_url)
+    if local is None and Path(fx.repo_url).expanduser().is_absolute():
+        local = Path(fx.repo_url).expanduser()
+    return workspace.ensure_repo(exp.root, fx.repo_url, local, fx.source_hash)
+
+
+# ---------------------------------------------------------------- setup and baseline
+
+def describe(exp: Experiment) -> dict:
+    """config/experiment.json: the experiment as configured, free of machine-specific paths."""
+    fx = exp.fixture
+    return {
+        "experiment_id": exp.id, "description": exp.description,
+        "task": {"id": fx.id, "language": fx.language, "repo": fx.repo_url, "hash": fx.source_hash},
+        "tiers_to_run": list(exp.tiers),
+        "subtests": {t: [s.id for s in exp.subtests[t]] for t in exp.tiers},
+        "runs_per_subtest": exp.runs,
+        "agent": {"adapter": exp.agent.adapter, "model": exp.agent.model, "command": exp.agent.command,
+                  "options": exp.agent.options},
+        "judges": [{"judge_number": j.number, "adapter": j.adapter, "model": j.model} for j in exp.judges],
+        "thinking": exp.agent.thinking, "max_turns": exp.agent.max_turns,
+        "timeout_seconds": exp.agent.timeout_seconds, "budget_usd": exp.budget_usd,
+    }
+
+
+def system_prompt_source() -> bytes:
+    return package_files.files("scylla.judges").joinpath("system_prompt.md").read_bytes()
+
+
+def setup(exp: Experiment) -> None:
+    fx = exp.fixture
+    durable.write_bytes(tree.PROMPT, fx.prompt.read_bytes())
+    durable.write_bytes(tree.RUBRIC, fx.rubric_path.read_bytes())
+    durable.write_bytes(tree.CRITERIA, fx.criteria.read_bytes())
+    durable.write_bytes(tree.JUDGE_SYSTEM_PROMPT, system_prompt_source())
+    durable.write_json(tree.EXPERIMENT_JSON, describe(exp))
+
+
+def baseline(exp: Experiment, task_name: str, inputs: list[str], config: str):
+    def work(out: Path) -> None:
+        ws = Path(tree.WORKSPACES_DIR, "baseline").resolve()
+        with workspace.recreated(exp.root, _repo(exp), ws, exp.fixture.source_hash, None, None):
+            result = pipeline.run_pipeline(ws, exp.fixture.language, out)
+        durable.write_json(tree.BASELINE, result)
+    return sealed(task_name, tree.BASELINE_DIR, inputs, config, ".failed", "baseline", work, (tree.BASELINE,))
+
+
+# ---------------------------------------------------------------- subtest configuration
+
+def subtest_config(exp: Experiment, subtest: Subtest) -> None:
+    parents = []
+    for tier in exp.parent_tiers(subtest):
+        best = read_obj(TierPaths(tier).best)
+        if best.get("subtest") is None:
+            raise durable.ArtifactError(f"{TierPaths(tier).best}: tier {tier} has no best subtest")
+        parents.append(read_obj(SubtestPaths(tier, best["subtest"]).manifest))
+    sp = SubtestPaths(subtest.tier, subtest.id)
+    manifest = resources.compose(exp.tiers_dir, subtest, parents)
+    manifest = resources.materialize(exp.tiers_dir, manifest, Path(sp.config_dir))
+    durable.write_json(sp.manifest, manifest)
+
+
+# ---------------------------------------------------------------- agent and its derived result
+
+def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], config: str):
+    sp = run.subtest_paths
+    manifest = read_obj(sp.manifest)
+
+    def work(out: Path) -> None:
+        config_dir = Path(sp.config_dir)
+        resources.verify(config_dir, manifest)
+        cache = _repo(exp)
+        ws = Path(run.workspace).resolve()
+        workspace.create_worktree(exp.root, cache, ws, exp.fixture.source_hash)
+        try:
+            config_commit = workspace.apply_config(ws, config_dir)
+            outcome = command_agent.run(exp, run, ws, manifest, out)
+            patch, state = workspace.capture(ws, config_commit)
+        finally:
+            workspace.remove_worktree(exp.root, cache, ws)
+        durable.write_bytes(out / "patch.diff", secrets.redact_bytes(patch, secrets.secret_values()))
+        durable.write_json(out / "workspace_state.json", {"base_commit": exp.fixture.source_hash, **state})
+        if outcome.infra_reason:
+            raise durable.InfraFailure(outcome.infra_reason)
+    return sealed(task_name, run.agent_dir, inputs, config, sp.failed_dir, tree.run_name(run.number), work)
+
+
+def agent_result(run: RunPaths) -> None:
+    durable.write_json(run.agent_result, command_agent.derive_result(Path(run.agent_dir)))
+
+
+# ---------------------------------------------------------------- pipeline and judges
+
+def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], config: str):
+    sp = run.subtest_paths
+
+    def work(out: Path) -> None:
+        ws = Path(run.workspace + "-pipeline").resolve()
+        with workspace.recreated(exp.root, _repo(exp), ws, exp.fixture.source_hash, Path(sp.config_dir),
+                                 Path(run.agent("patch.diff"))):
+            result = pipeline.run_pipeline(ws, exp.fixture.language, out)
+        durable.write_json(run.pipeline, result)
+    return sealed(task_name, run.commands_dir, inputs, config, sp.failed_dir,
+                  f"{tree.run_name(run.number)}_pipeline", work)
+
+
+def judge_prompt(run: RunPaths) -> None:
+    text = judge_prompt_md.build(
+        prompt=Path(tree.PROMPT).read_text(encoding="utf-8"),
+        rubric_yaml=Path(tree.RUBRIC).read_text(encoding="utf-8"),
+        criteria=Path(tree.CRITERIA).read_text(encoding="utf-8"),
+        output=Path(run.agent("output.txt")).read_text(encoding="utf-8", errors="replace"),
+        patch=Path(run.agent("patch.diff")).read_text(encoding="utf-8", errors="replace"),
+        state=read_obj(run.agent("workspace_state.json")),
+        pipeline=read_obj(run.pipeline), baseline=read_obj(tree.BASELINE))
+    durable.write_text(run.judge_prompt, text)
+
+
+def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inputs: list[str], config: str):
+    slot = exp.judges[slot_number - 1]
+
+    def work(out: Path) -> None:
+        started, t0 = _now(), time.monotonic()
+        if slot.adapter == "pipeline":
+            rubric = yaml.safe_load(Path(tree.RUBRIC).read_text(encoding="utf-8"))
+            verdict = pipeline_judge.judge(rubric, read_obj(run.pipeline), read_obj(tree.BASELINE))
+            cost, seconds = 0.0, time.monotonic() - t0
+            durable.write_text(out / "response.txt", durable.dumps(verdict).decode())
+            durable.write_text(out / "stdout.log", "")
+            durable.write_text(out / "replay.sh", f"#!/usr/bin/env bash\n# deterministic pipeline judge (no model)\n"
+                                                  f"doit -s -a '{task_name}'\n")
+        else:
+            verdict, cost, seconds = command_judge.run(exp, slot, run, Path(run.judge_prompt),
+                                                       Path(tree.JUDGE_SYSTEM_PROMPT), out)
+        judgment = {**verdict, "grade": results.grade_for(verdict["score"]), "judge_number": slot.number,
+                    "model": slot.model, "adapter": slot.adapter, "cost_usd": cost}
+        durable.write_json(out / "judgment.json", judgment)
+        durable.write_json(out / "timing.json", {"judge_duration_seconds": round(seconds, 3), "measured_at": started})
+        label = "Judge (deterministic pipeline judge, not a language model)" if slot.adapter == "pipeline" else "Judge"
+        durable.write_text(out / "MODEL.md", command_agent.model_md(label, slot.model, slot.adapter, slot.command))
+    return sealed(task_name, run.judge_dir(slot.number), inputs, config, run.subtest_paths.failed_dir,
+                  f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work)
+
+
+# ---------------------------------------------------------------- derived results
+
+def _judgments(exp: Experiment, run: RunPaths) -> list[dict]:
+    return [read_obj(run.judge(j.number, "judgment.json")) for j in exp.judges]
+
+
+def consensus(exp: Experiment, run: RunPaths) -> None:
+    durable.write_json(run.consensus, results.consensus(_judgments(exp, run)))
+
+
+def run_result(exp: Experiment, run: RunPaths) -> None:
+    judges = [{**read_obj(run.judge(j.number, "judgment.json")),
+               **read_obj(run.judge(j.number, "timing.json"))} for j in exp.judges]
+    result = results.run_result(
+        run.number, read_obj(run.agent_result), read_obj(run.agent("timing.json")), read_obj(run.consensus),
+        judges, {"workspace_path": run.workspace, "logs_path": run.agent_dir,
+                 "command_log_path": run.agent("command_log.json")})
+    durable.write_json(run.run_result, result)
+    _write_reports(run.dir, reports.run_report(run.id, result))
+
+
+def subtest(exp: Experiment, sp: SubtestPaths) -> None:
+    runs = [read_obj(sp.run(n).run_result) for n in range(1, exp.runs + 1)]
+    summary = results.subtest_summary(sp.tier, sp.subtest, runs)
+    durable.write_json(sp.result, summary)
+    _write_reports(sp.dir, reports.subtest_report(summary, runs))
+
+
+def tier(exp: Experiment, tier_id: str) -> None:
+    tp = TierPaths(tier_id)
+    subtests = [read_obj(SubtestPaths(tier_id, s.id).result) for s in exp.subtests[tier_id]]
+    summary = results.tier_summary(tier_id, subtests)
+    durable.write_json(tp.result, summary)
+    durable.write_json(tp.best, results.best_identity(tier_id, summary))
+    md, js = reports.tier_report(summary)
+    _write_reports(tier_id, (md, js))
+    durable.write_text(f"{tier_id}/summary.md", md)
+
+
+def experiment(exp: Experiment) -> None:
+    tiers = [read_obj(TierPaths(t).result) for t in exp.tiers]
+    summary = results.experiment_summary(exp.id, tiers)
+    durable.write_json("result.json", summary)
+    durable.write_json("tier_comparison.json", results.tier_comparison(tiers))
+    md, js = reports.experiment_report(summary, tiers)
+    _write_reports(".", (md, js))
+    durable.write_text("summary.md", md)
+    durable.write_text("report.html", reports.html(f"Scylla experiment {exp.id}", md))
+
+
+def _write_reports(directory: str, report: tuple[str, dict]) -> None:
+    md, js = report
+    durable.write_text(f"{directory}/report.md", md)
+    durable.write_json(f"{directory}/report.json", js)

@@ -1,0 +1,111 @@
+"""The `command` agent adapter: any shell command run in the workspace (the offline default).
+
+The command gets the prompt file path and the run's identity in its environment. If its stdout is a
+Claude-Code-style result JSON, tokens and cost are read from it (so scripted agents can report usage).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import durable, secrets
+from ..process import run_shell
+from . import usage
+
+
+@dataclass(frozen=True)
+class AgentRun:
+    exit_code: int
+    duration_seconds: float
+    infra_reason: str | None
+
+
+def environment(exp, run, workspace: Path, prompt: Path, manifest: dict) -> dict:
+    cfg = exp.agent
+    env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
+    env.update({
+        "SCYLLA_PROMPT_FILE": str(prompt.resolve()), "SCYLLA_RUN_ID": run.id, "SCYLLA_TIER": run.tier,
+        "SCYLLA_SUBTEST": run.subtest, "SCYLLA_RUN_NUMBER": str(run.number), "SCYLLA_MODEL": cfg.model,
+        "SCYLLA_MAX_TURNS": "" if cfg.max_turns is None else str(cfg.max_turns),
+        "SCYLLA_THINKING": cfg.thinking, "SCYLLA_WORKSPACE": str(workspace),
+        "SCYLLA_SYSTEM_PROMPT_MODE": manifest.get("system_prompt_mode", "default"),
+        "SCYLLA_SPEC_DIR": str(exp.spec_path.parent), "SCYLLA_PYTHON": sys.executable,
+    })
+    for key, value in sorted(cfg.options.items()):
+        env[f"SCYLLA_OPTION_{str(key).upper()}"] = str(value)
+    return env
+
+
+def replay_script(command: str, env: dict, cwd_note: str) -> str:
+    lines = ["#!/usr/bin/env bash", "# Re-runs this agent call. Secrets are not stored: export them first.",
+             f"# Working directory: {cwd_note}", "set -euo pipefail"]
+    for k, v in sorted(env.items()):
+        if k.startswith("SCYLLA_"):
+            lines.append(f"export {k}={shlex.quote(v)}")
+    lines.append(command)
+    return "\n".join(lines) + "\n"
+
+
+def model_md(role: str, model: str, adapter: str, command: str | None) -> str:
+    text = f"# {role}\n\n**Model**: {model}\n**Adapter**: {adapter}\n"
+    return text + (f"**Command**: `{command}`\n" if command else "")
+
+
+def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
+    """Run the configured command; write every raw capture except the patch into `agent_dir`."""
+    cfg = exp.agent
+    prompt = agent_dir / "prompt.md"
+    durable.write_bytes(prompt, Path("prompt.md").read_bytes())
+    env = environment(exp, run_paths, workspace, prompt, manifest)
+    hidden = secrets.secret_values(env)
+    started = datetime.now(timezone.utc)
+    done = run_shell(cfg.command, workspace, env, agent_dir / "stdout.log", agent_dir / "stderr.log",
+                     cfg.timeout_seconds)
+    for name in ("stdout.log", "stderr.log"):      # secrets never stay in an artifact
+        path = agent_dir / name
+        durable.write_bytes(path, secrets.redact_bytes(path.read_bytes(), hidden))
+    stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
+    result = usage.parse_result_json(stdout)
+    text = result.get("result") if result and isinstance(result.get("result"), str) else stdout
+    exit_code = -9 if done.exit_code is None else done.exit_code
+    durable.write_text(agent_dir / "output.txt", text)
+    durable.write_json(agent_dir / "command_log.json", {"commands": [{
+        "command": secrets.redact(cfg.command, hidden), "cwd": "<workspace>", "exit_code": exit_code,
+        "timed_out": done.timed_out, "duration_seconds": round(done.duration_seconds, 3),
+        "started_at": started.isoformat(timespec="seconds"),
+        "env": {k: v for k, v in secrets.safe_env(env).items() if k.startswith("SCYLLA_")}}]})
+    durable.write_text(agent_dir / "replay.sh", secrets.redact(
+        replay_script(cfg.command, env, f"a worktree of {exp.fixture.repo_url} at the config commit"), hidden))
+    durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
+                                                   "measured_at": started.isoformat(timespec="seconds")})
+    durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, cfg.command))
+    return AgentRun(exit_code, done.duration_seconds, classify(done, exit_code, result, cfg))
+
+
+def classify(done, exit_code: int, result: dict | None, cfg) -> str | None:
+    """Infra failures are retried by the next `doit`; every other ending is the agent's outcome."""
+    if done.timed_out:
+        return f"timeout after {cfg.timeout_seconds:g} s"
+    if reason := usage.infra_reason(result):
+        return reason
+    if exit_code in cfg.infra_exit_codes:
+        return f"exit code {exit_code} (configured as infrastructure failure)"
+    return None
+
+
+def derive_result(agent_dir: Path) -> dict:
+    """agent/result.json from the raw captures (a cheap task: no agent call)."""
+    stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
+    stderr = (agent_dir / "stderr.log").read_text(encoding="utf-8", errors="replace")
+    log = durable.read_json_object(agent_dir / "command_log.json")
+    exit_code = int(log["commands"][-1]["exit_code"])
+    result = usage.parse_result_json(stdout)
+    used = usage.usage(result)
+    return {"exit_code": exit_code, "stdout": stdout, "stderr": stderr, "token_stats": used["token_stats"],
+            "cost_usd": used["cost_usd"], "api_calls": used["api_calls"], "model_usage": used["model_usage"],
+            "outcome": usage.outcome(result, exit_code)}

@@ -1,0 +1,83 @@
+"""Claude-Code-style result JSON: tokens, cost and failure class.
+
+Claude Code's `--print --output-format json` ends with one result object. Scripted agents and judges
+may print the same shape so their usage is accounted for. `modelUsage` covers every model a run used
+and is preferred; `usage` + `total_cost_usd` (main loop only) is the fallback.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+INFRA_STATUSES = {429, 500, 502, 503, 504, 529}
+INFRA_TYPES = {"rate_limit_error", "overloaded_error", "api_error"}
+
+
+def parse_result_json(text: str) -> dict | None:
+    """The last line (or the whole text) that is a JSON object with type 'result'."""
+    candidates = [text.strip()] + [ln.strip() for ln in reversed(text.strip().splitlines())]
+    for candidate in candidates:
+        if candidate.startswith("{"):
+            try:
+                obj = orjson.loads(candidate)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and obj.get("type") == "result":
+                return obj
+    return None
+
+
+def _int(value) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0
+
+
+def usage(result: dict | None) -> dict:
+    """token_stats, cost_usd, api_calls and model_usage from a result object (zeros when absent)."""
+    stats = {"input_tokens": 0, "output_tokens": 0, "cache_creation_tokens": 0, "cache_read_tokens": 0}
+    out = {"token_stats": stats, "cost_usd": 0.0, "api_calls": 0, "model_usage": {}}
+    if not result:
+        return out
+    per_model = result.get("modelUsage")
+    if isinstance(per_model, dict) and per_model:
+        cost = 0.0
+        for model, u in sorted(per_model.items()):
+            if not isinstance(u, dict):
+                continue
+            entry = {"input_tokens": _int(u.get("inputTokens")), "output_tokens": _int(u.get("outputTokens")),
+                     "cache_creation_tokens": _int(u.get("cacheCreationInputTokens")),
+                     "cache_read_tokens": _int(u.get("cacheReadInputTokens")),
+                     "cost_usd": float(u.get("costUSD") or 0.0)}
+            out["model_usage"][model] = entry
+            for k in stats:
+                stats[k] += entry[k]
+            cost += entry["cost_usd"]
+        out["cost_usd"] = cost
+    else:
+        u = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+        stats.update(input_tokens=_int(u.get("input_tokens")), output_tokens=_int(u.get("output_tokens")),
+                     cache_creation_tokens=_int(u.get("cache_creation_input_tokens")),
+                     cache_read_tokens=_int(u.get("cache_read_input_tokens")))
+        out["cost_usd"] = float(result.get("total_cost_usd") or 0.0)
+    out["api_calls"] = _int(result.get("num_turns"))
+    return out
+
+
+def infra_reason(result: dict | None) -> str | None:
+    """Why a result is an infrastructure failure (rate limit, overload, 5xx), from structured fields."""
+    if not result or not result.get("is_error"):
+        return None
+    status = result.get("api_error_status")
+    kind = result.get("api_error_type")
+    if status in INFRA_STATUSES or kind in INFRA_TYPES:
+        return f"API error {status or ''} {kind or ''}".strip()
+    return None
+
+
+def outcome(result: dict | None, exit_code: int) -> str:
+    """How the agent's run ended, for the record: completed, max_turns, error_* or exit_<code>."""
+    if result and isinstance(result.get("subtype"), str):
+        sub = result["subtype"]
+        if sub == "success" and not result.get("is_error"):
+            return "completed"
+        return "max_turns" if sub == "error_max_turns" else sub
+    return "completed" if exit_code == 0 else f"exit_{exit_code}"

@@ -1,0 +1,205 @@
+"""Atomic writes, JSON I/O, input fingerprints and sealed records: the never-pay-twice rules.
+
+An expensive task (agent, judge, pipeline, baseline) ends by writing a *seal* beside its outputs: the
+task name, the digest of the configuration it ran with, and the md5 of every input file. The seal is
+written last, by rename, so it exists only when every output is complete. Up-to-date checks of
+expensive tasks read the seal (not doit's DB), so a finished task stays finished after SIGKILL, a
+lost DB, or a copy of the tree to another path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SEAL_NAME = ".seal.json"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+class ArtifactError(Exception):
+    """A file of the experiment tree is missing or unreadable; the message names it."""
+
+
+class InfraFailure(Exception):
+    """Rate limit, timeout, missing CLI, worktree error...: the task fails, its partial outputs are
+    archived under .failed/, and the next `doit` retries it."""
+
+
+# ---------------------------------------------------------------- atomic writes
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
+    """Write `data` to `path` atomically (temp file + rename). Returns False if the file already
+    held exactly these bytes (then it is left untouched so its mtime stays put)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)      # mkstemp makes 0600; artifacts are ordinary files
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def write_text(path: str | os.PathLike, text: str) -> bool:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def _clean(value: Any) -> Any:
+    """Replace NaN/Infinity by None, recursively: JSON never carries them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def dumps(obj: Any) -> bytes:
+    """Deterministic JSON: sorted keys, indent 2, trailing newline, no NaN."""
+    return orjson.dumps(_clean(obj), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> bool:
+    return write_bytes(path, dumps(obj))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON artifact; errors name the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: file is missing") from None
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: corrupt JSON ({exc}); the file was left as it is") from None
+
+
+def read_json_object(path: str | os.PathLike) -> dict:
+    value = read_json(path)
+    if not isinstance(value, dict):
+        raise ArtifactError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+# ---------------------------------------------------------------- fingerprints
+
+def file_md5(path: str | os.PathLike) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def config_digest(config: Any) -> str:
+    """Stable digest of a configuration value (dicts compared by content, key order ignored)."""
+    return hashlib.sha256(orjson.dumps(_clean(config), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+# ---------------------------------------------------------------- seals
+
+def seal_path(output_dir: str | os.PathLike) -> Path:
+    return Path(output_dir) / SEAL_NAME
+
+
+def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: list[str]) -> None:
+    """Record that `task` completed from these inputs and this configuration. Call it last."""
+    record = {
+        "task": task,
+        "config": config,
+        "inputs": {p: {"md5": file_md5(p), "size": os.path.getsize(p)} for p in sorted(inputs)},
+    }
+    write_json(seal_path(output_dir), record)
+
+
+def read_seal(output_dir: str | os.PathLike) -> dict | None:
+    """The seal of an output directory, or None when there is none. A corrupt seal raises."""
+    path = seal_path(output_dir)
+    if not path.exists():
+        return None
+    seal = read_json(path)
+    if not isinstance(seal, dict) or not isinstance(seal.get("inputs"), dict):
+        raise ArtifactError(f"{path}: corrupt seal (expected an object with 'inputs')")
+    return seal
+
+
+def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str]) -> str | None:
+    """Why the sealed record does not cover this task as configured now; None when it does."""
+    if seal is None:
+        return "not done yet (no seal)"
+    if seal.get("task") != task:
+        return f"seal belongs to {seal.get('task')!r}"
+    if seal.get("config") != config:
+        return "configuration changed"
+    recorded = seal["inputs"]
+    if set(recorded) != set(inputs):
+        added = sorted(set(inputs) - set(recorded))
+        removed = sorted(set(recorded) - set(inputs))
+        return f"inputs changed (added {added}, removed {removed})"
+    for path in inputs:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return f"input missing: {path}"
+        entry = recorded[path]
+        if size != entry.get("size") or file_md5(path) != entry.get("md5"):
+            return f"input changed: {path}"
+    return None
+
+
+def unseal(output_dir: str | os.PathLike) -> None:
+    with _suppress():
+        os.unlink(seal_path(output_dir))
+
+
+# ---------------------------------------------------------------- archive of previous attempts
+
+def archive(paths: list[Path], archive_root: Path, label: str, reason: str) -> Path | None:
+    """Move existing `paths` into `archive_root/<label>_attempt_NN/` (NN = next free number).
+    Nothing is deleted: previous attempts stay inspectable and are never read by aggregates."""
+    existing = [p for p in paths if p.exists() or p.is_symlink()]
+    if not existing:
+        return None
+    archive_root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while (archive_root / f"{label}_attempt_{n:02d}").exists():
+        n += 1
+    dest = archive_root / f"{label}_attempt_{n:02d}"
+    dest.mkdir()
+    for p in existing:
+        shutil.move(str(p), str(dest / p.name))
+    write_json(dest / "archived.json", {"reason": reason, "moved": sorted(p.name for p in existing)})
+    return dest
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return exc[0] is not None and issubclass(exc[0], OSError)

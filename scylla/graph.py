@@ -1,0 +1,197 @@
+"""Experiment -> doit task dicts. The only module that speaks doit's task language.
+
+Cheap, deterministic tasks use ordinary `file_dep`/`targets` (doit's md5 check stops cascades at
+byte-identical outputs). Expensive tasks (agent, judge, pipeline, baseline) are *sealed*: their
+up-to-date check is the `Sealed` object below, which reads the seal written beside their outputs
+instead of doit's DB, and their order comes from `task_dep`. So a lost or stale DB never makes
+Scylla pay for a finished run or judgment again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from doit.tools import config_changed
+
+from . import actions, durable, resources, tree
+from .spec import Experiment, load_experiment
+from .tree import RunPaths, SubtestPaths, TierPaths
+
+DEFAULT_SPEC = "examples/hello/experiment.yaml"
+GROUP_DOCS = {
+    "subtest_config": "compose a subtest's resources: config_manifest.json + config/ files",
+    "agent": "run the agent in a fresh worktree and capture its raw outputs (paid, sealed)",
+    "agent_result": "derive agent/result.json from the raw captures",
+    "pipeline": "build/test pipeline on the re-created workspace (sealed)",
+    "judge_prompt": "assemble judge_prompt.md from the run's evidence",
+    "judge": "one judge slot's verdict on one run (paid, sealed)",
+    "consensus": "combine the valid judgments of a run",
+    "run": "run_result.json and the run report",
+    "subtest": "aggregate a subtest's runs",
+    "tier": "aggregate a tier; pick its best subtest",
+}
+
+
+class Sealed:
+    """doit `uptodate` item of an expensive task: true while its seal covers the current inputs
+    and configuration. Its text (shown by `doit info`) says why the task would run."""
+
+    def __init__(self, task: str, out_dir: str, inputs: list[str], config: str, retry_invalid: bool = False):
+        self.task, self.out_dir, self.inputs, self.config = task, out_dir, inputs, config
+        self.retry_invalid = retry_invalid
+        self.reason = "not checked yet"
+
+    def __call__(self) -> bool:
+        try:
+            seal = durable.read_seal(self.out_dir)
+        except durable.ArtifactError as exc:
+            self.reason = str(exc)
+            return False
+        self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs)
+        if self.reason is None and self.retry_invalid:
+            judgment = Path(self.out_dir, "judgment.json")
+            if judgment.exists() and not durable.read_json_object(judgment).get("is_valid", True):
+                self.reason = "invalid judgment, re-judging on request (rejudge=invalid)"
+        return self.reason is None
+
+    def __str__(self) -> str:
+        return f"sealed {self.out_dir}: {self.reason}"
+
+    __repr__ = __str__
+
+
+def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, inputs: list[str],
+                 config: dict, targets: list[str], task_dep: list[str], retry_invalid: bool = False,
+                 **extra) -> dict:
+    task = f"{basename}:{name}" if name else basename
+    digest = durable.config_digest(config)
+    return {
+        "basename": basename, **({"name": name} if name else {}),
+        "actions": [(action, (*args, task, inputs, digest))],
+        "targets": targets + [str(durable.seal_path(out_dir))],
+        "task_dep": task_dep,
+        "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid)],
+        "meta": {"sealed": out_dir, "config": config},
+        "verbosity": 1, **extra,
+    }
+
+
+def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],
+           **extra) -> dict:
+    return {"basename": basename, **({"name": name} if name else {}), "actions": [(action, args)],
+            "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
+
+
+def _rel(path: Path) -> str:
+    """Inputs outside the tree are named relative to the experiment root (relocatable DB keys)."""
+    return os.path.relpath(path, Path.cwd()).replace(os.sep, "/")
+
+
+# ---------------------------------------------------------------- tasks
+
+def tasks(exp: Experiment, rejudge: str | None = None):
+    retry_invalid = rejudge == "invalid"
+    for basename, doc in GROUP_DOCS.items():
+        yield {"basename": basename, "name": None, "doc": doc}
+    fx = exp.fixture
+    yield _cheap("setup", None, actions.setup, (exp,),
+                 [_rel(p) for p in (exp.spec_path, fx.test_yaml, fx.prompt, fx.rubric_path, fx.criteria)],
+                 [tree.EXPERIMENT_JSON, tree.PROMPT, tree.RUBRIC, tree.CRITERIA, tree.JUDGE_SYSTEM_PROMPT],
+                 doc="copy the spec, prompt, rubric and criteria into config/",
+                 uptodate=[config_changed(actions.system_prompt_source().decode())])
+    yield _sealed_task("baseline", None, actions.baseline, (exp,), tree.BASELINE_DIR, [],
+                       {"repo": fx.repo_url, "hash": fx.source_hash, "language": fx.language},
+                       [tree.BASELINE], [], doc="build/test pipeline on the untouched repository (sealed)")
+    for s in exp.all_subtests():
+        yield _subtest_config(exp, s)
+        for n in range(1, exp.runs + 1):
+            yield from _run_tasks(exp, RunPaths(s.tier, s.id, n), retry_invalid)
+        sp = SubtestPaths(s.tier, s.id)
+        yield _cheap("subtest", sp.dir, actions.subtest, (exp, sp),
+                     [sp.run(n).run_result for n in range(1, exp.runs + 1)], [sp.result] + sp.reports())
+    for t in exp.tiers:
+        yield _cheap("tier", t, actions.tier, (exp, t),
+                     [SubtestPaths(t, s.id).result for s in exp.subtests[t]], TierPaths(t).outputs())
+    yield _cheap("experiment", None, actions.experiment, (exp,),
+                 [TierPaths(t).result for t in exp.tiers] + [tree.EXPERIMENT_JSON], list(tree.EXPERIMENT_OUTPUTS),
+                 doc="experiment result, tier comparison and reports")
+
+
+def _subtest_config(exp: Experiment, s) -> dict:
+    sp = SubtestPaths(s.tier, s.id)
+    deps = [_rel(p) for p in resources.source_files(exp.tiers_dir, s)]
+    for parent in exp.parent_tiers(s):
+        deps.append(TierPaths(parent).best)
+        deps += [SubtestPaths(parent, p.id).manifest for p in exp.subtests[parent]]
+    return _cheap("subtest_config", sp.dir, actions.subtest_config, (exp, s), deps, [sp.manifest])
+
+
+def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
+    sp, rid = run.subtest_paths, run.id
+    yield _sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
+                       exp.agent.identity(exp.fixture), [run.agent(f) for f in tree.AGENT_RAW],
+                       ["setup", f"subtest_config:{sp.dir}"])
+    yield _cheap("agent_result", rid, actions.agent_result, (run,),
+                 [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
+                 task_dep=[f"agent:{rid}"])
+    yield _sealed_task("pipeline", rid, actions.run_pipeline, (exp, run), run.commands_dir,
+                       [run.agent("patch.diff"), sp.manifest],
+                       {"repo": exp.fixture.repo_url, "hash": exp.fixture.source_hash,
+                        "language": exp.fixture.language}, [run.pipeline], [f"agent:{rid}"])
+    evidence = [tree.PROMPT, tree.RUBRIC, tree.CRITERIA, run.agent("output.txt"), run.agent("patch.diff"),
+                run.agent("workspace_state.json"), run.pipeline, tree.BASELINE]
+    yield _cheap("judge_prompt", rid, actions.judge_prompt, (run,), evidence, [run.judge_prompt],
+                 task_dep=[f"agent:{rid}", f"pipeline:{rid}", "baseline"])
+    for slot in exp.judges:
+        inputs = [run.judge_prompt, tree.JUDGE_SYSTEM_PROMPT]
+        if slot.adapter == "pipeline":
+            inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
+        yield _sealed_task("judge", f"{rid}/{slot.name}", actions.judge, (exp, run, slot.number),
+                           run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
+                           [run.judge(slot.number, f) for f in tree.JUDGE_RAW],
+                           [f"judge_prompt:{rid}", "setup", f"pipeline:{rid}", "baseline"], retry_invalid)
+    judgments = [run.judge(j.number, "judgment.json") for j in exp.judges]
+    yield _cheap("consensus", rid, actions.consensus, (exp, run), judgments, [run.consensus],
+                 task_dep=[f"judge:{rid}/{j.name}" for j in exp.judges])
+    yield _cheap("run", rid, actions.run_result, (exp, run),
+                 [run.agent_result, run.agent("timing.json"), run.consensus] + judgments
+                 + [run.judge(j.number, "timing.json") for j in exp.judges],
+                 [run.run_result] + run.reports())
+
+
+# ---------------------------------------------------------------- loading (called from dodo.py)
+
+def _resolve_spec(arg: str | None) -> Path:
+    """`exp=` is read relative to where doit was started, then to the dodo's directory."""
+    from doit import loader
+    spec = Path(arg or DEFAULT_SPEC).expanduser()
+    if spec.is_absolute():
+        return spec
+    started = Path(getattr(loader, "initial_workdir", None) or os.getcwd())
+    return started / spec if (started / spec).exists() else Path.cwd() / spec
+
+
+def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
+    """Everything dodo.py exports: DOIT_CONFIG and the task creator.
+
+    doit's working directory becomes the experiment root, so every path doit stores is relative
+    to it and the tree (with its .scylla/ DB) can move without going stale."""
+    exp = load_experiment(_resolve_spec(spec_arg))
+    Path(exp.root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
+    os.chdir(exp.root)
+    # doit saves its DB on SystemExit but not when SIGTERM kills it outright (CI timeouts).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def task_scylla():
+        yield from tasks(exp, rejudge)
+    task_scylla.__doc__ = f"experiment {exp.id}"
+
+    return {
+        "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla", "check_file_uptodate": "md5",
+                        "verbosity": 1},
+        "task_scylla": task_scylla,
+        "EXPERIMENT": exp,
+    }

@@ -1,0 +1,63 @@
+"""The `command` judge adapter: a shell command that reads the judge prompt and prints a verdict.
+
+Its stdout may be the verdict itself (JSON, fenced or inside prose) or a Claude-Code-style result
+JSON whose `result` holds the verdict (then its cost is recorded). An unparseable reply is retried
+`retries` times with SCYLLA_JUDGE_ATTEMPT raised; after that the judgment is recorded as invalid.
+A non-zero exit or a timeout is an infrastructure failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .. import durable, secrets
+from ..agents import usage
+from ..agents.command import replay_script
+from ..process import run_shell
+from . import reply
+
+
+def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float, float]:
+    """Returns (judgment, cost_usd, duration_seconds); writes stdout.log, response.txt, replay.sh."""
+    env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
+    env.update({"SCYLLA_JUDGE_PROMPT_FILE": str(prompt.resolve()),
+                "SCYLLA_JUDGE_SYSTEM_PROMPT_FILE": str(system_prompt.resolve()),
+                "SCYLLA_RUN_ID": run_paths.id, "SCYLLA_JUDGE_SLOT": str(slot.number),
+                "SCYLLA_JUDGE_MODEL": slot.model, "SCYLLA_SPEC_DIR": str(exp.spec_path.parent),
+                "SCYLLA_PYTHON": sys.executable})
+    hidden = secrets.secret_values(env)
+    logs, cost, seconds = [], 0.0, 0.0
+    verdict, text = None, ""
+    for attempt in range(1, slot.retries + 2):
+        env["SCYLLA_JUDGE_ATTEMPT"] = str(attempt)
+        out, err = out_dir / f".attempt{attempt}.out", out_dir / f".attempt{attempt}.err"
+        done = run_shell(slot.command, prompt.parent.resolve(), env, out, err, slot.timeout_seconds)
+        seconds += done.duration_seconds
+        stdout = secrets.redact(out.read_text(encoding="utf-8", errors="replace"), hidden)
+        stderr = secrets.redact(err.read_text(encoding="utf-8", errors="replace"), hidden)
+        out.unlink(), err.unlink()
+        logs.append(f"=== attempt {attempt}: exit {done.exit_code} ===\n{stdout}\n--- stderr ---\n{stderr}\n")
+        durable.write_text(out_dir / "stdout.log", "".join(logs))
+        if done.timed_out or done.exit_code != 0:
+            why = "timed out" if done.timed_out else f"exited with code {done.exit_code}"
+            raise durable.InfraFailure(f"judge command {why}: {stderr.strip()[-500:]}")
+        wrapped = usage.parse_result_json(stdout)
+        if wrapped:
+            cost += usage.usage(wrapped)["cost_usd"]
+        text = wrapped["result"] if wrapped and isinstance(wrapped.get("result"), str) else stdout
+        parsed = reply.extract_json(text)
+        if parsed is not None:
+            try:
+                verdict = reply.judgment(parsed, exp.fixture.pass_threshold)
+                break
+            except reply.ReplyError as exc:
+                text += f"\n[scylla: {exc}]"
+    durable.write_text(out_dir / "response.txt", text)
+    env["SCYLLA_JUDGE_ATTEMPT"] = "1"
+    durable.write_text(out_dir / "replay.sh", secrets.redact(
+        replay_script(slot.command, env, f"{run_paths.dir} (the run directory)"), hidden))
+    if verdict is None:
+        verdict = reply.invalid_judgment(f"no parseable JSON verdict after {slot.retries + 1} attempt(s)")
+    return verdict, cost, seconds

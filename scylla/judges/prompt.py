@@ -1,0 +1,34 @@
+"""The judge prompt: everything a judge sees about one run, in deterministic markdown."""
+
+from __future__ import annotations
+
+from .. import durable
+
+PATCH_LIMIT = 60_000
+
+
+def _fenced(text: str, lang: str = "") -> str:
+    fence = "````" if "```" in text else "```"
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}\n"
+
+
+def build(prompt: str, rubric_yaml: str, criteria: str, output: str, patch: str, state: dict,
+          pipeline: dict, baseline: dict) -> str:
+    if len(patch) > PATCH_LIMIT:
+        patch = patch[:PATCH_LIMIT] + f"\n... [patch truncated: {len(patch) - PATCH_LIMIT} more characters]\n"
+    changed = "\n".join(f"- `{c['status']}` {c['path']}" for c in state.get("changed_files", [])) or "- (none)"
+    return "\n".join([
+        "# Judge this agent run", "",
+        "## Task prompt", "", prompt.strip(), "",
+        "## Rubric", "", _fenced(rubric_yaml, "yaml"),
+        "## Evaluation criteria", "", criteria.strip(), "",
+        "## Agent's final message", "", _fenced(output or "(empty)"),
+        "## Changed files", "", changed, "",
+        f"Agent commits: {len(state.get('agent_commits', []))}; "
+        f"untracked files left: {len(state.get('untracked_files', []))}", "",
+        "## Patch", "", _fenced(patch or "(no changes)", "diff"),
+        "## Build/test pipeline", "", "Results on the agent's workspace:", "",
+        _fenced(durable.dumps(pipeline).decode(), "json"),
+        "## Baseline pipeline", "", "Results on the untouched repository:", "",
+        _fenced(durable.dumps(baseline).decode(), "json"),
+    ])

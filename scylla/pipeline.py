@@ -1,0 +1,193 @@
+"""The build/test pipeline run on an agent's workspace (and on the untouched repository: the baseline).
+
+Every step runs as a bash script written to `commands_dir/<step>.sh`, so the script on disk is exactly what
+ran; run it from the workspace root to reproduce the step. Its combined output goes to `<step>.log`.
+
+The returned dict depends only on the workspace content (no timings, absolute paths or temp names): it is
+sealed, compared with the baseline and scored by the pipeline judge. Nothing is written into the workspace:
+bytecode and the junit report go to a scratch directory outside it, tool caches are disabled, and whatever
+a step still creates (e.g. pytest-benchmark's `.benchmarks/`, files written by the tests) is removed after it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from scylla.durable import write_text
+
+STEPS = ("build", "format", "lint", "test", "precommit")
+PYTEST_NO_TESTS = 5  # pytest's exit code when no test was collected
+
+# Step commands as they appear in the scripts. $PYTHON is this interpreter, $SCRATCH a directory outside
+# the workspace (the scripts define both), so the text never holds the workspace path or a temp name.
+BUILD = 'PYTHONPYCACHEPREFIX="$SCRATCH/pycache" "$PYTHON" -m compileall -q -x \'(^|/)\\.git(/|$)\' .'
+FORMAT = "ruff format --check --no-cache ."
+LINT = "ruff check --no-cache ."
+TEST = 'PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -q -p no:cacheprovider --junitxml="$SCRATCH/junit.xml"'
+PRECOMMIT = "pre-commit run --all-files"
+
+
+def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600) -> dict:
+    """Run the pipeline for `language` in `workspace`; see the module docstring for what is written."""
+    workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
+    if language.lower() != "python":
+        reason = f"no pipeline for language '{language}'"
+        return _result(language, {name: _skip(commands_dir, name, "", reason) for name in STEPS}, None)
+    with tempfile.TemporaryDirectory(prefix="scylla-pipeline-", ignore_cleanup_errors=True) as scratch:
+        steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout))
+    return _result(language, steps, tests)
+
+
+def _result(language: str, steps: dict, tests: dict | None) -> dict:
+    return {
+        "language": language,
+        "steps": steps,
+        "tests": tests,
+        "all_passed": all(step["status"] != "fail" for step in steps.values()),
+    }
+
+
+def _step(status: str, exit_code: int | None, reason: str, command: str) -> dict:
+    return {"status": status, "exit_code": exit_code, "reason": reason, "command": command}
+
+
+def _skip(commands_dir: Path, name: str, command: str, reason: str) -> dict:
+    """A step that does not run still leaves a script and a log, so every run has the same files."""
+    script = f"#!/usr/bin/env bash\n# Scylla pipeline step '{name}': not run: {reason}\n"
+    write_text(commands_dir / f"{name}.sh", script)
+    write_text(commands_dir / f"{name}.log", f"not run: {reason}\n")
+    return _step("na", None, reason, command)
+
+
+# ---------------------------------------------------------------- python
+
+def _python_steps(run: _Runner) -> tuple[dict, dict | None]:
+    has_ruff = shutil.which("ruff") is not None
+    steps = {"build": run.step("build", BUILD)[0]}
+    for name, command in (("format", FORMAT), ("lint", LINT)):
+        steps[name] = run.step(name, command)[0] if has_ruff else run.skip(name, command, "ruff not installed")
+    steps["test"], tests = _pytest(run)
+    steps["precommit"] = _precommit(run)
+    return steps, tests
+
+
+def _pytest(run: _Runner) -> tuple[dict, dict | None]:
+    """The test step: pass iff pytest exits 0; counts come from its junit report."""
+    step, code = run.step("test", TEST)
+    if code == PYTEST_NO_TESTS:
+        return _step("na", code, "no tests collected", TEST), None
+    tests = _junit_counts(run.scratch / "junit.xml") if code is not None else None
+    if tests is not None:
+        step["reason"] = f"{tests['passed']} of {tests['total']} tests passed (exit code {code})"
+    return step, tests
+
+
+def _precommit(run: _Runner) -> dict:
+    if not (run.workspace / ".pre-commit-config.yaml").is_file():
+        return run.skip("precommit", PRECOMMIT, "no .pre-commit-config.yaml")
+    if shutil.which("pre-commit") is None:
+        return run.skip("precommit", PRECOMMIT, "pre-commit not installed")
+    return run.step("precommit", PRECOMMIT)[0]
+
+
+def _junit_counts(path: Path) -> dict | None:
+    """Sum the testsuite counters of a junit report; None when pytest wrote none (e.g. usage error)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return None
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    total, failed, errors, skipped = (
+        sum(int(suite.get(key, 0)) for suite in suites) for key in ("tests", "failures", "errors", "skipped")
+    )
+    passed = max(0, total - failed - errors - skipped)
+    return {"total": total, "passed": passed, "failed": failed, "errors": errors, "skipped": skipped}
+
+
+# ---------------------------------------------------------------- running a step
+
+class _Runner:
+    """Writes a step's script, runs it in the workspace with a time limit, and records its log."""
+
+    def __init__(self, workspace: Path, commands_dir: Path, scratch: Path, timeout: float):
+        self.workspace, self.commands_dir, self.scratch, self.timeout = workspace, commands_dir, scratch, timeout
+
+    def skip(self, name: str, command: str, reason: str) -> dict:
+        return _skip(self.commands_dir, name, command, reason)
+
+    def step(self, name: str, command: str) -> tuple[dict, int | None]:
+        """Run one step; returns its result (pass iff exit code 0) and the exit code (None on timeout)."""
+        script = self.commands_dir / f"{name}.sh"
+        write_text(script, _script(name, command))
+        before, started = _tree(self.workspace), time.monotonic()
+        code, output = self._execute(script, self.scratch / f"{name}.out")
+        elapsed = time.monotonic() - started
+        removed = _remove_new(self.workspace, before)
+        trailer = f"exit code {code}" if code is not None else f"killed: timeout after {self.timeout:g} s"
+        trailer += f" ({elapsed:.2f} s)"
+        if removed:
+            trailer += f"; removed from the workspace: {', '.join(removed)}"
+        write_text(self.commands_dir / f"{name}.log", f"{output}\n[scylla] {trailer}\n")
+        if code is None:
+            return _step("fail", None, f"timeout after {self.timeout:g} s", command), None
+        return _step("pass" if code == 0 else "fail", code, f"exit code {code}", command), code
+
+    def _execute(self, script: Path, out_path: Path) -> tuple[int | None, str]:
+        # Output goes to a file, not a pipe: a straggling grandchild holding a pipe open could block us.
+        env = {**os.environ, "SCYLLA_SCRATCH": str(self.scratch)}
+        with open(out_path, "wb") as out:
+            # A session of its own, so a timeout kills the whole process tree (pytest may fork workers).
+            proc = subprocess.Popen(
+                ["bash", str(script)], cwd=self.workspace, env=env,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            try:
+                code = proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # the leader is not reaped yet: the group is ours
+                proc.wait()
+                code = None
+        return code, out_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _script(name: str, command: str) -> str:
+    """The bash script of a step: defines only the variables its command uses, then runs it."""
+    lines = ["#!/usr/bin/env bash", f"# Scylla pipeline step '{name}': run from the workspace root."]
+    if "$PYTHON" in command:
+        lines.append(f"PYTHON={shlex.quote(sys.executable)}")
+    if "$SCRATCH" in command:
+        lines.append('SCRATCH="${SCYLLA_SCRATCH:-$(mktemp -d)}"  # scratch space outside the workspace')
+    lines.append(command)
+    return "\n".join(lines) + "\n"
+
+
+def _tree(root: Path) -> set[str]:
+    """Relative paths of everything under `root` except `.git` (git's own business)."""
+    paths = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        rel = os.path.relpath(dirpath, root)
+        paths.update(os.path.normpath(os.path.join(rel, name)) for name in dirnames + filenames)
+    return paths
+
+
+def _remove_new(root: Path, before: set[str]) -> list[str]:
+    """Delete what appeared under `root` since `before` (topmost new paths only); returns them, sorted."""
+    new = _tree(root) - before
+    topmost = sorted(p for p in new if os.path.dirname(p) not in new)
+    for rel in topmost:
+        path = root / rel
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    return topmost

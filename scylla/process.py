@@ -1,0 +1,68 @@
+"""Run an adapter's shell command: captured to files, bounded by a timeout, killed with its children.
+
+The child stays in doit's process group on purpose: if doit is killed as a group, the agent dies
+with it instead of running on (and paying) unobserved.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Completed:
+    exit_code: int | None      # None when killed on timeout
+    duration_seconds: float
+    timed_out: bool
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    kids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return kids
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants (found through /proc)."""
+    todo, seen = [pid], []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        todo += _children(p)
+    for p in reversed(seen):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path, timeout: float,
+              stdin: Path | None = None) -> Completed:
+    started = time.monotonic()
+    with open(stdout, "wb") as out, open(stderr, "wb") as err, \
+            open(stdin if stdin else os.devnull, "rb") as inp:
+        proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdin=inp, stdout=out, stderr=err)
+        try:
+            code = proc.wait(timeout=timeout)
+            return Completed(code, time.monotonic() - started, False)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)
+            proc.wait()
+            return Completed(None, time.monotonic() - started, True)
+        finally:
+            if proc.poll() is None:     # interrupted (SIGTERM/Ctrl-C): take the children down too
+                kill_tree(proc.pid)
+                proc.wait()

@@ -1,0 +1,103 @@
+"""Markdown and JSON reports at run, subtest, tier and experiment level (plain and correct).
+
+Reports are derived outputs: deterministic text from result dicts, no timestamps.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _usd(value) -> str:
+    return "—" if value is None else f"${value:.4f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run_report(run_id: str, r: dict) -> tuple[str, dict]:
+    judges = [[str(j["judge_number"]), j["model"], _num(j["score"]), j["grade"], _num(j["passed"]),
+               "valid" if j["is_valid"] else "**invalid** (excluded)"] for j in r["judges"]]
+    md = "\n".join([
+        f"# Run {run_id}", "",
+        f"- Score: **{_num(r['judge_score'])}** (grade {r['judge_grade']}, "
+        f"{'passed' if r['judge_passed'] else 'failed'})",
+        f"- Agent: exit code {r['exit_code']}, outcome {r['agent_outcome']}, "
+        f"{r['agent_duration_seconds']:.1f} s, {_usd(r['cost_usd'])}",
+        f"- Tokens: {r['tokens_input']} in, {r['tokens_output']} out",
+        f"- Judges: {_usd(r['judge_cost_usd'])}, {r['judge_duration_seconds']:.1f} s", "",
+        "## Judges", "", _table(["slot", "model", "score", "grade", "passed", "validity"], judges),
+        "## Reasoning (judge closest to the consensus)", "", r["judge_reasoning"] or "(none)", "",
+    ])
+    return md, {"run": run_id, **{k: r[k] for k in ("judge_score", "judge_grade", "judge_passed", "judge_valid",
+                                                    "exit_code", "cost_usd", "judge_cost_usd", "tokens_input",
+                                                    "tokens_output", "judges")}}
+
+
+def subtest_report(s: dict, runs: list[dict]) -> tuple[str, dict]:
+    rows = [[str(r["run_number"]), _num(r["judge_score"]), r["judge_grade"], _num(r["judge_passed"]),
+             str(r["exit_code"]), _usd(r["cost_usd"]),
+             str(sum(1 for j in r["judges"] if not j["is_valid"]))] for r in runs]
+    grades = ", ".join(f"{g}: {n}" for g, n in s["grade_distribution"].items() if n)
+    md = "\n".join([
+        f"# Subtest {s['tier']}/{s['subtest']}", "",
+        f"- Runs: {s['runs']}, pass rate {_num(s['pass_rate'])}",
+        f"- Score: mean {_num(s['mean_score'])}, median {_num(s['median_score'])}, "
+        f"stdev {_num(s['std_score'])}, consistency {_num(s['consistency'])}",
+        f"- Cost: mean {_usd(s['mean_cost_usd'])}, total {_usd(s['total_cost_usd'])} "
+        f"(judges {_usd(s['total_judge_cost_usd'])})",
+        f"- Tokens: {s['total_tokens']}; grades: {grades or '—'}",
+        f"- Invalid judgments: {s['invalid_judgments']}", "",
+        _table(["run", "score", "grade", "passed", "exit", "cost", "invalid judges"], rows),
+    ])
+    return md, s
+
+
+def tier_report(t: dict) -> tuple[str, dict]:
+    rows = [[("**" + sid + "**") if sid == t["best_subtest"] else sid, _num(s["median_score"]),
+             _num(s["mean_score"]), _num(s["pass_rate"]), _num(s["consistency"]), _usd(s["mean_cost_usd"]),
+             str(s["total_tokens"]), str(s["invalid_judgments"])] for sid, s in sorted(t["subtests"].items())]
+    md = "\n".join([
+        f"# Tier {t['tier']}", "",
+        f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "
+        f"pass rate {_num(t['best_pass_rate'])})",
+        f"- Cost of pass: {_usd(t['cost_of_pass'])}",
+        f"- Runs: {t['runs']}; agent cost {_usd(t['total_cost_usd'])}; judge cost {_usd(t['total_judge_cost_usd'])}",
+        "", _table(["subtest", "median", "mean", "pass rate", "consistency", "mean cost", "tokens",
+                    "invalid judges"], rows),
+    ])
+    return md, t
+
+
+def experiment_report(e: dict, tiers: list[dict]) -> tuple[str, dict]:
+    rows = [[("**" + t["tier"] + "**") if t["tier"] == e["frontier_tier"] else t["tier"], str(t["best_subtest"]),
+             _num(t["best_median_score"]), _num(t["best_pass_rate"]), _usd(t["cost_of_pass"]), str(t["runs"]),
+             _usd(t["total_cost_usd"]), _usd(t["total_judge_cost_usd"])] for t in tiers]
+    md = "\n".join([
+        f"# Experiment {e['experiment_id']}", "",
+        f"- Frontier (lowest cost of pass): **{e['frontier_tier'] or 'none — nothing passed'}**",
+        f"- Runs: {e['runs']}; agent cost {_usd(e['total_agent_cost_usd'])}; "
+        f"judge cost {_usd(e['total_judge_cost_usd'])}; total {_usd(e['total_cost_usd'])}",
+        "", _table(["tier", "best subtest", "median", "pass rate", "cost of pass", "runs", "agent cost",
+                    "judge cost"], rows),
+    ])
+    return md, {**e, "tier_rows": tiers}
+
+
+def html(title: str, markdown: str) -> str:
+    """A minimal HTML page: the markdown report, preformatted (rich reports come later)."""
+    return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{html_lib.escape(title)}</title></head>\n"
+            f"<body><pre>{html_lib.escape(markdown)}</pre></body></html>\n")

@@ -1,0 +1,179 @@
+"""Tier resources: a subtest's effective configuration and the files it puts into a workspace.
+
+Own resources come from the subtest YAML; `extends_previous` starts from the previous tier's best
+subtest, `inherit_best_from` merges the best subtest of each named tier. Merging: CLAUDE.md blocks
+are replaced by whoever lists blocks last (the subtest itself last), skills/agents/MCP servers are
+unioned, tools are unioned with `all` winning. The result is written as `config_manifest.json`
+plus the files under `T/SS/config/` that every workspace of the subtest receives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from . import durable
+from .spec import Subtest
+
+EMPTY = {"claude_md_blocks": [], "skills": [], "agents": [], "tools": None, "mcp_servers": []}
+
+
+class ResourceError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- resolving names to files
+
+def _block_file(tiers_dir: Path, block: str) -> Path | None:
+    hits = sorted((tiers_dir / "blocks").glob(f"{block}-*.md")) + sorted((tiers_dir / "blocks").glob(f"{block}.md"))
+    return hits[0] if hits else None
+
+
+def _skills(tiers_dir: Path, ref: str) -> list[str] | None:
+    """Skill ids 'category/name' for a reference 'category/<c>' or 'name/<n>'; None if unresolved."""
+    kind, value = ref.split("/", 1)
+    root = tiers_dir / "skills"
+    if kind == "category":
+        found = sorted(p for p in (root / value).glob("*") if p.is_dir()) if (root / value).is_dir() else []
+    else:
+        found = sorted(p for p in root.glob(f"*/{value}") if p.is_dir())
+    return [f"{p.parent.name}/{p.name}" for p in found] or None
+
+
+def _agents(tiers_dir: Path, ref: str) -> list[str] | None:
+    """Agent ids 'L<n>/name' for 'level/<n>' or 'name/<n>'; None if unresolved."""
+    kind, value = ref.split("/", 1)
+    root = tiers_dir / "agents"
+    found = sorted(root.glob(f"L{value}/*.md")) if kind == "level" else sorted(root.glob(f"L*/{value}.md"))
+    return [f"{p.parent.name}/{p.stem}" for p in found] or None
+
+
+def own_resources(tiers_dir: Path, subtest: Subtest) -> tuple[dict, list[str]]:
+    """The subtest's own resources resolved to ids, and the references that did not resolve."""
+    r = subtest.resources
+    missing: list[str] = []
+    blocks = None
+    if r.blocks is not None:
+        blocks = list(r.blocks)
+        missing += [f"resources.claude_md.blocks: {b} (no {tiers_dir}/blocks/{b}-*.md)"
+                    for b in r.blocks if _block_file(tiers_dir, b) is None]
+    skills, agents = [], []
+    for ref in r.skills:
+        ids = _skills(tiers_dir, ref)
+        skills += ids or []
+        missing += [] if ids else [f"resources.skills: {ref} (nothing under {tiers_dir}/skills)"]
+    for ref in r.agents:
+        ids = _agents(tiers_dir, ref)
+        agents += ids or []
+        missing += [] if ids else [f"resources.agents: {ref} (nothing under {tiers_dir}/agents)"]
+    own = {"claude_md_blocks": blocks, "skills": sorted(set(skills)), "agents": sorted(set(agents)),
+           "tools": list(r.tools) if r.tools is not None else None,
+           "mcp_servers": [dict(s) for s in r.mcp_servers]}
+    return own, missing
+
+
+def source_files(tiers_dir: Path, subtest: Subtest) -> list[Path]:
+    """Every existing file the subtest's own resources read (inputs of its config task)."""
+    own, _ = own_resources(tiers_dir, subtest)
+    files = [f for b in own["claude_md_blocks"] or [] if (f := _block_file(tiers_dir, b))]
+    for skill in own["skills"]:
+        files += sorted(p for p in (tiers_dir / "skills" / skill).rglob("*") if p.is_file())
+    files += [tiers_dir / "agents" / f"{a}.md" for a in own["agents"]]
+    return [subtest.path] + files
+
+
+# ---------------------------------------------------------------- merging
+
+def merge(base: dict, overlay: dict) -> dict:
+    """Overlay resources on a base: blocks replaced when the overlay lists any, the rest unioned."""
+    blocks = overlay["claude_md_blocks"] if overlay["claude_md_blocks"] is not None else base["claude_md_blocks"]
+    if base["tools"] is None or overlay["tools"] is None:
+        tools = overlay["tools"] if base["tools"] is None else base["tools"]
+    elif "all" in base["tools"] or "all" in overlay["tools"]:
+        tools = ["all"]
+    else:
+        tools = sorted(set(base["tools"]) | set(overlay["tools"]))
+    servers = {s["name"]: s for s in base["mcp_servers"]}
+    servers.update({s["name"]: s for s in overlay["mcp_servers"]})
+    return {"claude_md_blocks": list(blocks or []), "tools": tools,
+            "skills": sorted(set(base["skills"]) | set(overlay["skills"])),
+            "agents": sorted(set(base["agents"]) | set(overlay["agents"])),
+            "mcp_servers": [servers[k] for k in sorted(servers)]}
+
+
+def compose(tiers_dir: Path, subtest: Subtest, parents: list[dict]) -> dict:
+    """The effective manifest of a subtest given its parents' manifests (in inheritance order)."""
+    own, missing = own_resources(tiers_dir, subtest)
+    if missing:
+        raise ResourceError(f"{subtest.path}: cannot resolve " + "; ".join(missing))
+    effective = dict(EMPTY)
+    for parent in parents:
+        effective = merge(effective, parent["resources"])
+    effective = merge(effective, own)
+    if subtest.system_prompt_mode == "none":
+        effective["claude_md_blocks"] = []
+    return {
+        "tier": subtest.tier, "subtest": subtest.id, "name": subtest.name,
+        "description": subtest.description, "system_prompt_mode": subtest.system_prompt_mode,
+        "agent_teams": subtest.agent_teams,
+        "inherited_from": [{"tier": p["tier"], "subtest": p["subtest"]} for p in parents],
+        "resources": effective,
+    }
+
+
+# ---------------------------------------------------------------- materializing
+
+def config_files(tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+    """Relative path -> content of every file a workspace of this subtest receives."""
+    res = manifest["resources"]
+    files: dict[str, bytes] = {}
+    blocks = [_block_file(tiers_dir, b) for b in res["claude_md_blocks"]]
+    if blocks:
+        files["CLAUDE.md"] = "\n\n".join(b.read_text(encoding="utf-8").strip("\n") for b in blocks).encode() + b"\n"
+    for skill in res["skills"]:
+        src = tiers_dir / "skills" / skill
+        for f in sorted(p for p in src.rglob("*") if p.is_file()):
+            files[f".claude/skills/{src.name}/{f.relative_to(src).as_posix()}"] = f.read_bytes()
+    for agent in res["agents"]:
+        files[f".claude/agents/{agent.split('/')[1]}.md"] = (tiers_dir / "agents" / f"{agent}.md").read_bytes()
+    settings = {}
+    if res["tools"] and "all" not in res["tools"]:
+        settings["permissions"] = {"allow": res["tools"]}
+    if res["mcp_servers"]:
+        settings["mcpServers"] = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in res["mcp_servers"]}
+    if manifest["agent_teams"]:
+        settings["env"] = {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}
+    if settings:
+        files[".claude/settings.json"] = durable.dumps(settings)
+    return files
+
+
+def materialize(tiers_dir: Path, manifest: dict, config_dir: Path) -> dict:
+    """Write the config files into `config_dir` (stale ones removed); return the manifest with hashes."""
+    files = config_files(tiers_dir, manifest)
+    if config_dir.exists():
+        for p in sorted(config_dir.rglob("*"), reverse=True):
+            rel = p.relative_to(config_dir).as_posix()
+            if p.is_file() and rel not in files:
+                p.unlink()
+            elif p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+    for rel, data in files.items():
+        durable.write_bytes(config_dir / rel, data)
+    hashes = {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(files.items())}
+    return {**manifest, "files": hashes, "claude_md_sha256": hashes.get("CLAUDE.md")}
+
+
+def verify(config_dir: Path, manifest: dict) -> None:
+    """Refuse to run an agent on config files that no longer match their manifest."""
+    for rel, digest in manifest["files"].items():
+        path = config_dir / rel
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise ResourceError(f"{path}: does not match config_manifest.json; "
+                                f"delete {config_dir.parent / 'config_manifest.json'} to rebuild it")
+
+
+def copy_into(config_dir: Path, workspace: Path) -> None:
+    if config_dir.is_dir():
+        shutil.copytree(config_dir, workspace, dirs_exist_ok=True)

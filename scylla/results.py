@@ -1,0 +1,202 @@
+"""Pure formulas: grades, consensus, run results and subtest/tier/experiment aggregates.
+
+Nothing here touches the file system. Inputs and outputs are plain dicts in ProjectScylla's formats.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Iterable
+
+GRADES = (("S", 1.0), ("A", 0.80), ("B", 0.60), ("C", 0.40), ("D", 0.20))
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+TIE_MARGIN = 0.05
+
+
+def grade_for(score: float) -> str:
+    """S = 1.0, A >= .80, B >= .60, C >= .40, D >= .20, else F."""
+    for grade, floor in GRADES:
+        if score >= floor - 1e-12:
+            return grade
+    return "F"
+
+
+def clamp_score(value) -> float | None:
+    """A judge's score as a float in [0, 1], or None when it is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return min(1.0, max(0.0, value))
+
+
+# ---------------------------------------------------------------- judges
+
+def consensus(judgments: list[dict]) -> dict:
+    """Mean of valid scores; passed by strict majority of valid judges; grade from the mean;
+    reasoning and criteria from the valid judge closest to the mean (lowest slot on ties)."""
+    valid = [j for j in judgments if j.get("is_valid")]
+    if not valid:
+        return {"score": 0.0, "passed": False, "grade": "F", "is_valid": False,
+                "reasoning": "No valid judgment: every judge failed to produce a parseable verdict.",
+                "criteria_scores": {}, "judge_count": len(judgments), "valid_count": 0,
+                "closest_judge": None}
+    score = statistics.fmean(j["score"] for j in valid)
+    passed = sum(1 for j in valid if j["passed"]) * 2 > len(valid)
+    closest = min(valid, key=lambda j: (abs(j["score"] - score), j["judge_number"]))
+    return {"score": score, "passed": passed, "grade": grade_for(score), "is_valid": True,
+            "reasoning": closest.get("reasoning", ""), "criteria_scores": closest.get("criteria_scores") or {},
+            "judge_count": len(judgments), "valid_count": len(valid),
+            "closest_judge": closest["judge_number"]}
+
+
+# ---------------------------------------------------------------- run
+
+def token_stats(agent_result: dict) -> dict:
+    stats = agent_result.get("token_stats") or {}
+    return {k: int(stats.get(k) or 0) for k in TOKEN_KEYS}
+
+
+def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensus_: dict,
+               judges: list[dict], paths: dict) -> dict:
+    """ProjectScylla's run_result.json. `judges`: judgment dicts with judge_number, model,
+    judge_duration_seconds and cost_usd added."""
+    tokens = token_stats(agent_result)
+    agent_seconds = float(agent_timing.get("agent_duration_seconds") or 0.0)
+    judge_seconds = sum(float(j.get("judge_duration_seconds") or 0.0) for j in judges)
+    return {
+        "run_number": run_number,
+        "exit_code": int(agent_result.get("exit_code", -1)),
+        "token_stats": tokens,
+        "tokens_input": tokens["input_tokens"] + tokens["cache_read_tokens"],
+        "tokens_output": tokens["output_tokens"],
+        "cost_usd": float(agent_result.get("cost_usd") or 0.0),
+        "judge_cost_usd": sum(float(j.get("cost_usd") or 0.0) for j in judges),
+        "duration_seconds": agent_seconds + judge_seconds,
+        "agent_duration_seconds": agent_seconds,
+        "judge_duration_seconds": judge_seconds,
+        "judge_score": consensus_["score"],
+        "judge_passed": consensus_["passed"],
+        "judge_grade": consensus_["grade"],
+        "judge_reasoning": consensus_["reasoning"],
+        "judge_valid": consensus_["is_valid"],
+        "judges": [{k: j.get(k) for k in ("model", "judge_number", "score", "passed", "grade", "reasoning",
+                                          "is_valid", "criteria_scores")} for j in judges],
+        "criteria_scores": consensus_.get("criteria_scores") or {},
+        "agent_outcome": agent_result.get("outcome", "completed"),
+        **paths,
+    }
+
+
+# ---------------------------------------------------------------- subtest
+
+def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
+    """Aggregate a subtest's run results."""
+    scores = [float(r["judge_score"]) for r in runs]
+    costs = [float(r["cost_usd"]) for r in runs]
+    n = len(runs)
+    mean = statistics.fmean(scores) if scores else 0.0
+    std = statistics.stdev(scores) if n >= 2 else 0.0
+    grades = {g: 0 for g, _ in GRADES} | {"F": 0}
+    for r in runs:
+        grades[r["judge_grade"]] += 1
+    return {
+        "tier": tier, "subtest": subtest, "runs": n,
+        "passed": sum(1 for r in runs if r["judge_passed"]),
+        "pass_rate": (sum(1 for r in runs if r["judge_passed"]) / n) if n else 0.0,
+        "mean_score": mean,
+        "median_score": statistics.median(scores) if scores else 0.0,
+        "std_score": std,
+        "min_score": min(scores, default=0.0), "max_score": max(scores, default=0.0),
+        "consistency": max(0.0, 1.0 - std / mean) if mean > 0 else 0.0,
+        "mean_cost_usd": statistics.fmean(costs) if costs else 0.0,
+        "total_cost_usd": sum(costs),
+        "total_judge_cost_usd": sum(float(r.get("judge_cost_usd") or 0.0) for r in runs),
+        "tokens_input": sum(int(r["tokens_input"]) for r in runs),
+        "tokens_output": sum(int(r["tokens_output"]) for r in runs),
+        "total_tokens": sum(int(r["tokens_input"]) + int(r["tokens_output"]) for r in runs),
+        "total_duration_seconds": sum(float(r["duration_seconds"]) for r in runs),
+        "grade_distribution": grades,
+        "invalid_judgments": sum(1 for r in runs for j in r["judges"] if not j["is_valid"]),
+        "run_scores": scores,
+    }
+
+
+# ---------------------------------------------------------------- tier
+
+def best_subtest(subtests: list[dict]) -> dict | None:
+    """Highest median score; if the top two are within 0.05, fewer total tokens wins."""
+    if not subtests:
+        return None
+    ranked = sorted(subtests, key=lambda s: (-s["median_score"], s["subtest"]))
+    best = ranked[0]
+    if len(ranked) > 1:
+        second = ranked[1]
+        if best["median_score"] - second["median_score"] < TIE_MARGIN and \
+                second["total_tokens"] < best["total_tokens"]:
+            best = second
+    return best
+
+
+def cost_of_pass(mean_cost: float, pass_rate: float) -> float | None:
+    return mean_cost / pass_rate if pass_rate > 0 else None
+
+
+def tier_summary(tier: str, subtests: list[dict]) -> dict:
+    best = best_subtest(subtests)
+    return {
+        "tier": tier,
+        "subtests": {s["subtest"]: _without(s, "run_scores") for s in subtests},
+        "best_subtest": best["subtest"] if best else None,
+        "best_median_score": best["median_score"] if best else None,
+        "best_mean_score": best["mean_score"] if best else None,
+        "best_pass_rate": best["pass_rate"] if best else None,
+        "best_mean_cost_usd": best["mean_cost_usd"] if best else None,
+        "cost_of_pass": cost_of_pass(best["mean_cost_usd"], best["pass_rate"]) if best else None,
+        "runs": sum(s["runs"] for s in subtests),
+        "total_cost_usd": sum(s["total_cost_usd"] for s in subtests),
+        "total_judge_cost_usd": sum(s["total_judge_cost_usd"] for s in subtests),
+        "total_tokens": sum(s["total_tokens"] for s in subtests),
+        "total_duration_seconds": sum(s["total_duration_seconds"] for s in subtests),
+    }
+
+
+def best_identity(tier: str, summary: dict) -> dict:
+    """What best_subtest.json holds: the winner's identity only, so score changes that keep the
+    winner leave the file byte-identical and inheriting tiers untouched."""
+    return {"tier": tier, "subtest": summary["best_subtest"]}
+
+
+# ---------------------------------------------------------------- experiment
+
+def experiment_summary(experiment_id: str, tiers: list[dict]) -> dict:
+    """Totals and the frontier: the tier with the lowest cost-of-pass."""
+    priced = [t for t in tiers if t["cost_of_pass"] is not None]
+    frontier = min(priced, key=lambda t: (t["cost_of_pass"], t["tier"]))["tier"] if priced else None
+    return {
+        "experiment_id": experiment_id,
+        "frontier_tier": frontier,
+        "tiers": [t["tier"] for t in tiers],
+        "runs": sum(t["runs"] for t in tiers),
+        "total_agent_cost_usd": sum(t["total_cost_usd"] for t in tiers),
+        "total_judge_cost_usd": sum(t["total_judge_cost_usd"] for t in tiers),
+        "total_cost_usd": sum(t["total_cost_usd"] + t["total_judge_cost_usd"] for t in tiers),
+        "total_tokens": sum(t["total_tokens"] for t in tiers),
+        "total_duration_seconds": sum(t["total_duration_seconds"] for t in tiers),
+    }
+
+
+def tier_comparison(tiers: list[dict]) -> list[dict]:
+    keys = ("tier", "best_subtest", "best_median_score", "best_mean_score", "best_pass_rate",
+            "best_mean_cost_usd", "cost_of_pass", "runs", "total_cost_usd", "total_judge_cost_usd")
+    return [{k: t[k] for k in keys} for t in tiers]
+
+
+def _without(d: dict, *keys: str) -> dict:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def mean_or_none(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return statistics.fmean(values) if values else None

@@ -1,0 +1,37 @@
+"""Keep secrets out of every artifact: API keys and tokens found in the environment are redacted."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_SECRET_NAME = re.compile(r"(_API_KEY|API_KEY$|_TOKEN$|^TOKEN$|_SECRET|PASSWORD|_AUTH_TOKEN)", re.IGNORECASE)
+MASK = "[REDACTED]"
+
+
+def is_secret(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
+
+
+def secret_values(env: dict | None = None) -> list[str]:
+    """Values of secret-looking variables, longest first (so overlapping values redact fully)."""
+    env = os.environ if env is None else env
+    values = {v for k, v in env.items() if is_secret(k) and len(v) >= 4}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for value in secrets:
+        text = text.replace(value, MASK)
+    return text
+
+
+def redact_bytes(data: bytes, secrets: list[str]) -> bytes:
+    for value in secrets:
+        data = data.replace(value.encode(), MASK.encode())
+    return data
+
+
+def safe_env(env: dict) -> dict:
+    """An environment listing for logs: secret variables shown by name only."""
+    return {k: (MASK if is_secret(k) else v) for k, v in sorted(env.items())}

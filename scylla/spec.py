@@ -1,0 +1,472 @@
+"""Load experiment.yaml, its ProjectScylla fixture and tier subtests into an immutable Experiment.
+
+Every error names the file, the key and what was expected, so a researcher can fix the input
+before any money is spent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_PASS_THRESHOLD = 0.60
+TIER_RE = re.compile(r"^T(\d+)$")
+SUBTEST_FILE_RE = re.compile(r"^(\d+)-.+\.ya?ml$")
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+AGENT_ADAPTERS = ("command",)
+JUDGE_ADAPTERS = ("pipeline", "command")
+
+
+class SpecError(Exception):
+    """Invalid experiment input. The message names the file and the key."""
+
+
+# ---------------------------------------------------------------- the model
+
+@dataclass(frozen=True)
+class AgentConfig:
+    adapter: str
+    model: str
+    command: str | None
+    options: dict
+    thinking: str
+    max_turns: int | None
+    timeout_seconds: float
+    infra_exit_codes: tuple[int, ...]
+
+    def identity(self, fixture: "Fixture") -> dict:
+        """What decides the agent's behaviour: a change here re-runs agents, nothing else does."""
+        return {
+            "adapter": self.adapter, "model": self.model, "command": self.command,
+            "options": self.options, "thinking": self.thinking, "max_turns": self.max_turns,
+            "repo": fixture.repo_url, "hash": fixture.source_hash,
+        }
+
+
+@dataclass(frozen=True)
+class JudgeSlot:
+    number: int
+    adapter: str
+    model: str
+    command: str | None
+    options: dict
+    retries: int
+    timeout_seconds: float
+
+    @property
+    def name(self) -> str:
+        return f"judge_{self.number:02d}"
+
+    def identity(self) -> dict:
+        """What decides this slot's judgments: a change re-judges this slot only."""
+        return {"adapter": self.adapter, "model": self.model, "command": self.command,
+                "options": self.options}
+
+
+@dataclass(frozen=True)
+class Fixture:
+    dir: Path
+    test_yaml: Path
+    id: str
+    language: str
+    repo_url: str
+    source_hash: str
+    timeout_seconds: float | None
+    prompt: Path
+    rubric_path: Path
+    criteria: Path
+    rubric: dict
+
+    @property
+    def pass_threshold(self) -> float:
+        return float((self.rubric.get("grading") or {}).get("pass_threshold", DEFAULT_PASS_THRESHOLD))
+
+
+@dataclass(frozen=True)
+class Resources:
+    """A subtest's own resources, as its YAML declares them (before inheritance)."""
+    blocks: tuple[str, ...] | None = None       # None: not set (inherit); (): explicitly empty
+    skills: tuple[str, ...] = ()                 # "category/<c>" or "name/<n>"
+    agents: tuple[str, ...] = ()                 # "level/<n>" or "name/<n>"
+    tools: tuple[str, ...] | None = None         # ("all",) for no restriction
+    mcp_servers: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class Subtest:
+    tier: str
+    id: str
+    path: Path
+    name: str
+    description: str
+    extends_previous: bool
+    inherit_best_from: tuple[str, ...]
+    system_prompt_mode: str
+    agent_teams: bool
+    resources: Resources
+
+    @property
+    def key(self) -> str:
+        return f"{self.tier}/{self.id}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    spec_path: Path
+    root: Path                       # <results>/<id>
+    fixture: Fixture
+    tiers_dir: Path
+    tiers: tuple[str, ...]
+    subtests: dict[str, tuple[Subtest, ...]]
+    runs: int
+    agent: AgentConfig
+    judges: tuple[JudgeSlot, ...]
+    repos: dict[str, Path]
+    budget_usd: float | None
+    description: str = ""
+    raw: dict = field(default_factory=dict, compare=False)
+
+    def all_subtests(self) -> list[Subtest]:
+        return [s for t in self.tiers for s in self.subtests[t]]
+
+    def previous_tier(self, tier: str) -> str | None:
+        i = self.tiers.index(tier)
+        return self.tiers[i - 1] if i > 0 else None
+
+    def parent_tiers(self, subtest: Subtest) -> tuple[str, ...]:
+        """Tiers whose best subtest this subtest builds on."""
+        parents = list(subtest.inherit_best_from)
+        if subtest.extends_previous and self.previous_tier(subtest.tier):
+            parents.insert(0, self.previous_tier(subtest.tier))
+        return tuple(dict.fromkeys(parents))
+
+
+# ---------------------------------------------------------------- small checked readers
+
+def _load_yaml(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise SpecError(f"{path}:{where} malformed YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+class _Reader:
+    """Typed access to a mapping from one file; every error names the file and dotted key."""
+
+    def __init__(self, data: Any, file: Path, prefix: str = "", allowed: tuple[str, ...] | None = None):
+        if not isinstance(data, dict):
+            where = f"key '{prefix}'" if prefix else "top level"
+            raise SpecError(f"{file}: {where}: expected a mapping, got {_kind(data)}")
+        self.data, self.file, self.prefix = data, file, prefix
+        if allowed is not None:
+            unknown = sorted(set(map(str, data)) - set(allowed))
+            if unknown:
+                raise SpecError(f"{file}: unknown key '{self._key(unknown[0])}' "
+                                f"(expected one of: {', '.join(allowed)})")
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def fail(self, key: str, expected: str, value: Any) -> SpecError:
+        return SpecError(f"{self.file}: key '{self._key(key)}': expected {expected}, got {_kind(value)}")
+
+    def get(self, key: str, types: tuple, expected: str, default: Any = ..., required: bool = False) -> Any:
+        if key not in self.data or (self.data[key] is None and not required and default is not ...):
+            if required or default is ...:
+                raise SpecError(f"{self.file}: missing key '{self._key(key)}' ({expected})")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and bool not in types:
+            raise self.fail(key, expected, value)
+        if not isinstance(value, types):
+            raise self.fail(key, expected, value)
+        return value
+
+    def sub(self, key: str, allowed: tuple[str, ...] | None = None, default: Any = ...) -> "_Reader | None":
+        if key not in self.data or self.data[key] is None:
+            if default is ...:
+                raise SpecError(f"{self.file}: missing key '{self._key(key)}' (a mapping)")
+            return default
+        return _Reader(self.data[key], self.file, self._key(key), allowed)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}" if not isinstance(value, (dict, list)) else type(value).__name__
+
+
+def _str_list(reader: _Reader, key: str, default: tuple = ()) -> tuple[str, ...]:
+    value = reader.get(key, (list,), "a list of strings", default=list(default))
+    if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        raise reader.fail(key, "a list of strings", value)
+    return tuple(str(v) for v in value)
+
+
+# ---------------------------------------------------------------- experiment.yaml
+
+SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agent", "judges",
+             "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos")
+AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes")
+JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds")
+DEFAULT_INFRA_EXIT_CODES = (75, 126, 127)   # EX_TEMPFAIL, not executable, not found
+
+
+def load_experiment(spec_path: str | Path) -> Experiment:
+    spec_path = Path(spec_path).resolve()
+    raw = _load_yaml(spec_path, "experiment spec")
+    r = _Reader(raw, spec_path, allowed=SPEC_KEYS)
+    base = spec_path.parent
+
+    exp_id = r.get("id", (str,), "an experiment id (letters, digits, . _ -)", required=True)
+    if not ID_RE.match(exp_id):
+        raise r.fail("id", "an experiment id (letters, digits, . _ -)", exp_id)
+    fixture = load_fixture(base / r.get("fixture", (str,), "the path of a fixture directory", required=True))
+    tiers_dir = base / r.get("tiers_dir", (str,), "the path of the tiers directory", required=True)
+    if not tiers_dir.is_dir():
+        raise SpecError(f"{spec_path}: key 'tiers_dir': directory {tiers_dir} does not exist")
+
+    runs = r.get("runs", (int,), "a whole number of runs per subtest (>= 1)", default=1)
+    if runs < 1:
+        raise r.fail("runs", "a whole number of runs per subtest (>= 1)", runs)
+    timeout = r.get("timeout_seconds", (int, float), "seconds (a number > 0)",
+                    default=fixture.timeout_seconds or 1800)
+    if timeout <= 0:
+        raise r.fail("timeout_seconds", "seconds (a number > 0)", timeout)
+    max_turns = r.get("max_turns", (int,), "a whole number of turns", default=None)
+    thinking = r.get("thinking", (str,), "a thinking mode such as 'none'", default="none")
+
+    agent = _agent(r.sub("agent", AGENT_KEYS), thinking, max_turns, float(timeout))
+    judges = _judges(r, float(timeout))
+    tiers, subtests = _tiers(r, tiers_dir)
+
+    repos = {}
+    repo_map = r.sub("repos", default=None)
+    for url, path in (repo_map.data.items() if repo_map else ()):
+        if not isinstance(path, str):
+            raise repo_map.fail(str(url), "a local path (string)", path)
+        repos[str(url)] = (base / path).resolve()
+
+    budget = r.get("budget_usd", (int, float), "a number of US dollars", default=None)
+    results = base / r.get("results", (str,), "the path of the results directory", default="results")
+    return Experiment(
+        id=exp_id, spec_path=spec_path, root=(results / exp_id).resolve(), fixture=fixture,
+        tiers_dir=tiers_dir.resolve(), tiers=tiers, subtests=subtests, runs=runs, agent=agent,
+        judges=judges, repos=repos, budget_usd=None if budget is None else float(budget),
+        description=r.get("description", (str,), "text", default=""), raw=raw)
+
+
+def _agent(a: _Reader, thinking: str, max_turns: int | None, timeout: float) -> AgentConfig:
+    adapter = a.get("adapter", (str,), f"one of {', '.join(AGENT_ADAPTERS)}", required=True)
+    if adapter not in AGENT_ADAPTERS:
+        raise a.fail("adapter", f"one of {', '.join(AGENT_ADAPTERS)}", adapter)
+    command = a.get("command", (str,), "a shell command", default=None)
+    if adapter == "command" and not command:
+        raise SpecError(f"{a.file}: missing key 'agent.command' (the shell command the command adapter runs)")
+    codes = a.get("infra_exit_codes", (list,), "a list of exit codes", default=list(DEFAULT_INFRA_EXIT_CODES))
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+        raise a.fail("infra_exit_codes", "a list of exit codes (integers)", codes)
+    return AgentConfig(
+        adapter=adapter, model=a.get("model", (str,), "a model id", required=True), command=command,
+        options=dict(a.get("options", (dict,), "a mapping", default={})), thinking=thinking,
+        max_turns=max_turns, timeout_seconds=timeout, infra_exit_codes=tuple(codes))
+
+
+def _judges(r: _Reader, timeout: float) -> tuple[JudgeSlot, ...]:
+    panel = r.get("judges", (list,), "a list of judge slots (adapter, model)", required=True)
+    if not panel:
+        raise r.fail("judges", "at least one judge slot", panel)
+    slots = []
+    for i, entry in enumerate(panel, start=1):
+        j = _Reader(entry, r.file, f"judges[{i - 1}]", JUDGE_KEYS)
+        adapter = j.get("adapter", (str,), f"one of {', '.join(JUDGE_ADAPTERS)}", required=True)
+        if adapter not in JUDGE_ADAPTERS:
+            raise j.fail("adapter", f"one of {', '.join(JUDGE_ADAPTERS)}", adapter)
+        command = j.get("command", (str,), "a shell command", default=None)
+        if adapter == "command" and not command:
+            raise SpecError(f"{r.file}: missing key 'judges[{i - 1}].command' (the judge's shell command)")
+        retries = j.get("retries", (int,), "a whole number of retries (>= 0)", default=1)
+        slots.append(JudgeSlot(
+            number=i, adapter=adapter, command=command,
+            model=j.get("model", (str,), "a model id", default="scylla-pipeline-judge" if adapter == "pipeline" else None)
+            or _missing(r.file, f"judges[{i - 1}].model", "a model id"),
+            options=dict(j.get("options", (dict,), "a mapping", default={})), retries=max(0, retries),
+            timeout_seconds=float(j.get("timeout_seconds", (int, float), "seconds", default=timeout))))
+    return tuple(slots)
+
+
+def _missing(file: Path, key: str, expected: str):
+    raise SpecError(f"{file}: missing key '{key}' ({expected})")
+
+
+def _tiers(r: _Reader, tiers_dir: Path) -> tuple[tuple[str, ...], dict[str, tuple[Subtest, ...]]]:
+    value = r.get("tiers", (list, dict), "a list of tiers like [T0, T1] or a mapping tier -> subtest ids",
+                  required=True)
+    selection = {str(t): "all" for t in value} if isinstance(value, list) else {str(k): v for k, v in value.items()}
+    if not selection:
+        raise r.fail("tiers", "at least one tier", value)
+    available = available_tiers(tiers_dir)
+    tiers, subtests = [], {}
+    for tier, chosen in selection.items():
+        if not TIER_RE.match(tier):
+            raise SpecError(f"{r.file}: key 'tiers': '{tier}' is not a tier id (expected T0, T1, ...)")
+        if tier not in available:
+            raise SpecError(f"{r.file}: key 'tiers': unknown tier '{tier}' "
+                            f"(no subtests in {subtest_dir(tiers_dir, tier)}; available: {', '.join(available) or 'none'})")
+        found = load_tier(tiers_dir, tier)
+        if chosen != "all":
+            if not isinstance(chosen, list):
+                raise r.fail(f"tiers.{tier}", "'all' or a list of subtest ids", chosen)
+            wanted = [f"{int(c):02d}" if str(c).isdigit() else str(c) for c in chosen]
+            unknown = [w for w in wanted if w not in {s.id for s in found}]
+            if unknown:
+                raise SpecError(f"{r.file}: key 'tiers.{tier}': unknown subtest '{unknown[0]}' "
+                                f"(available: {', '.join(s.id for s in found)})")
+            found = tuple(s for s in found if s.id in wanted)
+        tiers.append(tier)
+        subtests[tier] = found
+    tiers.sort(key=lambda t: int(t[1:]))
+    for tier in tiers:
+        for s in subtests[tier]:
+            for parent in s.inherit_best_from:
+                if parent not in subtests:
+                    raise SpecError(f"{s.path}: key 'inherit_best_from': tier '{parent}' is not part of "
+                                    f"the experiment ({r.file} key 'tiers')")
+    return tuple(tiers), subtests
+
+
+# ---------------------------------------------------------------- fixtures
+
+def load_fixture(fixture_dir: Path) -> Fixture:
+    fixture_dir = fixture_dir.resolve()
+    test_yaml = fixture_dir / "test.yaml"
+    r = _Reader(_load_yaml(test_yaml, "fixture test.yaml"), test_yaml)
+    source = r.sub("source")
+    task = r.sub("task", default=None)
+    validation = r.sub("validation", default=None)
+    prompt = fixture_dir / (task.get("prompt_file", (str,), "a file name", default="prompt.md") if task else "prompt.md")
+    rubric_path = fixture_dir / (validation.get("rubric_file", (str,), "a file name", default="expected/rubric.yaml")
+                                 if validation else "expected/rubric.yaml")
+    criteria = fixture_dir / (validation.get("criteria_file", (str,), "a file name", default="expected/criteria.md")
+                              if validation else "expected/criteria.md")
+    for path, what in ((prompt, "task.prompt_file"), (criteria, "validation.criteria_file")):
+        if not path.is_file():
+            raise SpecError(f"{test_yaml}: key '{what}': file {path} does not exist")
+    timeout = task.get("timeout_seconds", (int, float), "seconds", default=None) if task else None
+    return Fixture(
+        dir=fixture_dir, test_yaml=test_yaml,
+        id=str(r.get("id", (str, int), "a fixture id", required=True)),
+        language=r.get("language", (str,), "a language name such as python", default="python"),
+        repo_url=source.get("repo", (str,), "a repository URL or path", required=True),
+        source_hash=str(source.get("hash", (str,), "a commit hash", required=True)),
+        timeout_seconds=timeout, prompt=prompt, rubric_path=rubric_path, criteria=criteria,
+        rubric=load_rubric(rubric_path))
+
+
+def load_rubric(path: Path) -> dict:
+    r = _Reader(_load_yaml(path, "rubric"), path)
+    cats = r.sub("categories")
+    for name in cats.data:
+        c = cats.sub(str(name))
+        c.get("weight", (int, float), "a category weight (number)", required=True)
+        items = c.get("items", (list,), "a list of rubric items", required=True)
+        for i, item in enumerate(items):
+            it = _Reader(item, path, f"categories.{name}.items[{i}]")
+            it.get("id", (str,), "an item id", required=True)
+            it.get("check", (str,), "the check text", required=True)
+            it.get("points", (int, float), "points (number)", required=True)
+    grading = r.sub("grading", default=None)
+    if grading:
+        grading.get("pass_threshold", (int, float), "a threshold in [0, 1]", default=DEFAULT_PASS_THRESHOLD)
+    return r.data
+
+
+# ---------------------------------------------------------------- tiers and subtests
+
+def subtest_dir(tiers_dir: Path, tier: str) -> Path:
+    """ProjectScylla keeps subtests in <tiers>/subtests/t<N>/; a plain <tiers>/t<N>/ works too."""
+    nested = tiers_dir / "subtests"
+    return (nested if nested.is_dir() else tiers_dir) / tier.lower()
+
+
+def available_tiers(tiers_dir: Path) -> list[str]:
+    base = subtest_dir(tiers_dir, "T0").parent
+    found = [p.name.upper() for p in base.iterdir() if p.is_dir() and re.match(r"^t\d+$", p.name)]
+    return sorted(found, key=lambda t: int(t[1:]))
+
+
+SUBTEST_KEYS = ("name", "description", "extends_previous", "inherit_best_from", "system_prompt_mode",
+                "agent_teams", "resources", "tools", "mcp_servers")
+RESOURCE_KEYS = ("claude_md", "skills", "agents", "tools", "mcp_servers")
+
+
+def load_tier(tiers_dir: Path, tier: str) -> tuple[Subtest, ...]:
+    folder = subtest_dir(tiers_dir, tier)
+    subtests = []
+    for path in sorted(folder.iterdir()):
+        m = SUBTEST_FILE_RE.match(path.name)
+        if m:
+            subtests.append(load_subtest(path, tier, f"{int(m.group(1)):02d}"))
+    ids = [s.id for s in subtests]
+    dup = next((i for i in ids if ids.count(i) > 1), None)
+    if dup:
+        raise SpecError(f"{folder}: two subtest files share the id {dup}")
+    return tuple(subtests)
+
+
+def load_subtest(path: Path, tier: str, subtest_id: str) -> Subtest:
+    r = _Reader(_load_yaml(path, "subtest definition"), path, allowed=SUBTEST_KEYS)
+    res = r.sub("resources", RESOURCE_KEYS, default=None)
+    # ProjectScylla writes tools/mcp_servers either at top level or under resources
+    tools_r = (res.sub("tools", ("enabled",), default=None) if res else None) or r.sub("tools", ("enabled",), default=None)
+    mcp = (res.get("mcp_servers", (list,), "a list of servers", default=None) if res else None) \
+        or r.get("mcp_servers", (list,), "a list of MCP servers ({name: ...})", default=[])
+    for i, server in enumerate(mcp):
+        _Reader(server, path, f"mcp_servers[{i}]").get("name", (str,), "a server name", required=True)
+    blocks = None
+    skills, agents = (), ()
+    if res:
+        cm = res.sub("claude_md", ("blocks",), default=None)
+        if cm is not None:
+            blocks = _str_list(cm, "blocks")
+        sk = res.sub("skills", ("categories", "names"), default=None)
+        if sk:
+            skills = tuple(f"category/{c}" for c in _str_list(sk, "categories")) + \
+                tuple(f"name/{n}" for n in _str_list(sk, "names"))
+        ag = res.sub("agents", ("levels", "names"), default=None)
+        if ag:
+            agents = tuple(f"level/{int(lv)}" for lv in _str_list(ag, "levels")) + \
+                tuple(f"name/{n}" for n in _str_list(ag, "names"))
+    tools = None
+    if tools_r is not None:
+        enabled = tools_r.get("enabled", (list, str), "a list of tool names or 'all'", required=True)
+        if isinstance(enabled, str) and enabled != "all":
+            raise tools_r.fail("enabled", "a list of tool names or 'all'", enabled)
+        tools = ("all",) if enabled == "all" else _str_list(tools_r, "enabled")
+    inherit = _str_list(r, "inherit_best_from")
+    for t in inherit:
+        if not TIER_RE.match(t):
+            raise r.fail("inherit_best_from", "a list of tier ids like T0", list(inherit))
+    return Subtest(
+        tier=tier, id=subtest_id, path=path.resolve(),
+        name=str(r.get("name", (str,), "a subtest name", default=path.stem)),
+        description=str(r.get("description", (str,), "text", default="")),
+        extends_previous=r.get("extends_previous", (bool,), "true or false", default=False),
+        inherit_best_from=inherit,
+        system_prompt_mode=r.get("system_prompt_mode", (str,), "none, default or custom", default="default"),
+        agent_teams=r.get("agent_teams", (bool,), "true or false", default=False),
+        resources=Resources(blocks=blocks, skills=skills, agents=agents, tools=tools,
+                            mcp_servers=tuple(mcp)))

@@ -1,0 +1,157 @@
+"""The one place that knows every artifact path of an experiment tree.
+
+Paths are relative to the experiment root (`<results>/<experiment_id>`), which is doit's working
+directory while the experiment runs: doit's DB keys are then relative, so a tree copied to another
+path (or machine) stays up to date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATE_DIR = ".scylla"
+DB_FILE = f"{STATE_DIR}/doit.db"
+CONFIG = "config"
+EXPERIMENT_JSON = f"{CONFIG}/experiment.json"
+PROMPT = "prompt.md"
+RUBRIC = "rubric.yaml"
+CRITERIA = "criteria.md"
+JUDGE_SYSTEM_PROMPT = f"{CONFIG}/judge_system_prompt.md"
+BASELINE = "pipeline_baseline.json"
+BASELINE_DIR = "baseline"
+REPOS_DIR = f"{STATE_DIR}/repos"
+WORKSPACES_DIR = f"{STATE_DIR}/workspaces"
+LOCKS_DIR = f"{STATE_DIR}/locks"
+
+REPORT_FILES = ("report.md", "report.json")
+AGENT_RAW = ("prompt.md", "replay.sh", "stdout.log", "stderr.log", "output.txt", "command_log.json",
+             "timing.json", "MODEL.md", "patch.diff", "workspace_state.json")
+JUDGE_RAW = ("judgment.json", "response.txt", "stdout.log", "timing.json", "MODEL.md", "replay.sh")
+
+
+def run_name(n: int) -> str:
+    return f"run_{n:02d}"
+
+
+@dataclass(frozen=True)
+class SubtestPaths:
+    tier: str
+    subtest: str
+
+    @property
+    def dir(self) -> str:
+        return f"{self.tier}/{self.subtest}"
+
+    @property
+    def result(self) -> str:
+        return f"{self.dir}/result.json"
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.dir}/config_manifest.json"
+
+    @property
+    def config_dir(self) -> str:
+        """Files copied into every workspace of this subtest (CLAUDE.md, .claude/...)."""
+        return f"{self.dir}/config"
+
+    @property
+    def failed_dir(self) -> str:
+        return f"{self.dir}/.failed"
+
+    @property
+    def superseded_dir(self) -> str:
+        return f"{self.dir}/.superseded"
+
+    def reports(self) -> list[str]:
+        return [f"{self.dir}/{f}" for f in REPORT_FILES]
+
+    def run(self, n: int) -> "RunPaths":
+        return RunPaths(self.tier, self.subtest, n)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    tier: str
+    subtest: str
+    number: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.tier}/{self.subtest}/{run_name(self.number)}"
+
+    @property
+    def dir(self) -> str:
+        return self.id
+
+    @property
+    def subtest_paths(self) -> SubtestPaths:
+        return SubtestPaths(self.tier, self.subtest)
+
+    @property
+    def agent_dir(self) -> str:
+        return f"{self.dir}/agent"
+
+    def agent(self, name: str) -> str:
+        return f"{self.agent_dir}/{name}"
+
+    @property
+    def agent_result(self) -> str:
+        return self.agent("result.json")
+
+    @property
+    def commands_dir(self) -> str:
+        return f"{self.dir}/commands"
+
+    @property
+    def pipeline(self) -> str:
+        return f"{self.commands_dir}/pipeline.json"
+
+    @property
+    def judge_prompt(self) -> str:
+        return f"{self.dir}/judge_prompt.md"
+
+    @property
+    def judge_root(self) -> str:
+        return f"{self.dir}/judge"
+
+    def judge_dir(self, slot: int) -> str:
+        return f"{self.judge_root}/judge_{slot:02d}"
+
+    def judge(self, slot: int, name: str) -> str:
+        return f"{self.judge_dir(slot)}/{name}"
+
+    @property
+    def consensus(self) -> str:
+        return f"{self.judge_root}/result.json"
+
+    @property
+    def run_result(self) -> str:
+        return f"{self.dir}/run_result.json"
+
+    def reports(self) -> list[str]:
+        return [f"{self.dir}/{f}" for f in REPORT_FILES]
+
+    @property
+    def workspace(self) -> str:
+        return f"{WORKSPACES_DIR}/{self.tier}-{self.subtest}-{run_name(self.number)}"
+
+
+@dataclass(frozen=True)
+class TierPaths:
+    tier: str
+
+    @property
+    def result(self) -> str:
+        return f"{self.tier}/result.json"
+
+    @property
+    def best(self) -> str:
+        return f"{self.tier}/best_subtest.json"
+
+    def outputs(self) -> list[str]:
+        return [self.result, self.best, f"{self.tier}/summary.md"] + [f"{self.tier}/{f}" for f in REPORT_FILES]
+
+
+EXPERIMENT_OUTPUTS = ["result.json", "tier_comparison.json", "report.md", "report.json", "summary.md",
+                      "report.html"]
