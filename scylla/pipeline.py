@@ -32,7 +32,11 @@ PYTEST_NO_TESTS = 5  # pytest's exit code when no test was collected
 BUILD = 'PYTHONPYCACHEPREFIX="$SCRATCH/pycache" "$PYTHON" -m compileall -q -x \'(^|/)\\.git(/|$)\' .'
 FORMAT = "ruff format --check --no-cache ."
 LINT = "ruff check --no-cache ."
-TEST = 'PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -q -p no:cacheprovider --junitxml="$SCRATCH/junit.xml"'
+# --confcutdir=.: a conftest.py above the workspace (it may sit inside another project) must not load.
+TEST = (
+    'PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -q -p no:cacheprovider --confcutdir=. '
+    '--junitxml="$SCRATCH/junit.xml"'
+)
 PRECOMMIT = "pre-commit run --all-files"
 
 

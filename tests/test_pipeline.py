@@ -128,6 +128,13 @@ def test_failing_test_counts(tmp_path):
     assert result["all_passed"] is False
 
 
+def test_conftest_above_the_workspace_is_not_loaded(tmp_path):
+    (tmp_path / "conftest.py").write_text('raise RuntimeError("conftest outside the workspace")\n')
+    ws = make_workspace(tmp_path, {"mod.py": MODULE, "test_mod.py": PASSING_TESTS})
+    result = run_pipeline(ws, "python", tmp_path / "commands")
+    assert result["steps"]["test"]["status"] == "pass"
+
+
 def test_skipped_tests_are_counted(tmp_path):
     tests = PASSING_TESTS + "\n\nimport pytest\n\n\n@pytest.mark.skip\ndef test_later():\n    pass\n"
     ws = make_workspace(tmp_path, {"mod.py": MODULE, "test_mod.py": tests})

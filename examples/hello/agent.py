@@ -105,10 +105,24 @@ def choose_variants(hints: dict[str, bool], run_number: int) -> dict[str, str]:
     return chosen
 
 
+def record_call(line: str) -> None:
+    """Tests count real invocations: append one line per call to $SCYLLA_CALL_LOG if set."""
+    if os.environ.get("SCYLLA_CALL_LOG"):
+        with open(os.environ["SCYLLA_CALL_LOG"], "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+
 def main() -> int:
+    run_id = os.environ.get("SCYLLA_RUN_ID", "local")
+    record_call(f"agent {run_id}")
     delay = float(os.environ.get("SCYLLA_EXAMPLE_AGENT_DELAY", "0"))
     time.sleep(delay)  # tests use this to make the agent slow
-    run_id = os.environ.get("SCYLLA_RUN_ID", "local")
+    if run_id in os.environ.get("SCYLLA_EXAMPLE_AGENT_FAIL", "").split(","):
+        # Tests inject an infrastructure failure: report a rate limit the way Claude Code does.
+        print(json.dumps({"type": "result", "subtype": "success", "is_error": True,
+                          "api_error_status": 429, "api_error_type": "rate_limit_error",
+                          "result": "API Error: Request rejected (429)"}))
+        return 1
     run_number = int(os.environ.get("SCYLLA_RUN_NUMBER", "1"))
     model = os.environ.get("SCYLLA_MODEL", "scripted-agent")
     ws = Path.cwd()

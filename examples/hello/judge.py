@@ -85,7 +85,24 @@ def verdict(pipeline: dict) -> dict:
     }
 
 
+def record_call(line: str) -> None:
+    """Tests count real invocations: append one line per call to $SCYLLA_CALL_LOG if set."""
+    if os.environ.get("SCYLLA_CALL_LOG"):
+        with open(os.environ["SCYLLA_CALL_LOG"], "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+
 def main() -> int:
+    run_id = os.environ.get("SCYLLA_RUN_ID", "?")
+    slot = os.environ.get("SCYLLA_JUDGE_SLOT", "?")
+    record_call(f"judge {run_id} {slot}")
+    # Tests inject failures per run: a crash (non-zero exit) or a reply with no JSON in it.
+    if run_id in os.environ.get("SCYLLA_EXAMPLE_JUDGE_FAIL", "").split(","):
+        print("[scripted-judge] simulated crash", file=sys.stderr)
+        return 2
+    if run_id in os.environ.get("SCYLLA_EXAMPLE_JUDGE_GARBAGE", "").split(","):
+        print("I am not sure what to say about this run.")
+        return 0
     path = os.environ.get("SCYLLA_JUDGE_PROMPT_FILE", "")
     try:
         with open(path, encoding="utf-8") as fh:

@@ -1,0 +1,156 @@
+"""Shared helpers: real `doit` in a subprocess over real temporary experiment trees.
+
+One complete run of examples/hello is built per test session the way the README says (`doit` in a
+fresh copy of the repository); each end-to-end test then works on its own copy of that tree.
+The scripted agent and judge append a line per real invocation to $SCYLLA_CALL_LOG.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+PROJECTSCYLLA = SHARED / "projectscylla"
+SPEC = "examples/hello/experiment.yaml"
+EXECUTED = re.compile(r"^\.  (\S+)$", re.MULTILINE)
+
+
+@dataclass
+class DoitRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def executed(self) -> list[str]:
+        return EXECUTED.findall(self.stdout)
+
+    def __str__(self) -> str:
+        return f"exit {self.returncode}\n--- stdout\n{self.stdout[-4000:]}\n--- stderr\n{self.stderr[-4000:]}"
+
+
+class Checkout:
+    """A copy of the repository's runnable parts (dodo.py + examples/hello) in a temp dir."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.call_log = path / "calls.log"
+
+    @property
+    def spec(self) -> Path:
+        return self.path / SPEC
+
+    @property
+    def root(self) -> Path:
+        return self.path / "examples/hello/results/hello"
+
+    def doit(self, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600) -> DoitRun:
+        full_env = {**os.environ, "SCYLLA_CALL_LOG": str(self.call_log), **(env or {})}
+        proc = subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.path, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+        run = DoitRun(proc.returncode, proc.stdout, proc.stderr)
+        if check:
+            assert run.returncode == 0, str(run)
+        return run
+
+    def calls(self, kind: str) -> list[str]:
+        """Real adapter invocations of `kind` ('agent' or 'judge') since the last reset."""
+        if not self.call_log.exists():
+            return []
+        return [ln.split(" ", 1)[1] for ln in self.call_log.read_text().splitlines() if ln.startswith(kind + " ")]
+
+    def reset_calls(self) -> None:
+        self.call_log.unlink(missing_ok=True)
+
+    def edit_spec(self, change) -> None:
+        data = yaml.safe_load(self.spec.read_text())
+        change(data)
+        self.spec.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def json(self, rel: str) -> dict:
+        return orjson.loads((self.root / rel).read_bytes())
+
+    def status(self) -> dict[str, str]:
+        """`doit list --all --status`: task name -> R/U/E/I (group tasks included)."""
+        out = self.doit("list", "--all", "--status", "-q").stdout
+        return {ln[2:].strip(): ln[0] for ln in out.splitlines() if ln[:2] in ("R ", "U ", "E ", "I ")}
+
+
+def make_checkout(dest: Path) -> Checkout:
+    dest.mkdir(parents=True)
+    shutil.copy2(REPO / "dodo.py", dest / "dodo.py")
+    shutil.copytree(REPO / "examples/hello", dest / "examples/hello",
+                    ignore=shutil.ignore_patterns("results", "__pycache__"))
+    return Checkout(dest)
+
+
+@pytest.fixture(scope="session")
+def completed(tmp_path_factory) -> tuple[Checkout, DoitRun, DoitRun]:
+    """examples/hello run to completion by the README's command, then a second, no-op `doit`."""
+    checkout = make_checkout(tmp_path_factory.mktemp("fresh") / "scylla")
+    first = checkout.doit()
+    second = checkout.doit()
+    return checkout, first, second
+
+
+@pytest.fixture
+def hello(completed, tmp_path) -> Checkout:
+    """A private copy of the completed experiment (spec, scripts and results together)."""
+    source = completed[0]
+    shutil.copytree(source.path, tmp_path / "scylla", symlinks=True)
+    checkout = Checkout(tmp_path / "scylla")
+    checkout.reset_calls()
+    return checkout
+
+
+@pytest.fixture
+def fresh(tmp_path) -> Checkout:
+    """A fresh copy with no results yet."""
+    return make_checkout(tmp_path / "scylla")
+
+
+def all_tasks_of(status: dict[str, str], prefix: str) -> list[str]:
+    return [t for t in status if t.startswith(prefix + ":")]
+
+
+def dependants(checkout: Checkout) -> dict[str, set[str]]:
+    """The experiment's task graph, reversed: task -> tasks that directly depend on it
+    (through file_dep on its targets or through task_dep), built from Scylla's own task dicts."""
+    from scylla import graph, spec
+    exp = spec.load_experiment(checkout.spec)
+    here = os.getcwd()
+    os.chdir(exp.root)
+    try:
+        dicts = [d for d in graph.tasks(exp) if d.get("name", "") is not None]
+    finally:
+        os.chdir(here)
+    name = {id(d): f"{d['basename']}:{d['name']}" if "name" in d else d["basename"] for d in dicts}
+    producer = {t: name[id(d)] for d in dicts for t in d.get("targets", [])}
+    reverse: dict[str, set[str]] = {}
+    for d in dicts:
+        for dep in list(d.get("task_dep", [])) + [producer[f] for f in d.get("file_dep", []) if f in producer]:
+            reverse.setdefault(dep, set()).add(name[id(d)])
+    return reverse
+
+
+def downstream(checkout: Checkout, roots: set[str]) -> set[str]:
+    """`roots` and every task that transitively depends on them."""
+    reverse = dependants(checkout)
+    seen, todo = set(roots), list(roots)
+    while todo:
+        for nxt in reverse.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
