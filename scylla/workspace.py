@@ -134,7 +134,8 @@ def create_worktree(exp_root: Path, cache: Path, path: Path, commit: str) -> Non
     with file_lock(exp_root / tree.LOCKS_DIR / f"{cache.name}.lock"):
         _remove_worktree_locked(cache, path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        git(f"--git-dir={cache}", "worktree", "add", "--detach", "-f", str(path), commit)
+        # -f -f: a killed `worktree add` leaves a locked registration of a missing worktree
+        git(f"--git-dir={cache}", "worktree", "add", "--detach", "-f", "-f", str(path), commit)
 
 
 def remove_worktree(exp_root: Path, cache: Path, path: Path) -> None:

@@ -1,0 +1,100 @@
+"""Never pay twice: SIGKILL, a lost doit DB, a moved tree, and classified infra failures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+
+from conftest import Checkout
+
+
+def _sealed_agents(checkout: Checkout) -> set[str]:
+    return {str(p.parent.parent.relative_to(checkout.root)) for p in checkout.root.glob("T*/*/run_*/agent/.seal.json")}
+
+
+def test_a_sigkill_of_parallel_doit_never_repeats_a_finished_agent(fresh):
+    env = {**os.environ, "SCYLLA_CALL_LOG": str(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "1.5"}
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2"], cwd=fresh.path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while len(_sealed_agents(fresh)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = _sealed_agents(fresh)
+    assert len(finished) >= 2 and len(finished) < 10
+    started_before = fresh.calls("agent")
+    fresh.reset_calls()
+
+    run = fresh.doit()
+    assert not finished & set(fresh.calls("agent")), "a sealed agent run was paid for twice"
+    assert sorted(fresh.calls("agent") + [r for r in started_before if r in finished]) == sorted(
+        f"{s}/run_{n:02d}" for s in ("T0/00", "T0/01", "T1/01", "T1/02", "T5/01") for n in (1, 2))
+    assert "experiment" in run.executed
+    for f in fresh.root.rglob("*.json"):
+        orjson.loads(f.read_bytes())                     # nothing truncated
+    assert not list(fresh.root.rglob("*.tmp")), "a temporary file was left behind"
+    # a run that was mid-flight when killed is archived as interrupted, not lost
+    interrupted = set(started_before) - finished
+    for rid in interrupted:
+        tier, sub, run_name = rid.split("/")
+        assert (fresh.root / tier / sub / ".failed" / f"{run_name}_attempt_01" / "archived.json").exists()
+
+
+def test_b_deleted_doit_db_costs_nothing(hello):
+    for f in (hello.root / ".scylla").glob("doit.db*"):
+        f.unlink()
+    status = hello.status()
+    stale_paid = [t for t, s in status.items() if s != "U" and t.startswith(("agent:", "judge:", "pipeline:"))]
+    assert stale_paid == [] and status["baseline"] == "U"
+    run = hello.doit()
+    assert not any(t.startswith(("agent:", "judge:", "pipeline:", "baseline")) for t in run.executed)
+    assert hello.calls("agent") == [] and hello.calls("judge") == []
+    assert hello.doit().executed == []
+
+
+def test_b_corrupt_doit_db_is_set_aside(hello):
+    db = hello.root / ".scylla/doit.db"
+    for f in (hello.root / ".scylla").glob("doit.db-*"):
+        f.unlink()
+    db.write_bytes(b"this is not a database" * 100)
+    run = hello.doit()
+    assert "was unreadable" in run.stderr
+    assert list((hello.root / ".scylla").glob("doit.db.corrupt-*"))
+    assert hello.calls("agent") == [] and hello.calls("judge") == []
+
+
+def test_c_tree_copied_to_a_deeper_path_stays_up_to_date(hello, tmp_path):
+    moved = tmp_path / "elsewhere" / "deeper" / "copy"
+    shutil.copytree(hello.path, moved)
+    copy = Checkout(moved)
+    status = copy.status()
+    assert [t for t, s in status.items() if s != "U" and ":" in t] == []
+    assert copy.doit().executed == [] and copy.calls("agent") == []
+
+
+def test_d_infra_failure_is_archived_and_retried(hello):
+    hello.edit_spec(lambda s: s.__setitem__("runs", 3))
+    first = hello.doit("--continue", env={"SCYLLA_EXAMPLE_AGENT_FAIL": "T0/00/run_03"}, check=False)
+    assert first.returncode != 0
+    assert "infrastructure failure" in first.stdout + first.stderr
+    archived = hello.root / "T0/00/.failed/run_03_attempt_01"
+    assert "429" in (archived / "agent/stdout.log").read_text()
+    assert "infra failure" in orjson.loads((archived / "archived.json").read_bytes())["reason"]
+    assert not (hello.root / "T0/00/run_03/agent/.seal.json").exists()
+    assert "T0/00/run_03 2" not in hello.calls("judge")          # a rate-limited run is never judged
+    first_agents = hello.calls("agent")
+    hello.reset_calls()
+    second = hello.doit()
+    retried = hello.calls("agent")
+    assert "T0/00/run_03" in retried and set(retried) & set(first_agents) == {"T0/00/run_03"}
+    assert sorted(set(first_agents) | set(retried)) == [f"{s}/run_03" for s in
+                                                        ("T0/00", "T0/01", "T1/01", "T1/02", "T5/01")]
+    assert "experiment" in second.executed
+    assert hello.json("T0/00/run_03/run_result.json")["exit_code"] == 0
