@@ -14,10 +14,11 @@ import signal
 import sys
 from pathlib import Path
 
+from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
 from . import actions, durable, resources, tree
-from .spec import Experiment, load_experiment
+from .spec import Experiment, SpecError, load_experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
 DEFAULT_SPEC = "examples/hello/experiment.yaml"
@@ -179,7 +180,10 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
 
     doit's working directory becomes the experiment root, so every path doit stores is relative
     to it and the tree (with its .scylla/ DB) can move without going stale."""
-    exp = load_experiment(_resolve_spec(spec_arg))
+    try:
+        exp = load_experiment(_resolve_spec(spec_arg))
+    except SpecError as exc:          # a user error: doit prints it without a traceback
+        raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     Path(exp.root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
     os.chdir(exp.root)
     # doit saves its DB on SystemExit but not when SIGTERM kills it outright (CI timeouts).

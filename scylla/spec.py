@@ -377,7 +377,16 @@ def load_fixture(fixture_dir: Path) -> Fixture:
 
 
 def load_rubric(path: Path) -> dict:
+    """ProjectScylla has two rubric shapes: `categories` (weighted checklists) and a flat
+    `requirements` list (id, description, weight). Both are accepted and checked."""
     r = _Reader(_load_yaml(path, "rubric"), path)
+    if "categories" not in r.data and "requirements" in r.data:
+        for i, req in enumerate(r.get("requirements", (list,), "a list of requirements", required=True)):
+            it = _Reader(req, path, f"requirements[{i}]")
+            it.get("id", (str,), "a requirement id", required=True)
+            it.get("description", (str,), "the requirement text", required=True)
+            it.get("weight", (int, float), "a weight (number)", required=True)
+        return r.data
     cats = r.sub("categories")
     for name in cats.data:
         c = cats.sub(str(name))

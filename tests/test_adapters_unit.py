@@ -1,0 +1,79 @@
+"""Reply parsing, usage accounting, secret redaction and seals: unit level."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from scylla import durable, secrets
+from scylla.agents import usage
+from scylla.judges import reply
+
+
+def test_extract_json_fenced_bare_and_prose():
+    fenced = 'Here it is:\n```json\n{"score": 0.8, "passed": true}\n```\nThanks.'
+    assert reply.extract_json(fenced) == {"score": 0.8, "passed": True}
+    prose = 'I think {"score": 0.4, "reasoning": "meh"} is fair. {"other": 1}'
+    assert reply.extract_json(prose)["score"] == 0.4
+    assert reply.extract_json("no json here {at all}") is None
+    assert reply.extract_json('{"not_a_verdict": 1}') is None
+
+
+def test_judgment_recomputes_grade_and_clamps():
+    j = reply.judgment({"score": 1.3, "grade": "F", "reasoning": "x"}, 0.6)
+    assert j["score"] == 1.0 and j["grade"] == "S" and j["passed"] is True and j["is_valid"]
+    with pytest.raises(reply.ReplyError):
+        reply.judgment({"score": "high"}, 0.6)
+    assert reply.invalid_judgment("garbage")["is_valid"] is False
+
+
+def test_usage_prefers_model_usage_and_sums_models():
+    result = {"type": "result", "num_turns": 4, "total_cost_usd": 9.0,
+              "usage": {"input_tokens": 1, "output_tokens": 1},
+              "modelUsage": {
+                  "claude-sonnet-4-6": {"inputTokens": 33, "outputTokens": 700, "cacheReadInputTokens": 195735,
+                                        "cacheCreationInputTokens": 2000, "costUSD": 0.1},
+                  "claude-haiku-4-5": {"inputTokens": 10, "outputTokens": 5, "costUSD": 0.002}}}
+    u = usage.usage(result)
+    assert u["token_stats"] == {"input_tokens": 43, "output_tokens": 705, "cache_creation_tokens": 2000,
+                                "cache_read_tokens": 195735}
+    assert u["cost_usd"] == pytest.approx(0.102) and u["api_calls"] == 4
+    fallback = usage.usage({"type": "result", "total_cost_usd": 0.5,
+                            "usage": {"input_tokens": 33, "cache_read_input_tokens": 195735}})
+    assert fallback["token_stats"]["cache_read_tokens"] == 195735 and fallback["cost_usd"] == 0.5
+
+
+def test_result_json_found_after_other_output_and_infra_classes():
+    text = 'progress...\n{"type": "result", "subtype": "error_max_turns", "is_error": true}\n'
+    result = usage.parse_result_json(text)
+    assert usage.outcome(result, 1) == "max_turns" and usage.infra_reason(result) is None
+    limited = {"type": "result", "is_error": True, "api_error_status": 429, "api_error_type": "rate_limit_error"}
+    assert "429" in usage.infra_reason(limited)
+    assert usage.parse_result_json("plain text") is None and usage.outcome(None, 3) == "exit_3"
+
+
+def test_secrets_redacted():
+    env = {"ANTHROPIC_API_KEY": "sk-ant-123456", "GITHUB_TOKEN": "ghp_abcdef", "HOME": "/root"}
+    hidden = secrets.secret_values(env)
+    assert secrets.redact("key sk-ant-123456 and ghp_abcdef", hidden) == "key [REDACTED] and [REDACTED]"
+    assert secrets.safe_env(env)["ANTHROPIC_API_KEY"] == "[REDACTED]" and secrets.safe_env(env)["HOME"] == "/root"
+
+
+def test_atomic_write_and_seals(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert durable.write_json("a.json", {"b": 1, "a": float("nan")}) is True
+    assert durable.read_json("a.json") == {"a": None, "b": 1}
+    mtime = os.stat("a.json").st_mtime_ns
+    assert durable.write_json("a.json", {"a": None, "b": 1}) is False and os.stat("a.json").st_mtime_ns == mtime
+    durable.write_seal("out", "judge:x", "cfg", ["a.json"])
+    seal = durable.read_seal("out")
+    assert durable.seal_mismatch(seal, "judge:x", "cfg", ["a.json"]) is None
+    assert durable.seal_mismatch(seal, "judge:x", "other", ["a.json"]) == "configuration changed"
+    durable.write_json("a.json", {"b": 2})
+    assert durable.seal_mismatch(seal, "judge:x", "cfg", ["a.json"]) == "input changed: a.json"
+    (tmp_path / "out" / durable.SEAL_NAME).write_text("{trunc")
+    with pytest.raises(durable.ArtifactError, match="corrupt JSON"):
+        durable.read_seal("out")
+    dest = durable.archive([tmp_path / "out"], tmp_path / ".failed", "run_01", "test")
+    assert dest.name == "run_01_attempt_01" and (dest / "out").is_dir()

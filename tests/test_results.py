@@ -1,0 +1,98 @@
+"""The formulas of results.py with worked numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from scylla import results
+
+
+def judgment(n, score, passed=True, valid=True, reasoning=""):
+    return {"judge_number": n, "model": f"m{n}", "score": score, "passed": passed, "is_valid": valid,
+            "grade": results.grade_for(score), "reasoning": reasoning or f"judge {n}",
+            "criteria_scores": {"c": n}}
+
+
+@pytest.mark.parametrize("score,grade", [
+    (1.0, "S"), (0.9999, "A"), (0.80, "A"), (0.7999, "B"), (0.60, "B"), (0.5999, "C"), (0.40, "C"),
+    (0.3999, "D"), (0.20, "D"), (0.1999, "F"), (0.0, "F")])
+def test_grade_boundaries(score, grade):
+    assert results.grade_for(score) == grade
+
+
+def test_consensus_worked_example():
+    c = results.consensus([judgment(1, 0.96), judgment(2, 0.96), judgment(3, 1.00)])
+    assert math.isclose(c["score"], 0.9733333333333334) and c["grade"] == "A" and c["passed"] is True
+    assert c["reasoning"] == "judge 1"            # closest to the mean, lowest slot on ties
+    assert c["valid_count"] == 3 and c["is_valid"] is True
+
+
+def test_consensus_strict_majority_and_invalid_excluded():
+    two_of_three = results.consensus([judgment(1, .7), judgment(2, .7), judgment(3, .3, passed=False)])
+    assert two_of_three["passed"] is True
+    one_of_two = results.consensus([judgment(1, .7), judgment(2, .5, passed=False)])
+    assert one_of_two["passed"] is False
+    with_invalid = results.consensus([judgment(1, .9), judgment(2, 0.0, passed=False, valid=False)])
+    assert with_invalid["score"] == .9 and with_invalid["passed"] is True and with_invalid["valid_count"] == 1
+    none = results.consensus([judgment(1, 0.0, valid=False)])
+    assert none == {**none, "score": 0.0, "grade": "F", "passed": False, "is_valid": False}
+
+
+def _run(n, score=0.5, passed=True, tokens=(33, 10, 5, 195735), cost=0.25, agent_s=10.0):
+    agent = {"exit_code": 0, "cost_usd": cost, "token_stats": dict(zip(
+        ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"), tokens))}
+    judges = [{**judgment(1, score, passed), "judge_duration_seconds": 2.0, "cost_usd": 0.01},
+              {**judgment(2, score, passed), "judge_duration_seconds": 3.0, "cost_usd": 0.02}]
+    cons = results.consensus(judges)
+    return results.run_result(n, agent, {"agent_duration_seconds": agent_s}, cons, judges,
+                              {"workspace_path": "w", "logs_path": "l", "command_log_path": "c"})
+
+
+def test_run_result_token_and_duration_formulas():
+    r = _run(1)
+    assert r["tokens_input"] == 195768 and r["tokens_output"] == 10       # 33 + 195735
+    assert r["token_stats"] == {"input_tokens": 33, "output_tokens": 10, "cache_creation_tokens": 5,
+                                "cache_read_tokens": 195735}
+    assert r["duration_seconds"] == 15.0 and r["judge_duration_seconds"] == 5.0
+    assert math.isclose(r["judge_cost_usd"], 0.03) and r["cost_usd"] == 0.25
+
+
+def test_subtest_summary():
+    runs = [_run(1, 0.9), _run(2, 0.5, passed=False), _run(3, 0.7)]
+    s = results.subtest_summary("T0", "00", runs)
+    assert s["pass_rate"] == pytest.approx(2 / 3) and s["median_score"] == 0.7
+    assert s["mean_score"] == pytest.approx(0.7) and s["std_score"] == pytest.approx(0.2)
+    assert s["consistency"] == pytest.approx(1 - 0.2 / 0.7)
+    assert s["mean_cost_usd"] == pytest.approx(0.25) and s["total_cost_usd"] == pytest.approx(0.75)
+    assert s["grade_distribution"]["A"] == 1 and s["grade_distribution"]["B"] == 1
+    assert s["grade_distribution"]["C"] == 1
+    single = results.subtest_summary("T0", "00", [_run(1, 0.0, passed=False)])
+    assert single["std_score"] == 0.0 and single["consistency"] == 0.0
+
+
+def _sub(sid, median, tokens, pass_rate=1.0, cost=1.0):
+    return {"subtest": sid, "median_score": median, "mean_score": median, "total_tokens": tokens,
+            "pass_rate": pass_rate, "mean_cost_usd": cost, "runs": 2, "total_cost_usd": 2 * cost,
+            "total_judge_cost_usd": 0.0, "total_duration_seconds": 1.0}
+
+
+def test_best_subtest_by_median_with_token_tie_break():
+    assert results.best_subtest([_sub("00", .80, 100), _sub("01", .90, 500)])["subtest"] == "01"
+    # within 0.05: fewer total tokens wins
+    assert results.best_subtest([_sub("00", .87, 100), _sub("01", .90, 500)])["subtest"] == "00"
+    # exactly 0.05 apart is not a tie
+    assert results.best_subtest([_sub("00", .85, 100), _sub("01", .90, 500)])["subtest"] == "01"
+    # a tie on tokens keeps the higher median
+    assert results.best_subtest([_sub("00", .88, 500), _sub("01", .90, 500)])["subtest"] == "01"
+
+
+def test_cost_of_pass_and_frontier():
+    t0 = results.tier_summary("T0", [_sub("00", .9, 10, pass_rate=0.5, cost=1.0)])
+    t1 = results.tier_summary("T1", [_sub("00", .1, 10, pass_rate=0.0, cost=0.1)])
+    assert t0["cost_of_pass"] == 2.0 and t1["cost_of_pass"] is None
+    exp = results.experiment_summary("e", [t0, t1])
+    assert exp["frontier_tier"] == "T0"
+    assert results.experiment_summary("e", [t1])["frontier_tier"] is None
+    assert results.best_identity("T0", t0) == {"tier": "T0", "subtest": "00"}

@@ -1,0 +1,100 @@
+"""Loading experiment specs, ProjectScylla fixtures and subtests; errors name file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PROJECTSCYLLA, REPO
+from scylla.spec import SpecError, load_experiment, load_fixture, load_tier, available_tiers
+
+
+def test_all_projectscylla_fixtures_load():
+    dirs = sorted(p for p in (PROJECTSCYLLA / "fixtures").iterdir() if (p / "test.yaml").exists())
+    fixtures = [load_fixture(d) for d in dirs]
+    assert len(fixtures) == 47
+    assert {f.id for f in fixtures} >= {"test-001", "test-047"}
+    assert all(len(f.source_hash) == 40 and f.repo_url for f in fixtures)
+
+
+def test_all_projectscylla_subtests_load():
+    tiers_dir = PROJECTSCYLLA / "tiers"
+    assert available_tiers(tiers_dir) == [f"T{i}" for i in range(7)]
+    subtests = [s for t in available_tiers(tiers_dir) for s in load_tier(tiers_dir, t)]
+    assert len(subtests) == 120
+    by_key = {s.key: s for s in subtests}
+    assert by_key["T0/00"].system_prompt_mode == "none" and by_key["T0/00"].resources.blocks == ()
+    assert by_key["T2/02"].resources.tools == ("Read", "Write", "Edit", "Glob", "Grep", "Bash")
+    assert by_key["T6/01"].resources.tools == ("all",) and len(by_key["T6/01"].resources.mcp_servers) == 9
+    assert by_key["T5/15"].inherit_best_from == ("T0", "T1", "T2", "T3", "T4")
+    assert by_key["T4/08"].agent_teams is True
+
+
+@pytest.fixture
+def spec_dir(tmp_path) -> Path:
+    shutil.copytree(REPO / "examples/hello", tmp_path / "hello", ignore=shutil.ignore_patterns("results"))
+    return tmp_path / "hello"
+
+
+def _write(spec_dir: Path, change) -> Path:
+    path = spec_dir / "experiment.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_example_loads(spec_dir):
+    exp = load_experiment(spec_dir / "experiment.yaml")
+    assert exp.tiers == ("T0", "T1", "T5") and exp.runs == 2 and len(exp.judges) == 2
+    assert [s.key for s in exp.all_subtests()] == ["T0/00", "T0/01", "T1/01", "T1/02", "T5/01"]
+    assert exp.parent_tiers(exp.subtests["T1"][0]) == ("T0",)
+    assert exp.parent_tiers(exp.subtests["T5"][0]) == ("T0", "T1")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d.__setitem__("runs", "two"), "key 'runs': expected a whole number of runs"),
+    (lambda d: d.__setitem__("colour", "red"), "unknown key 'colour'"),
+    (lambda d: d.__setitem__("tiers", ["T0", "T9"]), "unknown tier 'T9'"),
+    (lambda d: d.__setitem__("tiers", {"T0": ["07"]}), "key 'tiers.T0': unknown subtest '07'"),
+    (lambda d: d["judges"][1].__setitem__("adapter", "oracle"), "key 'judges[1].adapter': expected one of"),
+    (lambda d: d["agent"].pop("command"), "missing key 'agent.command'"),
+    (lambda d: d.pop("judges"), "missing key 'judges'"),
+    (lambda d: d.__setitem__("fixture", "nowhere"), "nowhere/test.yaml: fixture test.yaml not found"),
+])
+def test_spec_errors_name_file_and_key(spec_dir, change, message):
+    path = _write(spec_dir, change)
+    with pytest.raises(SpecError) as err:
+        load_experiment(path)
+    assert message in str(err.value) and str(spec_dir) in str(err.value)
+
+
+def test_malformed_yaml_names_line(spec_dir):
+    path = spec_dir / "experiment.yaml"
+    path.write_text(path.read_text() + "\nagent: [unclosed\n")
+    with pytest.raises(SpecError, match=r"experiment.yaml: line \d+ column \d+ malformed YAML"):
+        load_experiment(path)
+
+
+def test_missing_fixture_file(spec_dir):
+    (spec_dir / "fixture/expected/criteria.md").unlink()
+    with pytest.raises(SpecError, match=r"test.yaml: key 'validation.criteria_file': file .*criteria.md does not exist"):
+        load_experiment(spec_dir / "experiment.yaml")
+
+
+def test_malformed_subtest(spec_dir):
+    (spec_dir / "tiers/t1/02-rle-skill.yaml").write_text("name: x\nextends_previous: maybe\n")
+    with pytest.raises(SpecError, match=r"02-rle-skill.yaml: key 'extends_previous': expected true or false"):
+        load_experiment(spec_dir / "experiment.yaml")
+    (spec_dir / "tiers/t1/02-rle-skill.yaml").write_text("name: x\nresources:\n  skils: []\n")
+    with pytest.raises(SpecError, match=r"unknown key 'resources.skils'"):
+        load_experiment(spec_dir / "experiment.yaml")
+
+
+def test_inherit_from_tier_outside_experiment(spec_dir):
+    path = _write(spec_dir, lambda d: d.__setitem__("tiers", ["T0", "T5"]))
+    with pytest.raises(SpecError, match=r"01-best-plus-agents.yaml: key 'inherit_best_from': tier 'T1'"):
+        load_experiment(path)
