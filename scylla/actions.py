@@ -26,7 +26,7 @@ from .judges import prompt as judge_prompt_md
 from .spec import Experiment, Subtest
 from .tree import RunPaths, SubtestPaths, TierPaths
 
-PIPELINE_JUDGE_MODEL = "scylla-pipeline-judge"
+STARTED = time.time()      # when this doit invocation loaded the experiment (inherited by its workers)
 
 
 def _now() -> str:
@@ -39,6 +39,24 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
            work: Callable[[Path], None], extra_outputs: tuple[str, ...] = ()):
     """Run an expensive task so that it is either complete and sealed, or archived and failed."""
     out = Path(out_dir)
+    with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
+        if _done_by_another_doit(out, task, config, inputs):
+            return None
+        return _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs)
+
+
+def _done_by_another_doit(out: Path, task: str, config: str, inputs: list[str]) -> bool:
+    """A seal that covers this task and appeared after this doit started was written by a worker of an
+    earlier doit (left running when its parent was killed) while we waited for the task's lock."""
+    try:
+        if durable.seal_path(out).stat().st_mtime < STARTED:
+            return False
+        return durable.seal_mismatch(durable.read_seal(out), task, config, inputs) is None
+    except (OSError, durable.ArtifactError):
+        return False
+
+
+def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, extra_outputs):
     try:
         seal = durable.read_seal(out)
     except durable.ArtifactError as exc:

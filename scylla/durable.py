@@ -9,6 +9,8 @@ lost DB, or a copy of the tree to another path.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import math
 import os
@@ -175,6 +177,53 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str]) 
 def unseal(output_dir: str | os.PathLike) -> None:
     with _suppress():
         os.unlink(seal_path(output_dir))
+
+
+# ---------------------------------------------------------------- locks
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike):
+    """Exclusive lock across processes (doit -n workers, a second doit) on a lock file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_HELD_LOCKS: list = []
+
+
+def _close_in_child() -> None:
+    # Forked workers must not keep the experiment lock alive if the main doit process dies: a worker
+    # that is mid-task is covered by that task's own lock (see actions.sealed).
+    for fh in _HELD_LOCKS:
+        fh.close()
+    _HELD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
+def hold_experiment_lock(lock_file: str | os.PathLike) -> None:
+    """Hold an exclusive lock for the life of this process, so two `doit` runs never execute (and pay
+    for) the same tasks at once. Raises ArtifactError naming the holder if it is taken."""
+    fh = open(lock_file, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise ArtifactError(f"{lock_file}: another `doit` ({holder}) is running this experiment; "
+                            f"wait for it to finish (two runs at once would pay twice)") from None
+    fh.truncate(0)
+    fh.write(f"pid {os.getpid()}\n")
+    fh.flush()
+    _HELD_LOCKS.append(fh)
 
 
 # ---------------------------------------------------------------- archive of previous attempts

@@ -175,6 +175,20 @@ def _resolve_spec(arg: str | None) -> Path:
     return started / spec if (started / spec).exists() else Path.cwd() / spec
 
 
+READ_ONLY_COMMANDS = {"list", "info", "help", "dumpdb", "tabcompletion"}
+
+
+def _command_executes_tasks(argv: list[str]) -> bool:
+    """Whether this doit invocation may execute tasks or write the DB (anything but list/info/help)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-f", "--file", "-d", "--dir"):
+            next(args, None)
+        elif not arg.startswith("-") and "=" not in arg:
+            return arg not in READ_ONLY_COMMANDS
+    return True
+
+
 def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
     """Everything dodo.py exports: DOIT_CONFIG and the task creator.
 
@@ -186,6 +200,11 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     Path(exp.root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
     os.chdir(exp.root)
+    if _command_executes_tasks(sys.argv[1:]):
+        try:
+            durable.hold_experiment_lock(tree.RUN_LOCK)
+        except durable.ArtifactError as exc:
+            raise InvalidDodoFile(str(exc)) from None
     # doit saves its DB on SystemExit but not when SIGTERM kills it outright (CI timeouts).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 

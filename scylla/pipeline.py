@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from scylla.durable import write_text
+from scylla.process import run_shell
 
 STEPS = ("build", "format", "lint", "test", "precommit")
 PYTEST_NO_TESTS = 5  # pytest's exit code when no test was collected
@@ -146,21 +145,9 @@ class _Runner:
         return _step("pass" if code == 0 else "fail", code, f"exit code {code}", command), code
 
     def _execute(self, script: Path, out_path: Path) -> tuple[int | None, str]:
-        # Output goes to a file, not a pipe: a straggling grandchild holding a pipe open could block us.
         env = {**os.environ, "SCYLLA_SCRATCH": str(self.scratch)}
-        with open(out_path, "wb") as out:
-            # A session of its own, so a timeout kills the whole process tree (pytest may fork workers).
-            proc = subprocess.Popen(
-                ["bash", str(script)], cwd=self.workspace, env=env,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            try:
-                code = proc.wait(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # the leader is not reaped yet: the group is ours
-                proc.wait()
-                code = None
-        return code, out_path.read_text(encoding="utf-8", errors="replace")
+        done = run_shell(f"bash {shlex.quote(str(script))}", self.workspace, env, out_path, None, self.timeout)
+        return done.exit_code, out_path.read_text(encoding="utf-8", errors="replace")
 
 
 def _script(name: str, command: str) -> str:

@@ -49,12 +49,15 @@ def kill_tree(pid: int) -> None:
             pass
 
 
-def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path, timeout: float,
+def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path | None, timeout: float,
               stdin: Path | None = None) -> Completed:
+    """Run `command` with bash; stdout (and stderr, or merged into stdout when None) go to files,
+    not pipes, so a straggling grandchild cannot block us."""
     started = time.monotonic()
-    with open(stdout, "wb") as out, open(stderr, "wb") as err, \
+    with open(stdout, "wb") as out, open(stderr if stderr else os.devnull, "wb") as err, \
             open(stdin if stdin else os.devnull, "rb") as inp:
-        proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdin=inp, stdout=out, stderr=err)
+        proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdin=inp, stdout=out,
+                                stderr=err if stderr else subprocess.STDOUT)
         try:
             code = proc.wait(timeout=timeout)
             return Completed(code, time.monotonic() - started, False)

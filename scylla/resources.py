@@ -10,7 +10,6 @@ plus the files under `T/SS/config/` that every workspace of the subtest receives
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 from . import durable
@@ -172,8 +171,3 @@ def verify(config_dir: Path, manifest: dict) -> None:
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             raise ResourceError(f"{path}: does not match config_manifest.json; "
                                 f"delete {config_dir.parent / 'config_manifest.json'} to rebuild it")
-
-
-def copy_into(config_dir: Path, workspace: Path) -> None:
-    if config_dir.is_dir():
-        shutil.copytree(config_dir, workspace, dirs_exist_ok=True)

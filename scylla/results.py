@@ -6,8 +6,6 @@ Nothing here touches the file system. Inputs and outputs are plain dicts in Proj
 from __future__ import annotations
 
 import statistics
-from typing import Iterable
-
 GRADES = (("S", 1.0), ("A", 0.80), ("B", 0.60), ("C", 0.40), ("D", 0.20))
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 TIE_MARGIN = 0.05
@@ -195,8 +193,3 @@ def tier_comparison(tiers: list[dict]) -> list[dict]:
 
 def _without(d: dict, *keys: str) -> dict:
     return {k: v for k, v in d.items() if k not in keys}
-
-
-def mean_or_none(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return statistics.fmean(values) if values else None

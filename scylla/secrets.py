@@ -16,7 +16,7 @@ def is_secret(name: str) -> bool:
 def secret_values(env: dict | None = None) -> list[str]:
     """Values of secret-looking variables, longest first (so overlapping values redact fully)."""
     env = os.environ if env is None else env
-    values = {v for k, v in env.items() if is_secret(k) and len(v) >= 4}
+    values = {v for k, v in env.items() if is_secret(k) and len(v) >= 8}
     return sorted(values, key=len, reverse=True)
 
 

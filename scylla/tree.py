@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 STATE_DIR = ".scylla"
 DB_FILE = f"{STATE_DIR}/doit.db"
+RUN_LOCK = f"{STATE_DIR}/run.lock"
 CONFIG = "config"
 EXPERIMENT_JSON = f"{CONFIG}/experiment.json"
 PROMPT = "prompt.md"

@@ -11,7 +11,6 @@ base commit + config + patch. All git calls that touch the shared cache hold its
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -20,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 from . import tree
+from .durable import file_lock
 
 # Fixed identity and dates: the same files always give the same commit hash.
 _FIXED = {
@@ -46,19 +46,6 @@ def git(*args: str, cwd: str | Path | None = None, fixed: bool = False, input: b
         raise WorkspaceError(f"git {' '.join(args)} (in {cwd or os.getcwd()}) failed with exit code "
                              f"{proc.returncode}: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout
-
-
-@contextlib.contextmanager
-def file_lock(path: str | Path):
-    """Exclusive lock across processes (doit -n workers) on a lock file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------- repository cache

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import durable, secrets
+from .. import durable, secrets, tree
 from ..process import run_shell
 from . import usage
 
@@ -60,7 +60,7 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> Age
     """Run the configured command; write every raw capture except the patch into `agent_dir`."""
     cfg = exp.agent
     prompt = agent_dir / "prompt.md"
-    durable.write_bytes(prompt, Path("prompt.md").read_bytes())
+    durable.write_bytes(prompt, Path(tree.PROMPT).read_bytes())
     env = environment(exp, run_paths, workspace, prompt, manifest)
     hidden = secrets.secret_values(env)
     started = datetime.now(timezone.utc)

@@ -44,6 +44,8 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
             why = "timed out" if done.timed_out else f"exited with code {done.exit_code}"
             raise durable.InfraFailure(f"judge command {why}: {stderr.strip()[-500:]}")
         wrapped = usage.parse_result_json(stdout)
+        if reason := usage.infra_reason(wrapped):
+            raise durable.InfraFailure(f"judge {reason}")
         if wrapped:
             cost += usage.usage(wrapped)["cost_usd"]
         text = wrapped["result"] if wrapped and isinstance(wrapped.get("result"), str) else stdout
