@@ -213,8 +213,9 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
     task_scylla.__doc__ = f"experiment {exp.id}"
 
     return {
+        # executed-only: 10,000 "-- up to date" lines would bury what actually ran
         "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla", "check_file_uptodate": "md5",
-                        "verbosity": 1},
+                        "verbosity": 1, "reporter": "executed-only"},
         "task_scylla": task_scylla,
         "EXPERIMENT": exp,
     }

@@ -7,7 +7,7 @@ before any money is spent.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ SUBTEST_FILE_RE = re.compile(r"^(\d+)-.+\.ya?ml$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AGENT_ADAPTERS = ("command",)
 JUDGE_ADAPTERS = ("pipeline", "command")
+PIPELINE_JUDGE_MODEL = "scylla-pipeline-judge"
 
 
 class SpecError(Exception):
@@ -129,7 +130,6 @@ class Experiment:
     repos: dict[str, Path]
     budget_usd: float | None
     description: str = ""
-    raw: dict = field(default_factory=dict, compare=False)
 
     def all_subtests(self) -> list[Subtest]:
         return [s for t in self.tiers for s in self.subtests[t]]
@@ -266,7 +266,7 @@ def load_experiment(spec_path: str | Path) -> Experiment:
         id=exp_id, spec_path=spec_path, root=(results / exp_id).resolve(), fixture=fixture,
         tiers_dir=tiers_dir.resolve(), tiers=tiers, subtests=subtests, runs=runs, agent=agent,
         judges=judges, repos=repos, budget_usd=None if budget is None else float(budget),
-        description=r.get("description", (str,), "text", default=""), raw=raw)
+        description=r.get("description", (str,), "text", default=""))
 
 
 def _agent(a: _Reader, thinking: str, max_turns: int | None, timeout: float) -> AgentConfig:
@@ -299,17 +299,15 @@ def _judges(r: _Reader, timeout: float) -> tuple[JudgeSlot, ...]:
         if adapter == "command" and not command:
             raise SpecError(f"{r.file}: missing key 'judges[{i - 1}].command' (the judge's shell command)")
         retries = j.get("retries", (int,), "a whole number of retries (>= 0)", default=1)
+        if adapter == "pipeline":
+            model = j.get("model", (str,), "a model id", default=PIPELINE_JUDGE_MODEL)
+        else:
+            model = j.get("model", (str,), "a model id", required=True)
         slots.append(JudgeSlot(
-            number=i, adapter=adapter, command=command,
-            model=j.get("model", (str,), "a model id", default="scylla-pipeline-judge" if adapter == "pipeline" else None)
-            or _missing(r.file, f"judges[{i - 1}].model", "a model id"),
+            number=i, adapter=adapter, command=command, model=model,
             options=dict(j.get("options", (dict,), "a mapping", default={})), retries=max(0, retries),
             timeout_seconds=float(j.get("timeout_seconds", (int, float), "seconds", default=timeout))))
     return tuple(slots)
-
-
-def _missing(file: Path, key: str, expected: str):
-    raise SpecError(f"{file}: missing key '{key}' ({expected})")
 
 
 def _tiers(r: _Reader, tiers_dir: Path) -> tuple[tuple[str, ...], dict[str, tuple[Subtest, ...]]]:
