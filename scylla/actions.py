@@ -21,6 +21,7 @@ from . import durable, pipeline, reports, resources, results, secrets, tree, wor
 from .agents import command as command_agent
 from .durable import read_json_object as read_obj
 from .judges import command as command_judge
+from .judges import openai_judge
 from .judges import pipeline as pipeline_judge
 from .judges import prompt as judge_prompt_md
 from .spec import Experiment, Subtest
@@ -98,7 +99,8 @@ def describe(exp: Experiment) -> dict:
         "runs_per_subtest": exp.runs,
         "agent": {"adapter": exp.agent.adapter, "model": exp.agent.model, "command": exp.agent.command,
                   "options": exp.agent.options},
-        "judges": [{"judge_number": j.number, "adapter": j.adapter, "model": j.model} for j in exp.judges],
+        "judges": [{"judge_number": j.number, "adapter": j.adapter, "model": j.model, "base_url": j.base_url}
+                   for j in exp.judges],
         "thinking": exp.agent.thinking, "max_turns": exp.agent.max_turns,
         "timeout_seconds": exp.agent.timeout_seconds, "budget_usd": exp.budget_usd,
     }
@@ -211,8 +213,9 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
             durable.write_text(out / "replay.sh", f"#!/usr/bin/env bash\n# deterministic pipeline judge (no model)\n"
                                                   f"doit -s -a '{task_name}'\n")
         else:
-            verdict, cost, seconds = command_judge.run(exp, slot, run, Path(run.judge_prompt),
-                                                       Path(tree.JUDGE_SYSTEM_PROMPT), out)
+            adapter = command_judge if slot.adapter == "command" else openai_judge
+            verdict, cost, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt),
+                                                 Path(tree.JUDGE_SYSTEM_PROMPT), out)
         judgment = {**verdict, "grade": results.grade_for(verdict["score"]), "judge_number": slot.number,
                     "model": slot.model, "adapter": slot.adapter, "cost_usd": cost}
         durable.write_json(out / "judgment.json", judgment)

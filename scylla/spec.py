@@ -18,7 +18,7 @@ TIER_RE = re.compile(r"^T(\d+)$")
 SUBTEST_FILE_RE = re.compile(r"^(\d+)-.+\.ya?ml$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AGENT_ADAPTERS = ("command",)
-JUDGE_ADAPTERS = ("pipeline", "command")
+JUDGE_ADAPTERS = ("pipeline", "command", "openai")
 PIPELINE_JUDGE_MODEL = "scylla-pipeline-judge"
 
 
@@ -57,6 +57,8 @@ class JudgeSlot:
     options: dict
     retries: int
     timeout_seconds: float
+    base_url: str | None = None          # openai: the endpoint (None = OpenAI itself)
+    api_key_env: str = "OPENAI_API_KEY"  # openai: the variable holding the key (never stored)
 
     @property
     def name(self) -> str:
@@ -65,7 +67,7 @@ class JudgeSlot:
     def identity(self) -> dict:
         """What decides this slot's judgments: a change re-judges this slot only."""
         return {"adapter": self.adapter, "model": self.model, "command": self.command,
-                "options": self.options}
+                "options": self.options, "base_url": self.base_url}
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,7 @@ def _str_list(reader: _Reader, key: str, default: tuple = ()) -> tuple[str, ...]
 SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agent", "judges",
              "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos")
 AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes")
-JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds")
+JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds", "base_url", "api_key_env")
 DEFAULT_INFRA_EXIT_CODES = (75, 126, 127)   # EX_TEMPFAIL, not executable, not found
 
 
@@ -306,6 +308,8 @@ def _judges(r: _Reader, timeout: float) -> tuple[JudgeSlot, ...]:
         slots.append(JudgeSlot(
             number=i, adapter=adapter, command=command, model=model,
             options=dict(j.get("options", (dict,), "a mapping", default={})), retries=max(0, retries),
+            base_url=j.get("base_url", (str,), "an http(s) URL ending in /v1", default=None),
+            api_key_env=j.get("api_key_env", (str,), "an environment variable name", default="OPENAI_API_KEY"),
             timeout_seconds=float(j.get("timeout_seconds", (int, float), "seconds", default=timeout))))
     return tuple(slots)
 

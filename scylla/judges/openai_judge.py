@@ -1,0 +1,101 @@
+"""The `openai` judge adapter: any OpenAI-compatible `/v1/chat/completions` endpoint (OpenAI, Ollama,
+vLLM, llama.cpp server, ...) through the official `openai` SDK.
+
+The judge system prompt goes in the system message, the run's judge prompt in the user message. An
+unparseable reply is answered with a stricter reminder, `retries` times, then recorded as an invalid
+judgment. Every API error (rate limit, 5xx, auth, connection, timeout) is an infrastructure failure:
+the task fails and the next `doit` retries it. Cost comes from `genai-prices` when it knows the model.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from .. import durable, secrets
+from . import reply
+
+REMINDER = ("Your reply did not contain the JSON verdict. Reply again with exactly one JSON object: "
+            '{"score": <0.0-1.0>, "passed": <true|false>, "reasoning": "...", "criteria_scores": {...}}')
+
+
+def _client(slot):
+    from openai import OpenAI
+    key = os.environ.get(slot.api_key_env)
+    if not key and not slot.base_url:
+        raise durable.InfraFailure(f"{slot.api_key_env} is not set")
+    # local servers (Ollama, llama.cpp) accept any key
+    return OpenAI(base_url=slot.base_url, api_key=key or "not-needed", timeout=slot.timeout_seconds,
+                  max_retries=int(slot.options.get("max_retries", 2)))
+
+
+def cost_usd(model: str, base_url: str | None, prompt_tokens: int, cached: int, completion: int) -> float | None:
+    """List price of one call, or None when genai-prices does not know the model (e.g. a local model).
+    The provider is found from the endpoint, else (a proxy, a mock) from the model name alone."""
+    from genai_prices import Usage, calc_price
+    usage = Usage(input_tokens=prompt_tokens, cache_read_tokens=cached, output_tokens=completion)
+    for where in ({"provider_api_url": base_url} if base_url else {}, {}):
+        try:
+            return float(calc_price(usage, model_ref=model, **where).total_price)
+        except LookupError:
+            continue
+    return None
+
+
+def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float, float]:
+    """Returns (judgment, cost_usd, duration_seconds); writes stdout.log, response.txt, replay.sh."""
+    import time
+
+    import openai
+    client = _client(slot)
+    messages = [{"role": "system", "content": system_prompt.read_text(encoding="utf-8")},
+                {"role": "user", "content": prompt.read_text(encoding="utf-8")}]
+    params = {k: slot.options[k] for k in ("temperature", "max_tokens", "seed") if k in slot.options}
+    params.setdefault("temperature", 0)
+    hidden = secrets.secret_values()
+    log, cost, known, seconds, verdict, text = [], 0.0, True, 0.0, None, ""
+    for attempt in range(1, slot.retries + 2):
+        started = time.monotonic()
+        try:
+            response = client.chat.completions.create(model=slot.model, messages=messages, **params)
+        except openai.APIError as exc:
+            status = getattr(exc, "status_code", None)
+            raise durable.InfraFailure(f"judge endpoint error{f' {status}' if status else ''}: "
+                                       f"{secrets.redact(str(exc), hidden)[:500]}") from None
+        finally:
+            seconds += time.monotonic() - started
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        usage = response.usage
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None) or 0
+        completion = usage.completion_tokens if usage else 0
+        price = cost_usd(slot.model, slot.base_url, prompt_tokens, cached, completion)
+        cost, known = cost + (price or 0.0), known and price is not None
+        log.append(f"=== attempt {attempt}: {prompt_tokens} prompt tokens ({cached} cached), {completion} "
+                   f"completion tokens, cost {'unknown' if price is None else f'${price:.6f}'} ===\n{text}\n")
+        durable.write_text(out_dir / "stdout.log", secrets.redact("".join(log), hidden))
+        parsed = reply.extract_json(text)
+        if parsed is not None:
+            try:
+                verdict = reply.judgment(parsed, exp.fixture.pass_threshold)
+                break
+            except reply.ReplyError as exc:
+                text += f"\n[scylla: {exc}]"
+        messages += [{"role": "assistant", "content": text}, {"role": "user", "content": REMINDER}]
+    durable.write_text(out_dir / "response.txt", secrets.redact(text, hidden))
+    durable.write_text(out_dir / "replay.sh", replay_script(slot, messages[:2], params))
+    if verdict is None:
+        verdict = reply.invalid_judgment(f"no parseable JSON verdict after {slot.retries + 1} attempt(s)")
+    verdict["cost_known"] = known
+    return verdict, cost, seconds
+
+
+def replay_script(slot, messages: list[dict], params: dict) -> str:
+    """curl of the first request; the key is read from the environment, never stored."""
+    base = (slot.base_url or "https://api.openai.com/v1").rstrip("/")
+    body = durable.dumps({"model": slot.model, "messages": messages, **params}).decode()
+    key_env = slot.api_key_env
+    return ("#!/usr/bin/env bash\n# Re-sends this judge's first request. Export the API key first.\n"
+            f"curl -sS {shlex.quote(base + '/chat/completions')} -H 'Content-Type: application/json' "
+            f"-H \"Authorization: Bearer ${{{key_env}}}\" --data-binary @- <<'SCYLLA_JSON'\n{body}SCYLLA_JSON\n")

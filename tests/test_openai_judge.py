@@ -1,0 +1,82 @@
+"""The `openai` judge adapter: the real `openai` SDK against a loopback mock of /v1/chat/completions."""
+
+from __future__ import annotations
+
+import pytest
+
+from mock_openai import OpenAIMock, rate_limited, text_reply, verdict_reply
+
+KEY = "sk-mock-openai-key-0123456789"
+
+
+@pytest.fixture
+def mock():
+    server = OpenAIMock()
+    yield server
+    server.close()
+
+
+def _add_openai_slot(hello, mock, model="gpt-4o"):
+    hello.edit_spec(lambda s: s["judges"].append(
+        {"adapter": "openai", "model": model, "base_url": mock.url, "api_key_env": "SCYLLA_TEST_OPENAI_KEY",
+         "options": {"max_retries": 0}}))
+
+
+def test_openai_judge_slot_judges_every_run_with_its_cost(hello, mock):
+    _add_openai_slot(hello, mock)
+    run = hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
+    assert len([t for t in run.executed if t.endswith("/judge_03")]) == 10 and len(mock.requests) == 10
+    request = mock.requests[0]
+    assert request["path"] == "/v1/chat/completions" and request["headers"]["authorization"] == f"Bearer {KEY}"
+    system, user = request["body"]["messages"]
+    assert system["role"] == "system" and system["content"].startswith("# Scylla judge instructions")
+    run_dir = hello.root / "T0/00/run_01"
+    assert user["role"] == "user"
+    assert any(r["body"]["messages"][1]["content"] == (run_dir / "judge_prompt.md").read_text() for r in mock.requests)
+    judgment = hello.json("T0/00/run_01/judge/judge_03/judgment.json")
+    assert judgment["is_valid"] and judgment["score"] == 0.7 and judgment["grade"] == "B"
+    # gpt-4o list price: 1000 prompt tokens x $2.50/M + 100 completion tokens x $10/M
+    assert judgment["cost_usd"] == pytest.approx(0.0035) and judgment["cost_known"] is True
+    result = hello.json("T0/00/run_01/run_result.json")
+    assert result["judge_cost_usd"] == pytest.approx(0.0035) and len(result["judges"]) == 3
+    assert hello.json("T0/result.json")["total_judge_cost_usd"] == pytest.approx(4 * 0.0035)
+    assert "${SCYLLA_TEST_OPENAI_KEY}" in (run_dir / "judge/judge_03/replay.sh").read_text()
+    for path in hello.root.rglob("*"):
+        assert not path.is_file() or KEY.encode() not in path.read_bytes(), path
+
+
+def test_unparseable_reply_is_retried_once_then_recorded_invalid(hello, mock):
+    _add_openai_slot(hello, mock, model="local-llama")
+    garbage = lambda: text_reply("I would rather not say.")        # noqa: E731
+    mock.script.extend([garbage(), verdict_reply()])                 # first run: recovers on the retry
+    mock.default = garbage                                           # every other run: stays garbage
+    hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
+    first = [r for r in mock.requests[:2]]
+    assert "did not contain the JSON verdict" in first[1]["body"]["messages"][-1]["content"]
+    judgments = sorted(hello.root.glob("T*/*/run_*/judge/judge_03/judgment.json"))
+    valid = [j for j in judgments if b'"is_valid": true' in j.read_bytes()]
+    assert len(valid) == 1 and len(mock.requests) == 2 + 9 * 2
+    invalid = hello.json("T0/00/run_02/judge/judge_03/judgment.json")
+    assert invalid["is_valid"] is False and invalid["cost_known"] is False     # no list price for a local model
+    assert hello.json("T0/00/run_02/judge/result.json")["valid_count"] == 2
+
+
+def test_rate_limit_is_an_infra_failure_retried_by_the_next_doit(hello, mock):
+    hello.edit_spec(lambda s: s.__setitem__("tiers", {"T0": ["00"], "T1": ["02"]}))
+    hello.doit()
+    _add_openai_slot(hello, mock)
+    mock.script.append(rate_limited())
+    first = hello.doit("--continue", env={"SCYLLA_TEST_OPENAI_KEY": KEY}, check=False)
+    assert first.returncode != 0 and "judge endpoint error 429" in first.stdout
+    failed = list(hello.root.glob("T*/*/.failed/run_*_judge_03_attempt_01"))
+    assert len(failed) == 1
+    hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
+    assert len(list(hello.root.glob("T*/*/run_*/judge/judge_03/.seal.json"))) == 4
+    assert len(mock.requests) == 5 and hello.calls("agent") == []
+
+
+def test_missing_key_without_base_url_fails_clearly(hello, monkeypatch):
+    hello.edit_spec(lambda s: s["judges"].append({"adapter": "openai", "model": "gpt-4o",
+                                                  "api_key_env": "SCYLLA_TEST_NO_SUCH_KEY"}))
+    run = hello.doit("judge:T0/00/run_01/judge_03", check=False)
+    assert run.returncode != 0 and "SCYLLA_TEST_NO_SUCH_KEY is not set" in run.stdout
