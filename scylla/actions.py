@@ -17,14 +17,14 @@ from typing import Callable
 import yaml
 from doit.exceptions import TaskFailed
 
-from . import durable, pipeline, reports, resources, results, secrets, tree, workspace
+from . import durable, pipeline, reports, resources, results, secrets, throttle, tree, workspace
 from .agents import command as command_agent
 from .durable import read_json_object as read_obj
 from .judges import command as command_judge
 from .judges import openai_judge
 from .judges import pipeline as pipeline_judge
 from .judges import prompt as judge_prompt_md
-from .spec import Experiment, Subtest
+from .spec import Experiment, Limits, Subtest
 from .tree import RunPaths, SubtestPaths, TierPaths
 
 STARTED = time.time()      # when this doit invocation loaded the experiment (inherited by its workers)
@@ -37,13 +37,13 @@ def _now() -> str:
 # ---------------------------------------------------------------- sealed execution
 
 def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root: str, label: str,
-           work: Callable[[Path], None], extra_outputs: tuple[str, ...] = ()):
+           work: Callable[[Path], None], extra_outputs: tuple[str, ...] = (), limits: Limits = Limits()):
     """Run an expensive task so that it is either complete and sealed, or archived and failed."""
     out = Path(out_dir)
     with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
         if _done_by_another_doit(out, task, config, inputs):
             return None
-        return _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs)
+        return _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
 
 
 def _done_by_another_doit(out: Path, task: str, config: str, inputs: list[str]) -> bool:
@@ -57,7 +57,7 @@ def _done_by_another_doit(out: Path, task: str, config: str, inputs: list[str]) 
         return False
 
 
-def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, extra_outputs):
+def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, extra_outputs, limits):
     try:
         seal = durable.read_seal(out)
     except durable.ArtifactError as exc:
@@ -68,13 +68,22 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
     else:
         root, reason = Path(archive_root), "interrupted: an earlier attempt did not finish"
     durable.archive(leftovers, root, label, reason)
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        work(out)
-    except (durable.InfraFailure, workspace.WorkspaceError) as exc:
-        dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {exc}")
-        return TaskFailed(f"{task}: infrastructure failure: {exc}\n"
-                          f"partial outputs moved to {dest}; the next `doit` retries this task")
+    for attempt in range(limits.retries + 1):
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            work(out)
+            break
+        except throttle.RateLimited as exc:
+            # the refused attempt is kept; every worker pauses, then this task tries again
+            dest = durable.archive(leftovers, Path(archive_root), label, f"rate limited: {exc}")
+            if attempt == limits.retries:
+                return TaskFailed(f"{task}: still rate limited after {limits.retries} retries: {exc}\n"
+                                  f"last attempt moved to {dest}; the next `doit` retries this task")
+            throttle.pause(exc.retry_after or limits.backoff_seconds * 2 ** attempt, f"{task}: {exc}")
+        except (durable.InfraFailure, workspace.WorkspaceError) as exc:
+            dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {exc}")
+            return TaskFailed(f"{task}: infrastructure failure: {exc}\n"
+                              f"partial outputs moved to {dest}; the next `doit` retries this task")
     durable.write_seal(out, task, config, inputs)
 
 
@@ -157,15 +166,20 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
         workspace.create_worktree(exp.root, cache, ws, exp.fixture.source_hash)
         try:
             config_commit = workspace.apply_config(ws, config_dir)
-            outcome = command_agent.run(exp, run, ws, manifest, out)
+            with throttle.slot("agents", exp.limits.agents):
+                throttle.wait_if_paused(task_name)
+                outcome = command_agent.run(exp, run, ws, manifest, out)
             patch, state = workspace.capture(ws, config_commit)
         finally:
             workspace.remove_worktree(exp.root, cache, ws)
         durable.write_bytes(out / "patch.diff", secrets.redact_bytes(patch, secrets.secret_values()))
         durable.write_json(out / "workspace_state.json", {"base_commit": exp.fixture.source_hash, **state})
+        if outcome.rate_limited:
+            raise throttle.RateLimited(outcome.infra_reason or "rate limited", outcome.retry_after)
         if outcome.infra_reason:
             raise durable.InfraFailure(outcome.infra_reason)
-    return sealed(task_name, run.agent_dir, inputs, config, sp.failed_dir, tree.run_name(run.number), work)
+    return sealed(task_name, run.agent_dir, inputs, config, sp.failed_dir, tree.run_name(run.number), work,
+                  limits=exp.limits)
 
 
 def agent_result(run: RunPaths) -> None:
@@ -214,8 +228,10 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
                                                   f"doit -s -a '{task_name}'\n")
         else:
             adapter = command_judge if slot.adapter == "command" else openai_judge
-            verdict, cost, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt),
-                                                 Path(tree.JUDGE_SYSTEM_PROMPT), out)
+            with throttle.slot("judges", exp.limits.judges):
+                throttle.wait_if_paused(task_name)
+                verdict, cost, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt),
+                                                     Path(tree.JUDGE_SYSTEM_PROMPT), out)
         judgment = {**verdict, "grade": results.grade_for(verdict["score"]), "judge_number": slot.number,
                     "model": slot.model, "adapter": slot.adapter, "cost_usd": cost}
         durable.write_json(out / "judgment.json", judgment)
@@ -223,7 +239,7 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
         label = "Judge (deterministic pipeline judge, not a language model)" if slot.adapter == "pipeline" else "Judge"
         durable.write_text(out / "MODEL.md", command_agent.model_md(label, slot.model, slot.adapter, slot.command))
     return sealed(task_name, run.judge_dir(slot.number), inputs, config, run.subtest_paths.failed_dir,
-                  f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work)
+                  f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work, limits=exp.limits)
 
 
 # ---------------------------------------------------------------- derived results

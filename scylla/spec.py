@@ -118,6 +118,17 @@ class Subtest:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How many agents / judge calls may run at once (None: as many as doit's -n allows), and how
+    rate limits are retried: up to `retries` times, pausing every worker for the provider's reset
+    time or `backoff_seconds` doubled each time."""
+    agents: int | None = None
+    judges: int | None = None
+    retries: int = 3
+    backoff_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class Experiment:
     id: str
     spec_path: Path
@@ -132,6 +143,7 @@ class Experiment:
     repos: dict[str, Path]
     budget_usd: float | None
     description: str = ""
+    limits: Limits = Limits()
 
     def all_subtests(self) -> list[Subtest]:
         return [s for t in self.tiers for s in self.subtests[t]]
@@ -221,7 +233,8 @@ def _str_list(reader: _Reader, key: str, default: tuple = ()) -> tuple[str, ...]
 # ---------------------------------------------------------------- experiment.yaml
 
 SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agent", "judges",
-             "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos")
+             "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos", "concurrency",
+             "rate_limit")
 AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes")
 JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds", "base_url", "api_key_env")
 DEFAULT_INFRA_EXIT_CODES = (75, 126, 127)   # EX_TEMPFAIL, not executable, not found
@@ -263,12 +276,30 @@ def load_experiment(spec_path: str | Path) -> Experiment:
         repos[str(url)] = (base / path).resolve()
 
     budget = r.get("budget_usd", (int, float), "a number of US dollars", default=None)
+    limits = _limits(r)
     results = base / r.get("results", (str,), "the path of the results directory", default="results")
     return Experiment(
         id=exp_id, spec_path=spec_path, root=(results / exp_id).resolve(), fixture=fixture,
         tiers_dir=tiers_dir.resolve(), tiers=tiers, subtests=subtests, runs=runs, agent=agent,
         judges=judges, repos=repos, budget_usd=None if budget is None else float(budget),
-        description=r.get("description", (str,), "text", default=""))
+        description=r.get("description", (str,), "text", default=""), limits=limits)
+
+
+def _limits(r: _Reader) -> Limits:
+    c = r.sub("concurrency", ("agents", "judges"), default=None)
+    rl = r.sub("rate_limit", ("retries", "backoff_seconds"), default=None)
+    counts = {}
+    for key in ("agents", "judges"):
+        value = c.get(key, (int,), "a whole number >= 1", default=None) if c else None
+        if value is not None and value < 1:
+            raise c.fail(key, "a whole number >= 1", value)
+        counts[key] = value
+    retries = rl.get("retries", (int,), "a whole number >= 0", default=3) if rl else 3
+    backoff = rl.get("backoff_seconds", (int, float), "seconds (> 0)", default=60) if rl else 60
+    if retries < 0 or backoff <= 0:
+        raise rl.fail("retries" if retries < 0 else "backoff_seconds", "a non-negative count / positive seconds",
+                      retries if retries < 0 else backoff)
+    return Limits(agents=counts["agents"], judges=counts["judges"], retries=retries, backoff_seconds=float(backoff))
 
 
 def _agent(a: _Reader, thinking: str, max_turns: int | None, timeout: float) -> AgentConfig:

@@ -23,6 +23,8 @@ class AgentRun:
     exit_code: int
     duration_seconds: float
     infra_reason: str | None
+    rate_limited: bool = False
+    retry_after: float | None = None
 
 
 def environment(exp, run, workspace: Path, prompt: Path, manifest: dict) -> dict:
@@ -84,7 +86,8 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> Age
     durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
                                                    "measured_at": started.isoformat(timespec="seconds")})
     durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, cfg.command))
-    return AgentRun(exit_code, done.duration_seconds, classify(done, exit_code, result, cfg))
+    limited, retry_after = usage.rate_limit(result)
+    return AgentRun(exit_code, done.duration_seconds, classify(done, exit_code, result, cfg), limited, retry_after)
 
 
 def classify(done, exit_code: int, result: dict | None, cfg) -> str | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import orjson
 
+from ..throttle import reset_delay
+
 INFRA_STATUSES = {429, 500, 502, 503, 504, 529}
 INFRA_TYPES = {"rate_limit_error", "overloaded_error", "api_error"}
 
@@ -68,9 +70,21 @@ def infra_reason(result: dict | None) -> str | None:
         return None
     status = result.get("api_error_status")
     kind = result.get("api_error_type")
-    if status in INFRA_STATUSES or kind in INFRA_TYPES:
+    if status in INFRA_STATUSES or kind in INFRA_TYPES or rate_limit(result)[0]:
         return f"API error {status or ''} {kind or ''}".strip()
     return None
+
+
+def rate_limit(result: dict | None) -> tuple[bool, float | None]:
+    """Whether an error result is a rate limit / overload / usage cap, and the seconds until a
+    stated reset ("You've hit your limit · resets 4pm (America/Los_Angeles)")."""
+    if not result or not result.get("is_error"):
+        return False, None
+    text = result.get("result") if isinstance(result.get("result"), str) else ""
+    capped = "hit your limit" in text.lower()
+    limited = result.get("api_error_status") in (429, 529) or \
+        result.get("api_error_type") in ("rate_limit_error", "overloaded_error") or capped
+    return limited, reset_delay(text) if capped else None
 
 
 def outcome(result: dict | None, exit_code: int) -> str:

@@ -16,6 +16,7 @@ from .. import durable, secrets
 from ..agents import usage
 from ..agents.command import replay_script
 from ..process import run_shell
+from ..throttle import RateLimited
 from . import reply
 
 
@@ -44,6 +45,9 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
             why = "timed out" if done.timed_out else f"exited with code {done.exit_code}"
             raise durable.InfraFailure(f"judge command {why}: {stderr.strip()[-500:]}")
         wrapped = usage.parse_result_json(stdout)
+        limited, retry_after = usage.rate_limit(wrapped)
+        if limited:
+            raise RateLimited(f"judge rate limited: {usage.infra_reason(wrapped)}", retry_after)
         if reason := usage.infra_reason(wrapped):
             raise durable.InfraFailure(f"judge {reason}")
         if wrapped:

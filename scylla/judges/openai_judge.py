@@ -14,6 +14,7 @@ import shlex
 from pathlib import Path
 
 from .. import durable, secrets
+from ..throttle import RateLimited
 from . import reply
 
 REMINDER = ("Your reply did not contain the JSON verdict. Reply again with exactly one JSON object: "
@@ -59,6 +60,12 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         started = time.monotonic()
         try:
             response = client.chat.completions.create(model=slot.model, messages=messages, **params)
+        except (openai.RateLimitError, openai.InternalServerError) as exc:
+            if exc.status_code in (429, 529, 503):
+                raise RateLimited(f"judge endpoint {exc.status_code}: {secrets.redact(str(exc), hidden)[:300]}",
+                                  _retry_after(exc)) from None
+            raise durable.InfraFailure(f"judge endpoint error {exc.status_code}: "
+                                       f"{secrets.redact(str(exc), hidden)[:500]}") from None
         except openai.APIError as exc:
             status = getattr(exc, "status_code", None)
             raise durable.InfraFailure(f"judge endpoint error{f' {status}' if status else ''}: "
@@ -89,6 +96,16 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         verdict = reply.invalid_judgment(f"no parseable JSON verdict after {slot.retries + 1} attempt(s)")
     verdict["cost_known"] = known
     return verdict, cost, seconds
+
+
+def _retry_after(exc) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return float(headers[name]) * scale
+        except (KeyError, ValueError, TypeError):
+            continue
+    return None
 
 
 def replay_script(slot, messages: list[dict], params: dict) -> str:
