@@ -77,3 +77,24 @@ def test_atomic_write_and_seals(tmp_path, monkeypatch):
         durable.read_seal("out")
     dest = durable.archive([tmp_path / "out"], tmp_path / ".failed", "run_01", "test")
     assert dest.name == "run_01_attempt_01" and (dest / "out").is_dir()
+
+
+def test_usage_cap_reset_times():
+    from datetime import datetime, timezone
+
+    from scylla.throttle import reset_delay
+    now = datetime(2026, 11, 26, 20, 0, tzinfo=timezone.utc)          # 12:00 in Los Angeles
+    assert reset_delay("You've hit your limit · resets 4pm (America/Los_Angeles)", now) == 4 * 3600
+    assert reset_delay("resets 11am (America/Los_Angeles)", now) == 23 * 3600    # tomorrow
+    assert reset_delay("You've hit your limit · resets Dec 3, 6am (America/Los_Angeles)", now) == \
+        (6 * 24 + 18) * 3600
+    assert reset_delay("the judge said: rate limit", now) is None
+
+
+def test_rate_limit_classification():
+    cap = {"type": "result", "is_error": True, "result": "You've hit your limit · resets 4pm (America/Los_Angeles)"}
+    assert usage.rate_limit(cap)[0] is True and usage.rate_limit(cap)[1] is not None
+    overloaded = {"type": "result", "is_error": True, "api_error_status": 529, "api_error_type": "overloaded_error"}
+    assert usage.rate_limit(overloaded) == (True, None)
+    # free text in a successful answer never counts
+    assert usage.rate_limit({"type": "result", "is_error": False, "result": "hit your limit"}) == (False, None)
