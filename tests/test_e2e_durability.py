@@ -80,13 +80,14 @@ def test_c_tree_copied_to_a_deeper_path_stays_up_to_date(hello, tmp_path):
 
 
 def test_d_infra_failure_is_archived_and_retried(hello):
-    hello.edit_spec(lambda s: s.__setitem__("runs", 3))
+    """A scripted rate limit (429 result) with no in-task retries left: the task fails and is archived."""
+    hello.edit_spec(lambda s: s.update(runs=3, rate_limit={"retries": 0, "backoff_seconds": 1}))
     first = hello.doit("--continue", env={"SCYLLA_EXAMPLE_AGENT_FAIL": "T0/00/run_03"}, check=False)
     assert first.returncode != 0
-    assert "infrastructure failure" in first.stdout + first.stderr
+    assert "still rate limited after 0 retries" in first.stdout + first.stderr
     archived = hello.root / "T0/00/.failed/run_03_attempt_01"
     assert "429" in (archived / "agent/stdout.log").read_text()
-    assert "infra failure" in orjson.loads((archived / "archived.json").read_bytes())["reason"]
+    assert "rate limited" in orjson.loads((archived / "archived.json").read_bytes())["reason"]
     assert not (hello.root / "T0/00/run_03/agent/.seal.json").exists()
     assert "T0/00/run_03 2" not in hello.calls("judge")          # a rate-limited run is never judged
     first_agents = hello.calls("agent")
