@@ -53,13 +53,9 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         if wrapped:
             cost += usage.usage(wrapped)["cost_usd"]
         text = wrapped["result"] if wrapped and isinstance(wrapped.get("result"), str) else stdout
-        parsed = reply.extract_json(text)
-        if parsed is not None:
-            try:
-                verdict = reply.judgment(parsed, exp.fixture.pass_threshold)
-                break
-            except reply.ReplyError as exc:
-                text += f"\n[scylla: {exc}]"
+        verdict, text = reply.verdict_from(text, exp.fixture.pass_threshold)
+        if verdict is not None:
+            break
     durable.write_text(out_dir / "response.txt", text)
     env["SCYLLA_JUDGE_ATTEMPT"] = "1"
     durable.write_text(out_dir / "replay.sh", secrets.redact(

@@ -82,13 +82,9 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         log.append(f"=== attempt {attempt}: {prompt_tokens} prompt tokens ({cached} cached), {completion} "
                    f"completion tokens, cost {'unknown' if price is None else f'${price:.6f}'} ===\n{text}\n")
         durable.write_text(out_dir / "stdout.log", secrets.redact("".join(log), hidden))
-        parsed = reply.extract_json(text)
-        if parsed is not None:
-            try:
-                verdict = reply.judgment(parsed, exp.fixture.pass_threshold)
-                break
-            except reply.ReplyError as exc:
-                text += f"\n[scylla: {exc}]"
+        verdict, text = reply.verdict_from(text, exp.fixture.pass_threshold)
+        if verdict is not None:
+            break
         messages += [{"role": "assistant", "content": text}, {"role": "user", "content": REMINDER}]
     durable.write_text(out_dir / "response.txt", secrets.redact(text, hidden))
     durable.write_text(out_dir / "replay.sh", replay_script(slot, messages[:2], params))

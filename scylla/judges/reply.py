@@ -48,6 +48,18 @@ def judgment(reply: dict, pass_threshold: float) -> dict:
             "criteria_scores": criteria if isinstance(criteria, dict) else {}}
 
 
+def verdict_from(text: str, pass_threshold: float) -> tuple[dict | None, str]:
+    """The normalized judgment in a reply (None when there is none), and the reply text, annotated
+    when it held JSON that is not a usable verdict."""
+    parsed = extract_json(text)
+    if parsed is None:
+        return None, text
+    try:
+        return judgment(parsed, pass_threshold), text
+    except ReplyError as exc:
+        return None, f"{text}\n[scylla: {exc}]"
+
+
 def invalid_judgment(reason: str) -> dict:
     return {"score": 0.0, "passed": False, "grade": "F", "reasoning": f"Invalid judgment: {reason}",
             "is_valid": False, "criteria_scores": {}}
