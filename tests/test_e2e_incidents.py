@@ -142,9 +142,11 @@ def test_g_raising_runs_adds_only_the_new_runs(hello):
 
 def test_h_inheriting_agents_keep_their_results_when_the_winner_stays(hello):
     best = {t: (hello.root / f"{t}/best_subtest.json").stat().st_mtime_ns for t in ("T0", "T1")}
-    hello.edit_spec(_set_judge_model(2, "scripted-hello-judge-v2"))
+    before = hello.json("T0/result.json")["best_median_score"]
+    hello.edit_spec(lambda s: s["judges"][1].__setitem__("options", {"score_scale": 0.9}))   # a harsher judge
     run = hello.doit()
     assert "tier:T0" in run.executed and "tier:T1" in run.executed
+    assert hello.json("T0/result.json")["best_median_score"] < before          # scores moved, winner stayed
     assert {t: (hello.root / f"{t}/best_subtest.json").stat().st_mtime_ns for t in ("T0", "T1")} == best
     assert not any(t.startswith(("subtest_config:", "agent:")) for t in run.executed)
     assert hello.calls("agent") == []

@@ -58,7 +58,9 @@ def verdict(pipeline: dict) -> dict:
     # The "subjective" part: a working, complete solution reads as good code.
     overall = 0.0 if not build_ok else 0.9 if frac == 1.0 else round(0.3 + 0.5 * frac, 4)
     scores = {"functional": functional, "code_quality": quality, "overall_quality": overall}
-    score = round(sum(WEIGHTS[k] * v for k, v in scores.items()), 4)
+    # a judge option (spec: judges[N].options.score_scale) makes a harsher or kinder judge
+    scale = float(os.environ.get("SCYLLA_OPTION_SCORE_SCALE", "1"))
+    score = round(min(1.0, scale * sum(WEIGHTS[k] * v for k, v in scores.items())), 4)
     return {
         "score": score,
         "passed": score >= PASS_THRESHOLD,

@@ -28,6 +28,7 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
                 "SCYLLA_RUN_ID": run_paths.id, "SCYLLA_JUDGE_SLOT": str(slot.number),
                 "SCYLLA_JUDGE_MODEL": slot.model, "SCYLLA_SPEC_DIR": str(exp.spec_path.parent),
                 "SCYLLA_PYTHON": sys.executable})
+    env.update({f"SCYLLA_OPTION_{str(k).upper()}": str(v) for k, v in sorted(slot.options.items())})
     hidden = secrets.secret_values(env)
     logs, cost, seconds = [], 0.0, 0.0
     verdict, text = None, ""
