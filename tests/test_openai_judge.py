@@ -61,15 +61,31 @@ def test_unparseable_reply_is_retried_once_then_recorded_invalid(hello, mock):
     assert hello.json("T0/00/run_02/judge/result.json")["valid_count"] == 2
 
 
-def test_rate_limit_is_an_infra_failure_retried_by_the_next_doit(hello, mock):
-    hello.edit_spec(lambda s: s.__setitem__("tiers", {"T0": ["00"], "T1": ["02"]}))
+def _small(hello, **extra):
+    hello.edit_spec(lambda s: s.update(tiers={"T0": ["00"], "T1": ["02"]}, **extra))
     hello.doit()
+
+
+def test_rate_limit_pauses_for_retry_after_and_retries_in_the_same_doit(hello, mock):
+    _small(hello)
+    _add_openai_slot(hello, mock)
+    mock.script.append(rate_limited())                 # 429 with retry-after-ms: 10
+    hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
+    assert len(mock.requests) == 5                     # 4 judgments + the refused call
+    pause = hello.json(".scylla/pause.json")
+    assert "429" in pause["reason"]
+    archived = list(hello.root.glob("T*/*/.failed/run_*_judge_03_attempt_01/archived.json"))
+    assert len(archived) == 1 and b"rate limited" in archived[0].read_bytes()
+    assert len(list(hello.root.glob("T*/*/run_*/judge/judge_03/.seal.json"))) == 4
+
+
+def test_rate_limit_with_no_retries_left_fails_and_the_next_doit_retries(hello, mock):
+    _small(hello, rate_limit={"retries": 0, "backoff_seconds": 1})
     _add_openai_slot(hello, mock)
     mock.script.append(rate_limited())
     first = hello.doit("--continue", env={"SCYLLA_TEST_OPENAI_KEY": KEY}, check=False)
-    assert first.returncode != 0 and "judge endpoint error 429" in first.stdout
-    failed = list(hello.root.glob("T*/*/.failed/run_*_judge_03_attempt_01"))
-    assert len(failed) == 1
+    assert first.returncode != 0 and "still rate limited after 0 retries" in first.stdout
+    assert len(list(hello.root.glob("T*/*/.failed/run_*_judge_03_attempt_01"))) == 1
     hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
     assert len(list(hello.root.glob("T*/*/run_*/judge/judge_03/.seal.json"))) == 4
     assert len(mock.requests) == 5 and hello.calls("agent") == []
