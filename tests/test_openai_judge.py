@@ -56,9 +56,11 @@ def test_unparseable_reply_is_retried_once_then_recorded_invalid(hello, mock):
     judgments = sorted(hello.root.glob("T*/*/run_*/judge/judge_03/judgment.json"))
     valid = [j for j in judgments if b'"is_valid": true' in j.read_bytes()]
     assert len(valid) == 1 and len(mock.requests) == 2 + 9 * 2
-    invalid = hello.json("T0/00/run_02/judge/judge_03/judgment.json")
-    assert invalid["is_valid"] is False and invalid["cost_known"] is False     # no list price for a local model
-    assert hello.json("T0/00/run_02/judge/result.json")["valid_count"] == 2
+    invalid = next(j for j in judgments if j not in valid)
+    judgment = hello.json(str(invalid.relative_to(hello.root)))
+    assert judgment["is_valid"] is False and judgment["cost_known"] is False   # no list price for a local model
+    consensus = hello.json(str(invalid.parent.parent / "result.json"))
+    assert consensus["valid_count"] == 2 and consensus["judge_count"] == 3
 
 
 def _small(hello, **extra):
