@@ -18,6 +18,7 @@ import yaml
 from doit.exceptions import TaskFailed
 
 from . import durable, pipeline, reports, resources, results, secrets, throttle, tree, workspace
+from .agents import claude_code
 from .agents import command as command_agent
 from .durable import read_json_object as read_obj
 from .judges import command as command_judge
@@ -168,7 +169,10 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
             config_commit = workspace.apply_config(ws, config_dir)
             with throttle.slot("agents", exp.limits.agents):
                 throttle.wait_if_paused(task_name)
-                outcome = command_agent.run(exp, run, ws, manifest, out)
+                if exp.agent.adapter == "claude-code":
+                    outcome = claude_code.run(exp, run, ws, manifest, out, Path(run.workspace + "-home").resolve())
+                else:
+                    outcome = command_agent.run(exp, run, ws, manifest, out)
             patch, state = workspace.capture(ws, config_commit)
         finally:
             workspace.remove_worktree(exp.root, cache, ws)

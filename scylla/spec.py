@@ -17,7 +17,7 @@ DEFAULT_PASS_THRESHOLD = 0.60
 TIER_RE = re.compile(r"^T(\d+)$")
 SUBTEST_FILE_RE = re.compile(r"^(\d+)-.+\.ya?ml$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-AGENT_ADAPTERS = ("command",)
+AGENT_ADAPTERS = ("command", "claude-code")
 JUDGE_ADAPTERS = ("pipeline", "command", "openai")
 PIPELINE_JUDGE_MODEL = "scylla-pipeline-judge"
 

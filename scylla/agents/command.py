@@ -58,16 +58,19 @@ def model_md(role: str, model: str, adapter: str, command: str | None) -> str:
     return text + (f"**Command**: `{command}`\n" if command else "")
 
 
-def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
-    """Run the configured command; write every raw capture except the patch into `agent_dir`."""
+def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, command: str | None = None,
+        extra_env: dict | None = None, model_note: str = "") -> AgentRun:
+    """Run the configured command (or `command`, for adapters built on this one); write every raw
+    capture except the patch into `agent_dir`."""
     cfg = exp.agent
+    command = command or cfg.command
     prompt = agent_dir / "prompt.md"
     durable.write_bytes(prompt, Path(tree.PROMPT).read_bytes())
-    env = environment(exp, run_paths, workspace, prompt, manifest)
+    env = {**environment(exp, run_paths, workspace, prompt, manifest), **(extra_env or {})}
     hidden = secrets.secret_values(env)
     started = datetime.now(timezone.utc)
-    done = run_shell(cfg.command, workspace, env, agent_dir / "stdout.log", agent_dir / "stderr.log",
-                     cfg.timeout_seconds)
+    done = run_shell(command, workspace, env, agent_dir / "stdout.log", agent_dir / "stderr.log",
+                     cfg.timeout_seconds, stdin=prompt)
     for name in ("stdout.log", "stderr.log"):      # secrets never stay in an artifact
         path = agent_dir / name
         durable.write_bytes(path, secrets.redact_bytes(path.read_bytes(), hidden))
@@ -77,15 +80,15 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> Age
     exit_code = -9 if done.exit_code is None else done.exit_code
     durable.write_text(agent_dir / "output.txt", text)
     durable.write_json(agent_dir / "command_log.json", {"commands": [{
-        "command": secrets.redact(cfg.command, hidden), "cwd": "<workspace>", "exit_code": exit_code,
+        "command": secrets.redact(command, hidden), "cwd": "<workspace>", "exit_code": exit_code,
         "timed_out": done.timed_out, "duration_seconds": round(done.duration_seconds, 3),
         "started_at": started.isoformat(timespec="seconds"),
         "env": {k: v for k, v in secrets.safe_env(env).items() if k.startswith("SCYLLA_")}}]})
     durable.write_text(agent_dir / "replay.sh", secrets.redact(
-        replay_script(cfg.command, env, f"a worktree of {exp.fixture.repo_url} at the config commit"), hidden))
+        replay_script(command, env, f"a worktree of {exp.fixture.repo_url} at the config commit"), hidden))
     durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
                                                    "measured_at": started.isoformat(timespec="seconds")})
-    durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, cfg.command))
+    durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, command) + model_note)
     limited, retry_after = usage.rate_limit(result)
     return AgentRun(exit_code, done.duration_seconds, classify(done, exit_code, result, cfg), limited, retry_after)
 
@@ -109,6 +112,8 @@ def derive_result(agent_dir: Path) -> dict:
     exit_code = int(log["commands"][-1]["exit_code"])
     result = usage.parse_result_json(stdout)
     used = usage.usage(result)
+    extra = {k: result[k] for k in ("num_turns", "subtype", "terminal_reason", "permission_denials")
+             if result and k in result}
     return {"exit_code": exit_code, "stdout": stdout, "stderr": stderr, "token_stats": used["token_stats"],
             "cost_usd": used["cost_usd"], "api_calls": used["api_calls"], "model_usage": used["model_usage"],
-            "outcome": usage.outcome(result, exit_code)}
+            "outcome": usage.outcome(result, exit_code), **extra}

@@ -1,0 +1,64 @@
+"""The `claude-code` agent adapter: the real `claude` CLI, headless, in the run's workspace.
+
+Built on the command adapter (same captures, redaction, failure classes): this module only decides
+the command line and the environment. Choices that matter:
+* `--permission-mode acceptEdits` + `--allowedTools`: edits and commands work as root, where
+  `--dangerously-skip-permissions` is refused; a denied tool shows in `permission_denials`.
+* `--output-format stream-json --verbose`: the evidence survives a killed run; the last line is the
+  result object that tokens and cost are read from (`modelUsage` first).
+* a private HOME per run with the workspace marked trusted, so runs share no `~/.claude.json` and
+  the workspace's `.claude/settings.json` is honoured; telemetry and non-essential traffic off.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import command as command_adapter
+
+DEFAULT_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
+QUIET = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTOUPDATER": "1",
+         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+
+
+def cli(exp) -> str:
+    return str(exp.agent.options.get("cli") or shutil.which("claude") or "claude")
+
+
+def command_line(exp, manifest: dict) -> str:
+    cfg = exp.agent
+    tools = [str(t) for t in cfg.options.get("allowed_tools", DEFAULT_TOOLS)]
+    args = [cli(exp), "-p", "--output-format", "stream-json", "--verbose", "--model", cfg.model,
+            "--permission-mode", "acceptEdits", "--no-session-persistence"]
+    if cfg.max_turns:
+        args += ["--max-turns", str(cfg.max_turns)]
+    if manifest.get("system_prompt_mode") == "none":
+        args += ["--system-prompt", " "]
+    if cfg.options.get("agent"):
+        args += ["--agent", str(cfg.options["agent"])]
+    args += ["--allowedTools", *tools]       # variadic: last, the prompt comes on stdin
+    return shlex.join(args)
+
+
+def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: Path):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".claude.json").write_text(json.dumps({
+        "hasCompletedOnboarding": True,
+        "projects": {str(workspace): {"hasTrustDialogAccepted": True}}}))
+    try:
+        version = subprocess.run([cli(exp), "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    except OSError:
+        version = "not found"
+    env = {**QUIET, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude")}
+    if "max_retries" in exp.agent.options:       # the CLI's own API retries, before Scylla's pause
+        env["CLAUDE_CODE_MAX_RETRIES"] = str(exp.agent.options["max_retries"])
+    try:
+        return command_adapter.run(exp, run_paths, workspace, manifest, agent_dir,
+                                   command=command_line(exp, manifest), extra_env=env,
+                                   model_note=f"**CLI**: {version}\n")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,117 @@
+"""A loopback mock of the Anthropic Messages API (`POST /v1/messages`, SSE streaming and plain JSON),
+speaking the real wire format so the real `claude` CLI runs against it. Tests script the main loop's
+turns; helper requests (no tools offered) get a short text reply."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+USAGE = {"input_tokens": 33, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2000}
+
+
+def text(t: str) -> dict:
+    return {"type": "text", "text": t}
+
+
+def tool(name: str, **input_) -> dict:
+    return {"type": "tool_use", "name": name, "input": input_}
+
+
+def error(status: int, kind: str, message: str) -> dict:
+    return {"error": status, "type": kind, "message": message}
+
+
+class AnthropicMock:
+    """`script`: turns for requests that offer tools (the agent's loop). A turn is a list of content
+    blocks, or an `error(...)` dict. When the script is empty, the reply is `default`."""
+
+    def __init__(self, default: list | None = None, output_tokens: int = 12):
+        self.script: deque = deque()
+        self.default = default or [text("Done.")]
+        self.output_tokens = output_tokens
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        mock = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                with mock.lock:
+                    mock.requests.append({"path": self.path, "body": body,
+                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
+                    main_loop = bool(body.get("tools")) and "/messages" in self.path and "count_tokens" not in self.path
+                    turn = (mock.script.popleft() if mock.script else mock.default) if main_loop else [text("ok")]
+                if "count_tokens" in self.path:
+                    return self._json(200, {"input_tokens": 100})
+                if isinstance(turn, dict):
+                    return self._json(turn["error"], {"type": "error", "error": {"type": turn["type"],
+                                                                                 "message": turn["message"]}})
+                message = mock.message(body.get("model", "claude-sonnet-4-6"), turn)
+                if body.get("stream"):
+                    return self._sse(message)
+                self._json(200, message)
+
+            def _json(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("request-id", "req_mock")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _sse(self, message):
+                events = [("message_start", {"type": "message_start", "message": {
+                    **message, "content": [], "stop_reason": None,
+                    "usage": {**message["usage"], "output_tokens": 1}}})]
+                for i, block in enumerate(message["content"]):
+                    if block["type"] == "text":
+                        events += [("content_block_start", {"type": "content_block_start", "index": i,
+                                                            "content_block": {"type": "text", "text": ""}}),
+                                   ("content_block_delta", {"type": "content_block_delta", "index": i,
+                                                            "delta": {"type": "text_delta", "text": block["text"]}})]
+                    else:
+                        events += [("content_block_start", {"type": "content_block_start", "index": i,
+                                                            "content_block": {**block, "input": {}}}),
+                                   ("content_block_delta", {"type": "content_block_delta", "index": i, "delta": {
+                                       "type": "input_json_delta", "partial_json": json.dumps(block["input"])}})]
+                    events.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
+                events += [("message_delta", {"type": "message_delta", "delta": {
+                               "stop_reason": message["stop_reason"], "stop_sequence": None},
+                               "usage": {"output_tokens": message["usage"]["output_tokens"]}}),
+                           ("message_stop", {"type": "message_stop"})]
+                data = "".join(f"event: {name}\ndata: {json.dumps(payload)}\n\n" for name, payload in events).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("request-id", "req_mock")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def message(self, model: str, blocks: list) -> dict:
+        content, n = [], 0
+        for block in blocks:
+            if block["type"] == "tool_use":
+                n += 1
+                block = {**block, "id": f"toolu_mock_{len(self.requests)}_{n}"}
+            content.append(block)
+        stop = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
+        return {"id": f"msg_mock_{len(self.requests)}", "type": "message", "role": "assistant", "model": model,
+                "content": content, "stop_reason": stop, "stop_sequence": None,
+                "usage": {**USAGE, "output_tokens": self.output_tokens}}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
