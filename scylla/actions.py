@@ -21,6 +21,7 @@ from . import durable, pipeline, reports, resources, results, secrets, throttle,
 from .agents import claude_code
 from .agents import command as command_agent
 from .durable import read_json_object as read_obj
+from .judges import claude_code as claude_judge
 from .judges import command as command_judge
 from .judges import openai_judge
 from .judges import pipeline as pipeline_judge
@@ -231,7 +232,7 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
             durable.write_text(out / "replay.sh", f"#!/usr/bin/env bash\n# deterministic pipeline judge (no model)\n"
                                                   f"doit -s -a '{task_name}'\n")
         else:
-            adapter = command_judge if slot.adapter == "command" else openai_judge
+            adapter = {"command": command_judge, "openai": openai_judge, "claude-code": claude_judge}[slot.adapter]
             with throttle.slot("judges", exp.limits.judges):
                 throttle.wait_if_paused(task_name)
                 verdict, cost, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt),

@@ -18,7 +18,7 @@ TIER_RE = re.compile(r"^T(\d+)$")
 SUBTEST_FILE_RE = re.compile(r"^(\d+)-.+\.ya?ml$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AGENT_ADAPTERS = ("command", "claude-code")
-JUDGE_ADAPTERS = ("pipeline", "command", "openai")
+JUDGE_ADAPTERS = ("pipeline", "command", "openai", "claude-code")
 PIPELINE_JUDGE_MODEL = "scylla-pipeline-judge"
 
 

@@ -31,6 +31,8 @@ class AnthropicMock:
     def __init__(self, default: list | None = None, output_tokens: int = 12):
         self.script: deque = deque()
         self.default = default or [text("Done.")]
+        self.plain: deque = deque()          # replies to requests that offer no tools (judges)
+        self.plain_default = [text("ok")]
         self.output_tokens = output_tokens
         self.requests: list[dict] = []
         self.lock = threading.Lock()
@@ -45,7 +47,10 @@ class AnthropicMock:
                     mock.requests.append({"path": self.path, "body": body,
                                           "headers": {k.lower(): v for k, v in self.headers.items()}})
                     main_loop = bool(body.get("tools")) and "/messages" in self.path and "count_tokens" not in self.path
-                    turn = (mock.script.popleft() if mock.script else mock.default) if main_loop else [text("ok")]
+                    if main_loop:
+                        turn = mock.script.popleft() if mock.script else mock.default
+                    else:
+                        turn = mock.plain.popleft() if mock.plain else mock.plain_default
                 if "count_tokens" in self.path:
                     return self._json(200, {"input_tokens": 100})
                 if isinstance(turn, dict):

@@ -5,6 +5,7 @@ with SCYLLA_REQUIRE_CLAUDE=1 (set by .ci/run) a missing CLI fails them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -119,3 +120,30 @@ def test_max_turns_is_an_agent_outcome_that_is_judged(fresh, mock):
     result = fresh.json("T0/00/run_01/run_result.json")
     assert result["agent_outcome"] == "max_turns" and result["exit_code"] == 1
     assert len(result["judges"]) == 2 and fresh.calls("judge") == ["T0/00/run_01 2"]
+
+
+VERDICT = '{"score": 0.8, "passed": true, "reasoning": "Mock Claude judge.", "criteria_scores": {}}'
+
+
+def test_claude_code_judge_without_tools_and_with_reply_retries(hello, mock):
+    cli = claude_cli()
+    hello.edit_spec(lambda s: s["judges"].append({"adapter": "claude-code", "model": "claude-opus-4-6",
+                                                  "options": {"cli": cli}}))
+    hello.edit_spec(lambda s: s.update(tiers={"T0": ["00", "01"]}))
+    mock.plain.extend([[text("Hmm, hard to say.")], [text(f"Sure.\n```json\n{VERDICT}\n```")]])
+    mock.plain_default = [text("I refuse to answer in JSON.")]
+    hello.doit(env={"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY})
+    judgments = sorted(hello.root.glob("T0/*/run_*/judge/judge_03/judgment.json"))
+    assert len(judgments) == 4
+    verdicts = [hello.json(str(j)) for j in judgments]
+    valid = [v for v in verdicts if v["is_valid"]]
+    assert len(valid) == 1 and valid[0]["score"] == 0.8 and valid[0]["grade"] == "A"
+    assert all(v["cost_usd"] > 0 for v in verdicts)                   # the CLI's own cost, recorded
+    requests = [r["body"] for r in mock.requests]
+    assert requests and all(not body.get("tools") for body in requests)          # no tools offered
+    system = json.dumps(requests[0].get("system"))
+    assert "Scylla judge instructions" in system
+    assert "did not contain the JSON verdict" in json.dumps(requests[1]["messages"])   # the retry reminder
+    assert len(requests) == 2 + 3 * 2                                 # one retry per unparseable reply
+    for path in hello.root.rglob("*"):
+        assert not path.is_file() or KEY.encode() not in path.read_bytes(), path

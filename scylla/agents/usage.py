@@ -75,6 +75,20 @@ def infra_reason(result: dict | None) -> str | None:
     return None
 
 
+def assistant_text(stream: str) -> str:
+    """The text blocks of stream-json `assistant` events (when a result's `result` is empty)."""
+    parts = []
+    for line in stream.splitlines():
+        if line.startswith("{") and '"assistant"' in line:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            content = (event.get("message") or {}).get("content") if event.get("type") == "assistant" else None
+            parts += [b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"]
+    return "\n".join(parts)
+
+
 def rate_limit(result: dict | None) -> tuple[bool, float | None]:
     """Whether an error result is a rate limit / overload / usage cap, and the seconds until a
     stated reset ("You've hit your limit · resets 4pm (America/Los_Angeles)")."""

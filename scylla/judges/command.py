@@ -20,8 +20,11 @@ from ..throttle import RateLimited
 from . import reply
 
 
-def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float, float]:
-    """Returns (judgment, cost_usd, duration_seconds); writes stdout.log, response.txt, replay.sh."""
+def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, command: str | None = None,
+        extra_env: dict | None = None, stdin_for=None) -> tuple[dict, float, float]:
+    """Returns (judgment, cost_usd, duration_seconds); writes stdout.log, response.txt, replay.sh.
+    Adapters built on this one pass their `command`, environment and per-attempt stdin."""
+    command = command or slot.command
     env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
     env.update({"SCYLLA_JUDGE_PROMPT_FILE": str(prompt.resolve()),
                 "SCYLLA_JUDGE_SYSTEM_PROMPT_FILE": str(system_prompt.resolve()),
@@ -29,13 +32,15 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
                 "SCYLLA_JUDGE_MODEL": slot.model, "SCYLLA_SPEC_DIR": str(exp.spec_path.parent),
                 "SCYLLA_PYTHON": sys.executable})
     env.update({f"SCYLLA_OPTION_{str(k).upper()}": str(v) for k, v in sorted(slot.options.items())})
+    env.update(extra_env or {})
     hidden = secrets.secret_values(env)
     logs, cost, seconds = [], 0.0, 0.0
     verdict, text = None, ""
     for attempt in range(1, slot.retries + 2):
         env["SCYLLA_JUDGE_ATTEMPT"] = str(attempt)
         out, err = out_dir / f".attempt{attempt}.out", out_dir / f".attempt{attempt}.err"
-        done = run_shell(slot.command, prompt.parent.resolve(), env, out, err, slot.timeout_seconds)
+        done = run_shell(command, prompt.parent.resolve(), env, out, err, slot.timeout_seconds,
+                         stdin=stdin_for(attempt) if stdin_for else None)
         seconds += done.duration_seconds
         stdout = secrets.redact(out.read_text(encoding="utf-8", errors="replace"), hidden)
         stderr = secrets.redact(err.read_text(encoding="utf-8", errors="replace"), hidden)
@@ -53,14 +58,14 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
             raise durable.InfraFailure(f"judge {reason}")
         if wrapped:
             cost += usage.usage(wrapped)["cost_usd"]
-        text = wrapped["result"] if wrapped and isinstance(wrapped.get("result"), str) else stdout
+        text = (wrapped.get("result") or usage.assistant_text(stdout)) if wrapped else stdout
         verdict, text = reply.verdict_from(text, exp.fixture.pass_threshold)
         if verdict is not None:
             break
     durable.write_text(out_dir / "response.txt", text)
     env["SCYLLA_JUDGE_ATTEMPT"] = "1"
     durable.write_text(out_dir / "replay.sh", secrets.redact(
-        replay_script(slot.command, env, f"{run_paths.dir} (the run directory)"), hidden))
+        replay_script(command, env, f"{run_paths.dir} (the run directory)"), hidden))
     if verdict is None:
         verdict = reply.invalid_judgment(f"no parseable JSON verdict after {slot.retries + 1} attempt(s)")
     return verdict, cost, seconds
