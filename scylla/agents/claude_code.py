@@ -44,18 +44,25 @@ def command_line(exp, manifest: dict) -> str:
     return shlex.join(args)
 
 
-def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: Path):
+def private_home(home: Path, options: dict, trusted: Path | None = None) -> dict:
+    """A HOME of its own for one CLI call (no shared ~/.claude.json), and the environment to use it."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / ".claude.json").write_text(json.dumps({
-        "hasCompletedOnboarding": True,
-        "projects": {str(workspace): {"hasTrustDialogAccepted": True}}}))
+    config = {"hasCompletedOnboarding": True}
+    if trusted is not None:
+        config["projects"] = {str(trusted): {"hasTrustDialogAccepted": True}}
+    (home / ".claude.json").write_text(json.dumps(config))
+    env = {**QUIET, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude")}
+    if "max_retries" in options:                 # the CLI's own API retries, before Scylla's pause
+        env["CLAUDE_CODE_MAX_RETRIES"] = str(options["max_retries"])
+    return env
+
+
+def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: Path):
+    env = private_home(home, exp.agent.options, trusted=workspace)
     try:
         version = subprocess.run([cli(exp), "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
     except OSError:
         version = "not found"
-    env = {**QUIET, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude")}
-    if "max_retries" in exp.agent.options:       # the CLI's own API retries, before Scylla's pause
-        env["CLAUDE_CODE_MAX_RETRIES"] = str(exp.agent.options["max_retries"])
     try:
         return command_adapter.run(exp, run_paths, workspace, manifest, agent_dir,
                                    command=command_line(exp, manifest), extra_env=env,

@@ -8,13 +8,12 @@ blocks are the fallback). A retry after an unparseable reply appends a stricter 
 
 from __future__ import annotations
 
-import json
 import shlex
 import shutil
 from pathlib import Path
 
 from .. import durable
-from ..agents.claude_code import QUIET
+from ..agents.claude_code import private_home
 from . import command as command_judge
 from .openai_judge import REMINDER
 
@@ -28,8 +27,7 @@ def command_line(slot, system_prompt: Path) -> str:
 
 def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float, float]:
     home = (out_dir.parent / f".home-{slot.name}").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
+    env = private_home(home, slot.options)
     retry_prompt = out_dir / ".retry_prompt.md"
 
     def stdin_for(attempt: int) -> Path:
@@ -37,9 +35,6 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
             return prompt
         durable.write_text(retry_prompt, prompt.read_text(encoding="utf-8") + "\n\n" + REMINDER + "\n")
         return retry_prompt
-    env = {**QUIET, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude")}
-    if "max_retries" in slot.options:
-        env["CLAUDE_CODE_MAX_RETRIES"] = str(slot.options["max_retries"])
     try:
         return command_judge.run(exp, slot, run_paths, prompt, system_prompt, out_dir,
                                  command=command_line(slot, system_prompt), extra_env=env, stdin_for=stdin_for)
