@@ -77,11 +77,12 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
             break
         except throttle.RateLimited as exc:
             # the refused attempt is kept; every worker pauses, then this task tries again
+            # (also after the last try: no worker, in this doit or the next, should call before the reset)
             dest = durable.archive(leftovers, Path(archive_root), label, f"rate limited: {exc}")
+            throttle.pause(exc.retry_after or limits.backoff_seconds * 2 ** attempt, f"{task}: {exc}")
             if attempt == limits.retries:
                 return TaskFailed(f"{task}: still rate limited after {limits.retries} retries: {exc}\n"
                                   f"last attempt moved to {dest}; the next `doit` retries this task")
-            throttle.pause(exc.retry_after or limits.backoff_seconds * 2 ** attempt, f"{task}: {exc}")
         except (durable.InfraFailure, workspace.WorkspaceError) as exc:
             dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {exc}")
             return TaskFailed(f"{task}: infrastructure failure: {exc}\n"

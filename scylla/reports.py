@@ -38,6 +38,7 @@ def run_report(run_id: str, r: dict) -> tuple[str, dict]:
         f"- Agent: exit code {r['exit_code']}, outcome {r['agent_outcome']}, "
         f"{r['agent_duration_seconds']:.1f} s, {_usd(r['cost_usd'])}",
         f"- Tokens: {r['tokens_input']} in, {r['tokens_output']} out",
+        *([f"- Permission denials: {', '.join(r['permission_denials'])}"] if r.get("permission_denials") else []),
         f"- Judges: {_usd(r['judge_cost_usd'])}, {r['judge_duration_seconds']:.1f} s", "",
         "## Judges", "", _table(["slot", "model", "score", "grade", "passed", "validity"], judges),
         "## Reasoning (judge closest to the consensus)", "", r["judge_reasoning"] or "(none)", "",

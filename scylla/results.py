@@ -83,6 +83,8 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
                                           "is_valid", "criteria_scores")} for j in judges],
         "criteria_scores": consensus_.get("criteria_scores") or {},
         "agent_outcome": agent_result.get("outcome", "completed"),
+        "permission_denials": [str(d.get("tool_name")) for d in agent_result.get("permission_denials") or []
+                               if isinstance(d, dict)],
         **paths,
     }
 

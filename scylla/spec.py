@@ -237,6 +237,8 @@ SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agen
              "rate_limit")
 AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes")
 JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds", "base_url", "api_key_env")
+# none: thinking off; default: the agent's own default; the rest are effort levels (Claude's --effort)
+THINKING_MODES = ("none", "default", "low", "medium", "high", "xhigh", "max")
 DEFAULT_INFRA_EXIT_CODES = (75, 126, 127)   # EX_TEMPFAIL, not executable, not found
 
 
@@ -262,7 +264,9 @@ def load_experiment(spec_path: str | Path) -> Experiment:
     if timeout <= 0:
         raise r.fail("timeout_seconds", "seconds (a number > 0)", timeout)
     max_turns = r.get("max_turns", (int,), "a whole number of turns", default=None)
-    thinking = r.get("thinking", (str,), "a thinking mode such as 'none'", default="none")
+    thinking = r.get("thinking", (str,), f"a thinking mode: one of {', '.join(THINKING_MODES)}", default="none")
+    if thinking not in THINKING_MODES:
+        raise r.fail("thinking", f"a thinking mode: one of {', '.join(THINKING_MODES)}", thinking)
 
     agent = _agent(r.sub("agent", AGENT_KEYS), thinking, max_turns, float(timeout))
     judges = _judges(r, float(timeout))

@@ -22,8 +22,17 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PROJECTSCYLLA = SHARED / "projectscylla"
-SPEC = "examples/hello/experiment.yaml"
 EXECUTED = re.compile(r"^\.  (\S+)$", re.MULTILINE)
+
+
+def claude_cli() -> str:
+    found = shutil.which("claude") or next(
+        (str(p) for p in [REPO / ".ci/node/node_modules/.bin/claude"] if p.exists()), None)
+    if found is None:
+        if os.environ.get("SCYLLA_REQUIRE_CLAUDE") == "1":
+            pytest.fail("the claude CLI is required here (SCYLLA_REQUIRE_CLAUDE=1) but is not installed")
+        pytest.skip("the claude CLI is not installed (npm install @anthropic-ai/claude-code)")
+    return found
 
 
 @dataclass
@@ -41,23 +50,26 @@ class DoitRun:
 
 
 class Checkout:
-    """A copy of the repository's runnable parts (dodo.py + examples/hello) in a temp dir."""
+    """A copy of the repository's runnable parts (dodo.py + examples) in a temp dir, working on one
+    example's experiment (`examples/<example>/experiment.yaml`, id = the example's name)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, example: str = "hello"):
         self.path = path
+        self.example = example
         self.call_log = path / "calls.log"
 
     @property
     def spec(self) -> Path:
-        return self.path / SPEC
+        return self.path / f"examples/{self.example}/experiment.yaml"
 
     @property
     def root(self) -> Path:
-        return self.path / "examples/hello/results/hello"
+        return self.path / f"examples/{self.example}/results/{self.example}"
 
     def doit(self, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600) -> DoitRun:
         full_env = {**os.environ, "SCYLLA_CALL_LOG": str(self.call_log), **(env or {})}
-        proc = subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.path, env=full_env,
+        exp = [] if self.example == "hello" else [f"exp=examples/{self.example}/experiment.yaml"]
+        proc = subprocess.run([sys.executable, "-m", "doit", *args, *exp], cwd=self.path, env=full_env,
                               capture_output=True, text=True, timeout=timeout)
         run = DoitRun(proc.returncode, proc.stdout, proc.stderr)
         if check:
@@ -87,12 +99,13 @@ class Checkout:
         return {ln[2:].strip(): ln[0] for ln in out.splitlines() if ln[:2] in ("R ", "U ", "E ", "I ")}
 
 
-def make_checkout(dest: Path) -> Checkout:
+def make_checkout(dest: Path, example: str = "hello") -> Checkout:
     dest.mkdir(parents=True)
     shutil.copy2(REPO / "dodo.py", dest / "dodo.py")
-    shutil.copytree(REPO / "examples/hello", dest / "examples/hello",
-                    ignore=shutil.ignore_patterns("results", "__pycache__"))
-    return Checkout(dest)
+    for name in {"hello", example}:           # other examples reuse hello's fixture, tiers and repo
+        shutil.copytree(REPO / "examples" / name, dest / "examples" / name,
+                        ignore=shutil.ignore_patterns("results", "__pycache__"))
+    return Checkout(dest, example)
 
 
 @pytest.fixture(scope="session")

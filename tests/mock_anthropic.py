@@ -6,10 +6,48 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 USAGE = {"input_tokens": 33, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2000}
+
+
+KEY = "sk-ant-mock-key-0123456789abcdef"
+TEXTKIT = '''"""textkit, implemented."""
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def is_palindrome(text: str) -> bool:
+    chars = [c.lower() for c in text if c.isalnum()]
+    return chars == chars[::-1]
+
+
+def char_histogram(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for c in text.lower():
+        if c.isalpha():
+            counts[c] = counts.get(c, 0) + 1
+    return counts
+
+
+def title_case(text: str) -> str:
+    return " ".join(w[:1].upper() + w[1:].lower() for w in text.split(" "))
+
+
+def compress_runs(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        j = i
+        while j < len(text) and text[j] == text[i]:
+            j += 1
+        out.append(text[i] + (str(j - i) if j - i > 1 else ""))
+        i = j
+    return "".join(out)
+'''
 
 
 def text(t: str) -> dict:
@@ -20,13 +58,24 @@ def tool(name: str, **input_) -> dict:
     return {"type": "tool_use", "name": name, "input": input_}
 
 
+def implement_textkit(body: dict) -> list:
+    """A stateless agent for parallel runs: write textkit.py, then finish once the tool result is back."""
+    answered = any(isinstance(m.get("content"), list) and any(b.get("type") == "tool_result" for b in m["content"])
+                   for m in body.get("messages", []))
+    if answered:
+        return [text("Done: implemented every function in textkit.py.")]
+    return [text("Implementing textkit."), tool("Write", file_path="textkit.py", content=TEXTKIT)]
+
+
 def error(status: int, kind: str, message: str) -> dict:
     return {"error": status, "type": kind, "message": message}
 
 
 class AnthropicMock:
     """`script`: turns for requests that offer tools (the agent's loop). A turn is a list of content
-    blocks, or an `error(...)` dict. When the script is empty, the reply is `default`."""
+    blocks, or an `error(...)` dict. When the script is empty, the reply is `responder(body)` if set
+    (per conversation, safe for parallel agents), else `default`. `refuse_first`: that many agent-loop
+    requests get `refusal` (a 429) before any scripted turn. Each request is logged with its time."""
 
     def __init__(self, default: list | None = None, output_tokens: int = 12):
         self.script: deque = deque()
@@ -34,6 +83,9 @@ class AnthropicMock:
         self.plain: deque = deque()          # replies to requests that offer no tools (judges)
         self.plain_default = [text("ok")]
         self.output_tokens = output_tokens
+        self.responder = None
+        self.refuse_first = 0
+        self.refusal = error(429, "rate_limit_error", "Number of request tokens has exceeded your rate limit")
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         mock = self
@@ -44,13 +96,18 @@ class AnthropicMock:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 with mock.lock:
-                    mock.requests.append({"path": self.path, "body": body,
-                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
                     main_loop = bool(body.get("tools")) and "/messages" in self.path and "count_tokens" not in self.path
-                    if main_loop:
-                        turn = mock.script.popleft() if mock.script else mock.default
+                    if main_loop and mock.refuse_first > 0:
+                        mock.refuse_first -= 1
+                        turn = mock.refusal
+                    elif main_loop:
+                        turn = mock.script.popleft() if mock.script else \
+                            mock.responder(body) if mock.responder else mock.default
                     else:
                         turn = mock.plain.popleft() if mock.plain else mock.plain_default
+                    mock.requests.append({"path": self.path, "body": body, "at": time.time(), "main_loop": main_loop,
+                                          "refused": isinstance(turn, dict),
+                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
                 if "count_tokens" in self.path:
                     return self._json(200, {"input_tokens": 100})
                 if isinstance(turn, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -41,7 +42,7 @@ class OpenAIMock:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                mock.requests.append({"path": self.path, "body": body,
+                mock.requests.append({"path": self.path, "body": body, "at": time.time(),
                                       "headers": {k.lower(): v for k, v in self.headers.items()}})
                 status, payload = (mock.script.popleft() if mock.script else mock.default())
                 data = json.dumps(payload).encode()

@@ -6,59 +6,11 @@ with SCYLLA_REQUIRE_CLAUDE=1 (set by .ci/run) a missing CLI fails them."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 
 import pytest
 
-from conftest import REPO
-from mock_anthropic import AnthropicMock, error, text, tool
-
-KEY = "sk-ant-mock-key-0123456789abcdef"
-TEXTKIT = '''"""textkit, implemented."""
-
-
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
-def is_palindrome(text: str) -> bool:
-    chars = [c.lower() for c in text if c.isalnum()]
-    return chars == chars[::-1]
-
-
-def char_histogram(text: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for c in text.lower():
-        if c.isalpha():
-            counts[c] = counts.get(c, 0) + 1
-    return counts
-
-
-def title_case(text: str) -> str:
-    return " ".join(w[:1].upper() + w[1:].lower() for w in text.split(" "))
-
-
-def compress_runs(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        j = i
-        while j < len(text) and text[j] == text[i]:
-            j += 1
-        out.append(text[i] + (str(j - i) if j - i > 1 else ""))
-        i = j
-    return "".join(out)
-'''
-
-
-def claude_cli() -> str:
-    found = shutil.which("claude") or next(
-        (str(p) for p in [REPO / ".ci/node/node_modules/.bin/claude"] if p.exists()), None)
-    if found is None:
-        if os.environ.get("SCYLLA_REQUIRE_CLAUDE") == "1":
-            pytest.fail("the claude CLI is required here (SCYLLA_REQUIRE_CLAUDE=1) but is not installed")
-        pytest.skip("the claude CLI is not installed (npm install @anthropic-ai/claude-code)")
-    return found
+from conftest import claude_cli
+from mock_anthropic import KEY, TEXTKIT, AnthropicMock, error, text, tool
 
 
 @pytest.fixture
@@ -82,6 +34,7 @@ def test_claude_code_agent_edits_the_workspace_and_reports_usage(fresh, mock):
     result = fresh.json("T0/00/run_01/agent/result.json")
     main_loop = [r for r in mock.requests if r["body"].get("tools")]
     assert len(main_loop) >= 2 and result["outcome"] == "completed" and result["permission_denials"] == []
+    assert all(r["body"]["thinking"] == {"type": "disabled"} for r in main_loop)      # thinking: none
     # tokens are what the mock reported, summed over every request the CLI made (modelUsage)
     n = len([r for r in mock.requests if "count_tokens" not in r["path"]])
     assert result["token_stats"] == {"input_tokens": 33 * n, "output_tokens": 12 * n,
@@ -94,9 +47,9 @@ def test_claude_code_agent_edits_the_workspace_and_reports_usage(fresh, mock):
         assert not path.is_file() or KEY.encode() not in path.read_bytes(), path
 
 
-def _claude_spec(fresh, cli, max_turns=5, **options):
-    fresh.edit_spec(lambda s: s.update(tiers={"T0": ["00"]}, runs=1, max_turns=max_turns,
-                                       rate_limit={"retries": 2, "backoff_seconds": 1}, agent={
+def _claude_spec(fresh, cli, max_turns=5, retries=2, thinking="none", **options):
+    fresh.edit_spec(lambda s: s.update(tiers={"T0": ["00"]}, runs=1, max_turns=max_turns, thinking=thinking,
+                                       rate_limit={"retries": retries, "backoff_seconds": 1}, agent={
         "adapter": "claude-code", "model": "claude-sonnet-4-6", "options": {"cli": cli, **options}}))
 
 
@@ -111,6 +64,43 @@ def test_a_429_pauses_then_the_run_is_retried_and_judged_once(fresh, mock):
     assert fresh.json("T0/00/run_01/commands/pipeline.json")["tests"]["passed"] == 12
     assert fresh.json("T0/00/run_01/run_result.json")["judge_score"] > 0.9
     assert fresh.calls("judge") == ["T0/00/run_01 2"]                     # judged once, after the retry
+
+
+def test_a_529_overload_pauses_then_the_run_is_retried(fresh, mock):
+    _claude_spec(fresh, claude_cli(), max_retries=0)
+    mock.script.extend([error(529, "overloaded_error", "Overloaded"),
+                        [tool("Write", file_path="textkit.py", content=TEXTKIT)], [text("Done.")]])
+    fresh.doit(env={"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY})
+    archived = fresh.json("T0/00/.failed/run_01_attempt_01/archived.json")
+    assert archived["reason"].startswith("rate limited") and "529" in archived["reason"]
+    assert "529" in fresh.json(".scylla/pause.json")["reason"]
+    assert fresh.json("T0/00/run_01/agent/result.json")["outcome"] == "completed"
+    assert fresh.calls("judge") == ["T0/00/run_01 2"]
+
+
+def test_a_usage_cap_pauses_until_its_stated_reset_time(fresh, mock):
+    _claude_spec(fresh, claude_cli(), retries=0, max_retries=0)
+    mock.script.append(error(429, "rate_limit_error", "You've hit your limit · resets 4pm (UTC)"))
+    run = fresh.doit(env={"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY}, check=False)
+    assert run.returncode == 1 and "still rate limited after 0 retries" in run.stdout
+    # every worker of this doit and the next waits for the reset, not for a guessed backoff
+    assert fresh.json(".scylla/pause.json")["until_utc"].endswith("T16:00:00+00:00")
+    assert not (fresh.root / "T0/00/run_01/agent").exists() and fresh.calls("judge") == []
+
+
+def test_a_denied_tool_is_recorded_and_effort_is_passed(fresh, mock):
+    _claude_spec(fresh, claude_cli(), thinking="low", allowed_tools=["Read", "Write", "Edit"])
+    mock.script.extend([[tool("Bash", command="curl http://example.com > out.txt")], [text("Could not fetch.")]])
+    fresh.doit(env={"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY})
+    denied = fresh.json("T0/00/run_01/agent/result.json")["permission_denials"]
+    assert [(d["tool_name"], d["tool_input"]["command"]) for d in denied] == [
+        ("Bash", "curl http://example.com > out.txt")]
+    assert fresh.json("T0/00/run_01/run_result.json")["permission_denials"] == ["Bash"]
+    assert "Permission denials: Bash" in (fresh.root / "T0/00/run_01/report.md").read_text()
+    main_loop = [r["body"] for r in mock.requests if r["main_loop"]]
+    assert main_loop and all(b["output_config"]["effort"] == "low" and b["thinking"]["type"] != "disabled"
+                             for b in main_loop)
+    assert "--effort low" in (fresh.root / "T0/00/run_01/agent/replay.sh").read_text()
 
 
 def test_max_turns_is_an_agent_outcome_that_is_judged(fresh, mock):
@@ -130,20 +120,21 @@ def test_claude_code_judge_without_tools_and_with_reply_retries(hello, mock):
     hello.edit_spec(lambda s: s["judges"].append({"adapter": "claude-code", "model": "claude-opus-4-6",
                                                   "options": {"cli": cli}}))
     hello.edit_spec(lambda s: s.update(tiers={"T0": ["00", "01"]}))
-    mock.plain.extend([[text("Hmm, hard to say.")], [text(f"Sure.\n```json\n{VERDICT}\n```")]])
+    mock.plain.extend([[text("Hmm, hard to say.")], [text(f"Sure.\n```json\n{VERDICT}\n```")],
+                       [text(f"Having read the diff, my verdict is {VERDICT} and that is final.")]])
     mock.plain_default = [text("I refuse to answer in JSON.")]
     hello.doit(env={"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY})
     judgments = sorted(hello.root.glob("T0/*/run_*/judge/judge_03/judgment.json"))
     assert len(judgments) == 4
     verdicts = [hello.json(str(j)) for j in judgments]
     valid = [v for v in verdicts if v["is_valid"]]
-    assert len(valid) == 1 and valid[0]["score"] == 0.8 and valid[0]["grade"] == "A"
+    assert len(valid) == 2 and all(v["score"] == 0.8 and v["grade"] == "A" for v in valid)
     assert all(v["cost_usd"] > 0 for v in verdicts)                   # the CLI's own cost, recorded
     requests = [r["body"] for r in mock.requests]
     assert requests and all(not body.get("tools") for body in requests)          # no tools offered
     system = json.dumps(requests[0].get("system"))
     assert "Scylla judge instructions" in system
     assert "did not contain the JSON verdict" in json.dumps(requests[1]["messages"])   # the retry reminder
-    assert len(requests) == 2 + 3 * 2                                 # one retry per unparseable reply
+    assert len(requests) == 2 + 1 + 2 * 2                             # one retry per unparseable reply
     for path in hello.root.rglob("*"):
         assert not path.is_file() or KEY.encode() not in path.read_bytes(), path

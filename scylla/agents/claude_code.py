@@ -25,6 +25,14 @@ QUIET = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTO
          "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
 
 
+# replay.sh gives the repeated call a fresh private HOME that trusts the current directory, like the run had
+REPLAY_HOME = (
+    'export HOME="$(mktemp -d)"', 'export CLAUDE_CONFIG_DIR="$HOME/.claude"',
+    'printf \'{"hasCompletedOnboarding": true, "projects": {"%s": {"hasTrustDialogAccepted": true}}}\' "$PWD" '
+    '> "$HOME/.claude.json"',
+)
+
+
 def cli(exp) -> str:
     return str(exp.agent.options.get("cli") or shutil.which("claude") or "claude")
 
@@ -38,6 +46,8 @@ def command_line(exp, manifest: dict) -> str:
         args += ["--max-turns", str(cfg.max_turns)]
     if manifest.get("system_prompt_mode") == "none":
         args += ["--system-prompt", " "]
+    if cfg.thinking not in ("none", "default"):
+        args += ["--effort", cfg.thinking]
     if cfg.options.get("agent"):
         args += ["--agent", str(cfg.options["agent"])]
     args += ["--allowedTools", *tools]       # variadic: last, the prompt comes on stdin
@@ -59,6 +69,8 @@ def private_home(home: Path, options: dict, trusted: Path | None = None) -> dict
 
 def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: Path):
     env = private_home(home, exp.agent.options, trusted=workspace)
+    if exp.agent.thinking == "none":             # the CLI thinks adaptively unless told not to
+        env["MAX_THINKING_TOKENS"] = "0"
     try:
         version = subprocess.run([cli(exp), "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
     except OSError:
@@ -66,6 +78,6 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: 
     try:
         return command_adapter.run(exp, run_paths, workspace, manifest, agent_dir,
                                    command=command_line(exp, manifest), extra_env=env,
-                                   model_note=f"**CLI**: {version}\n")
+                                   model_note=f"**CLI**: {version}\n", replay_prelude=REPLAY_HOME)
     finally:
         shutil.rmtree(home, ignore_errors=True)

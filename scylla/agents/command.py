@@ -43,13 +43,17 @@ def environment(exp, run, workspace: Path, prompt: Path, manifest: dict) -> dict
     return env
 
 
-def replay_script(command: str, env: dict, cwd_note: str) -> str:
+def replay_script(command: str, env: dict, cwd_note: str, prelude: tuple[str, ...] = (),
+                  keep: tuple[str, ...] = ()) -> str:
+    """A script that repeats the call: the SCYLLA_* variables, the adapter's own variables
+    (`keep`) and setup lines (`prelude`), and the prompt on stdin as Scylla gave it."""
     lines = ["#!/usr/bin/env bash", "# Re-runs this agent call. Secrets are not stored: export them first.",
-             f"# Working directory: {cwd_note}", "set -euo pipefail"]
+             f"# Working directory: {cwd_note}", "set -euo pipefail", *prelude]
     for k, v in sorted(env.items()):
-        if k.startswith("SCYLLA_"):
+        if k.startswith("SCYLLA_") and k != "SCYLLA_PROMPT_FILE" or k in keep:
             lines.append(f"export {k}={shlex.quote(v)}")
-    lines.append(command)
+    lines.append('export SCYLLA_PROMPT_FILE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/prompt.md"')
+    lines.append(f'{command} < "$SCYLLA_PROMPT_FILE"')
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +63,7 @@ def model_md(role: str, model: str, adapter: str, command: str | None) -> str:
 
 
 def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, command: str | None = None,
-        extra_env: dict | None = None, model_note: str = "") -> AgentRun:
+        extra_env: dict | None = None, model_note: str = "", replay_prelude: tuple[str, ...] = ()) -> AgentRun:
     """Run the configured command (or `command`, for adapters built on this one); write every raw
     capture except the patch into `agent_dir`."""
     cfg = exp.agent
@@ -85,7 +89,9 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, comman
         "started_at": started.isoformat(timespec="seconds"),
         "env": {k: v for k, v in secrets.safe_env(env).items() if k.startswith("SCYLLA_")}}]})
     durable.write_text(agent_dir / "replay.sh", secrets.redact(
-        replay_script(command, env, f"a worktree of {exp.fixture.repo_url} at the config commit"), hidden))
+        replay_script(command, env, f"a worktree of {exp.fixture.repo_url} at the config commit",
+                      replay_prelude, tuple(k for k in extra_env or {} if k not in ("HOME", "CLAUDE_CONFIG_DIR"))),
+        hidden))
     durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
                                                    "measured_at": started.isoformat(timespec="seconds")})
     durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, command) + model_note)
