@@ -37,17 +37,29 @@ TEST = (
     '--junitxml="$SCRATCH/junit.xml"'
 )
 PRECOMMIT = "pre-commit run --all-files"
+# The command that tells whether a language's toolchain is installed (ProjectScylla also runs mojo fixtures).
+TOOLCHAINS = {"mojo": "mojo"}
 
 
 def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600) -> dict:
     """Run the pipeline for `language` in `workspace`; see the module docstring for what is written."""
     workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
     if language.lower() != "python":
-        reason = f"no pipeline for language '{language}'"
+        reason = _unsupported_reason(language)
         return _result(language, {name: _skip(commands_dir, name, "", reason) for name in STEPS}, None)
     with tempfile.TemporaryDirectory(prefix="scylla-pipeline-", ignore_cleanup_errors=True) as scratch:
         steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout))
     return _result(language, steps, tests)
+
+
+def _unsupported_reason(language: str) -> str:
+    """Why a non-python pipeline is N/A: its toolchain is absent, or Scylla has no steps for it."""
+    toolchain = TOOLCHAINS.get(language.lower())
+    if toolchain is None:
+        return f"no pipeline for language '{language}'"
+    if shutil.which(toolchain) is None:
+        return f"{language} toolchain not installed ({toolchain} not on PATH)"
+    return f"{language} pipeline not implemented in Scylla ({toolchain} is on PATH)"
 
 
 def _result(language: str, steps: dict, tests: dict | None) -> dict:

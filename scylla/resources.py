@@ -5,6 +5,10 @@ subtest, `inherit_best_from` merges the best subtest of each named tier. Merging
 are replaced by whoever lists blocks last (the subtest itself last), skills/agents/MCP servers are
 unioned, tools are unioned with `all` winning. The result is written as `config_manifest.json`
 plus the files under `T/SS/config/` that every workspace of the subtest receives.
+
+CLAUDE.md is the blocks in order, then a section naming the resources to use and one stating the
+test-environment rules. A subtest that configures nothing (ProjectScylla's T0/01: the tool's defaults)
+or runs without a system prompt (`system_prompt_mode: none`, T0/00) gets no CLAUDE.md.
 """
 
 from __future__ import annotations
@@ -44,7 +48,10 @@ def _agents(tiers_dir: Path, ref: str) -> list[str] | None:
     """Agent ids 'L<n>/name' for 'level/<n>' or 'name/<n>'; None if unresolved."""
     kind, value = ref.split("/", 1)
     root = tiers_dir / "agents"
-    found = sorted(root.glob(f"L{value}/*.md")) if kind == "level" else sorted(root.glob(f"L*/{value}.md"))
+    if kind == "level":
+        found = sorted(root.glob(f"L{value}/*.md"))
+    else:                                   # ProjectScylla writes names with or without ".md"
+        found = sorted(root.glob(f"L*/{value.removesuffix('.md')}.md"))
     return [f"{p.parent.name}/{p.stem}" for p in found] or None
 
 
@@ -123,29 +130,70 @@ def compose(tiers_dir: Path, subtest: Subtest, parents: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- materializing
 
+ENVIRONMENT_SECTION = """## Test environment
+
+This run is an evaluation: everything you do stays in this local workspace.
+
+- Do not push (`git push`) or write to any remote repository in any other way.
+- Do not open pull requests, and do not comment on or edit issues or pull requests.
+- Reading from remotes (`git fetch`, documentation, package indexes) is fine."""
+
+NO_RESOURCES = "No particular resources are set up for this task: use the available tools and your judgment."
+
+
 def config_files(tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
     """Relative path -> content of every file a workspace of this subtest receives."""
     res = manifest["resources"]
     files: dict[str, bytes] = {}
-    blocks = [_block_file(tiers_dir, b) for b in res["claude_md_blocks"]]
-    if blocks:
-        files["CLAUDE.md"] = "\n\n".join(b.read_text(encoding="utf-8").strip("\n") for b in blocks).encode() + b"\n"
+    text = claude_md(tiers_dir, manifest)
+    if text is not None:
+        files["CLAUDE.md"] = text.encode()
     for skill in res["skills"]:
         src = tiers_dir / "skills" / skill
         for f in sorted(p for p in src.rglob("*") if p.is_file()):
             files[f".claude/skills/{src.name}/{f.relative_to(src).as_posix()}"] = f.read_bytes()
     for agent in res["agents"]:
         files[f".claude/agents/{agent.split('/')[1]}.md"] = (tiers_dir / "agents" / f"{agent}.md").read_bytes()
-    settings = {}
+    settings = settings_json(manifest)
+    if settings:
+        files[".claude/settings.json"] = durable.dumps(settings)
+    return files
+
+
+def claude_md(tiers_dir: Path, manifest: dict) -> str | None:
+    """The composed CLAUDE.md (see the module docstring), or None when the subtest gets none."""
+    res = manifest["resources"]
+    configured = any(res[k] for k in ("claude_md_blocks", "skills", "agents", "tools", "mcp_servers"))
+    if manifest["system_prompt_mode"] == "none" or not configured:
+        return None
+    blocks = [_block_file(tiers_dir, b).read_text(encoding="utf-8").strip("\n") for b in res["claude_md_blocks"]]
+    return "\n\n".join(blocks + [resource_section(res), ENVIRONMENT_SECTION]) + "\n"
+
+
+def resource_section(res: dict) -> str:
+    """Markdown naming the sub-agents, skills, MCP servers and tools the agent is meant to use."""
+    tools = res["tools"] or []
+    named = (("Delegate to these sub-agents where they fit", [a.split("/")[1] for a in res["agents"]]),
+             ("Apply these skills", [s.split("/")[1] for s in res["skills"]]),
+             ("Use these MCP servers", [s["name"] for s in res["mcp_servers"]]),
+             ("Use these tools", [] if "all" in tools else tools))
+    parts = [f"{title}:\n\n" + "\n".join(f"- {n}" for n in dict.fromkeys(names)) for title, names in named if names]
+    if "all" in tools:
+        parts.append("All available tools may be used.")
+    return "## Resources for this task\n\n" + ("\n\n".join(parts) or NO_RESOURCES)
+
+
+def settings_json(manifest: dict) -> dict:
+    """`.claude/settings.json`: the tool allow list (none for `all`), MCP servers, agent teams."""
+    res = manifest["resources"]
+    settings: dict = {}
     if res["tools"] and "all" not in res["tools"]:
         settings["permissions"] = {"allow": res["tools"]}
     if res["mcp_servers"]:
         settings["mcpServers"] = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in res["mcp_servers"]}
     if manifest["agent_teams"]:
         settings["env"] = {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}
-    if settings:
-        files[".claude/settings.json"] = durable.dumps(settings)
-    return files
+    return settings
 
 
 def materialize(tiers_dir: Path, manifest: dict, config_dir: Path) -> dict:

@@ -137,10 +137,15 @@ def _remove_worktree_locked(cache: Path, path: Path) -> None:
 
 
 def apply_config(workspace: Path, config_dir: Path) -> str:
-    """Copy the subtest's configuration files into the workspace and commit them (deterministic)."""
-    if config_dir.is_dir() and any(config_dir.iterdir()):
+    """Put the subtest's configuration files into the workspace and commit them (deterministic).
+
+    The repository's own CLAUDE.md and .claude/ are removed first: the agent sees exactly the
+    subtest's configuration (ProjectScylla's T0/00 runs with no CLAUDE.md and no .claude/ at all)."""
+    (workspace / "CLAUDE.md").unlink(missing_ok=True)
+    shutil.rmtree(workspace / ".claude", ignore_errors=True)
+    if config_dir.is_dir():
         shutil.copytree(config_dir, workspace, dirs_exist_ok=True)
-        git("add", "-A", "--force", ".", cwd=workspace)
+    git("add", "-A", "--force", ".", cwd=workspace)   # a fresh worktree: only the changes above
     git("commit", "-q", "--allow-empty", "-m", "scylla: tier configuration", cwd=workspace, fixed=True)
     return head(workspace)
 

@@ -168,13 +168,31 @@ def test_no_tests(tmp_path):
     assert workspace_files(ws) == ["hello.py"]
 
 
-def test_other_language(tmp_path):
+def test_mojo_without_its_toolchain_is_not_applicable(tmp_path, monkeypatch):
     ws = make_workspace(tmp_path, {"hello.mojo": 'fn main():\n    print("Hello, world")\n'})
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))       # no mojo, whatever the host has
     result = run_pipeline(ws, "mojo", tmp_path / "commands")
-    na = {"status": "na", "exit_code": None, "reason": "no pipeline for language 'mojo'", "command": ""}
+    reason = "mojo toolchain not installed (mojo not on PATH)"
+    na = {"status": "na", "exit_code": None, "reason": reason, "command": ""}
     assert result == {"language": "mojo", "steps": {step: na for step in STEPS}, "tests": None, "all_passed": True}
     for step in STEPS:
-        assert (tmp_path / "commands" / f"{step}.log").read_text() == "not run: no pipeline for language 'mojo'\n"
+        assert (tmp_path / "commands" / f"{step}.log").read_text() == f"not run: {reason}\n"
+    assert workspace_files(ws) == ["hello.mojo"]
+
+
+def test_mojo_on_path_is_still_not_applicable(tmp_path, monkeypatch, real_which):
+    fake_tool(tmp_path, monkeypatch, real_which, "mojo", "exit 0")
+    ws = make_workspace(tmp_path, {"hello.mojo": "fn main():\n    pass\n"})
+    steps = run_pipeline(ws, "mojo", tmp_path / "commands")["steps"]
+    assert {s["status"] for s in steps.values()} == {"na"}
+    assert steps["build"]["reason"] == "mojo pipeline not implemented in Scylla (mojo is on PATH)"
+
+
+def test_unknown_language(tmp_path):
+    ws = make_workspace(tmp_path, {"main.zig": "pub fn main() void {}\n"})
+    steps = run_pipeline(ws, "zig", tmp_path / "commands")["steps"]
+    na = {"status": "na", "exit_code": None, "reason": "no pipeline for language 'zig'", "command": ""}
+    assert steps == {step: na for step in STEPS}
 
 
 def test_ruff_steps_run_when_ruff_is_on_path(tmp_path, monkeypatch, real_which):
