@@ -8,6 +8,7 @@ work runs, and the seal is written last. Infrastructure failures archive the par
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime, timezone
 from importlib import resources as package_files
@@ -38,9 +39,25 @@ def _now() -> str:
 
 # ---------------------------------------------------------------- sealed execution
 
+# True while `scylla adopt` builds Scylla's own files around adopted work: it pays for nothing and
+# leaves every run-level file to the next `doit` (so `doit list --status` shows what remains)
+ADOPTING = False
+
+
+def _left_for_doit(action):
+    @functools.wraps(action)
+    def wrapper(*args, **kwargs):
+        if ADOPTING:
+            return TaskFailed("not finished in the adopted experiment; the next `doit` builds it")
+        return action(*args, **kwargs)
+    return wrapper
+
+
 def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root: str, label: str,
            work: Callable[[Path], None], extra_outputs: tuple[str, ...] = (), limits: Limits = Limits()):
     """Run an expensive task so that it is either complete and sealed, or archived and failed."""
+    if ADOPTING:
+        return TaskFailed(f"{task}: not finished in the adopted experiment; the next `doit` runs it")
     out = Path(out_dir)
     with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
         if _done_by_another_doit(out, task, config, inputs):
@@ -105,6 +122,9 @@ def describe(exp: Experiment) -> dict:
     fx = exp.fixture
     return {
         "experiment_id": exp.id, "description": exp.description,
+        # ProjectScylla's keys, so its loader and tools read this file too
+        "task_repo": fx.repo_url, "task_commit": fx.source_hash, "task_prompt_file": tree.PROMPT,
+        "language": fx.language, "models": [exp.agent.model], "judge_models": [j.model for j in exp.judges],
         "task": {"id": fx.id, "language": fx.language, "repo": fx.repo_url, "hash": fx.source_hash},
         "tiers_to_run": list(exp.tiers),
         "subtests": {t: [s.id for s in exp.subtests[t]] for t in exp.tiers},
@@ -188,14 +208,25 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
                   limits=exp.limits)
 
 
+@_left_for_doit
 def agent_result(run: RunPaths) -> None:
     durable.write_json(run.agent_result, command_agent.derive_result(Path(run.agent_dir)))
 
 
 # ---------------------------------------------------------------- pipeline and judges
 
+def _patch_unavailable(run: RunPaths) -> str | None:
+    """Why this (adopted) run cannot be re-created from base + config + patch, if it cannot."""
+    state = Path(run.agent("workspace_state.json"))
+    reason = read_obj(state).get("patch_unavailable") if state.exists() and state.stat().st_size else None
+    return f"{run.id}: {reason}, so it cannot be rebuilt from its patch (run again: delete {state.parent}/.seal.json)" \
+        if reason else None
+
+
 def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], config: str):
     sp = run.subtest_paths
+    if reason := _patch_unavailable(run):
+        return TaskFailed(reason)
 
     def work(out: Path) -> None:
         ws = Path(run.workspace + "-pipeline").resolve()
@@ -207,7 +238,10 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
                   f"{tree.run_name(run.number)}_pipeline", work)
 
 
-def judge_prompt(run: RunPaths) -> None:
+@_left_for_doit
+def judge_prompt(run: RunPaths):
+    if reason := _patch_unavailable(run):
+        return TaskFailed(reason)
     text = judge_prompt_md.build(
         prompt=Path(tree.PROMPT).read_text(encoding="utf-8"),
         rubric_yaml=Path(tree.RUBRIC).read_text(encoding="utf-8"),
@@ -250,17 +284,21 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
 
 # ---------------------------------------------------------------- derived results
 
-def _judgments(exp: Experiment, run: RunPaths) -> list[dict]:
-    return [read_obj(run.judge(j.number, "judgment.json")) for j in exp.judges]
+def _judgments(exp: Experiment, run: RunPaths, with_timing: bool = False) -> list[dict]:
+    """Each slot's judgment (+ timing); model and slot number come from the spec when a judgment
+    does not name them (ProjectScylla's keep the model in MODEL.md)."""
+    return [{"model": j.model, "judge_number": j.number, **read_obj(run.judge(j.number, "judgment.json")),
+             **(read_obj(run.judge(j.number, "timing.json")) if with_timing else {})} for j in exp.judges]
 
 
+@_left_for_doit
 def consensus(exp: Experiment, run: RunPaths) -> None:
     durable.write_json(run.consensus, results.consensus(_judgments(exp, run)))
 
 
+@_left_for_doit
 def run_result(exp: Experiment, run: RunPaths) -> None:
-    judges = [{**read_obj(run.judge(j.number, "judgment.json")),
-               **read_obj(run.judge(j.number, "timing.json"))} for j in exp.judges]
+    judges = _judgments(exp, run, with_timing=True)
     result = results.run_result(
         run.number, read_obj(run.agent_result), read_obj(run.agent("timing.json")), read_obj(run.consensus),
         judges, {"workspace_path": run.workspace, "logs_path": run.agent_dir,
@@ -270,7 +308,7 @@ def run_result(exp: Experiment, run: RunPaths) -> None:
 
 
 def subtest(exp: Experiment, sp: SubtestPaths) -> None:
-    runs = [read_obj(sp.run(n).run_result) for n in range(1, exp.runs + 1)]
+    runs = [results.normalized_run(read_obj(sp.run(n).run_result)) for n in range(1, exp.runs + 1)]
     summary = results.subtest_summary(sp.tier, sp.subtest, runs)
     durable.write_json(sp.result, summary)
     _write_reports(sp.dir, reports.subtest_report(summary, runs))

@@ -139,6 +139,12 @@ def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: li
     write_json(seal_path(output_dir), record)
 
 
+def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, source: str) -> None:
+    """Seal work another tool finished (e.g. ProjectScylla): it stays done while the configuration
+    is unchanged. Its inputs are not fingerprinted: they were the other tool's, not Scylla's."""
+    write_json(seal_path(output_dir), {"task": task, "config": config, "inputs": {}, "adopted_from": source})
+
+
 def read_seal(output_dir: str | os.PathLike) -> dict | None:
     """The seal of an output directory, or None when there is none. A corrupt seal raises."""
     path = seal_path(output_dir)
@@ -158,6 +164,8 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str]) 
         return f"seal belongs to {seal.get('task')!r}"
     if seal.get("config") != config:
         return "configuration changed"
+    if seal.get("adopted_from"):
+        return None
     recorded = seal["inputs"]
     if set(recorded) != set(inputs):
         added = sorted(set(inputs) - set(recorded))

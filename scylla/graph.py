@@ -200,6 +200,7 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     Path(exp.root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
     os.chdir(exp.root)
+    tree.set_runs_dir(exp.runs_dir)
     if _command_executes_tasks(sys.argv[1:]):
         try:
             durable.hold_experiment_lock(tree.RUN_LOCK)

@@ -91,6 +91,19 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
 
 # ---------------------------------------------------------------- subtest
 
+def normalized_run(r: dict) -> dict:
+    """A run_result.json as the aggregates read it, with Scylla's defaults for keys that older
+    ProjectScylla writers left out (derived token totals, judge cost, judges' validity)."""
+    tokens = r.get("token_stats") or {}
+    judges = [{"is_valid": True, **j} for j in r.get("judges") or []]
+    return {"judge_cost_usd": 0.0, "judges": judges,
+            "tokens_input": int(tokens.get("input_tokens") or 0) + int(tokens.get("cache_read_tokens") or 0),
+            "tokens_output": int(tokens.get("output_tokens") or 0),
+            "duration_seconds": float(r.get("agent_duration_seconds") or 0.0)
+            + float(r.get("judge_duration_seconds") or 0.0),
+            **{k: v for k, v in r.items() if k != "judges"}}
+
+
 def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
     """Aggregate a subtest's run results."""
     scores = [float(r["judge_score"]) for r in runs]

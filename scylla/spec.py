@@ -144,6 +144,7 @@ class Experiment:
     budget_usd: float | None
     description: str = ""
     limits: Limits = Limits()
+    runs_dir: str = "."              # where run directories live, relative to root
 
     def all_subtests(self) -> list[Subtest]:
         return [s for t in self.tiers for s in self.subtests[t]]
@@ -153,11 +154,13 @@ class Experiment:
         return self.tiers[i - 1] if i > 0 else None
 
     def parent_tiers(self, subtest: Subtest) -> tuple[str, ...]:
-        """Tiers whose best subtest this subtest builds on."""
-        parents = list(subtest.inherit_best_from)
-        if subtest.extends_previous and self.previous_tier(subtest.tier):
-            parents.insert(0, self.previous_tier(subtest.tier))
-        return tuple(dict.fromkeys(parents))
+        """Tiers whose best subtest this subtest builds on, in merge order. As in ProjectScylla,
+        `inherit_best_from` names them all (the previous tier is not added even when
+        `extends_previous` is true); otherwise `extends_previous` means the previous tier."""
+        if subtest.inherit_best_from:
+            return tuple(dict.fromkeys(subtest.inherit_best_from))
+        previous = self.previous_tier(subtest.tier)
+        return (previous,) if subtest.extends_previous and previous else ()
 
 
 # ---------------------------------------------------------------- small checked readers
@@ -234,7 +237,7 @@ def _str_list(reader: _Reader, key: str, default: tuple = ()) -> tuple[str, ...]
 
 SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agent", "judges",
              "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos", "concurrency",
-             "rate_limit")
+             "rate_limit", "root", "runs_dir")
 AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes")
 JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds", "base_url", "api_key_env")
 # none: thinking off; default: the agent's own default; the rest are effort levels (Claude's --effort)
@@ -282,8 +285,13 @@ def load_experiment(spec_path: str | Path) -> Experiment:
     budget = r.get("budget_usd", (int, float), "a number of US dollars", default=None)
     limits = _limits(r)
     results = base / r.get("results", (str,), "the path of the results directory", default="results")
+    # `root` and `runs_dir` are written by `scylla adopt`: Scylla's own files in `root`, the runs in
+    # the adopted ProjectScylla tree (`runs_dir`, relative to `root`)
+    root = r.get("root", (str,), "the path of the experiment root", default=None)
+    runs_dir = r.get("runs_dir", (str,), "a path relative to the experiment root", default=".")
     return Experiment(
-        id=exp_id, spec_path=spec_path, root=(results / exp_id).resolve(), fixture=fixture,
+        id=exp_id, spec_path=spec_path, root=(base / root if root else results / exp_id).resolve(),
+        fixture=fixture, runs_dir=runs_dir,
         tiers_dir=tiers_dir.resolve(), tiers=tiers, subtests=subtests, runs=runs, agent=agent,
         judges=judges, repos=repos, budget_usd=None if budget is None else float(budget),
         description=r.get("description", (str,), "text", default=""), limits=limits)
@@ -382,6 +390,9 @@ def _tiers(r: _Reader, tiers_dir: Path) -> tuple[tuple[str, ...], dict[str, tupl
                 if parent not in subtests:
                     raise SpecError(f"{s.path}: key 'inherit_best_from': tier '{parent}' is not part of "
                                     f"the experiment ({r.file} key 'tiers')")
+                # a tier's best is known only after all its subtests ran: inheriting upwards is a cycle
+                if int(parent[1:]) >= int(tier[1:]):
+                    raise SpecError(f"{s.path}: key 'inherit_best_from': tier '{parent}' is not below {tier}")
     return tuple(tiers), subtests
 
 
@@ -455,8 +466,10 @@ def available_tiers(tiers_dir: Path) -> list[str]:
 
 
 SUBTEST_KEYS = ("name", "description", "extends_previous", "inherit_best_from", "system_prompt_mode",
-                "agent_teams", "resources", "tools", "mcp_servers")
+                "agent_teams", "resources", "tools", "mcp_servers", "skills", "agents")
 RESOURCE_KEYS = ("claude_md", "skills", "agents", "tools", "mcp_servers")
+SYSTEM_PROMPT_MODES = ("none", "default", "custom")
+T0_FIRST_EXTENDING = 2      # ProjectScylla: T0/00 (empty) and T0/01 (vanilla) extend nothing by default
 
 
 def load_tier(tiers_dir: Path, tier: str) -> tuple[Subtest, ...]:
@@ -474,45 +487,58 @@ def load_tier(tiers_dir: Path, tier: str) -> tuple[Subtest, ...]:
 
 
 def load_subtest(path: Path, tier: str, subtest_id: str) -> Subtest:
+    """One subtest YAML, with ProjectScylla's defaults: `system_prompt_mode: custom`, and
+    `extends_previous: true` except for T0/00 and T0/01."""
     r = _Reader(_load_yaml(path, "subtest definition"), path, allowed=SUBTEST_KEYS)
-    res = r.sub("resources", RESOURCE_KEYS, default=None)
-    # ProjectScylla writes tools/mcp_servers either at top level or under resources
-    tools_r = (res.sub("tools", ("enabled",), default=None) if res else None) or r.sub("tools", ("enabled",), default=None)
-    mcp = (res.get("mcp_servers", (list,), "a list of servers", default=None) if res else None) \
-        or r.get("mcp_servers", (list,), "a list of MCP servers ({name: ...})", default=[])
-    for i, server in enumerate(mcp):
-        _Reader(server, path, f"mcp_servers[{i}]").get("name", (str,), "a server name", required=True)
-    blocks = None
-    skills, agents = (), ()
-    if res:
-        cm = res.sub("claude_md", ("blocks",), default=None)
-        if cm is not None:
-            blocks = _str_list(cm, "blocks")
-        sk = res.sub("skills", ("categories", "names"), default=None)
-        if sk:
-            skills = tuple(f"category/{c}" for c in _str_list(sk, "categories")) + \
-                tuple(f"name/{n}" for n in _str_list(sk, "names"))
-        ag = res.sub("agents", ("levels", "names"), default=None)
-        if ag:
-            agents = tuple(f"level/{int(lv)}" for lv in _str_list(ag, "levels")) + \
-                tuple(f"name/{n}" for n in _str_list(ag, "names"))
-    tools = None
-    if tools_r is not None:
-        enabled = tools_r.get("enabled", (list, str), "a list of tool names or 'all'", required=True)
-        if isinstance(enabled, str) and enabled != "all":
-            raise tools_r.fail("enabled", "a list of tool names or 'all'", enabled)
-        tools = ("all",) if enabled == "all" else _str_list(tools_r, "enabled")
     inherit = _str_list(r, "inherit_best_from")
     for t in inherit:
         if not TIER_RE.match(t):
             raise r.fail("inherit_best_from", "a list of tier ids like T0", list(inherit))
+    mode = r.get("system_prompt_mode", (str,), f"one of {', '.join(SYSTEM_PROMPT_MODES)}", default="custom")
+    if mode not in SYSTEM_PROMPT_MODES:
+        raise r.fail("system_prompt_mode", f"one of {', '.join(SYSTEM_PROMPT_MODES)}", mode)
+    extends = tier != "T0" or int(subtest_id) >= T0_FIRST_EXTENDING
     return Subtest(
         tier=tier, id=subtest_id, path=path.resolve(),
         name=str(r.get("name", (str,), "a subtest name", default=path.stem)),
         description=str(r.get("description", (str,), "text", default="")),
-        extends_previous=r.get("extends_previous", (bool,), "true or false", default=False),
-        inherit_best_from=inherit,
-        system_prompt_mode=r.get("system_prompt_mode", (str,), "none, default or custom", default="default"),
+        extends_previous=r.get("extends_previous", (bool,), "true or false", default=extends),
+        inherit_best_from=inherit, system_prompt_mode=mode,
         agent_teams=r.get("agent_teams", (bool,), "true or false", default=False),
-        resources=Resources(blocks=blocks, skills=skills, agents=agents, tools=tools,
-                            mcp_servers=tuple(mcp)))
+        resources=_resources(r))
+
+
+def _resources(r: _Reader) -> Resources:
+    res = r.sub("resources", RESOURCE_KEYS, default=None)
+    cm = res.sub("claude_md", ("blocks",), default=None) if res else None
+    skills = _section(r, res, "skills", ("categories", "names"))
+    agents = _section(r, res, "agents", ("levels", "names"))
+    tools = _section(r, res, "tools", ("enabled",))
+    return Resources(
+        blocks=_str_list(cm, "blocks") if cm is not None else None,
+        skills=(tuple(f"category/{c}" for c in _str_list(skills, "categories"))
+                + tuple(f"name/{n}" for n in _str_list(skills, "names"))) if skills else (),
+        agents=(tuple(f"level/{int(lv)}" for lv in _str_list(agents, "levels"))
+                + tuple(f"name/{n}" for n in _str_list(agents, "names"))) if agents else (),
+        tools=_tools(tools) if tools is not None else None,
+        mcp_servers=_mcp_servers(r, res))
+
+
+def _section(r: _Reader, res: _Reader | None, key: str, allowed: tuple[str, ...]) -> _Reader | None:
+    """A resource mapping, under `resources:` or (as ProjectScylla also accepts) at the top level."""
+    return (res.sub(key, allowed, default=None) if res else None) or r.sub(key, allowed, default=None)
+
+
+def _tools(t: _Reader) -> tuple[str, ...]:
+    enabled = t.get("enabled", (list, str), "a list of tool names or 'all'", required=True)
+    if isinstance(enabled, str) and enabled != "all":
+        raise t.fail("enabled", "a list of tool names or 'all'", enabled)
+    return ("all",) if enabled == "all" else _str_list(t, "enabled")
+
+
+def _mcp_servers(r: _Reader, res: _Reader | None) -> tuple[dict, ...]:
+    servers = (res.get("mcp_servers", (list,), "a list of MCP servers ({name: ...})", default=None) if res else None) \
+        or r.get("mcp_servers", (list,), "a list of MCP servers ({name: ...})", default=[])
+    for i, server in enumerate(servers):
+        _Reader(server, r.file, f"mcp_servers[{i}]").get("name", (str,), "a server name", required=True)
+    return tuple(servers)

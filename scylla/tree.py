@@ -30,6 +30,16 @@ AGENT_RAW = ("prompt.md", "replay.sh", "stdout.log", "stderr.log", "output.txt",
 JUDGE_RAW = ("judgment.json", "response.txt", "stdout.log", "timing.json", "MODEL.md", "replay.sh")
 
 
+# Run directories live under the root, except in an adopted ProjectScylla tree (`runs_dir: ..` or
+# `../completed`), where Scylla's own files sit in a root of their own beside ProjectScylla's.
+_runs_prefix = ""
+
+
+def set_runs_dir(runs_dir: str) -> None:
+    global _runs_prefix
+    _runs_prefix = "" if runs_dir in ("", ".") else runs_dir.rstrip("/") + "/"
+
+
 def run_name(n: int) -> str:
     return f"run_{n:02d}"
 
@@ -57,12 +67,17 @@ class SubtestPaths:
         return f"{self.dir}/config"
 
     @property
+    def runs_dir(self) -> str:
+        """Where this subtest's run directories (and their .failed/ archive) live."""
+        return f"{_runs_prefix}{self.dir}"
+
+    @property
     def failed_dir(self) -> str:
-        return f"{self.dir}/.failed"
+        return f"{self.runs_dir}/.failed"
 
     @property
     def superseded_dir(self) -> str:
-        return f"{self.dir}/.superseded"
+        return f"{self.runs_dir}/.superseded"
 
     def reports(self) -> list[str]:
         return [f"{self.dir}/{f}" for f in REPORT_FILES]
@@ -83,7 +98,7 @@ class RunPaths:
 
     @property
     def dir(self) -> str:
-        return self.id
+        return f"{_runs_prefix}{self.id}"
 
     @property
     def subtest_paths(self) -> SubtestPaths:

@@ -100,3 +100,22 @@ def test_pipeline_judge_labels_itself(hello):
     assert judgment["adapter"] == "pipeline" and judgment["model"] == "scylla-pipeline-judge"
     assert judgment["reasoning"].startswith("Deterministic pipeline judge (not a language model)")
     assert "not a language model" in (hello.root / "T0/01/run_01/judge/judge_01/MODEL.md").read_text()
+
+
+def test_projectscylla_analysis_loader_rules_hold(hello):
+    """What ProjectScylla's loader requires: models[0] in config/experiment.json, tier dirs T*, digit-only
+    subtest dirs holding run_* dirs with run_result.json, and a MODEL.md with one `**Model**:` line beside
+    every judge_NN/judgment.json (without it the loader drops the whole run)."""
+    import re
+    config = hello.json("config/experiment.json")
+    assert config["models"] == ["scripted-hello-agent"] and config["judge_models"][1] == "scripted-hello-judge"
+    assert all(k in config for k in ("experiment_id", "task_repo", "task_commit", "task_prompt_file", "language"))
+    runs = [r for t in hello.root.glob("T*") for s in t.iterdir() if s.name.isdigit() for r in s.glob("run_*")]
+    assert len(runs) == 10
+    for run in runs:
+        assert (run / "run_result.json").is_file()
+        judgments = sorted(run.glob("judge/judge_*/judgment.json"))
+        assert len(judgments) == 2
+        for judgment in judgments:
+            models = re.findall(r"\*\*Model\*\*:\s*(.+)", (judgment.parent / "MODEL.md").read_text())
+            assert len(models) == 1 and models[0].strip()

@@ -98,3 +98,40 @@ def test_inherit_from_tier_outside_experiment(spec_dir):
     path = _write(spec_dir, lambda d: d.__setitem__("tiers", ["T0", "T5"]))
     with pytest.raises(SpecError, match=r"01-best-plus-agents.yaml: key 'inherit_best_from': tier 'T1'"):
         load_experiment(path)
+
+
+def test_subtest_defaults_follow_projectscylla(tmp_path):
+    """extends_previous defaults to true except for T0/00 and T0/01; system_prompt_mode to custom;
+    resources may also sit at the top level."""
+    for rel, text in {"t0/00-a.yaml": "name: a\n", "t0/01-b.yaml": "name: b\n", "t0/02-c.yaml": "name: c\n",
+                      "t1/01-d.yaml": "name: d\nagents: {levels: [3]}\nskills: {names: [x]}\n"}.items():
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    t0, t1 = load_tier(tmp_path, "T0"), load_tier(tmp_path, "T1")
+    assert [s.extends_previous for s in t0 + t1] == [False, False, True, True]
+    assert {s.system_prompt_mode for s in t0 + t1} == {"custom"}
+    assert t1[0].resources.agents == ("level/3",) and t1[0].resources.skills == ("name/x",)
+    (tmp_path / "t0/00-a.yaml").write_text("system_prompt_mode: empty\n")
+    with pytest.raises(SpecError, match=r"00-a.yaml: key 'system_prompt_mode': expected one of none, default, custom"):
+        load_tier(tmp_path, "T0")
+
+
+def test_inheriting_from_a_higher_tier_is_refused(spec_dir):
+    (spec_dir / "tiers/t1/02-rle-skill.yaml").write_text("name: x\ninherit_best_from: [T5]\n")
+    with pytest.raises(SpecError, match=r"02-rle-skill.yaml: key 'inherit_best_from': tier 'T5' is not below T1"):
+        load_experiment(spec_dir / "experiment.yaml")
+
+
+def test_a_projectscylla_fixture_sets_the_agent_timeout_and_pipeline_language(tmp_path):
+    spec = tmp_path / "experiment.yaml"
+    spec.write_text(yaml.safe_dump({
+        "id": "ps-test-002", "fixture": str(PROJECTSCYLLA / "fixtures/test-002"),
+        "tiers_dir": str(PROJECTSCYLLA / "tiers"), "tiers": ["T0"],
+        "agent": {"adapter": "claude-code", "model": "claude-sonnet-4-6"},
+        "judges": [{"adapter": "claude-code", "model": "claude-opus-4-6"}],
+        "repos": {"https://github.com/mvillmow/modular": str(tmp_path / "clone")}}))
+    exp = load_experiment(spec)
+    fixture = yaml.safe_load((PROJECTSCYLLA / "fixtures/test-002/test.yaml").read_text())
+    assert exp.agent.timeout_seconds == fixture["task"]["timeout_seconds"] == 1380
+    assert exp.fixture.language == fixture["language"]
+    assert exp.repos[exp.fixture.repo_url] == (tmp_path / "clone").resolve()     # source.repo -> local clone

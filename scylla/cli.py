@@ -1,0 +1,42 @@
+"""The `scylla` command: operations around the doit graph (`doit` itself runs experiments)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _repo_map(items: list[str]) -> dict[str, Path]:
+    pairs = {}
+    for item in items:
+        url, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"scylla: --repo expects URL=PATH, got {item!r}")
+        pairs[url] = Path(path)
+    return pairs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scylla", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    adopt = commands.add_parser("adopt", help="take over a ProjectScylla experiment directory without re-running "
+                                               "anything it finished (adds files, never changes its files)")
+    adopt.add_argument("experiment_dir", type=Path, help="the directory holding config/experiment.json")
+    adopt.add_argument("--tiers", type=Path, required=True, help="ProjectScylla tiers directory (subtests/, blocks/, ...)")
+    adopt.add_argument("--fixture", type=Path, help="the task fixture directory (default: from task_prompt_file)")
+    adopt.add_argument("--repo", action="append", default=[], metavar="URL=PATH",
+                       help="a local clone (or plain directory) for the fixture's source.repo")
+    args = parser.parse_args(argv)
+    if args.command == "adopt":
+        from .adopt import AdoptError, adopt as run_adopt
+        try:
+            run_adopt(args.experiment_dir, args.tiers, args.fixture, _repo_map(args.repo))
+        except AdoptError as exc:
+            print(f"scylla adopt: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
