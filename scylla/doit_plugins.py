@@ -12,6 +12,11 @@ import sqlite3
 import sys
 import time
 
+import orjson
+
+from doit import dependency
+
+from . import durable
 from doit.dependency import DatabaseException, SqliteDB
 
 
@@ -33,6 +38,19 @@ class DurableSqliteDB(SqliteDB):
             super().__init__(name, codec, module_name=module_name)
         self._conn.execute("pragma journal_mode=wal")
         self._conn.execute("pragma synchronous=normal")
+        # one query for every record instead of one per task (10,000 tasks: ~0.2 s); decoded on first use
+        raw = sqlite3.connect(name)
+        try:
+            self._raw = dict(raw.execute("select task_id, task_data from doit"))
+        finally:
+            raw.close()
+
+    def _get_task_data(self, task_id):
+        text = self._raw.pop(task_id, None)
+        return orjson.loads(text) if text is not None else {}
+
+    def in_(self, task_id):
+        return task_id in self._cache or task_id in self._raw
 
     def set(self, task_id, dependency, value):
         super().set(task_id, dependency, value)
@@ -45,6 +63,26 @@ class DurableSqliteDB(SqliteDB):
         self._conn.commit()
         self._dirty.discard(task_id)
 
+    def remove_all(self):
+        self._raw = {}
+        super().remove_all()
+
     def remove(self, task_id):
+        self._raw.pop(task_id, None)
         super().remove(task_id)
         self._conn.commit()
+
+
+class MD5Checker(dependency.MD5Checker):
+    """doit's md5 checker, its stats shared with the seal checks through `durable.stat` (cached while a
+    read-only command runs). The class keeps doit's name: doit drops a task's record when the name of
+    the checker class changes."""
+
+    def exists(self, file_path):
+        return durable.stat(file_path) is not None
+
+    def info(self, file_path):
+        st = durable.stat(file_path)
+        if st is None:
+            raise self.CheckerError(f"{file_path}: not found")
+        return st

@@ -88,9 +88,9 @@ def write_json(path: str | os.PathLike, obj: Any) -> bool:
 
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON artifact; errors name the file and what is wrong with it."""
-    path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except FileNotFoundError:
         raise ArtifactError(f"{path}: file is missing") from None
     except OSError as exc:
@@ -109,6 +109,24 @@ def read_json_object(path: str | os.PathLike) -> dict:
 
 
 # ---------------------------------------------------------------- fingerprints
+
+# Set to a dict while a read-only doit command (list, info) checks the graph: nothing writes then, and
+# a status check stats most files several times (as one task's output and other tasks' inputs).
+STAT_CACHE: dict[str, os.stat_result | None] | None = None
+
+
+def stat(path: str) -> os.stat_result | None:
+    """os.stat, or None for a missing file; cached while STAT_CACHE is on."""
+    if STAT_CACHE is not None and path in STAT_CACHE:
+        return STAT_CACHE[path]
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if STAT_CACHE is not None:
+        STAT_CACHE[path] = st
+    return st
+
 
 def file_md5(path: str | os.PathLike) -> str:
     digest = hashlib.md5()
@@ -131,12 +149,13 @@ def seal_path(output_dir: str | os.PathLike) -> Path:
 
 def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: list[str]) -> None:
     """Record that `task` completed from these inputs and this configuration. Call it last."""
-    record = {
-        "task": task,
-        "config": config,
-        "inputs": {p: {"md5": file_md5(p), "size": os.path.getsize(p)} for p in sorted(inputs)},
-    }
+    record = {"task": task, "config": config, "inputs": {p: _fingerprint(p) for p in sorted(inputs)}}
     write_json(seal_path(output_dir), record)
+
+
+def _fingerprint(path: str) -> dict:
+    st = os.stat(path)
+    return {"md5": file_md5(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, source: str) -> None:
@@ -147,8 +166,8 @@ def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, so
 
 def read_seal(output_dir: str | os.PathLike) -> dict | None:
     """The seal of an output directory, or None when there is none. A corrupt seal raises."""
-    path = seal_path(output_dir)
-    if not path.exists():
+    path = f"{os.fspath(output_dir)}/{SEAL_NAME}"
+    if stat(path) is None:
         return None
     seal = read_json(path)
     if not isinstance(seal, dict) or not isinstance(seal.get("inputs"), dict):
@@ -172,12 +191,14 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str]) 
         removed = sorted(set(recorded) - set(inputs))
         return f"inputs changed (added {added}, removed {removed})"
     for path in inputs:
-        try:
-            size = os.path.getsize(path)
-        except OSError:
+        st = stat(path)
+        if st is None:
             return f"input missing: {path}"
         entry = recorded[path]
-        if size != entry.get("size") or file_md5(path) != entry.get("md5"):
+        if st.st_size != entry.get("size"):
+            return f"input changed: {path}"
+        # like doit's md5 checker: content is hashed only when the timestamp moved (e.g. a copied tree)
+        if st.st_mtime_ns != entry.get("mtime_ns") and file_md5(path) != entry.get("md5"):
             return f"input changed: {path}"
     return None
 

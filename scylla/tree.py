@@ -8,6 +8,7 @@ path (or machine) stays up to date.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 STATE_DIR = ".scylla"
 DB_FILE = f"{STATE_DIR}/doit.db"
@@ -92,11 +93,12 @@ class RunPaths:
     subtest: str
     number: int
 
-    @property
+    # cached: a status check of 10,000 runs asks for these ~100,000 times (run_dir is set before any use)
+    @cached_property
     def id(self) -> str:
         return f"{self.tier}/{self.subtest}/{run_name(self.number)}"
 
-    @property
+    @cached_property
     def dir(self) -> str:
         return f"{_runs_prefix}{self.id}"
 

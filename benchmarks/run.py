@@ -1,0 +1,332 @@
+"""Scylla at scale: the issue's budgets measured side by side, in one process run.
+
+    python benchmarks/run.py --runs 1130 10000 --judges 3 --repeat 5 [--keep DIR] [--skip-p5]
+
+For every N in --runs, benchmarks/make_tree.py builds a complete experiment of N runs x --judges judge
+slots (with --keep DIR it is built once into DIR/tree-<N>x<J>/ and reused afterwards: 10,000 runs take
+minutes). After a warm-up round, each repetition measures, in this order:
+
+  P1  `doit list --all --status`, and a raw os.stat() walk of the results root (in-process: the floor)
+  P2  a no-op `doit` (checked: it executes nothing)
+  P3  `doit` after deleting every run_result.json (deleted again before each repetition; checked: only
+      the run: tasks and the aggregates above them run, never an agent, pipeline or judge)
+
+and the table shows medians of --repeat repetitions, per-run cost (seconds / N) and:
+
+  P4  per-run cost at each larger N against the smallest N (linear = flat per-run cost)
+  P5  `doit -n 8 -P thread` vs `doit -n 1` on fresh 16-run experiments whose scripted agent sleeps 1 s
+      (examples/hello on tier T0, one pipeline judge, a fixture language without a pipeline so that the
+      runs' pytest does not compete for the CPUs); a fresh copy per measurement, --p5-repeat of each
+
+Every doit is a real `python -m doit -f dodo.py ... exp=SPEC` subprocess; its peak RSS is recorded.
+Nothing is asserted about timings: the table marks each budget met or not met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from common import REPO, checkout, doit, machine, stat_walk
+
+MAKE_TREE = REPO / "benchmarks" / "make_tree.py"
+BUDGET_SIZE = (1130, 3)                        # the issue's budgets are for 1,130 runs x 3 judges
+REGENERATED = {"run", "subtest", "tier", "experiment"}   # what may run once run_result.json files are gone
+P5_RUNS, P5_AGENT_DELAY = 16, 1
+
+
+# ---------------------------------------------------------------- experiments
+
+@dataclass
+class Tree:
+    spec: Path
+    root: Path
+    runs: int
+    judges: int
+    run_results: list[Path] = field(default_factory=list)   # filled in by measure_tree
+    files: int = 0                                           # idem
+
+    @property
+    def size(self) -> str:
+        return f"{self.runs:,} × {self.judges}"
+
+
+def load_tree(spec: Path) -> Tree:
+    from scylla.spec import load_experiment
+    exp = load_experiment(spec)
+    return Tree(spec, exp.root, len(exp.all_subtests()) * exp.runs, len(exp.judges))
+
+
+def kept_tree(dest: Path, build: Callable[[Path], Path]) -> Tree:
+    """The experiment in `dest`, built by `build(dest) -> spec` unless a finished build is there."""
+    marker = dest / "SPEC"                   # written last: a half-built tree is rebuilt
+    if marker.exists() and Path(marker.read_text()).exists():
+        print(f"reusing {dest}", file=sys.stderr, flush=True)
+        return load_tree(Path(marker.read_text()))
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    print(f"building {dest} ...", file=sys.stderr, flush=True)
+    spec = build(dest)
+    marker.write_text(str(spec))
+    return load_tree(spec)
+
+
+def synthetic(runs: int, judges: int) -> Callable[[Path], Path]:
+    """make_tree.py in a child process (it holds the experiment lock and chdirs while it builds)."""
+    def build(dest: Path) -> Path:
+        out = subprocess.run([sys.executable, str(MAKE_TREE), "--runs", str(runs), "--judges", str(judges),
+                              "--dest", str(dest)], check=True, capture_output=True, text=True)
+        return Path(out.stdout.strip().splitlines()[-1])
+    return build
+
+
+def hello(dest: Path) -> Path:
+    """examples/hello, completed by doit (10 runs x 2 judges; for trying this script out quickly)."""
+    spec = checkout(dest)
+    doit(spec)
+    return spec
+
+
+def parallel_experiment(dest: Path) -> Path:
+    """A fresh examples/hello with 16 runs (T0's two subtests x 8) whose agent sleeps 1 s, one pipeline
+    judge, and a fixture language with no pipeline (every step N/A), so orchestration is what is timed."""
+    spec = checkout(dest)
+    test_yaml = spec.parent / "fixture" / "test.yaml"
+    test_yaml.write_text(test_yaml.read_text().replace("language: python", "language: none"))
+    data = yaml.safe_load(spec.read_text())
+    data.update(tiers={"T0": "all"}, runs=P5_RUNS // 2, judges=[{"adapter": "pipeline"}],
+                concurrency={"agents": P5_RUNS, "judges": P5_RUNS})
+    data["agent"]["command"] = f"SCYLLA_EXAMPLE_AGENT_DELAY={P5_AGENT_DELAY} {data['agent']['command']}"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert load_tree(spec).runs == P5_RUNS
+    return spec
+
+
+# ---------------------------------------------------------------- measurements
+
+@dataclass
+class Samples:
+    seconds: list[float] = field(default_factory=list)
+    rss_mib: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float, rss_mib: float | None = None) -> None:
+        self.seconds.append(seconds)
+        if rss_mib is not None:
+            self.rss_mib.append(rss_mib)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak_rss(self) -> float | None:
+        return max(self.rss_mib, default=None)
+
+
+def basenames(tasks: list[str]) -> set[str]:
+    return {t.split(":", 1)[0] for t in tasks}
+
+
+def measure_walk(tree: Tree) -> tuple[float, None]:
+    seconds, _ = stat_walk(tree.root)
+    return seconds, None
+
+
+def measure_list(tree: Tree) -> tuple[float, float]:
+    run = doit(tree.spec, "list", "--all", "--status")
+    return run.seconds, run.rss_mib
+
+
+def measure_noop(tree: Tree) -> tuple[float, float]:
+    run = doit(tree.spec)
+    assert not run.executed, f"the no-op doit executed {len(run.executed)} tasks: {run.executed[:5]}"
+    return run.seconds, run.rss_mib
+
+
+def measure_regenerate(tree: Tree) -> tuple[float, float]:
+    for path in tree.run_results:
+        path.unlink()
+    run = doit(tree.spec)
+    ran_runs = [t for t in run.executed if t.startswith("run:")]
+    assert basenames(run.executed) <= REGENERATED, f"regenerating ran {basenames(run.executed) - REGENERATED}"
+    assert len(ran_runs) == tree.runs, f"{len(ran_runs)} run: tasks ran, expected {tree.runs}"
+    assert all(p.exists() for p in tree.run_results), "a run_result.json was not regenerated"
+    return run.seconds, run.rss_mib
+
+
+MEASURES = {"walk": measure_walk, "list": measure_list, "noop": measure_noop, "regenerate": measure_regenerate}
+
+
+def measure_tree(tree: Tree, repeat: int) -> dict[str, Samples]:
+    """A warm-up round, then `repeat` rounds of every measure, interleaved."""
+    tree.run_results = sorted(p for p in tree.root.rglob("run_result.json")
+                              if not any(part.startswith(".") for part in p.relative_to(tree.root).parts))
+    assert len(tree.run_results) == tree.runs, f"{len(tree.run_results)} run_result.json for {tree.runs} runs"
+    tree.files = stat_walk(tree.root)[1]
+    warm = doit(tree.spec)
+    if warm.executed:
+        print(f"note: the warm-up doit on {tree.size} executed {len(warm.executed)} tasks", file=sys.stderr)
+    samples = {name: Samples() for name in MEASURES}
+    for round_number in range(repeat + 1):
+        print(f"  {tree.size}: round {round_number}/{repeat}", file=sys.stderr, flush=True)
+        for name, measure in MEASURES.items():
+            result = measure(tree)
+            if round_number:                 # round 0 is the warm-up
+                samples[name].add(*result)
+    return samples
+
+
+def measure_parallel(repeat: int) -> dict[str, Samples]:
+    """P5: each measurement on its own fresh experiment."""
+    modes = {"serial": ("-n", "1"), "parallel": ("-n", "8", "-P", "thread")}
+    samples = {mode: Samples() for mode in modes}
+    for i in range(repeat):
+        for mode, args in modes.items():
+            print(f"  P5 {mode} {i + 1}/{repeat}", file=sys.stderr, flush=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                run = doit(parallel_experiment(Path(tmp)), *args)
+            agents = [t for t in run.executed if t.startswith("agent:")]
+            assert len(agents) == P5_RUNS, f"{len(agents)} agents ran, expected {P5_RUNS}"
+            samples[mode].add(run.seconds, run.rss_mib)
+    return samples
+
+
+# ---------------------------------------------------------------- the table
+
+@dataclass
+class Row:
+    check: str
+    what: str
+    size: str = ""
+    value: str = ""
+    per_run: str = ""
+    rss: str = ""
+    samples: str = ""
+    budget: str = ""
+    status: str = ""
+
+
+COLUMNS = ("check", "what", "runs × judges", "median", "per run", "peak RSS", "samples", "budget", "status")
+
+
+def seconds(s: float) -> str:
+    return f"{s * 1e6:.0f} µs" if s < 1e-3 else f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def mib(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f} MiB"
+
+
+def verdict(ok: bool | None) -> str:
+    return "—" if ok is None else "met" if ok else "**not met**"
+
+
+def tree_rows(tree: Tree, samples: dict[str, Samples]) -> list[Row]:
+    at_budget = (tree.runs, tree.judges) == BUDGET_SIZE
+    walk, listing = samples["walk"].median, samples["list"].median
+
+    def timed(check: str, what: str, name: str, budget: float | None = None) -> Row:
+        s = samples[name]
+        return Row(check, what, tree.size, seconds(s.median), seconds(s.median / tree.runs),
+                   mib(s.peak_rss), f"median of {len(s.seconds)}", "" if budget is None else f"≤ {budget:g} s",
+                   "" if budget is None else verdict(s.median <= budget if at_budget else None))
+
+    return [
+        timed("P1", f"raw os.stat walk of the results root ({tree.files:,} files, in-process)", "walk"),
+        timed("P1", "`doit list --all --status`", "list", 0.5),
+        Row("P1", "list --status ÷ stat walk", tree.size, f"{listing / walk:.1f}x", budget="≤ 3x (aim)",
+            status=verdict(listing / walk <= 3 if at_budget else None)),
+        timed("P2", "no-op `doit` (executes nothing)", "noop", 1),
+        timed("P3", f"`doit` after deleting all {tree.runs:,} run_result.json (only run: and aggregates run)",
+              "regenerate", 1),
+    ]
+
+
+def linearity_rows(results: list[tuple[Tree, dict[str, Samples]]]) -> list[Row]:
+    """P4: per-run cost at each larger N against the smallest N."""
+    names = {"list": "`doit list --all --status`", "noop": "no-op `doit`", "regenerate": "regenerate run_result.json"}
+    if len(results) < 2:
+        return [Row("P4", "per-run cost across sizes (needs two or more --runs)", budget="within ±20 %")]
+    (small, small_samples), rows = results[0], []
+    for big, big_samples in results[1:]:
+        for name, what in names.items():
+            change = (big_samples[name].median / big.runs) / (small_samples[name].median / small.runs) - 1
+            rows.append(Row("P4", f"per-run cost of {what}, {big.runs:,} vs {small.runs:,} runs",
+                            f"{big.size} vs {small.size}", f"{change:+.0%}", budget="within ±20 %",
+                            status=verdict(abs(change) <= 0.20)))
+    return rows
+
+
+def parallel_rows(samples: dict[str, Samples]) -> list[Row]:
+    serial, parallel = samples["serial"], samples["parallel"]
+    size = f"{P5_RUNS} × 1 (fresh)"
+    note = f"median of {len(serial.seconds)}, fresh each"
+    speedup = serial.median / parallel.median
+    return [
+        Row("P5", f"`doit -n 1`, agent sleeps {P5_AGENT_DELAY} s", size, seconds(serial.median),
+            seconds(serial.median / P5_RUNS), mib(serial.peak_rss), note),
+        Row("P5", f"`doit -n 8 -P thread`, agent sleeps {P5_AGENT_DELAY} s", size, seconds(parallel.median),
+            seconds(parallel.median / P5_RUNS), mib(parallel.peak_rss), note),
+        Row("P5", "speedup = serial ÷ parallel", size, f"{speedup:.1f}x", budget="≥ 6x", status=verdict(speedup >= 6)),
+    ]
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = (row.check, row.what, row.size, row.value, row.per_run, row.rss, row.samples, row.budget, row.status)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, nargs="+", default=[1130, 10000], help="experiment sizes N (runs)")
+    parser.add_argument("--judges", type=int, default=3, help="judge slots per run")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions for P1-P3 (medians)")
+    parser.add_argument("--p5-repeat", type=int, default=3, help="fresh experiments per P5 mode (slow)")
+    parser.add_argument("--keep", type=Path, help="build trees here and reuse the ones already built")
+    parser.add_argument("--skip-p5", action="store_true", help="skip the parallel-speedup measurement")
+    parser.add_argument("--hello", action="store_true", help=argparse.SUPPRESS)   # examples/hello instead of --runs
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    with ExitStack() as stack:
+        base = args.keep.resolve() if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        builds = ([(base / "hello", hello)] if args.hello else
+                  [(base / f"tree-{n}x{args.judges}", synthetic(n, args.judges)) for n in sorted(set(args.runs))])
+        results = []
+        for dest, build in builds:
+            tree = kept_tree(dest, build)
+            results.append((tree, measure_tree(tree, args.repeat)))
+        rows = [row for tree, samples in results for row in tree_rows(tree, samples)]
+        rows += linearity_rows(results)
+        if not args.skip_p5:
+            rows += parallel_rows(measure_parallel(args.p5_repeat))
+    print(f"machine: {machine()}")
+    print(f"command: python {shlex.join(sys.argv)}")
+    print()
+    print(markdown(rows))
+    print()
+    print(f"Budgets are the issue's, for {BUDGET_SIZE[0]:,} runs × {BUDGET_SIZE[1]} judges: P1-P3 are marked only "
+          "at that size (— elsewhere); P4 and P5 at any size. Times are wall seconds of the whole `python -m doit` "
+          "process (medians after a warm-up round); peak RSS is the highest of its samples.")
+
+
+if __name__ == "__main__":
+    main()
