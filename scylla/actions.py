@@ -229,6 +229,9 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
         return TaskFailed(reason)
 
     def work(out: Path) -> None:
+        if not pipeline.runs_steps(exp.fixture.language):      # nothing to run: no workspace to re-create
+            durable.write_json(run.pipeline, pipeline.not_applicable(exp.fixture.language, out))
+            return
         ws = Path(run.workspace + "-pipeline").resolve()
         with workspace.recreated(exp.root, _repo(exp), ws, exp.fixture.source_hash, Path(sp.config_dir),
                                  Path(run.agent("patch.diff"))):

@@ -257,7 +257,8 @@ def seal_finished(exp, tasks: list[dict]) -> dict[str, int]:
             durable.write_json(out / "pipeline.json", {
                 "adopted_from": SOURCE, "all_passed": None, "steps": {}, "tests": None,
                 "note": "ProjectScylla kept only the step scripts and logs in this directory"})
-        _fill(task["targets"])
+        raw = {"agent": tree.AGENT_RAW, "judge": tree.JUDGE_RAW}.get(task["basename"], ())
+        _fill([*task["targets"], *(str(out / f) for f in raw)])
         name = f"{task['basename']}:{task['name']}"
         durable.write_adopted_seal(out, name, durable.config_digest(meta["config"]), SOURCE)
         counts[task["basename"]] += 1

@@ -78,6 +78,9 @@ def _digest(config_json: bytes) -> str:
 def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, inputs: list[str],
                  config: dict, targets: list[str], task_dep: list[str], retry_invalid: bool = False,
                  **extra) -> dict:
+    """A sealed task's targets are its seal plus `targets`. Paid tasks (agent, judge) declare only the
+    seal: doit re-runs a task whose target is missing, and a deleted log must never buy a second agent
+    run (tasks that need it fail naming the file; delete the seal to pay for a new run on purpose)."""
     task = f"{basename}:{name}" if name else basename
     # thousands of tasks share a handful of configurations (the agent, each judge slot): digest each once
     digest = _digest(orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str))
@@ -145,8 +148,7 @@ def _subtest_config(exp: Experiment, s) -> dict:
 def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
     sp, rid = run.subtest_paths, run.id
     yield _sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
-                       exp.agent.identity(exp.fixture), [run.agent(f) for f in tree.AGENT_RAW],
-                       ["setup", f"subtest_config:{sp.dir}"])
+                       exp.agent.identity(exp.fixture), [], ["setup", f"subtest_config:{sp.dir}"])
     yield _cheap("agent_result", rid, actions.agent_result, (run,),
                  [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
                  task_dep=[f"agent:{rid}"])
@@ -164,8 +166,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
             inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
         yield _sealed_task("judge", f"{rid}/{slot.name}", actions.judge, (exp, run, slot.number),
                            run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
-                           [run.judge(slot.number, f) for f in tree.JUDGE_RAW],
-                           [f"judge_prompt:{rid}", "setup", f"pipeline:{rid}", "baseline"], retry_invalid)
+                           [], [f"judge_prompt:{rid}", "setup", f"pipeline:{rid}", "baseline"], retry_invalid)
     judgments = [run.judge(j.number, "judgment.json") for j in exp.judges]
     yield _cheap("consensus", rid, actions.consensus, (exp, run), judgments, [run.consensus],
                  task_dep=[f"judge:{rid}/{j.name}" for j in exp.judges])

@@ -41,12 +41,21 @@ PRECOMMIT = "pre-commit run --all-files"
 TOOLCHAINS = {"mojo": "mojo"}
 
 
+def runs_steps(language: str) -> bool:
+    """Whether `language` has pipeline steps (otherwise every step is N/A and no workspace is needed)."""
+    return language.lower() == "python"
+
+
+def not_applicable(language: str, commands_dir: Path) -> dict:
+    reason = _unsupported_reason(language)
+    return _result(language, {name: _skip(Path(commands_dir), name, "", reason) for name in STEPS}, None)
+
+
 def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600) -> dict:
     """Run the pipeline for `language` in `workspace`; see the module docstring for what is written."""
     workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
-    if language.lower() != "python":
-        reason = _unsupported_reason(language)
-        return _result(language, {name: _skip(commands_dir, name, "", reason) for name in STEPS}, None)
+    if not runs_steps(language):
+        return not_applicable(language, commands_dir)
     with tempfile.TemporaryDirectory(prefix="scylla-pipeline-", ignore_cleanup_errors=True) as scratch:
         steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout))
     return _result(language, steps, tests)

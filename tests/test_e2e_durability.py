@@ -138,3 +138,14 @@ def test_a_orphaned_worker_finishing_an_agent_is_not_paid_again(fresh):
         assert len(calls) == 10 and "experiment" in run.executed
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_deleted_raw_capture_never_buys_a_second_run(hello):
+    run = hello.root / "T0/00/run_01"
+    (run / "agent/stdout.log").unlink()
+    (run / "judge/judge_02/response.txt").unlink()
+    status = hello.status()
+    assert status["agent:T0/00/run_01"] == "U" and status["judge:T0/00/run_01/judge_02"] == "U"
+    done = hello.doit(check=False)
+    assert done.returncode != 0 and "T0/00/run_01/agent/stdout.log" in done.stdout + done.stderr
+    assert hello.calls("agent") == [] and hello.calls("judge") == []
