@@ -95,9 +95,15 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
     }
 
 
+def _rebuildable(action, *args):
+    with durable.rebuildable():
+        return action(*args)
+
+
 def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],
            **extra) -> dict:
-    return {"basename": basename, **({"name": name} if name else {}), "actions": [(action, args)],
+    """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them)."""
+    return {"basename": basename, **({"name": name} if name else {}), "actions": [(_rebuildable, (action, *args))],
             "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
 
 
@@ -188,7 +194,7 @@ def _resolve_spec(arg: str | None) -> Path:
     return started / spec if (started / spec).exists() else Path.cwd() / spec
 
 
-READ_ONLY_COMMANDS = {"list", "info", "help", "dumpdb", "tabcompletion"}
+READ_ONLY_COMMANDS = {"list", "info", "help", "dumpdb", "tabcompletion", "status"}
 
 
 def _command_executes_tasks(argv: list[str]) -> bool:
