@@ -9,6 +9,7 @@ Scylla pay for a finished run or judgment again.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 import signal
@@ -172,7 +173,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
             inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
         yield _sealed_task("judge", f"{rid}/{slot.name}", actions.judge, (exp, run, slot.number),
                            run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
-                           [], [f"judge_prompt:{rid}", "setup", f"pipeline:{rid}", "baseline"], retry_invalid)
+                           [], [f"judge_prompt:{rid}"], retry_invalid)   # which waits for the rest
     judgments = [run.judge(j.number, "judgment.json") for j in exp.judges]
     yield _cheap("consensus", rid, actions.consensus, (exp, run), judgments, [run.consensus],
                  task_dep=[f"judge:{rid}/{j.name}" for j in exp.judges])
@@ -232,7 +233,15 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def task_scylla():
-        yield from tasks(exp, rejudge)
+        # every task object lives until doit exits: the cyclic GC, which would walk them again and
+        # again while they are made (a third of loading 10,000 tasks), is off meanwhile and then
+        # told to leave them alone
+        gc.disable()
+        try:
+            yield from doit_plugins.tasks_from_dicts(tasks(exp, rejudge))
+        finally:
+            gc.freeze()
+            gc.enable()
     task_scylla.__doc__ = f"experiment {exp.id}"
 
     return {

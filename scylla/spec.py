@@ -165,6 +165,10 @@ class Experiment:
 
 # ---------------------------------------------------------------- small checked readers
 
+# libyaml's loader when PyYAML has it (the same safe schema, ~10x faster on 120 subtest files)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(path: Path, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -173,7 +177,7 @@ def _load_yaml(path: Path, what: str) -> Any:
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {what} ({exc.strerror})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
