@@ -95,8 +95,9 @@ def _clean(value: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """Deterministic JSON: sorted keys, indent 2, trailing newline, no NaN."""
-    return orjson.dumps(_clean(obj), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    """Deterministic JSON: sorted keys, indent 2, trailing newline, no NaN. orjson itself writes
+    NaN/Infinity as null and non-string keys as strings: the bytes equal those of `_clean(obj)`."""
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> bool:
