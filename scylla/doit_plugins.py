@@ -154,6 +154,8 @@ def tasks_from_dicts(dicts):
             task = dict_to_task({k: v for k, v in d.items() if k != "basename"} | {"name": name})
         if "name" in d:
             task.subtask_of = basename
-            groups.setdefault(basename, Task(basename, None, has_subtask=True)).task_dep.append(name)
+            if basename not in groups:
+                groups[basename] = Task(basename, None, has_subtask=True)
+            groups[basename].task_dep.append(name)
         yield task
     yield from groups.values()
