@@ -133,19 +133,13 @@ def _is_plain(d: dict) -> bool:
 
 def tasks_from_dicts(dicts):
     """doit Tasks from task dicts as a task generator yields them (`basename`, `name`, group tasks
-    with name None), equal to what doit's loader makes of the same dicts.
-
-    Unlike doit's loader, the group tasks come last. doit runs its default tasks in this order, and a
-    group first means its 1,000 subtasks are reached one dependency chain after another: the chains
-    run through every tier (T6's config waits for T5's best, ...), and doit copies a node's chain of
-    ancestors into each node it reaches (8 % of a no-op `doit`). In definition order every task's
-    dependencies were reached just before it; runs also finish one after another instead of every
-    agent first."""
+    with name None), equal to what doit's loader makes of the same dicts, in the same order."""
     groups: dict[str, Task] = {}
     for d in dicts:
         basename = d["basename"]
         if "name" in d and d["name"] is None:
             groups[basename] = _task(basename, d, has_subtask=True)
+            yield groups[basename]
             continue
         name = f"{basename}:{d['name']}" if "name" in d else basename
         if _is_plain(d):
@@ -156,6 +150,6 @@ def tasks_from_dicts(dicts):
             task.subtask_of = basename
             if basename not in groups:
                 groups[basename] = Task(basename, None, has_subtask=True)
+                yield groups[basename]
             groups[basename].task_dep.append(name)
         yield task
-    yield from groups.values()

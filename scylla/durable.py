@@ -185,9 +185,12 @@ def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, so
 def read_seal(output_dir: str | os.PathLike) -> dict | None:
     """The seal of an output directory, or None when there is none. A corrupt seal raises."""
     path = f"{os.fspath(output_dir)}/{SEAL_NAME}"
-    if stat(path) is None:
-        return None
-    seal = read_json(path)
+    try:
+        seal = read_json(path)
+    except ArtifactError:
+        if stat(path) is None:          # (checked after the fact: one stat fewer per sealed task)
+            return None
+        raise
     if not isinstance(seal, dict) or not isinstance(seal.get("inputs"), dict):
         raise ArtifactError(f"{path}: corrupt seal (expected an object with 'inputs')")
     return seal
