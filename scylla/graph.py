@@ -20,7 +20,7 @@ import orjson
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from . import actions, doit_plugins, durable, resources, tree
+from . import actions, doit_plugins, durable, progress, resources, tree
 from .spec import Experiment, SpecError, load_experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
@@ -236,10 +236,11 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
     task_scylla.__doc__ = f"experiment {exp.id}"
 
     return {
-        # executed-only: 10,000 "-- up to date" lines would bury what actually ran
+        # executed-only on stdout (10,000 "-- up to date" lines would bury what actually ran), plus
+        # progress on stderr (scylla/progress.py)
         "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla",
                         "check_file_uptodate": doit_plugins.MD5Checker,
-                        "verbosity": 1, "reporter": "executed-only"},
+                        "verbosity": 1, "reporter": progress.for_experiment(exp)},
         "task_scylla": task_scylla,
         "EXPERIMENT": exp,
     }
