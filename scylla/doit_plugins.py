@@ -19,6 +19,10 @@ from doit import dependency
 from . import durable
 from doit.dependency import DatabaseException, SqliteDB
 
+# True in read-only commands (status, list, info) and in a plan computed beside a run (runplan.py): doit's
+# status check drops a task's record when its file checker changed, and that must not reach the DB then
+READ_ONLY = False
+
 
 class DurableSqliteDB(SqliteDB):
     """SQLite backend, WAL mode, one commit per task record (doit writes `deps:` last)."""
@@ -58,10 +62,18 @@ class DurableSqliteDB(SqliteDB):
             self._commit(task_id)
 
     def _commit(self, task_id):
+        if READ_ONLY:
+            return
         self._conn.execute("insert or replace into doit values (?,?)",
                            (task_id, self.codec.encode(self._cache[task_id])))
         self._conn.commit()
         self._dirty.discard(task_id)
+
+    def dump(self):
+        if READ_ONLY:
+            self._dirty = set()
+            return
+        super().dump()
 
     def remove_all(self):
         self._raw = {}
@@ -69,6 +81,10 @@ class DurableSqliteDB(SqliteDB):
 
     def remove(self, task_id):
         self._raw.pop(task_id, None)
+        if READ_ONLY:
+            self._cache.pop(task_id, None)
+            self._dirty.discard(task_id)
+            return
         super().remove(task_id)
         self._conn.commit()
 

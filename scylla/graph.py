@@ -95,7 +95,8 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
     }
 
 
-def _rebuildable(action, *args):
+def cheap_action(action, *args):
+    """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one)."""
     with durable.rebuildable():
         return action(*args)
 
@@ -103,7 +104,7 @@ def _rebuildable(action, *args):
 def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],
            **extra) -> dict:
     """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them)."""
-    return {"basename": basename, **({"name": name} if name else {}), "actions": [(_rebuildable, (action, *args))],
+    return {"basename": basename, **({"name": name} if name else {}), "actions": [(cheap_action, (action, *args))],
             "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
 
 
@@ -223,6 +224,7 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
     executes = _command_executes_tasks(sys.argv[1:])
     if not executes:
         durable.STAT_CACHE = {}          # nothing writes during list/info: stat each file once
+        doit_plugins.READ_ONLY = True
     if executes:
         try:
             durable.hold_experiment_lock(tree.RUN_LOCK)

@@ -31,7 +31,7 @@ from functools import lru_cache
 from doit.exceptions import BaseFail
 
 from . import durable, tree
-from .graph import Sealed
+from .graph import Sealed, cheap_action
 
 STATES = ("done", "to_run", "may_run", "blocked", "refused")
 TIER = re.compile(r"^T\d+$")
@@ -126,10 +126,11 @@ def _outside(path: str) -> bool:
 
 class Plan:
     """Verdicts for `selected` and their dependencies (all tasks when None). `tasks`: name -> doit
-    Task with implicit dependencies resolved (doit's TaskControl); `dep`: doit's Dependency."""
+    Task with implicit dependencies resolved (doit's TaskControl); `dep`: doit's Dependency; the scratch
+    directory of dry runs is made in `scratch_root` (default: the system's temporary directory)."""
 
-    def __init__(self, tasks: dict, dep, selected: list[str] | None = None):
-        self.tasks, self.dep = tasks, dep
+    def __init__(self, tasks: dict, dep, selected: list[str] | None = None, scratch_root: str | None = None):
+        self.tasks, self.dep, self._scratch_root = tasks, dep, scratch_root
         self.producers = {t: task.name for task in tasks.values() for t in task.targets}
         self.sealed_dirs = {s.out_dir: task.name for task in tasks.values() if (s := _sealed(task))}
         self.verdicts: dict[str, Verdict] = {}
@@ -269,8 +270,13 @@ class Plan:
         return "unknown"
 
     def _simulate(self, task, v: Verdict) -> bool:
-        """Dry-run a cheap task in the scratch directory when all its inputs' next content is known."""
-        if any(_outside(t) for t in task.targets):
+        """Dry-run a cheap task in the scratch directory when all its inputs' next content is known.
+
+        Only cheap tasks (graph.cheap_action) are dry-run: never an agent, judge, pipeline or worktree.
+        Their actions read and write paths relative to the working directory, which is the scratch
+        directory meanwhile; it holds copies of the inputs (no links into the tree to write through)."""
+        if any(_outside(t) for t in task.targets) or \
+                not all(getattr(a, "py_callable", None) is cheap_action for a in task.actions):
             return False
         box = self._scratch()
         for path in task.file_dep:
@@ -281,13 +287,10 @@ class Plan:
                 continue
             if nxt is not None or durable.stat(path) is None:
                 return False
-            link = os.path.join(box, path)
-            if not os.path.lexists(link):
-                os.makedirs(os.path.dirname(link), exist_ok=True)
-                os.symlink(os.path.abspath(path), link)
-        for target in task.targets:                 # never write through a link into the tree
-            if os.path.islink(os.path.join(box, target)):
-                os.unlink(os.path.join(box, target))
+            copy = os.path.join(box, path)
+            if not os.path.lexists(copy):
+                os.makedirs(os.path.dirname(copy), exist_ok=True)
+                shutil.copyfile(path, copy)
         here = os.getcwd()
         try:
             os.chdir(box)
@@ -305,7 +308,7 @@ class Plan:
 
     def _scratch(self) -> str:
         if self._box is None:
-            self._box = tempfile.mkdtemp(prefix="scylla-plan-")
+            self._box = tempfile.mkdtemp(prefix="scylla-plan-", dir=self._scratch_root)
         return self._box
 
     def _box_md5(self, path: str) -> str:

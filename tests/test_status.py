@@ -9,6 +9,7 @@ are the agent and judge tasks listed as to run.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -163,3 +164,26 @@ def test_an_adopted_projectscylla_tree_shows_exactly_its_unfinished_work(tmp_pat
     st = json.loads(_doit(checkout, ps, "status", "--json").stdout)
     assert set(st["to_run"]) == UNFINISHED and st["may_run"] == [] and st["blocked"] == []
     assert st["runs"]["expected"] == 8 and st["runs"]["agent"] == 1        # the rate-limited run, from its agent on
+
+
+def _snapshot(root) -> dict:
+    """Every file of the tree (size, mtime, bytes) and every record of doit's DB."""
+    files = {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes())
+             for p in root.rglob("*") if p.is_file() and not p.name.startswith("doit.db")}
+    with sqlite3.connect(root / ".scylla/doit.db") as db:
+        return {**files, "doit.db": sorted(db.execute("select task_id, task_data from doit"))}
+
+
+def test_status_dry_runs_in_scratch_and_writes_nothing(hello, tmp_path):
+    rubric = hello.path / "examples/hello/fixture/expected/rubric.yaml"
+    rubric.write_text(rubric.read_text() + "\n# stricter wording\n")      # setup, judge prompts: dry-run
+    (hello.root / "T0/00/run_01/run_result.json").unlink()
+    hello.edit_spec(lambda s: s["judges"][1].__setitem__("model", "scripted-hello-judge-v2"))
+    before = _snapshot(hello.root)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    st = json.loads(hello.doit("status", "--json", env={"TMPDIR": str(scratch)}).stdout)
+    assert "upstream will run: setup (changes rubric.yaml)" in st["tasks"]["judge_prompt:T0/00/run_01"]["reasons"]
+    assert _snapshot(hello.root) == before
+    assert list(scratch.iterdir()) == []                 # the scratch directory is gone too
+    assert hello.calls("agent") == [] and hello.calls("judge") == []
