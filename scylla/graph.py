@@ -20,7 +20,7 @@ import orjson
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from . import actions, doit_plugins, durable, progress, resources, tree
+from . import actions, doit_plugins, durable, resources, tree
 from .spec import Experiment, SpecError, load_experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
@@ -45,10 +45,14 @@ class Sealed:
 
     # doit inspects every uptodate callable's signature; a fixed one saves ~0.1 ms per sealed task
     __signature__ = inspect.Signature()
+    # called with the task's name when a paid task turns out to be due (set by load() when doit runs
+    # tasks: the run plan behind the progress totals starts there, runplan.py)
+    paid_due = None
 
-    def __init__(self, task: str, out_dir: str, inputs: list[str], config: str, retry_invalid: bool = False):
+    def __init__(self, task: str, out_dir: str, inputs: list[str], config: str, retry_invalid: bool = False,
+                 paid: bool = False):
         self.task, self.out_dir, self.inputs, self.config = task, out_dir, inputs, config
-        self.retry_invalid = retry_invalid
+        self.retry_invalid, self.paid = retry_invalid, paid
         self.reason = "not checked yet"
 
     def __call__(self) -> bool:
@@ -62,6 +66,8 @@ class Sealed:
             judgment = Path(self.out_dir, "judgment.json")
             if judgment.exists() and not durable.read_json_object(judgment).get("is_valid", True):
                 self.reason = "invalid judgment, re-judging on request (rejudge=invalid)"
+        if self.reason is not None and self.paid and Sealed.paid_due:
+            Sealed.paid_due(self.task)
         return self.reason is None
 
     def __str__(self) -> str:
@@ -77,7 +83,7 @@ def _digest(config_json: bytes) -> str:
 
 def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, inputs: list[str],
                  config: dict, targets: list[str], task_dep: list[str], retry_invalid: bool = False,
-                 **extra) -> dict:
+                 paid: bool = False, **extra) -> dict:
     """A sealed task's targets are its seal plus `targets`. Paid tasks (agent, judge) declare only the
     seal: doit re-runs a task whose target is missing, and a deleted log must never buy a second agent
     run (tasks that need it fail naming the file; delete the seal to pay for a new run on purpose)."""
@@ -89,7 +95,7 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
         "actions": [(action, (*args, task, inputs, digest))],
         "targets": targets + [f"{out_dir}/{durable.SEAL_NAME}"],
         "task_dep": task_dep,
-        "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid)],
+        "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid, paid)],
         "meta": {"sealed": out_dir, "config": config},
         "verbosity": 1, **extra,
     }
@@ -155,7 +161,7 @@ def _subtest_config(exp: Experiment, s) -> dict:
 def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
     sp, rid = run.subtest_paths, run.id
     yield _sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
-                       exp.agent.identity(exp.fixture), [], ["setup", f"subtest_config:{sp.dir}"])
+                       exp.agent.identity(exp.fixture), [], ["setup", f"subtest_config:{sp.dir}"], paid=True)
     yield _cheap("agent_result", rid, actions.agent_result, (run,),
                  [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
                  task_dep=[f"agent:{rid}"])
@@ -173,7 +179,8 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
             inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
         yield _sealed_task("judge", f"{rid}/{slot.name}", actions.judge, (exp, run, slot.number),
                            run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
-                           [], [f"judge_prompt:{rid}", "setup", f"pipeline:{rid}", "baseline"], retry_invalid)
+                           [], [f"judge_prompt:{rid}", "setup", f"pipeline:{rid}", "baseline"], retry_invalid,
+                           paid=slot.paid)
     judgments = [run.judge(j.number, "judgment.json") for j in exp.judges]
     yield _cheap("consensus", rid, actions.consensus, (exp, run), judgments, [run.consensus],
                  task_dep=[f"judge:{rid}/{j.name}" for j in exp.judges])
@@ -214,6 +221,7 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
 
     doit's working directory becomes the experiment root, so every path doit stores is relative
     to it and the tree (with its .scylla/ DB) can move without going stale."""
+    from . import progress, runplan     # (imported here: they import plan.py, which imports this module)
     try:
         exp = load_experiment(_resolve_spec(spec_arg))
     except SpecError as exc:          # a user error: doit prints it without a traceback
@@ -230,6 +238,7 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
             durable.hold_experiment_lock(tree.RUN_LOCK)
         except durable.ArtifactError as exc:
             raise InvalidDodoFile(str(exc)) from None
+        Sealed.paid_due = runplan.begin(exp).paid_task_due
     # doit saves its DB on SystemExit but not when SIGTERM kills it outright (CI timeouts).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -242,7 +251,7 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
         # progress on stderr (scylla/progress.py)
         "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla",
                         "check_file_uptodate": doit_plugins.MD5Checker,
-                        "verbosity": 1, "reporter": progress.for_experiment(exp)},
+                        "verbosity": 1, "reporter": progress.ProgressReporter},
         "task_scylla": task_scylla,
         "EXPERIMENT": exp,
     }

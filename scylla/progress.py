@@ -6,17 +6,15 @@ terminal or as plain `[scylla] ...` lines otherwise (CI logs): one when the plan
 tenth of the work, at least every SCYLLA_PROGRESS_SECONDS (default 30) while tasks finish, one per
 failure, and the final totals. SCYLLA_PROGRESS=bar|lines|off overrides the choice.
 
-The totals come from the same plan as `doit status` (plan.py), computed in a forked child while the
-run starts, so a `doit` with nothing to do never waits for it.
+The totals come from the same plan as `doit status` (runplan.py): computed in a forked child when the
+first agent or judge task is due or the run lasts, so a `doit` with nothing (or little) to do never
+computes it, and never waits for it. Until it arrives, lines show what finished so far.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -24,7 +22,7 @@ from collections import Counter, defaultdict
 
 from doit.reporter import ExecutedOnlyReporter
 
-from . import durable
+from . import durable, runplan
 
 PREFIX = "[scylla]"
 PAID = ("agent", "pipeline", "judge")
@@ -39,77 +37,8 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def plan_summary(tasks: dict, selected: list[str], exp) -> dict:
-    """What the run ahead will execute, per kind, with the forecast's seconds per paid call."""
-    from doit.globals import Globals        # (imported here: plan.py imports graph.py, which imports us)
-
-    from .forecast import forecast
-    from .plan import Plan
-    plan = Plan(tasks, Globals.dep_manager, selected)
-    counts = {s: Counter(_kind(n) for n in plan.names(s)) for s in ("to_run", "may_run")}
-    fc = forecast(plan, exp, list(plan.verdicts))
-    seconds = defaultdict(float)
-    calls = Counter()
-    for row, r in fc["rows"].items():
-        kind = "agent" if row == "agent" else "judge"
-        seconds[kind] += r["seconds"] + r["may_seconds"]
-        calls[kind] += (r["to_run"] + r["may_run"]) if not r["untimed"] else 0
-    return {"to_run": counts["to_run"], "may_run": counts["may_run"], "cost_usd": fc["cost_usd"],
-            "call_seconds": {k: seconds[k] / calls[k] for k in calls if calls[k]}}
-
-
-class _PlanChild:
-    """plan_summary() computed in a forked child; poll() returns it once it has arrived."""
-
-    def __init__(self, tasks: dict, selected: list[str], exp):
-        self.fd, write = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:                       # the child: compute, send, leave without any cleanup
-            code = 1
-            try:
-                os.close(self.fd)
-                data = json.dumps(plan_summary(tasks, selected, exp)).encode()
-                while data:
-                    data = data[os.write(write, data):]
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write)
-        self.buf, self.result = b"", None
-
-    def poll(self) -> dict | None:
-        while self.fd is not None and select.select([self.fd], [], [], 0)[0]:
-            chunk = os.read(self.fd, 1 << 16)
-            if chunk:
-                self.buf += chunk
-                continue
-            self._reap()
-            try:
-                self.result = json.loads(self.buf) if self.buf else {}
-            except ValueError:
-                self.result = {}
-        return self.result
-
-    def stop(self) -> None:
-        if self.fd is not None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._reap()
-
-    def _reap(self) -> None:
-        os.close(self.fd)
-        self.fd = None
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
-
-
 class ProgressReporter(ExecutedOnlyReporter):
     desc = "executed tasks on stdout (like executed-only); progress, spend and ETA on stderr"
-    experiment = None                           # set by graph.load through for_experiment()
 
     def __init__(self, outstream, options):
         super().__init__(outstream, options)
@@ -126,18 +55,15 @@ class ProgressReporter(ExecutedOnlyReporter):
         self.finished, self.seconds = Counter(), defaultdict(list)
         self.failed: list[str] = []
         self.uptodate, self.not_run, self.spent, self.decile = 0, 0, 0.0, 0
-        self.child: _PlanChild | None = None
+        self.run = runplan.RUN                  # None when doit was not started through graph.load
         self.plan: dict | None = None
         self.bar_shown = False
 
     # ------------------------------------------------------------ doit's reporter interface
 
     def initialize(self, tasks, selected_tasks):
-        if self.mode != "off":
-            try:
-                self.child = _PlanChild(tasks, list(selected_tasks), self.experiment)
-            except OSError:
-                self.child = None
+        if self.run:
+            self.run.attach(tasks, list(selected_tasks), self.started)
 
     def write(self, text):
         self._clear_bar()
@@ -148,6 +74,8 @@ class ProgressReporter(ExecutedOnlyReporter):
         super().execute_task(task)
         if task.actions:                        # group tasks only gather their subtasks
             self.started[task.name] = time.monotonic()
+            if self.run and self.mode != "off" and self.started[task.name] - self.t0 >= runplan.LONG_RUN:
+                self.run.start()
             self._update()
 
     def add_success(self, task):
@@ -171,8 +99,8 @@ class ProgressReporter(ExecutedOnlyReporter):
     def complete_run(self):
         self._clear_bar()
         super().complete_run()
-        if self.child:
-            self.child.stop()
+        if self.run:
+            self.run.stop()
         if self.mode != "off":
             self._line(self._final())
 
@@ -202,7 +130,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         return {k: n for k, n in totals.items() if n}
 
     def _eta(self, totals: dict) -> float | None:
-        if self.plan is None:
+        if not self.plan:
             return None
         per_call = self.plan.get("call_seconds", {})
         left = sum(max(0, n - self.finished[k]) * (statistics.fmean(self.seconds[k]) if self.seconds[k]
@@ -216,18 +144,18 @@ class ProgressReporter(ExecutedOnlyReporter):
         totals = self._totals()
         done, total = sum(self.finished.values()), sum(totals.values())
         eta = self._eta(totals)
-        parts = [f"{done}/{total} tasks" if self.plan is not None else f"{done} tasks (planning...)",
+        parts = [f"{done}/{total} tasks" if self.plan else f"{done} tasks done",
                  f"{len(self.failed)} failed", f"${self.spent:.2f} spent",
                  f"{_clock(time.monotonic() - self.t0)} elapsed"]
         if eta is not None and done < total:
             parts.append(f"ETA {_clock(eta)}")
         parts += [f"{k} {self.finished[k]}/{n}" for k, n in totals.items()]
-        return " · ".join(parts), (done / total if total and self.plan is not None else None)
+        return " · ".join(parts), (done / total if total and self.plan else None)
 
     def _update(self, force_line: bool = False) -> None:
         if self.mode == "off":
             return
-        if self.child and self.plan is None and (plan := self.child.poll()) is not None:
+        if self.run and self.plan is None and (plan := self.run.result()) is not None:
             self.plan = plan
             if self.mode == "lines" and plan:
                 self._line(self._plan_line(plan))
@@ -246,7 +174,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         to_run, may = sum(plan["to_run"].values()), sum(plan["may_run"].values())
         paid = ", ".join(f"{plan['to_run'].get(k, 0)} {k}" for k in PAID)
         return (f"plan: {to_run} tasks to run ({paid})" + (f", {may} more may run" if may else "")
-                + f"; forecast ${plan['cost_usd']:.2f} (`doit status` for details)")
+                + f"; forecast ${plan['forecast']['cost_usd']:.2f} (`doit status` for details)")
 
     def _final(self) -> str:
         from .status import ROWS
@@ -279,9 +207,3 @@ class ProgressReporter(ExecutedOnlyReporter):
             self.err.write("\r\x1b[K")
             self.err.flush()
             self.bar_shown = False
-
-
-def for_experiment(exp) -> type[ProgressReporter]:
-    """The reporter class for DOIT_CONFIG, knowing the experiment (models, prices, limits)."""
-    ProgressReporter.experiment = exp
-    return ProgressReporter

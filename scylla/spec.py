@@ -64,6 +64,11 @@ class JudgeSlot:
     def name(self) -> str:
         return f"judge_{self.number:02d}"
 
+    @property
+    def paid(self) -> bool:
+        """Whether its judgments cost money (the pipeline judge is deterministic and free)."""
+        return self.adapter != "pipeline"
+
     def identity(self) -> dict:
         """What decides this slot's judgments: a change re-judges this slot only."""
         return {"adapter": self.adapter, "model": self.model, "command": self.command,

@@ -19,8 +19,9 @@ def test_a_full_run_reports_the_plan_progress_and_totals(completed):
     final = first.stderr.strip().splitlines()[-1]
     assert re.match(r"\[scylla\] finished in [\d:]+: 96 tasks ran \(setup 1, baseline 1, subtest_config 5, "
                     r"agent 10, .*\), 0 failed, 0 up to date · \$0\.30 spent on agents and judges$", final), final
-    assert second.executed == [] and second.stderr.strip().splitlines()[-1].startswith(
-        "[scylla] finished in 0:00: 0 tasks ran, 0 failed, 96 up to date")
+    # nothing to do: no plan is computed (runplan.py), the totals are the only line
+    assert second.executed == [] and len(second.stderr.strip().splitlines()) == 1
+    assert second.stderr.startswith("[scylla] finished in 0:00: 0 tasks ran, 0 failed, 96 up to date")
 
 
 def _one_failing_judge(hello, **env):

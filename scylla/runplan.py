@@ -1,0 +1,149 @@
+"""The plan of the `doit` in progress: computed once, only when needed, in a forked child.
+
+Its user: the progress reporter (totals and ETA). A `doit` with nothing to do never computes it: it
+starts when the first agent or judge task is due (its up-to-date check in graph.Sealed failed) or when
+cheap tasks have been running for LONG_RUN seconds. It runs in a forked child so that the run does
+not wait for it and so that its dry runs (plan.py, which change
+the working directory) never disturb doit's worker threads. The child writes nothing but its scratch
+directory, which the parent removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+from collections import Counter, defaultdict
+
+
+LONG_RUN = 5.0
+
+
+def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: str) -> dict:
+    """What the run will execute per kind (counting tasks it already executed), the forecast of its paid
+    calls and seconds per call."""
+    from doit.globals import Globals
+
+    from . import doit_plugins
+    from .forecast import forecast
+    from .plan import Plan, TaskId
+    doit_plugins.READ_ONLY = True                   # (this process is a copy: nothing of it reaches the DB)
+    plan = Plan(tasks, Globals.dep_manager, selected, scratch_root=scratch)
+    fc = forecast(plan, exp, list(plan.verdicts))
+    to_run = set(plan.names("to_run"))
+    seconds, calls = defaultdict(float), Counter()
+    for row, r in fc["rows"].items():
+        kind = "agent" if row == "agent" else "judge"
+        seconds[kind] += r["seconds"] + r["may_seconds"]
+        calls[kind] += (r["to_run"] + r["may_run"]) if not r["untimed"] else 0
+    return {"to_run": Counter(TaskId.parse(n).kind for n in to_run | (executed & set(plan.verdicts))),
+            "may_run": Counter(TaskId.parse(n).kind for n in plan.names("may_run")),
+            "forecast": {"cost_usd": fc["cost_usd"], "rows": fc["rows"]},
+            "call_seconds": {k: seconds[k] / calls[k] for k in calls if calls[k]}}
+
+
+class _Child:
+    """summary() computed in a forked child; poll() returns it once it has arrived ({} if it failed)."""
+
+    def __init__(self, *args):
+        self.scratch = tempfile.mkdtemp(prefix="scylla-runplan-")
+        self.fd, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:                       # the child: compute, send, leave without any cleanup
+            code = 1
+            try:
+                os.close(self.fd)
+                data = json.dumps(summary(*args, self.scratch)).encode()
+                while data:
+                    data = data[os.write(write, data):]
+                code = 0
+            except Exception as exc:            # the run goes on without totals or a forecast
+                print(f"scylla: the run plan failed ({exc!r}); no totals", file=sys.stderr, flush=True)
+            finally:
+                os._exit(code)
+        os.close(write)
+        self.buf, self.result = b"", None
+
+    def poll(self, timeout: float = 0) -> dict | None:
+        while self.fd is not None and select.select([self.fd], [], [], timeout)[0]:
+            chunk = os.read(self.fd, 1 << 16)
+            if chunk:
+                self.buf += chunk
+                continue
+            self._reap()
+            try:
+                self.result = json.loads(self.buf) if self.buf else {}
+            except ValueError:
+                self.result = {}
+        return self.result
+
+    def wait(self) -> dict:
+        while self.poll(timeout=1.0) is None:
+            pass
+        return self.result
+
+    def stop(self) -> None:
+        if self.fd is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _reap(self) -> None:
+        os.close(self.fd)
+        self.fd = None
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+class RunPlan:
+    """The plan of this doit (one per process that runs doit: see begin())."""
+
+    def __init__(self, exp):
+        self.exp = exp
+        self.tasks: dict | None = None          # known once the reporter attaches
+        self.selected: list[str] = []
+        self.executed: dict = {}
+        self.child: _Child | None = None
+
+    def attach(self, tasks: dict, selected: list[str], executed: dict) -> None:
+        """The reporter, as doit starts running: the tasks, the selection, the tasks it saw start."""
+        self.stop()
+        self.tasks, self.selected, self.executed = tasks, selected, executed
+        self.child = None
+
+    def start(self) -> None:
+        if self.child is None and self.tasks is not None:
+            try:
+                self.child = _Child(self.tasks, list(self.selected), self.exp, set(self.executed))
+            except OSError as exc:
+                print(f"scylla: no run plan (progress totals): {exc}", file=sys.stderr)
+
+    def result(self) -> dict | None:
+        return self.child.poll() if self.child else None
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop()
+
+    def paid_task_due(self, task: str) -> None:
+        """graph.Sealed: a paid task is out of date, so the run is worth a plan."""
+        self.start()
+
+
+RUN: RunPlan | None = None
+
+
+def begin(exp) -> RunPlan:
+    """graph.load, in a doit that executes tasks."""
+    global RUN
+    RUN = RunPlan(exp)
+    return RUN
