@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from . import durable
+from .budget import recorded_cost, recorded_seconds
 from .judges.openai_judge import cost_usd as list_price
 from .plan import Plan, TaskId, _sealed
 
@@ -75,17 +75,7 @@ class Estimator:
 def _measured(task, kind: str) -> tuple[float | None, float | None]:
     """(cost, seconds) of a finished call, from its own outputs."""
     out = _sealed(task).out_dir
-    cost_file, key = (f"{out}/result.json", "agent_duration_seconds") if kind == "agent" else \
-        (f"{out}/judgment.json", "judge_duration_seconds")
-    return _number(cost_file, "cost_usd"), _number(f"{out}/timing.json", key)
-
-
-def _number(path: str, key: str) -> float | None:
-    try:
-        value = durable.read_json_object(path).get(key)
-    except durable.ArtifactError:
-        return None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return recorded_cost(kind, out), recorded_seconds(kind, out)
 
 
 def forecast(plan: Plan, exp, names: list[str]) -> dict:
@@ -97,12 +87,12 @@ def forecast(plan: Plan, exp, names: list[str]) -> dict:
             continue
         e, prefix = estimate(t), "" if v.state == "to_run" else "may_"
         row = rows.setdefault(t.row, {"to_run": 0, "may_run": 0, "cost_usd": 0.0, "may_cost_usd": 0.0,
-                                      "seconds": 0.0, "may_seconds": 0.0, "unpriced": 0, "untimed": 0,
-                                      "basis": []})
+                                      "seconds": 0.0, "may_seconds": 0.0, "unpriced": 0, "may_unpriced": 0,
+                                      "untimed": 0, "basis": []})
         row[v.state] += 1
         row[prefix + "cost_usd"] += e.cost or 0.0
         row[prefix + "seconds"] += e.seconds or 0.0
-        row["unpriced"] += e.cost is None
+        row[prefix + "unpriced"] += e.cost is None      # counted as $0 in the sums
         row["untimed"] += e.seconds is None
         if e.basis not in row["basis"]:
             row["basis"].append(e.basis)
@@ -119,8 +109,3 @@ def _wall(rows: dict, exp) -> float | None:
     agents = sum(r["seconds"] for k, r in rows.items() if k == "agent")
     judges = sum(r["seconds"] for k, r in rows.items() if k != "agent")
     return agents / limits.agents + judges / limits.judges
-
-
-def spent_usd() -> float | None:
-    """Agent + judge cost recorded in the experiment's result.json (None before the first one)."""
-    return _number("result.json", "total_cost_usd")

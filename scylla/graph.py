@@ -20,7 +20,7 @@ import orjson
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from . import actions, doit_plugins, durable, resources, tree
+from . import actions, budget, doit_plugins, durable, resources, tree
 from .spec import Experiment, SpecError, load_experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
@@ -46,7 +46,7 @@ class Sealed:
     # doit inspects every uptodate callable's signature; a fixed one saves ~0.1 ms per sealed task
     __signature__ = inspect.Signature()
     # called with the task's name when a paid task turns out to be due (set by load() when doit runs
-    # tasks: the run plan behind the progress totals starts there, runplan.py)
+    # tasks: the budget gate and the progress totals start there, runplan.py)
     paid_due = None
 
     def __init__(self, task: str, out_dir: str, inputs: list[str], config: str, retry_invalid: bool = False,
@@ -202,6 +202,10 @@ def _resolve_spec(arg: str | None) -> Path:
     return started / spec if (started / spec).exists() else Path.cwd() / spec
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 READ_ONLY_COMMANDS = {"list", "info", "help", "dumpdb", "tabcompletion", "status"}
 
 
@@ -216,11 +220,12 @@ def _command_executes_tasks(argv: list[str]) -> bool:
     return True
 
 
-def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
+def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None) -> dict:
     """Everything dodo.py exports: DOIT_CONFIG and the task creator.
 
     doit's working directory becomes the experiment root, so every path doit stores is relative
-    to it and the tree (with its .scylla/ DB) can move without going stale."""
+    to it and the tree (with its .scylla/ DB) can move without going stale. `over_budget=1` lets
+    paid work start although it exceeds the spec's budget_usd (budget.py)."""
     from . import progress, runplan     # (imported here: they import plan.py, which imports this module)
     try:
         exp = load_experiment(_resolve_spec(spec_arg))
@@ -238,6 +243,7 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
             durable.hold_experiment_lock(tree.RUN_LOCK)
         except durable.ArtifactError as exc:
             raise InvalidDodoFile(str(exc)) from None
+        budget.configure(exp, override=_flag(over_budget))
         Sealed.paid_due = runplan.begin(exp).paid_task_due
     # doit saves its DB on SystemExit but not when SIGTERM kills it outright (CI timeouts).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -247,6 +253,7 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
     task_scylla.__doc__ = f"experiment {exp.id}"
 
     return {
+        "OVER_BUDGET": _flag(over_budget),
         # executed-only on stdout (10,000 "-- up to date" lines would bury what actually ran), plus
         # progress on stderr (scylla/progress.py)
         "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla",

@@ -149,6 +149,21 @@ class Plan:
     def names(self, state: str) -> list[str]:
         return [n for n, v in self.verdicts.items() if v.state == state]
 
+    def refuse(self, names: set[str], reason: str) -> None:
+        """The budget holds these tasks back: they become `refused`, what waits for them `blocked`."""
+        held = set()
+        for name, v in self.verdicts.items():              # dependency order
+            task = self.tasks[name]
+            if name in names:
+                self.verdicts[name] = Verdict("refused", [reason], v.failed, v.invalid)
+            elif v.state in ("to_run", "may_run") and (up := next(
+                    (u for u in task.task_dep + task.setup_tasks if u in held), None)):
+                self.verdicts[name] = Verdict("blocked", [f"waits for a task the budget holds back: {up}"],
+                                              v.failed, v.invalid)
+            else:
+                continue
+            held.add(name)
+
     # ------------------------------------------------------------ one task
 
     def _verdict(self, task) -> Verdict:

@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 
 from doit.reporter import ExecutedOnlyReporter
 
-from . import durable, runplan
+from . import budget, runplan
 
 PREFIX = "[scylla]"
 PAID = ("agent", "pipeline", "judge")
@@ -54,7 +54,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         self.started: dict[str, float] = {}
         self.finished, self.seconds = Counter(), defaultdict(list)
         self.failed: list[str] = []
-        self.uptodate, self.not_run, self.spent, self.decile = 0, 0, 0.0, 0
+        self.uptodate, self.not_run, self.refused, self.spent, self.decile = 0, 0, 0, 0.0, 0
         self.run = runplan.RUN                  # None when doit was not started through graph.load
         self.plan: dict | None = None
         self.bar_shown = False
@@ -85,13 +85,18 @@ class ProgressReporter(ExecutedOnlyReporter):
             self._update()
 
     def add_failure(self, task, fail):
-        super().add_failure(task, fail)
-        if task.name in self.started:
-            self._finished(task)
-            self.failed.append(task.name)
-            self._update(force_line=True)
-        else:
+        refused = budget.REFUSED in fail.get_msg()
+        if not refused or not self.refused:     # one budget refusal is reported; the rest only counted
+            super().add_failure(task, fail)
+        if task.name not in self.started:
             self.not_run += 1                   # a dependency failed, or an input is missing
+            return
+        self._finished(task)
+        if refused:
+            self.refused += 1
+        else:
+            self.failed.append(task.name)
+        self._update(force_line=True)
 
     def skip_uptodate(self, task):
         self.uptodate += 1
@@ -112,15 +117,9 @@ class ProgressReporter(ExecutedOnlyReporter):
         self.seconds[kind].append(time.monotonic() - self.started.get(task.name, time.monotonic()))
 
     def _add_spend(self, task) -> None:
-        """Agent cost arrives with agent/result.json (agent_result), judge cost with judgment.json."""
         kind = _kind(task.name)
-        path = task.targets[0] if kind == "agent_result" and task.targets else \
-            f"{task.meta['sealed']}/judgment.json" if kind == "judge" and task.meta else None
-        if path:
-            try:
-                self.spent += float(durable.read_json_object(path).get("cost_usd") or 0.0)
-            except (durable.ArtifactError, TypeError, ValueError):
-                pass
+        if kind in ("agent", "judge") and task.meta and task.meta.get("sealed"):
+            self.spent += budget.recorded_cost(kind, task.meta["sealed"]) or 0.0
 
     def _totals(self) -> dict[str, int]:
         """Per kind: the tasks the plan says will run, or more if more did (an input came out different)."""
@@ -174,13 +173,14 @@ class ProgressReporter(ExecutedOnlyReporter):
         to_run, may = sum(plan["to_run"].values()), sum(plan["may_run"].values())
         paid = ", ".join(f"{plan['to_run'].get(k, 0)} {k}" for k in PAID)
         return (f"plan: {to_run} tasks to run ({paid})" + (f", {may} more may run" if may else "")
-                + f"; forecast ${plan['forecast']['cost_usd']:.2f} (`doit status` for details)")
+                + f"; forecast {budget.money(plan['forecast']['cost_usd'])} (`doit status` for details)")
 
     def _final(self) -> str:
         from .status import ROWS
         ran = ", ".join(f"{k} {self.finished[k]}" for k in ROWS if self.finished[k])
         text = (f"finished in {_clock(time.monotonic() - self.t0)}: {sum(self.finished.values())} tasks ran"
                 + (f" ({ran})" if ran else "") + f", {len(self.failed)} failed"
+                + (f", {self.refused} refused by the budget" if self.refused else "")
                 + (f", {self.not_run} not run (a dependency failed)" if self.not_run else "")
                 + f", {self.uptodate} up to date"
                 + f" · ${self.spent:.2f} spent on agents and judges")

@@ -1,9 +1,10 @@
 """The plan of the `doit` in progress: computed once, only when needed, in a forked child.
 
-Its user: the progress reporter (totals and ETA). A `doit` with nothing to do never computes it: it
+Two users: the progress reporter (totals and ETA) and the budget gate (spent + forecast against
+`budget_usd` before the first agent or judge call). A `doit` with nothing to do never computes it: it
 starts when the first agent or judge task is due (its up-to-date check in graph.Sealed failed) or when
 cheap tasks have been running for LONG_RUN seconds. It runs in a forked child so that the run does
-not wait for it and so that its dry runs (plan.py, which change
+not wait for it (except the budget gate, which must) and so that its dry runs (plan.py, which change
 the working directory) never disturb doit's worker threads. The child writes nothing but its scratch
 directory, which the parent removes.
 """
@@ -19,13 +20,14 @@ import sys
 import tempfile
 from collections import Counter, defaultdict
 
+from . import budget
 
 LONG_RUN = 5.0
 
 
 def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: str) -> dict:
     """What the run will execute per kind (counting tasks it already executed), the forecast of its paid
-    calls and seconds per call."""
+    calls, seconds per call, and what the experiment's results cost so far."""
     from doit.globals import Globals
 
     from . import doit_plugins
@@ -43,7 +45,8 @@ def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: 
     return {"to_run": Counter(TaskId.parse(n).kind for n in to_run | (executed & set(plan.verdicts))),
             "may_run": Counter(TaskId.parse(n).kind for n in plan.names("may_run")),
             "forecast": {"cost_usd": fc["cost_usd"], "rows": fc["rows"]},
-            "call_seconds": {k: seconds[k] / calls[k] for k in calls if calls[k]}}
+            "call_seconds": {k: seconds[k] / calls[k] for k in calls if calls[k]},
+            "spent_usd": budget.spent(exp)}
 
 
 class _Child:
@@ -62,7 +65,7 @@ class _Child:
                     data = data[os.write(write, data):]
                 code = 0
             except Exception as exc:            # the run goes on without totals or a forecast
-                print(f"scylla: the run plan failed ({exc!r}); no totals", file=sys.stderr, flush=True)
+                print(f"scylla: the run plan failed ({exc!r}); no totals, no forecast", file=sys.stderr, flush=True)
             finally:
                 os._exit(code)
         os.close(write)
@@ -113,19 +116,20 @@ class RunPlan:
         self.selected: list[str] = []
         self.executed: dict = {}
         self.child: _Child | None = None
+        self.decided = False
 
     def attach(self, tasks: dict, selected: list[str], executed: dict) -> None:
         """The reporter, as doit starts running: the tasks, the selection, the tasks it saw start."""
         self.stop()
         self.tasks, self.selected, self.executed = tasks, selected, executed
-        self.child = None
+        self.child, self.decided = None, False
 
     def start(self) -> None:
         if self.child is None and self.tasks is not None:
             try:
                 self.child = _Child(self.tasks, list(self.selected), self.exp, set(self.executed))
             except OSError as exc:
-                print(f"scylla: no run plan (progress totals): {exc}", file=sys.stderr)
+                print(f"scylla: no run plan (progress totals, budget forecast): {exc}", file=sys.stderr)
 
     def result(self) -> dict | None:
         return self.child.poll() if self.child else None
@@ -135,8 +139,19 @@ class RunPlan:
             self.child.stop()
 
     def paid_task_due(self, task: str) -> None:
-        """graph.Sealed: a paid task is out of date, so the run is worth a plan."""
+        """graph.Sealed: a paid task is out of date. The first time, start the plan and, under a
+        budget, decide whether paid work may start in this doit (the ledger tells the workers)."""
         self.start()
+        if self.decided or not budget.active():
+            return
+        self.decided = True
+        plan = self.child.wait() if self.child else {}
+        forecast = plan.get("forecast") or {"cost_usd": 0.0, "rows": {}}
+        spent = plan["spent_usd"] if "spent_usd" in plan else budget.spent(self.exp)
+        decision = budget.decide(self.exp, spent, forecast, override=False)
+        budget.open_ledger(decision)
+        if reason := decision.refusal():
+            print(f"scylla: {reason}. No agent or judge call starts in this doit.", file=sys.stderr, flush=True)
 
 
 RUN: RunPlan | None = None

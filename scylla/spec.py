@@ -287,7 +287,9 @@ def load_experiment(spec_path: str | Path) -> Experiment:
             raise repo_map.fail(str(url), "a local path (string)", path)
         repos[str(url)] = (base / path).resolve()
 
-    budget = r.get("budget_usd", (int, float), "a number of US dollars", default=None)
+    budget = r.get("budget_usd", (int, float), "a positive number of US dollars", default=None)
+    if budget is not None and not 0 < budget < float("inf"):
+        raise r.fail("budget_usd", "a positive number of US dollars", budget)
     limits = _limits(r)
     results = base / r.get("results", (str,), "the path of the results directory", default="results")
     # `root` and `runs_dir` are written by `scylla adopt`: Scylla's own files in `root`, the runs in

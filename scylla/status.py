@@ -16,18 +16,20 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from .forecast import forecast, spent_usd
-from .plan import STATES, Plan, TaskId
+from . import budget
+from .forecast import forecast
+from .plan import STATES, Plan, TaskId, _sealed
 
 ROWS = ("setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt", "judge",
         "consensus", "run", "subtest", "tier", "experiment")
 ALL = "all"                     # the column of tasks that belong to no tier (setup, baseline, experiment)
-MARKS = (("done", "✓"), ("to_run", "▶"), ("may_run", "?"), ("failed", "✗"), ("invalid", "⚠"), ("blocked", "!"))
+MARKS = (("done", "✓"), ("to_run", "▶"), ("may_run", "?"), ("failed", "✗"), ("invalid", "⚠"), ("blocked", "!"),
+         ("refused", "⊘"))
 LEGEND = ("✓ done  ▶ to run  ? may run (only if an input it waits for comes out different)  "
-          "✗ failed last time  ⚠ invalid judgment  ! blocked")
+          "✗ failed last time  ⚠ invalid judgment  ! blocked  ⊘ refused by the budget")
 RUN_CLASSES = (("complete", "✓ complete"), ("results", "⟳ results to rebuild"), ("judge", "⚖ to judge"),
                ("agent", "▶ agent to run"), ("may", "? may change"), ("failed", "✗ failed last time"),
-               ("blocked", "! blocked"))
+               ("refused", "⊘ held back by the budget"), ("blocked", "! blocked"))
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,11 @@ class Selection:
 
 # ---------------------------------------------------------------- the report (a dict; --json prints it)
 
-def report(plan: Plan, exp, selection: Selection = Selection()) -> dict:
+def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: bool = False) -> dict:
     names = [n for n in plan.verdicts if selection(TaskId.parse(n))]
+    fc = forecast(plan, exp, names)             # what the calls cost, before the budget holds any back
+    decision = _gate(plan, exp, over_budget)
     lists = {s: sorted(n for n in names if plan.verdicts[n].state == s) for s in STATES if s != "done"}
-    fc = forecast(plan, exp, names)
-    spent = spent_usd()
-    budget = getattr(exp, "budget_usd", None)
     return {
         "experiment": getattr(exp, "id", None),
         "selection": {k: sorted(v) for k, v in vars(selection).items() if v},
@@ -78,10 +79,24 @@ def report(plan: Plan, exp, selection: Selection = Selection()) -> dict:
         "tasks": {n: {"state": v.state, "reasons": v.reasons, "failed_last_time": v.failed, "invalid": v.invalid}
                   for n in names if (v := plan.verdicts[n]).state != "done" or v.failed or v.invalid},
         "forecast": fc,
-        # for a budget gate: it would move the tasks it holds back from to_run to `refused`
-        "budget": {"budget_usd": budget, "spent_usd": spent, "forecast_usd": fc["cost_usd"],
-                   "left_usd": None if budget is None else budget - (spent or 0.0) - fc["cost_usd"]},
+        # the next doit's budget gate (over the whole run, whatever the view's filters)
+        "budget": decision and {"budget_usd": decision.budget, "spent_usd": decision.spent,
+                                "forecast_usd": decision.forecast, "left_usd": decision.left(),
+                                "unpriced_calls": decision.unpriced, "over_budget": decision.override,
+                                "refusal": decision.refusal()},
     }
+
+
+def _gate(plan: Plan, exp, over_budget: bool) -> budget.Decision | None:
+    """What the next doit's budget gate decides; the paid tasks it would hold back become `refused`."""
+    if exp is None:
+        return None
+    decision = budget.decide(exp, budget.spent(exp), forecast(plan, exp, list(plan.verdicts)), over_budget)
+    if reason := decision.refusal():
+        plan.refuse({n for n, v in plan.verdicts.items()
+                     if v.state in ("to_run", "may_run") and getattr(_sealed(plan.tasks[n]), "paid", False)},
+                    f"{budget.REFUSED}: {reason}")
+    return decision
 
 
 def _table(plan: Plan, names: list[str]) -> dict:
@@ -109,6 +124,8 @@ def _runs(plan: Plan, names: list[str]) -> dict:
 
 def _run_class(tasks: list) -> str:
     states = {v.state for _, v in tasks}
+    if "refused" in states:
+        return "refused"
     if "blocked" in states:
         return "blocked"
     if any(v.failed for _, v in tasks):
@@ -131,7 +148,8 @@ def _judges(plan: Plan, names: list[str], exp) -> dict:
             c["valid" if v.state == "done" and not v.invalid else "invalid" if v.state == "done" else v.state] += 1
             c["failed"] += bool(v.failed)
     return {slot: {"model": getattr(slots.get(slot), "model", None), **{k: c[k] for k in
-                   ("valid", "invalid", "to_run", "may_run", "failed", "blocked")}} for slot, c in sorted(out.items())}
+                   ("valid", "invalid", "to_run", "may_run", "failed", "blocked", "refused")}}
+            for slot, c in sorted(out.items())}
 
 
 # ---------------------------------------------------------------- text
@@ -144,7 +162,7 @@ def render(rep: dict, exp, why: bool = False) -> str:
     lines += _render_next(rep) + _render_forecast(rep["forecast"]) + _render_budget(rep["budget"])
     if why:
         lines += [""] + _render_why(rep)
-    elif rep["to_run"] or rep["may_run"] or rep["blocked"]:
+    elif rep["to_run"] or rep["may_run"] or rep["blocked"] or rep["refused"]:
         lines.append("(`doit status --why` lists every task that would run and why)")
     return "\n".join(lines) + "\n"
 
@@ -183,7 +201,8 @@ def _render_judges(judges: dict) -> list[str]:
     lines = []
     for slot, c in judges.items():
         extra = "".join(f" · {mark} {c[k]} {word}" for k, mark, word in
-                        (("to_run", "▶", "to run"), ("may_run", "?", "may run"), ("blocked", "!", "blocked")) if c[k])
+                        (("to_run", "▶", "to run"), ("may_run", "?", "may run"), ("blocked", "!", "blocked"),
+                         ("refused", "⊘", "refused by the budget")) if c[k])
         lines.append(f"{slot} ({c['model']}): ✓ {c['valid']} · ⚠ {c['invalid']} invalid · "
                      f"✗ {c['failed']} failed last time{extra}")
     return lines
@@ -197,11 +216,12 @@ def _render_next(rep: dict) -> list[str]:
         line += f"; {len(rep['may_run'])} more may run (only if an input they wait for comes out different)"
     if rep["blocked"]:
         line += f"; {len(rep['blocked'])} blocked"
+    if rep["refused"]:
+        line += f"; {len(rep['refused'])} agent runs and judgments refused by the budget"
     return [line]
 
 
-def _money(x: float | None) -> str:
-    return "unknown" if x is None else f"${x:,.2f}" if x >= 0.995 or x == 0 else f"${x:.4f}"
+_money = budget.money
 
 
 def _time(s: float | None) -> str:
@@ -224,7 +244,7 @@ def _render_forecast(fc: dict) -> list[str]:
     lines = [head]
     for row, r in sorted(fc["rows"].items(), key=lambda kv: (kv[0] != "agent", kv[0])):
         calls = r["to_run"] + r["may_run"]
-        cost = "unknown" if r["unpriced"] == calls else _money(r["cost_usd"])
+        cost = "unknown" if r["unpriced"] + r["may_unpriced"] == calls else _money(r["cost_usd"])
         secs = "unknown" if r["untimed"] == calls else _time(r["seconds"])
         may = "" if not r["may_run"] else f" (+{r['may_run']} may run)" if cost == "unknown" else \
             f" (+{r['may_run']} may run: {_money(r['may_cost_usd'])}, {_time(r['may_seconds'])})"
@@ -232,17 +252,21 @@ def _render_forecast(fc: dict) -> list[str]:
     return lines + ([f"  (assumption: {fc['assumption']})"] if fc["assumption"] else [])
 
 
-def _render_budget(b: dict) -> list[str]:
-    if b["budget_usd"] is None:
-        return []
-    return [f"Budget: {_money(b['budget_usd'])} · spent {_money(b['spent_usd'])} (result.json) · "
-            f"left after the forecast {_money(b['left_usd'])}"]
+def _render_budget(b: dict | None) -> list[str]:
+    if not b or b["budget_usd"] is None:
+        return [] if not b else [f"Spent so far on agents and judges: {_money(b['spent_usd'])} (no budget_usd)"]
+    unpriced = f" (+{b['unpriced_calls']} calls of unknown price)" if b["unpriced_calls"] else ""
+    line = (f"Budget: {_money(b['budget_usd'])} · spent {_money(b['spent_usd'])} · forecast "
+            f"{_money(b['forecast_usd'])}{unpriced} · left after it {_money(b['left_usd'])}")
+    if b["over_budget"]:
+        line += " · over_budget=1: the budget is not enforced"
+    return [line] + ([f"⊘ The next `doit` starts no agent or judge call: {b['refusal']}"] if b["refusal"] else [])
 
 
 def _render_why(rep: dict) -> list[str]:
     out = []
     for state, title in (("to_run", "Would run"), ("may_run", "May run (if an input comes out different)"),
-                         ("blocked", "Blocked")):
+                         ("refused", "Refused by the budget"), ("blocked", "Blocked")):
         out.append(f"{title} ({len(rep[state])}):")
         out += [f"  {n}: {'; '.join(rep['tasks'][n]['reasons'])}" for n in rep[state]]
     return out
@@ -274,7 +298,8 @@ class Status(DoitCmdBase):
         control = TaskControl(self.task_list)
         control.process(pos_args or None)
         plan = Plan(control.tasks, self.dep_manager, control.selected_tasks)
-        exp = getattr(self.loader, "namespace", {}).get("EXPERIMENT")
-        rep = report(plan, exp, Selection.parse(tier, subtest, runs, kind))
+        namespace = getattr(self.loader, "namespace", {})
+        exp = namespace.get("EXPERIMENT")
+        rep = report(plan, exp, Selection.parse(tier, subtest, runs, kind), namespace.get("OVER_BUDGET", False))
         sys.stdout.write(json.dumps(rep, indent=1) + "\n" if as_json else render(rep, exp, why))
         return 0
