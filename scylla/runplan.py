@@ -135,8 +135,11 @@ class RunPlan:
         return self.child.poll() if self.child else None
 
     def stop(self) -> None:
+        """The run ended. Also lets go of doit's tasks: a task graph still reachable from a module when
+        Python exits is torn down object by object (~0.5 s for 10,000 tasks)."""
         if self.child:
             self.child.stop()
+        self.tasks, self.executed = None, {}
 
     def paid_task_due(self, task: str) -> None:
         """graph.Sealed: a paid task is out of date. The first time, start the plan and, under a
