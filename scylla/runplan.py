@@ -18,11 +18,13 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections import Counter, defaultdict
 
 from . import budget
 
 LONG_RUN = 5.0
+GATE_WAIT = 300.0       # the budget gate gives up on the plan after this long (then: spent only, no forecast)
 
 
 def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: str) -> dict:
@@ -84,8 +86,9 @@ class _Child:
                 self.result = {}
         return self.result
 
-    def wait(self) -> dict:
-        while self.poll(timeout=1.0) is None:
+    def wait(self, limit: float) -> dict | None:
+        deadline = time.monotonic() + limit
+        while self.poll(timeout=1.0) is None and time.monotonic() < deadline:
             pass
         return self.result
 
@@ -148,7 +151,11 @@ class RunPlan:
         if self.decided or not budget.active():
             return
         self.decided = True
-        plan = self.child.wait() if self.child else {}
+        plan = self.child.wait(GATE_WAIT) if self.child else None
+        if not plan:
+            print("scylla: budget gate without a forecast (no run plan): only what was spent counts",
+                  file=sys.stderr, flush=True)
+            plan = {}
         forecast = plan.get("forecast") or {"cost_usd": 0.0, "rows": {}}
         spent = plan["spent_usd"] if "spent_usd" in plan else budget.spent(self.exp)
         decision = budget.decide(self.exp, spent, forecast, override=False)
