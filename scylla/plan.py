@@ -126,11 +126,11 @@ def _outside(path: str) -> bool:
 
 class Plan:
     """Verdicts for `selected` and their dependencies (all tasks when None). `tasks`: name -> doit
-    Task with implicit dependencies resolved (doit's TaskControl); `dep`: doit's Dependency; the scratch
-    directory of dry runs is made in `scratch_root` (default: the system's temporary directory)."""
+    Task with implicit dependencies resolved (doit's TaskControl); `dep`: doit's Dependency; `scratch`:
+    where to make the scratch directory of dry runs, if one is needed (default: a new temporary one)."""
 
-    def __init__(self, tasks: dict, dep, selected: list[str] | None = None, scratch_root: str | None = None):
-        self.tasks, self.dep, self._scratch_root = tasks, dep, scratch_root
+    def __init__(self, tasks: dict, dep, selected: list[str] | None = None, scratch: str | None = None):
+        self.tasks, self.dep, self._scratch_path = tasks, dep, scratch
         self.producers = {t: task.name for task in tasks.values() for t in task.targets}
         self.sealed_dirs = {s.out_dir: task.name for task in tasks.values() if (s := _sealed(task))}
         self.verdicts: dict[str, Verdict] = {}
@@ -322,8 +322,11 @@ class Plan:
             os.chdir(here)
 
     def _scratch(self) -> str:
-        if self._box is None:
-            self._box = tempfile.mkdtemp(prefix="scylla-plan-", dir=self._scratch_root)
+        if self._box is None and self._scratch_path:
+            os.mkdir(self._scratch_path, 0o700)
+            self._box = self._scratch_path
+        elif self._box is None:
+            self._box = tempfile.mkdtemp(prefix="scylla-plan-")
         return self._box
 
     def _box_md5(self, path: str) -> str:

@@ -6,13 +6,15 @@ starts when the first agent or judge task is due (its up-to-date check in graph.
 cheap tasks have been running for LONG_RUN seconds. It runs in a forked child so that the run does
 not wait for it (except the budget gate, which must) and so that its dry runs (plan.py, which change
 the working directory) never disturb doit's worker threads. The child writes nothing but its scratch
-directory, which the parent removes.
+directory, made only if a dry run needs it and removed by the child when done (or by the parent when
+it stops the child early).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -36,7 +38,7 @@ def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: 
     from .forecast import forecast
     from .plan import Plan, TaskId
     doit_plugins.READ_ONLY = True                   # (this process is a copy: nothing of it reaches the DB)
-    plan = Plan(tasks, Globals.dep_manager, selected, scratch_root=scratch)
+    plan = Plan(tasks, Globals.dep_manager, selected, scratch=scratch)
     fc = forecast(plan, exp, list(plan.verdicts))
     to_run = set(plan.names("to_run"))
     seconds, calls = defaultdict(float), Counter()
@@ -55,10 +57,10 @@ class _Child:
     """summary() computed in a forked child; poll() returns it once it has arrived ({} if it failed)."""
 
     def __init__(self, *args):
-        self.scratch = tempfile.mkdtemp(prefix="scylla-runplan-")
+        self.scratch = os.path.join(tempfile.gettempdir(), f"scylla-runplan-{os.getpid()}-{secrets.token_hex(4)}")
         self.fd, write = os.pipe()
         self.pid = os.fork()
-        if self.pid == 0:                       # the child: compute, send, leave without any cleanup
+        if self.pid == 0:                       # the child: compute (the plan removes its scratch), send, leave
             code = 1
             try:
                 os.close(self.fd)

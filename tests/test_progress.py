@@ -29,8 +29,11 @@ def _one_failing_judge(hello, **env):
     return hello.doit("--continue", check=False, env={"SCYLLA_EXAMPLE_JUDGE_FAIL": "T0/00/run_01", **env})
 
 
-def test_a_failure_is_reported_not_hidden(hello):
-    run = _one_failing_judge(hello)
+def test_a_failure_is_reported_not_hidden(hello, tmp_path):
+    scratch = tmp_path / "tmp"                              # where the run plan dry-runs cheap tasks
+    scratch.mkdir()
+    run = _one_failing_judge(hello, TMPDIR=str(scratch))
+    assert list(scratch.iterdir()) == []
     assert run.returncode != 0 and run.executed == ["judge:T0/00/run_01/judge_02"]
     assert "taskid:judge:T0/00/run_01/judge_02" in run.stdout and "infrastructure failure" in run.stdout
     assert len(re.findall(r"^\[scylla\] 1/\d+ tasks · 1 failed", run.stderr, re.MULTILINE)) == 1, run.stderr
