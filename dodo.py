@@ -3,4 +3,4 @@ from doit import get_var
 
 from scylla.graph import load
 
-globals().update(load(get_var("exp"), rejudge=get_var("rejudge")))
+globals().update(load(get_var("exp"), rejudge=get_var("rejudge"), over_budget=get_var("over_budget")))

@@ -18,7 +18,7 @@ from typing import Callable
 import yaml
 from doit.exceptions import TaskFailed
 
-from . import durable, pipeline, reports, resources, results, secrets, throttle, tree, workspace
+from . import budget, durable, pipeline, reports, resources, results, secrets, throttle, tree, workspace
 from .agents import claude_code
 from .agents import command as command_agent
 from .durable import read_json_object as read_obj
@@ -54,15 +54,22 @@ def _left_for_doit(action):
 
 
 def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root: str, label: str,
-           work: Callable[[Path], None], extra_outputs: tuple[str, ...] = (), limits: Limits = Limits()):
-    """Run an expensive task so that it is either complete and sealed, or archived and failed."""
+           work: Callable[[Path], None], extra_outputs: tuple[str, ...] = (), limits: Limits = Limits(),
+           paid: str | None = None):
+    """Run an expensive task so that it is either complete and sealed, or archived and failed.
+    A paid task (`paid`: its kind, agent or judge) starts only within the budget and records its cost."""
     if ADOPTING:
         return TaskFailed(f"{task}: not finished in the adopted experiment; the next `doit` runs it")
     out = Path(out_dir)
     with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
         if _done_by_another_doit(out, task, config, inputs):
             return None
-        return _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
+        if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed
+            return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
+        failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
+        if paid and failed is None:
+            budget.record(budget.recorded_cost(paid, out_dir))
+        return failed
 
 
 def _done_by_another_doit(out: Path, task: str, config: str, inputs: list[str]) -> bool:
@@ -205,7 +212,7 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
         if outcome.infra_reason:
             raise durable.InfraFailure(outcome.infra_reason)
     return sealed(task_name, run.agent_dir, inputs, config, sp.failed_dir, tree.run_name(run.number), work,
-                  limits=exp.limits)
+                  limits=exp.limits, paid="agent")
 
 
 @_left_for_doit
@@ -282,7 +289,8 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
         label = "Judge (deterministic pipeline judge, not a language model)" if slot.adapter == "pipeline" else "Judge"
         durable.write_text(out / "MODEL.md", command_agent.model_md(label, slot.model, slot.adapter, slot.command))
     return sealed(task_name, run.judge_dir(slot.number), inputs, config, run.subtest_paths.failed_dir,
-                  f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work, limits=exp.limits)
+                  f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work, limits=exp.limits,
+                  paid="judge" if slot.paid else None)
 
 
 # ---------------------------------------------------------------- derived results

@@ -28,6 +28,10 @@ from doit.task import Task, dict_to_task
 # out byte-identical and are left untouched); paid tasks are recognised by their seals, not by the DB.
 COMMIT_EVERY = 0.2
 
+# True in read-only commands (status, list, info) and in a plan computed beside a run (runplan.py): doit's
+# status check drops a task's record when its file checker changed, and that must not reach the DB then
+READ_ONLY = False
+
 
 class DurableSqliteDB(SqliteDB):
     """SQLite backend, WAL mode, finished task records committed at least every COMMIT_EVERY
@@ -71,11 +75,19 @@ class DurableSqliteDB(SqliteDB):
             self._commit_dirty()
 
     def _commit_dirty(self):
+        if READ_ONLY:
+            return
         self._conn.executemany("insert or replace into doit values (?,?)",
                                [(t, self.codec.encode(self._cache[t])) for t in self._dirty])
         self._conn.commit()
         self._dirty.clear()
         self._committed_at = time.monotonic()
+
+    def dump(self):
+        if READ_ONLY:
+            self._dirty = set()
+            return
+        super().dump()
 
     def remove_all(self):
         self._raw = {}
@@ -83,6 +95,10 @@ class DurableSqliteDB(SqliteDB):
 
     def remove(self, task_id):
         self._raw.pop(task_id, None)
+        if READ_ONLY:
+            self._cache.pop(task_id, None)
+            self._dirty.discard(task_id)
+            return
         super().remove(task_id)
         self._conn.commit()
 

@@ -21,7 +21,7 @@ import orjson
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from . import actions, doit_plugins, durable, resources, tree
+from . import actions, budget, doit_plugins, durable, resources, tree
 from .spec import Experiment, SpecError, load_experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
@@ -46,10 +46,14 @@ class Sealed:
 
     # doit inspects every uptodate callable's signature; a fixed one saves ~0.1 ms per sealed task
     __signature__ = inspect.Signature()
+    # called with the task's name when a paid task turns out to be due (set by load() when doit runs
+    # tasks: the budget gate and the progress totals start there, runplan.py)
+    paid_due = None
 
-    def __init__(self, task: str, out_dir: str, inputs: list[str], config: str, retry_invalid: bool = False):
+    def __init__(self, task: str, out_dir: str, inputs: list[str], config: str, retry_invalid: bool = False,
+                 paid: bool = False):
         self.task, self.out_dir, self.inputs, self.config = task, out_dir, inputs, config
-        self.retry_invalid = retry_invalid
+        self.retry_invalid, self.paid = retry_invalid, paid
         self.reason = "not checked yet"
 
     def __call__(self) -> bool:
@@ -63,6 +67,8 @@ class Sealed:
             judgment = Path(self.out_dir, "judgment.json")
             if judgment.exists() and not durable.read_json_object(judgment).get("is_valid", True):
                 self.reason = "invalid judgment, re-judging on request (rejudge=invalid)"
+        if self.reason is not None and self.paid and Sealed.paid_due:
+            Sealed.paid_due(self.task)
         return self.reason is None
 
     def __str__(self) -> str:
@@ -78,7 +84,7 @@ def _digest(config_json: bytes) -> str:
 
 def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, inputs: list[str],
                  config: dict, targets: list[str], task_dep: list[str], retry_invalid: bool = False,
-                 **extra) -> dict:
+                 paid: bool = False, **extra) -> dict:
     """A sealed task's targets are its seal plus `targets`. Paid tasks (agent, judge) declare only the
     seal: doit re-runs a task whose target is missing, and a deleted log must never buy a second agent
     run (tasks that need it fail naming the file; delete the seal to pay for a new run on purpose)."""
@@ -90,13 +96,14 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
         "actions": [(action, (*args, task, inputs, digest))],
         "targets": targets + [f"{out_dir}/{durable.SEAL_NAME}"],
         "task_dep": task_dep,
-        "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid)],
+        "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid, paid)],
         "meta": {"sealed": out_dir, "config": config},
         "verbosity": 1, **extra,
     }
 
 
-def _rebuildable(action, *args):
+def cheap_action(action, *args):
+    """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one)."""
     with durable.rebuildable():
         return action(*args)
 
@@ -104,7 +111,7 @@ def _rebuildable(action, *args):
 def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],
            **extra) -> dict:
     """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them)."""
-    return {"basename": basename, **({"name": name} if name else {}), "actions": [(_rebuildable, (action, *args))],
+    return {"basename": basename, **({"name": name} if name else {}), "actions": [(cheap_action, (action, *args))],
             "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
 
 
@@ -155,7 +162,7 @@ def _subtest_config(exp: Experiment, s) -> dict:
 def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
     sp, rid = run.subtest_paths, run.id
     yield _sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
-                       exp.agent.identity(exp.fixture), [], ["setup", f"subtest_config:{sp.dir}"])
+                       exp.agent.identity(exp.fixture), [], ["setup", f"subtest_config:{sp.dir}"], paid=True)
     yield _cheap("agent_result", rid, actions.agent_result, (run,),
                  [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
                  task_dep=[f"agent:{rid}"])
@@ -173,7 +180,8 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
             inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
         yield _sealed_task("judge", f"{rid}/{slot.name}", actions.judge, (exp, run, slot.number),
                            run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
-                           [], [f"judge_prompt:{rid}"], retry_invalid)   # which waits for the rest
+                           [], [f"judge_prompt:{rid}"], retry_invalid,   # which waits for the rest
+                           paid=slot.paid)
     judgments = [run.judge(j.number, "judgment.json") for j in exp.judges]
     yield _cheap("consensus", rid, actions.consensus, (exp, run), judgments, [run.consensus],
                  task_dep=[f"judge:{rid}/{j.name}" for j in exp.judges])
@@ -195,6 +203,10 @@ def _resolve_spec(arg: str | None) -> Path:
     return started / spec if (started / spec).exists() else Path.cwd() / spec
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 READ_ONLY_COMMANDS = {"list", "info", "help", "dumpdb", "tabcompletion", "status"}
 
 
@@ -209,11 +221,13 @@ def _command_executes_tasks(argv: list[str]) -> bool:
     return True
 
 
-def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
+def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None) -> dict:
     """Everything dodo.py exports: DOIT_CONFIG and the task creator.
 
     doit's working directory becomes the experiment root, so every path doit stores is relative
-    to it and the tree (with its .scylla/ DB) can move without going stale."""
+    to it and the tree (with its .scylla/ DB) can move without going stale. `over_budget=1` lets
+    paid work start although it exceeds the spec's budget_usd (budget.py)."""
+    from . import progress, runplan     # (imported here: they import plan.py, which imports this module)
     try:
         exp = load_experiment(_resolve_spec(spec_arg))
     except SpecError as exc:          # a user error: doit prints it without a traceback
@@ -224,11 +238,14 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
     executes = _command_executes_tasks(sys.argv[1:])
     if not executes:
         durable.STAT_CACHE = {}          # nothing writes during list/info: stat each file once
+        doit_plugins.READ_ONLY = True
     if executes:
         try:
             durable.hold_experiment_lock(tree.RUN_LOCK)
         except durable.ArtifactError as exc:
             raise InvalidDodoFile(str(exc)) from None
+        budget.configure(exp, override=_flag(over_budget))
+        Sealed.paid_due = runplan.begin(exp).paid_task_due
     # doit saves its DB on SystemExit but not when SIGTERM kills it outright (CI timeouts).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -245,10 +262,12 @@ def load(spec_arg: str | None, rejudge: str | None = None) -> dict:
     task_scylla.__doc__ = f"experiment {exp.id}"
 
     return {
-        # executed-only: 10,000 "-- up to date" lines would bury what actually ran
+        "OVER_BUDGET": _flag(over_budget),
+        # executed-only on stdout (10,000 "-- up to date" lines would bury what actually ran), plus
+        # progress on stderr (scylla/progress.py)
         "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla",
                         "check_file_uptodate": doit_plugins.MD5Checker,
-                        "verbosity": 1, "reporter": "executed-only"},
+                        "verbosity": 1, "reporter": progress.ProgressReporter},
         "task_scylla": task_scylla,
         "EXPERIMENT": exp,
     }

@@ -64,6 +64,11 @@ class JudgeSlot:
     def name(self) -> str:
         return f"judge_{self.number:02d}"
 
+    @property
+    def paid(self) -> bool:
+        """Whether its judgments cost money (the pipeline judge is deterministic and free)."""
+        return self.adapter != "pipeline"
+
     def identity(self) -> dict:
         """What decides this slot's judgments: a change re-judges this slot only."""
         return {"adapter": self.adapter, "model": self.model, "command": self.command,
@@ -286,7 +291,9 @@ def load_experiment(spec_path: str | Path) -> Experiment:
             raise repo_map.fail(str(url), "a local path (string)", path)
         repos[str(url)] = (base / path).resolve()
 
-    budget = r.get("budget_usd", (int, float), "a number of US dollars", default=None)
+    budget = r.get("budget_usd", (int, float), "a positive number of US dollars", default=None)
+    if budget is not None and not 0 < budget < float("inf"):
+        raise r.fail("budget_usd", "a positive number of US dollars", budget)
     limits = _limits(r)
     results = base / r.get("results", (str,), "the path of the results directory", default="results")
     # `root` and `runs_dir` are written by `scylla adopt`: Scylla's own files in `root`, the runs in

@@ -50,7 +50,7 @@ class DoitRun:
 
 
 class Checkout:
-    """A copy of the repository's runnable parts (dodo.py + examples) in a temp dir, working on one
+    """A copy of the repository's runnable parts (dodo.py, pyproject.toml, examples) in a temp dir, working on one
     example's experiment (`examples/<example>/experiment.yaml`, id = the example's name)."""
 
     def __init__(self, path: Path, example: str = "hello"):
@@ -101,7 +101,8 @@ class Checkout:
 
 def make_checkout(dest: Path, example: str = "hello") -> Checkout:
     dest.mkdir(parents=True)
-    shutil.copy2(REPO / "dodo.py", dest / "dodo.py")
+    for name in ("dodo.py", "pyproject.toml"):     # pyproject.toml registers `doit status` ([tool.doit])
+        shutil.copy2(REPO / name, dest / name)
     for name in {"hello", example}:           # other examples reuse hello's fixture, tiers and repo
         shutil.copytree(REPO / "examples" / name, dest / "examples" / name,
                         ignore=shutil.ignore_patterns("results", "__pycache__"))

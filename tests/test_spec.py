@@ -64,6 +64,11 @@ def test_example_loads(spec_dir):
     (lambda d: d["agent"].pop("command"), "missing key 'agent.command'"),
     (lambda d: d.pop("judges"), "missing key 'judges'"),
     (lambda d: d.__setitem__("fixture", "nowhere"), "nowhere/test.yaml: fixture test.yaml not found"),
+    (lambda d: d.__setitem__("budget_usd", 0), "key 'budget_usd': expected a positive number of US dollars, got int 0"),
+    (lambda d: d.__setitem__("budget_usd", -5.0), "key 'budget_usd': expected a positive number of US dollars"),
+    (lambda d: d.__setitem__("budget_usd", ".inf"), "key 'budget_usd': expected a positive number of US dollars"),
+    (lambda d: d.__setitem__("budget_usd", float("inf")), "key 'budget_usd': expected a positive number of US dollars"),
+    (lambda d: d.__setitem__("budget_usd", True), "key 'budget_usd': expected a positive number of US dollars"),
 ])
 def test_spec_errors_name_file_and_key(spec_dir, change, message):
     path = _write(spec_dir, change)

@@ -1,0 +1,169 @@
+"""The experiment's budget (`budget_usd`): what was spent, the gate before paid work, the stop during it.
+
+*Spent* is the recorded cost of the experiment's finished agent runs (agent/result.json, else their raw
+captures) and judgments (judgment.json): what its current results cost. Archived attempts (.failed/,
+.superseded/) are not counted.
+
+The gate: when the first agent or judge call of a `doit` is due, the run's forecast (runplan.py, the
+same plan as `doit status`) is added; if spent + forecast > budget, no paid call starts in this doit.
+The stop: each paid task adds its cost to a ledger in .scylla/ as it finishes, and a paid task about to
+call its adapter refuses once the ledger reaches the budget (calls already running finish). A refused
+task fails before anything is archived or sealed, so a later doit with a raised budget runs it.
+`doit over_budget=1` turns both off for one doit.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import durable, tree
+
+LEDGER = f"{tree.STATE_DIR}/budget.json"
+LOCK = f"{tree.LOCKS_DIR}/budget.lock"
+REFUSED = "refused by the budget"
+OVERRIDE_HINT = "raise budget_usd in the experiment spec, or run `doit over_budget=1` to go ahead anyway"
+
+# Set by graph.load in a doit that executes tasks; worker processes and threads inherit them.
+_exp = None
+_override = False
+_invocation = ""
+
+
+def configure(exp, override: bool) -> None:
+    global _exp, _override, _invocation
+    _exp, _override, _invocation = exp, override, f"{os.getpid()}@{time.time()}"
+
+
+def active() -> bool:
+    """Whether this doit enforces a budget."""
+    return _exp is not None and _exp.budget_usd is not None and not _override
+
+
+def money(x: float | None) -> str:
+    """$1,234.50, or 4 decimals below a dollar ($0.0312); negative amounts as -$0.0457."""
+    if x is None:
+        return "unknown"
+    amount = f"{abs(x):,.2f}" if abs(x) >= 0.995 or x == 0 else f"{abs(x):.4f}"
+    return f"{'-' if x < 0 else ''}${amount}"
+
+
+# ---------------------------------------------------------------- recorded costs
+
+def recorded_cost(kind: str, out_dir: str) -> float | None:
+    """The cost a finished agent run or judgment recorded in its outputs (None when none is readable)."""
+    if kind == "judge":
+        return _number(f"{out_dir}/judgment.json", "cost_usd")
+    cost = _number(f"{out_dir}/result.json", "cost_usd")
+    if cost is None:                # agent/result.json not derived yet: read the raw captures
+        from .agents.command import derive_result
+        try:
+            cost = _finite(derive_result(Path(out_dir)).get("cost_usd"))
+        except (OSError, ValueError, KeyError, IndexError, durable.ArtifactError):
+            return None
+    return cost
+
+
+def recorded_seconds(kind: str, out_dir: str) -> float | None:
+    """How long a finished agent run or judgment took (its timing.json)."""
+    return _number(f"{out_dir}/timing.json", f"{kind}_duration_seconds")
+
+
+def _number(path: str, key: str) -> float | None:
+    try:
+        return _finite(durable.read_json_object(path).get(key))
+    except durable.ArtifactError:
+        return None
+
+
+def _finite(value) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+    return float(value) if ok else None
+
+
+def spent(exp) -> float:
+    """Recorded cost of the experiment's finished (sealed) agent runs and judgments."""
+    total = 0.0
+    for s in exp.all_subtests():
+        for n in range(1, exp.runs + 1):
+            run = tree.RunPaths(s.tier, s.id, n)
+            dirs = [("agent", run.agent_dir)] + [("judge", run.judge_dir(j.number)) for j in exp.judges]
+            total += sum(recorded_cost(kind, d) or 0.0 for kind, d in dirs if durable.stat(str(durable.seal_path(d))))
+    return total
+
+
+# ---------------------------------------------------------------- the decision
+
+@dataclass(frozen=True)
+class Decision:
+    budget: float | None
+    spent: float
+    forecast: float
+    unpriced: int = 0               # calls the forecast could not price (counted as $0)
+    override: bool = False
+
+    def refusal(self) -> str | None:
+        """Why paid work may not start, or None."""
+        if self.budget is None or self.override:
+            return None
+        if self.spent >= self.budget:
+            return f"budget exhausted: spent {money(self.spent)} of budget_usd {money(self.budget)}; {OVERRIDE_HINT}"
+        if self.spent + self.forecast > self.budget:
+            unpriced = f" ({self.unpriced} calls of unknown price counted as $0)" if self.unpriced else ""
+            return (f"over budget: spent {money(self.spent)} + forecast {money(self.forecast)}{unpriced} = "
+                    f"{money(self.spent + self.forecast)} > budget_usd {money(self.budget)}; {OVERRIDE_HINT}")
+        return None
+
+    def left(self) -> float | None:
+        return None if self.budget is None else self.budget - self.spent - self.forecast
+
+
+def decide(exp, spent_usd: float, forecast: dict, override: bool) -> Decision:
+    """The gate's decision for paid work with this forecast (forecast.py's dict)."""
+    unpriced = sum(r["unpriced"] for r in forecast["rows"].values())
+    return Decision(exp.budget_usd, spent_usd, forecast["cost_usd"], unpriced, override)
+
+
+# ---------------------------------------------------------------- the ledger of a running doit
+
+def open_ledger(decision: Decision) -> None:
+    """Called once per doit, before its first paid call (in the main process)."""
+    with durable.file_lock(LOCK):
+        _write({**asdict(decision), "invocation": _invocation, "gate": decision.refusal()})
+
+
+def refusal() -> str | None:
+    """In a paid task, before it calls its adapter: why it must not (None: go ahead)."""
+    if not active():
+        return None
+    with durable.file_lock(LOCK):
+        ledger = _read()
+        if ledger is None:          # no gate ran in this doit (`doit -a`): the stop still applies
+            ledger = {"budget": _exp.budget_usd, "spent": spent(_exp), "invocation": _invocation, "gate": None}
+            _write(ledger)
+    return ledger["gate"] or Decision(_exp.budget_usd, ledger["spent"], 0.0).refusal()
+
+
+def record(cost: float | None) -> None:
+    """In a paid task that finished: add its cost to the ledger."""
+    if not active() or not cost:
+        return
+    with durable.file_lock(LOCK):
+        ledger = _read()
+        if ledger is not None:
+            ledger["spent"] += cost
+            _write(ledger)
+
+
+def _read() -> dict | None:
+    try:
+        ledger = durable.read_json_object(LEDGER)
+    except durable.ArtifactError:
+        return None
+    return ledger if ledger.get("invocation") == _invocation else None     # another doit's ledger
+
+
+def _write(ledger: dict) -> None:
+    durable.write_json(LEDGER, ledger)

@@ -1,0 +1,395 @@
+"""What the next `doit` will execute, from doit's own up-to-date evaluation of the graph.
+
+`doit list --status` judges each task alone. The plan walks the graph in dependency order and asks,
+for every task, what doit will see when it reaches it: doit's own status (`get_status`) and, for a
+sealed task, its seal; then, for each input another task rewrites first, the input's *next* content:
+
+* known: the producer is cheap and deterministic and its own inputs are known, so the plan dry-runs
+  its action in a scratch directory (never in the tree) and compares the bytes with what the
+  consumer recorded. Cascades stop at unchanged bytes exactly as doit's md5 check stops them.
+* differs: a paid task that re-runs always writes a new `timing.json` (a fresh measurement).
+* unknown: anything else a re-run produces (an agent's patch, a judge's verdict, an aggregate of
+  them): the consumer *may* run, if the bytes come out different.
+
+A task is `to_run` when doit certainly executes it, `may_run` when it runs only if an input it waits
+for comes out different, `blocked` when it cannot succeed (an input is missing and nothing rebuilds it,
+or an upstream task is blocked; doit still starts one whose own target is missing, and it fails at
+once), else `done`. `refused` is reserved for a budget gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from doit.exceptions import BaseFail
+
+from . import durable, tree
+from .graph import Sealed, cheap_action
+
+STATES = ("done", "to_run", "may_run", "blocked", "refused")
+TIER = re.compile(r"^T\d+$")
+
+
+@dataclass(frozen=True)
+class TaskId:
+    """What a task name says (names mirror paths: `judge:T0/00/run_01/judge_02`)."""
+    name: str
+    kind: str
+    tier: str | None = None
+    subtest: str | None = None
+    run: int | None = None
+    slot: str | None = None
+
+    @property
+    def row(self) -> str:
+        """The status table's row: the kind, or the judge slot for judges."""
+        return self.slot or self.kind
+
+    @staticmethod
+    @lru_cache(maxsize=None)
+    def parse(name: str) -> "TaskId":
+        kind, _, rest = name.partition(":")
+        parts = rest.split("/") if rest else []
+        tier = parts[0] if parts and TIER.match(parts[0]) else None
+        subtest = "/".join(parts[:2]) if tier and len(parts) >= 2 else None
+        run = int(parts[2][4:]) if len(parts) >= 3 and re.fullmatch(r"run_\d+", parts[2]) else None
+        slot = parts[3] if kind == "judge" and len(parts) >= 4 else None
+        return TaskId(name, kind, tier, subtest, run, slot)
+
+
+@dataclass
+class Verdict:
+    state: str = "done"
+    reasons: list[str] = field(default_factory=list)
+    failed: str | None = None      # why the last attempt failed (paid tasks: their .failed/ archive)
+    invalid: bool = False          # a judgment recorded as invalid
+    outputs: str = ""              # if it runs, its outputs' next content: known | same | timing | unknown
+
+
+def dependency_order(tasks: dict, selected: list[str]) -> list[str]:
+    """`selected` and everything they depend on, dependencies first (doit's execution order)."""
+    order, seen = [], set()
+    for root in selected:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(tasks[root].task_dep + tasks[root].setup_tasks))]
+        while stack:
+            name, deps = stack[-1]
+            for dep in deps:
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append((dep, iter(tasks[dep].task_dep + tasks[dep].setup_tasks)))
+                    break
+            else:
+                stack.pop()
+                order.append(name)
+    return order
+
+
+@dataclass
+class _Reasons:
+    """Why a task would run, collected while checking it."""
+    missing_targets: list[str] = field(default_factory=list)
+    certain: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+    changes: dict[str, list[str]] = field(default_factory=dict)      # producer -> inputs it changes
+    may_change: dict[str, list[str]] = field(default_factory=dict)   # producer -> inputs it may change
+
+    def all_certain(self) -> list[str]:
+        return [f"missing target: {t}" for t in self.missing_targets] + self.certain + \
+            [f"upstream will run: {p} (changes {', '.join(paths)})" for p, paths in self.changes.items()]
+
+    def only_targets_missing(self) -> bool:
+        """Inputs and configuration as last time: a deterministic task rewrites the same bytes."""
+        return not (self.certain or self.changes or self.may_change)
+
+    def all_maybe(self, verdicts: dict) -> list[str]:
+        return [f"upstream {'will' if verdicts[p].state == 'to_run' else 'may'} run: {p} "
+                f"({', '.join(paths)} may change)" for p, paths in self.may_change.items()]
+
+
+def _sealed(task) -> Sealed | None:
+    return next((u for u, _, _ in task.uptodate if isinstance(u, Sealed)), None)
+
+
+def _outside(path: str) -> bool:
+    return path.startswith("../") or os.path.isabs(path)
+
+
+class Plan:
+    """Verdicts for `selected` and their dependencies (all tasks when None). `tasks`: name -> doit
+    Task with implicit dependencies resolved (doit's TaskControl); `dep`: doit's Dependency; `scratch`:
+    where to make the scratch directory of dry runs, if one is needed (default: a new temporary one)."""
+
+    def __init__(self, tasks: dict, dep, selected: list[str] | None = None, scratch: str | None = None):
+        self.tasks, self.dep, self._scratch_path = tasks, dep, scratch
+        self.producers = {t: task.name for task in tasks.values() for t in task.targets}
+        self.sealed_dirs = {s.out_dir: task.name for task in tasks.values() if (s := _sealed(task))}
+        self.verdicts: dict[str, Verdict] = {}
+        self._box: str | None = None
+        self._md5: dict[str, str] = {}
+        self._failed_dirs: dict[str, list[str]] = {}
+        try:
+            for name in dependency_order(tasks, list(selected if selected is not None else tasks)):
+                task = tasks[name]
+                if task.actions:                    # group tasks only gather their subtasks
+                    self.verdicts[name] = self._verdict(task)
+        finally:
+            if self._box:
+                shutil.rmtree(self._box, ignore_errors=True)
+
+    def names(self, state: str) -> list[str]:
+        return [n for n, v in self.verdicts.items() if v.state == state]
+
+    def refuse(self, names: set[str], reason: str) -> None:
+        """The budget holds these tasks back: they become `refused`, what waits for them `blocked`."""
+        held = set()
+        for name, v in self.verdicts.items():              # dependency order
+            task = self.tasks[name]
+            if name in names:
+                self.verdicts[name] = Verdict("refused", [reason], v.failed, v.invalid)
+            elif v.state in ("to_run", "may_run") and (up := next(
+                    (u for u in task.task_dep + task.setup_tasks if u in held), None)):
+                self.verdicts[name] = Verdict("blocked", [f"waits for a task the budget holds back: {up}"],
+                                              v.failed, v.invalid)
+            else:
+                continue
+            held.add(name)
+
+    # ------------------------------------------------------------ one task
+
+    def _verdict(self, task) -> Verdict:
+        v = Verdict()
+        if self.dep.status_is_ignore(task):
+            return Verdict("blocked", ["ignored (doit ignore)"])
+        for up in task.task_dep + task.setup_tasks:
+            if self.verdicts.get(up, v).state == "blocked":
+                return Verdict("blocked", [f"upstream blocked: {up}"])
+        sealed = _sealed(task)
+        if sealed:                  # its seal decides (doit would only call Sealed and check the targets)
+            seal = str(durable.seal_path(sealed.out_dir))
+            r = _Reasons([t for t in task.targets if t != seal and durable.stat(t) is None])
+            self._seal_reasons(task, sealed, v, r)
+        else:
+            status = self.dep.get_status(task, self.tasks, get_log=True).reasons
+            r = _Reasons(list(status.get("missing_target", [])))
+            self._file_reasons(task, status, r)
+        certain, maybe = r.all_certain(), r.all_maybe(self.verdicts)
+        v.reasons = r.broken or certain or maybe
+        v.state = "blocked" if r.broken else "to_run" if certain else "may_run" if maybe else "done"
+        if v.state in ("to_run", "may_run"):
+            v.outputs = self._outputs(task, v, sealed, r.only_targets_missing())
+        return v
+
+    def _file_reasons(self, task, status: dict, r: _Reasons) -> None:
+        certain = r.certain
+        recorded = self.dep._get(task.name, "deps:") is not None
+        if status.get("uptodate_false"):
+            certain.append("configuration changed")
+        if "checker_changed" in status:
+            certain.append("file checker changed")
+        added, removed = status.get("added_file_dep"), status.get("removed_file_dep")
+        if added or removed:
+            certain.append(f"inputs changed (added {added or []}, removed {removed or []})")
+        if not recorded:
+            made = any(durable.stat(t) for t in task.targets)
+            certain.append("no record of a successful run (failed or interrupted last time, or the DB was lost)"
+                           if made else "new task")
+        missing, changed = set(status.get("missing_file_dep", [])), set(status.get("changed_file_dep", []))
+        for path in sorted(task.file_dep):
+            self._input(path, path in missing, recorded and path in changed,
+                        lambda p=path: self._db_md5(task.name, p), r)
+
+    def _seal_reasons(self, task, sealed: Sealed, v: Verdict, r: _Reasons) -> None:
+        certain = r.certain
+        try:
+            seal = durable.read_seal(sealed.out_dir)
+        except durable.ArtifactError as exc:
+            certain.append(str(exc))
+            return
+        if seal is None:
+            certain.append(self._not_done(task, sealed, v))
+            return
+        head = durable.seal_mismatch({**seal, "inputs": {}}, sealed.task, sealed.config, [])
+        if head:                                    # another task's seal, or the configuration changed
+            certain.append(head + (self._config_hint(task) if seal.get("config") != sealed.config else ""))
+            return
+        recorded = seal["inputs"]
+        if seal.get("adopted_from"):
+            pass                                    # adopted work: inputs were another tool's
+        elif set(recorded) != set(sealed.inputs):
+            certain.append(durable.seal_mismatch(seal, sealed.task, sealed.config, sealed.inputs))
+        else:
+            for path in sealed.inputs:
+                one = {**seal, "inputs": {path: recorded[path]}}
+                changed = durable.seal_mismatch(one, sealed.task, sealed.config, [path]) is not None
+                missing = durable.stat(path) is None
+                self._input(path, missing, changed and not missing, lambda p=path: recorded[p].get("md5"), r)
+        if task.name.startswith("judge:") and self._invalid_judgment(sealed.out_dir):
+            v.invalid = True
+            if sealed.retry_invalid:
+                certain.append("invalid judgment, re-judging on request (rejudge=invalid)")
+
+    def _input(self, path: str, missing_now: bool, changed_now: bool, recorded_md5, r: _Reasons) -> None:
+        """How one input looks to its consumer when doit reaches the consumer."""
+        nxt, producer = self._next(path)
+        if nxt is None:
+            if missing_now:
+                r.broken.append(f"input missing: {path} (no task rebuilds it)")
+            elif changed_now:
+                r.certain.append(f"changed input: {path}")
+        elif nxt == "differs" or (nxt == "known" and self._box_md5(path) != recorded_md5()):
+            r.changes.setdefault(producer, []).append(path)
+        elif nxt == "unknown":
+            r.may_change.setdefault(producer, []).append(path)
+
+    # ------------------------------------------------------------ what a re-run produces
+
+    def _producer(self, path: str) -> str | None:
+        if path in self.producers:
+            return self.producers[path]
+        d = os.path.dirname(path)
+        while d:
+            if d in self.sealed_dirs:               # raw captures of a sealed task (only its seal is a target)
+                return self.sealed_dirs[d]
+            d = os.path.dirname(d)
+        return None
+
+    def _next(self, path: str) -> tuple[str | None, str | None]:
+        """(next content of `path`, its producer): None while its producer does not run."""
+        producer = self._producer(path)
+        v = self.verdicts.get(producer) if producer else None
+        if v is None or v.state not in ("to_run", "may_run"):
+            return None, producer
+        if v.outputs == "known":
+            return ("known" if os.path.lexists(os.path.join(self._box, path)) else "unknown"), producer
+        if v.outputs == "timing":
+            return ("differs" if path.endswith("/timing.json") else "unknown"), producer
+        return v.outputs, producer
+
+    def _outputs(self, task, v: Verdict, sealed: Sealed | None, reproduces: bool) -> str:
+        if sealed:                  # a new paid call: a new measurement, any other output may differ
+            return "timing" if v.state == "to_run" else "unknown"
+        if v.state == "to_run" and self._simulate(task, v):
+            return "known"
+        if v.state == "to_run" and reproduces:
+            return "same"           # the bytes it wrote last time (when its inputs cannot be laid out to dry-run it)
+        return "unknown"
+
+    def _simulate(self, task, v: Verdict) -> bool:
+        """Dry-run a cheap task in the scratch directory when all its inputs' next content is known.
+
+        Only cheap tasks (graph.cheap_action) are dry-run: never an agent, judge, pipeline or worktree.
+        Their actions read and write paths relative to the working directory, which is the scratch
+        directory meanwhile; it holds copies of the inputs (no links into the tree to write through)."""
+        if any(_outside(t) for t in task.targets) or \
+                not all(getattr(a, "py_callable", None) is cheap_action for a in task.actions):
+            return False
+        box = self._scratch()
+        for path in task.file_dep:
+            if _outside(path):
+                continue                    # sources outside the tree: actions read them by absolute path
+            nxt, _ = self._next(path)
+            if nxt == "known":
+                continue
+            if nxt is not None or durable.stat(path) is None:
+                return False
+            copy = os.path.join(box, path)
+            if not os.path.lexists(copy):
+                os.makedirs(os.path.dirname(copy), exist_ok=True)
+                shutil.copyfile(path, copy)
+        here = os.getcwd()
+        try:
+            os.chdir(box)
+            with contextlib.redirect_stdout(io.StringIO()):
+                for action in task.actions:
+                    result = action.py_callable(*action.args, **action.kwargs)
+                    if result is False or isinstance(result, BaseFail):
+                        raise RuntimeError(getattr(result, "message", "") or "the action failed")
+            return True
+        except Exception as exc:            # the real run will tell; the plan just cannot know the bytes
+            v.reasons.append(f"(a dry run of it failed: {str(exc).splitlines()[0][:200] if str(exc) else exc!r})")
+            return False
+        finally:
+            os.chdir(here)
+
+    def _scratch(self) -> str:
+        if self._box is None and self._scratch_path:
+            os.mkdir(self._scratch_path, 0o700)
+            self._box = self._scratch_path
+        elif self._box is None:
+            self._box = tempfile.mkdtemp(prefix="scylla-plan-")
+        return self._box
+
+    def _box_md5(self, path: str) -> str:
+        if path not in self._md5:
+            self._md5[path] = durable.file_md5(os.path.join(self._box, path))
+        return self._md5[path]
+
+    def _db_md5(self, task_name: str, path: str) -> str | None:
+        state = self.dep._get(task_name, path)          # doit's md5 checker: [mtime, size, md5]
+        return state[2] if isinstance(state, (list, tuple)) and len(state) == 3 else None
+
+    # ------------------------------------------------------------ failures, invalid judgments, hints
+
+    def _not_done(self, task, sealed: Sealed, v: Verdict) -> str:
+        if os.path.isdir(sealed.out_dir) and os.listdir(sealed.out_dir):
+            return "outputs without a seal (interrupted last time, or the seal was deleted)"
+        v.failed = self._last_failure(task)
+        return f"failed last time ({v.failed})" if v.failed else "new task"
+
+    def _last_failure(self, task) -> str | None:
+        """The reason recorded with the task's newest archived failed attempt, if any."""
+        t = TaskId.parse(task.name)
+        if t.kind == "baseline":
+            where, label = ".failed", "baseline"
+        elif t.run is not None and t.kind in ("agent", "pipeline", "judge"):
+            run = tree.run_name(t.run)
+            label = {"agent": run, "pipeline": f"{run}_pipeline", "judge": f"{run}_{t.slot}"}[t.kind]
+            where = tree.SubtestPaths(t.tier, t.subtest.split("/")[1]).failed_dir
+        else:
+            return None
+        if where not in self._failed_dirs:
+            self._failed_dirs[where] = sorted(os.listdir(where)) if os.path.isdir(where) else []
+        attempts = [n for n in self._failed_dirs[where] if re.fullmatch(rf"{re.escape(label)}_attempt_\d+", n)]
+        if not attempts:
+            return None
+        newest = max(attempts, key=lambda n: int(n.rsplit("_", 1)[1]))
+        try:
+            return str(durable.read_json_object(f"{where}/{newest}/archived.json").get("reason", "failed"))
+        except durable.ArtifactError:
+            return "failed"
+
+    @staticmethod
+    def _invalid_judgment(out_dir: str) -> bool:
+        try:
+            return durable.read_json_object(f"{out_dir}/judgment.json").get("is_valid", True) is False
+        except durable.ArtifactError:
+            return False
+
+    def _config_hint(self, task) -> str:
+        """What changed, when config/experiment.json (written by the last setup) still shows the old value."""
+        try:
+            before = durable.read_json_object(tree.EXPERIMENT_JSON)
+        except durable.ArtifactError:
+            return ""
+        now, t = task.meta.get("config", {}), TaskId.parse(task.name)
+        if t.kind == "judge" and t.slot:
+            number = int(t.slot.split("_")[1])
+            old = next((j for j in before.get("judges", []) if j.get("judge_number") == number), None)
+        elif t.kind == "agent":
+            old = {**before.get("agent", {}), **{k: before.get(k) for k in ("thinking", "max_turns")}}
+        else:
+            return ""
+        if old is None:
+            return ""
+        diff = [f"{k} {old[k]!r} -> {now[k]!r}" for k in sorted(set(old) & set(now)) if old[k] != now[k]]
+        return f": {', '.join(diff)}" if diff else ""

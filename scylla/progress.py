@@ -1,0 +1,209 @@
+"""doit reporter: executed tasks on stdout as `executed-only` prints them, progress on stderr.
+
+stdout keeps doit's `.  <task>` line per executed task and its failure reports, nothing else. stderr
+gets the progress: done/total per kind, failures, spend so far and an ETA, as a live bar on a
+terminal or as plain `[scylla] ...` lines otherwise (CI logs): one when the plan is known, one per
+tenth of the work, at least every SCYLLA_PROGRESS_SECONDS (default 30) while tasks finish, one per
+failure, and the final totals. SCYLLA_PROGRESS=bar|lines|off overrides the choice.
+
+The totals come from the same plan as `doit status` (runplan.py): computed in a forked child when the
+first agent or judge task is due or the run lasts, so a `doit` with nothing (or little) to do never
+computes it, and never waits for it. Until it arrives, lines show what finished so far.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+
+from doit.reporter import ExecutedOnlyReporter
+
+from . import budget, runplan
+
+PREFIX = "[scylla]"
+PAID = ("agent", "pipeline", "judge")
+
+
+def _kind(name: str) -> str:
+    return name.partition(":")[0]
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class ProgressReporter(ExecutedOnlyReporter):
+    desc = "executed tasks on stdout (like executed-only); progress, spend and ETA on stderr"
+
+    def __init__(self, outstream, options):
+        super().__init__(outstream, options)
+        self.err = sys.stderr
+        mode = os.environ.get("SCYLLA_PROGRESS", "").lower()
+        tty = getattr(self.err, "isatty", lambda: False)()
+        self.mode = mode if mode in ("bar", "lines", "off") else "bar" if tty else "lines"
+        try:
+            self.every = float(os.environ.get("SCYLLA_PROGRESS_SECONDS", "30"))
+        except ValueError:
+            self.every = 30.0
+        self.t0 = self.last_line = self.last_bar = time.monotonic()
+        self.started: dict[str, float] = {}
+        self.finished, self.seconds = Counter(), defaultdict(list)
+        self.failed: list[str] = []
+        self.uptodate, self.not_run, self.refused, self.spent, self.decile = 0, 0, 0, 0.0, 0
+        self.run = runplan.RUN                  # None when doit was not started through graph.load
+        self.plan: dict | None = None
+        self.bar_shown = False
+
+    # ------------------------------------------------------------ doit's reporter interface
+
+    def initialize(self, tasks, selected_tasks):
+        if self.run:
+            self.run.attach(tasks, list(selected_tasks), self.started)
+
+    def write(self, text):
+        self._clear_bar()
+        self.outstream.write(text)
+        self.outstream.flush()
+
+    def execute_task(self, task):
+        super().execute_task(task)
+        if task.actions:                        # group tasks only gather their subtasks
+            self.started[task.name] = time.monotonic()
+            if self.run and self.mode != "off" and self.started[task.name] - self.t0 >= runplan.LONG_RUN:
+                self.run.start()
+            self._update()
+
+    def add_success(self, task):
+        if task.name in self.started:
+            self._finished(task)
+            self._add_spend(task)
+            self._update()
+
+    def add_failure(self, task, fail):
+        refused = budget.REFUSED in fail.get_msg()
+        if not refused or not self.refused:     # one budget refusal is reported; the rest only counted
+            super().add_failure(task, fail)
+        if task.name not in self.started:
+            self.not_run += 1                   # a dependency failed, or an input is missing
+            return
+        self._finished(task)
+        if refused:
+            self.refused += 1
+        else:
+            self.failed.append(task.name)
+        self._update(force_line=True)
+
+    def skip_uptodate(self, task):
+        self.uptodate += 1
+
+    def complete_run(self):
+        self._clear_bar()
+        super().complete_run()
+        if self.run:
+            self.run.stop()
+        if self.mode != "off":
+            self._line(self._final())
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def _finished(self, task) -> None:
+        kind = _kind(task.name)
+        self.finished[kind] += 1
+        self.seconds[kind].append(time.monotonic() - self.started.get(task.name, time.monotonic()))
+
+    def _add_spend(self, task) -> None:
+        kind = _kind(task.name)
+        if kind in ("agent", "judge") and task.meta and task.meta.get("sealed"):
+            self.spent += budget.recorded_cost(kind, task.meta["sealed"]) or 0.0
+
+    def _totals(self) -> dict[str, int]:
+        """Per kind: the tasks the plan says will run, or more if more did (an input came out different)."""
+        from .status import ROWS
+        planned, started = (self.plan or {}).get("to_run", {}), Counter(_kind(n) for n in self.started)
+        totals = {k: max(planned.get(k, 0), started[k]) for k in ROWS}
+        return {k: n for k, n in totals.items() if n}
+
+    def _eta(self, totals: dict) -> float | None:
+        if not self.plan:
+            return None
+        per_call = self.plan.get("call_seconds", {})
+        left = sum(max(0, n - self.finished[k]) * (statistics.fmean(self.seconds[k]) if self.seconds[k]
+                                                     else per_call.get(k, 0.0)) for k, n in totals.items())
+        work, elapsed = sum(map(sum, self.seconds.values())), time.monotonic() - self.t0
+        return left * elapsed / work if work > 0 and elapsed > 0 else left
+
+    # ------------------------------------------------------------ output
+
+    def _status(self) -> tuple[str, float | None]:
+        totals = self._totals()
+        done, total = sum(self.finished.values()), sum(totals.values())
+        eta = self._eta(totals)
+        parts = [f"{done}/{total} tasks" if self.plan else f"{done} tasks done",
+                 f"{len(self.failed)} failed", f"${self.spent:.2f} spent",
+                 f"{_clock(time.monotonic() - self.t0)} elapsed"]
+        if eta is not None and done < total:
+            parts.append(f"ETA {_clock(eta)}")
+        parts += [f"{k} {self.finished[k]}/{n}" for k, n in totals.items()]
+        return " · ".join(parts), (done / total if total and self.plan else None)
+
+    def _update(self, force_line: bool = False) -> None:
+        if self.mode == "off":
+            return
+        if self.run and self.plan is None and (plan := self.run.result()) is not None:
+            self.plan = plan
+            if self.mode == "lines" and plan:
+                self._line(self._plan_line(plan))
+        text, frac = self._status()
+        now = time.monotonic()
+        if self.mode == "bar":
+            if force_line or now - self.last_bar >= 0.1:
+                self._draw_bar(text, frac)
+            return
+        decile = int((frac or 0) * 10)
+        if force_line or decile > self.decile or now - self.last_line >= self.every:
+            self.decile = max(self.decile, decile)
+            self._line(text)
+
+    def _plan_line(self, plan: dict) -> str:
+        to_run, may = sum(plan["to_run"].values()), sum(plan["may_run"].values())
+        paid = ", ".join(f"{plan['to_run'].get(k, 0)} {k}" for k in PAID)
+        return (f"plan: {to_run} tasks to run ({paid})" + (f", {may} more may run" if may else "")
+                + f"; forecast {budget.money(plan['forecast']['cost_usd'])} (`doit status` for details)")
+
+    def _final(self) -> str:
+        from .status import ROWS
+        ran = ", ".join(f"{k} {self.finished[k]}" for k in ROWS if self.finished[k])
+        text = (f"finished in {_clock(time.monotonic() - self.t0)}: {sum(self.finished.values())} tasks ran"
+                + (f" ({ran})" if ran else "") + f", {len(self.failed)} failed"
+                + (f", {self.refused} refused by the budget" if self.refused else "")
+                + (f", {self.not_run} not run (a dependency failed)" if self.not_run else "")
+                + f", {self.uptodate} up to date"
+                + f" · ${self.spent:.2f} spent on agents and judges")
+        if self.failed:
+            text += " · failed: " + ", ".join(self.failed[:5]) + (" ..." if len(self.failed) > 5 else "")
+        return text
+
+    def _line(self, text: str) -> None:
+        self._clear_bar()
+        self.err.write(f"{PREFIX} {text}\n")
+        self.err.flush()
+        self.last_line = time.monotonic()
+
+    def _draw_bar(self, text: str, frac: float | None) -> None:
+        filled = int(20 * (frac or 0))
+        bar = f"{PREFIX} [{'#' * filled}{'.' * (20 - filled)}] {text}"
+        width = shutil.get_terminal_size((120, 20)).columns - 1
+        self.err.write("\r\x1b[K" + bar[:width])
+        self.err.flush()
+        self.bar_shown, self.last_bar = True, time.monotonic()
+
+    def _clear_bar(self) -> None:
+        if self.bar_shown:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self.bar_shown = False

@@ -1,0 +1,112 @@
+"""The budget (`budget_usd`): the gate before paid work and the stop while it runs, through real doit.
+
+Costs are the scripted agent's (a deterministic function of its configuration, $0.02-$0.04 a run);
+the scripted judge reports none. Adapter calls are counted from $SCYLLA_CALL_LOG.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from scylla.budget import money
+from test_status import _status
+
+AGENT_SEALS = "T*/*/run_*/agent/.seal.json"
+
+
+def _set_budget(checkout, usd: float) -> None:
+    checkout.edit_spec(lambda s: s.__setitem__("budget_usd", usd))
+
+
+def _agent_cost(checkout, run_id: str) -> float:
+    return checkout.json(f"{run_id}/agent/result.json")["cost_usd"]
+
+
+def _ledger(checkout) -> dict:
+    return checkout.json(".scylla/budget.json")
+
+
+def test_the_gate_refuses_with_the_numbers_and_starts_nothing_paid(hello):
+    for run in ("T0/00/run_01", "T1/02/run_02"):                  # two agent runs to redo
+        (hello.root / run / "agent/.seal.json").unlink()
+    before = _status(hello)["budget"]
+    spent, forecast = before["spent_usd"], before["forecast_usd"]
+    assert forecast > 0 and before["unpriced_calls"] == 0          # priced from the finished runs
+    _set_budget(hello, round(spent + forecast / 2, 4))             # covers what was spent, not the forecast
+    budget = round(spent + forecast / 2, 4)
+
+    st = _status(hello)
+    numbers = (f"over budget: spent {money(spent)} + forecast {money(forecast)} = {money(spent + forecast)} "
+               f"> budget_usd {money(budget)}")
+    assert st["budget"]["refusal"].startswith(numbers)
+    assert {"agent:T0/00/run_01", "agent:T1/02/run_02"} <= set(st["refused"])
+    assert not any(t.startswith(("agent:", "judge:")) for t in st["to_run"] + st["may_run"])
+    assert "judge_prompt:T0/00/run_01" in st["blocked"]
+
+    run = hello.doit("--continue", check=False)
+    assert run.returncode != 0
+    assert numbers in run.stderr and "No agent or judge call starts in this doit" in run.stderr
+    assert f"refused by the budget: {numbers}" in run.stdout
+    assert hello.calls("agent") == [] and hello.calls("judge") == []
+    for run_id in ("T0/00/run_01", "T1/02/run_02"):               # nothing archived, nothing sealed
+        assert not (hello.root / run_id / "agent/.seal.json").exists()
+        assert (hello.root / run_id / "agent/stdout.log").exists()
+    assert not list(hello.root.glob("T*/*/.failed"))
+    assert "refused by the budget" in run.stderr.strip().splitlines()[-1]
+
+    overridden = _status(hello, "over_budget=1")
+    assert overridden["refused"] == [] and "agent:T0/00/run_01" in overridden["to_run"]
+    hello.doit("over_budget=1")
+    assert sorted(hello.calls("agent")) == ["T0/00/run_01", "T1/02/run_02"]
+    assert _status(hello)["to_run"] == []
+
+
+def _calls_in_order(checkout) -> list[tuple[str, str]]:
+    return [tuple(ln.split(" ", 2)[:2]) for ln in checkout.call_log.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("parallel", [[], ["-n", "3", "-P", "process"], ["-n", "3", "-P", "thread"]],
+                         ids=["serial", "processes", "threads"])
+def test_paid_work_stops_at_the_budget_and_resumes_when_it_is_raised(hello, parallel):
+    for seal in hello.root.glob(AGENT_SEALS):                      # every agent runs again
+        seal.unlink()
+    st = _status(hello)
+    assert st["budget"]["spent_usd"] == 0 and st["budget"]["unpriced_calls"] == 10   # no price known: $0
+    budget = 0.1
+    _set_budget(hello, budget)
+
+    run = hello.doit("--continue", *parallel, check=False)
+    assert run.returncode != 0
+    ran = sorted(hello.calls("agent"))
+    assert 3 <= len(ran) < 10
+    costs = {r: _agent_cost(hello, r) for r in ran}
+    ledger = _ledger(hello)
+    assert ledger["spent"] == pytest.approx(sum(costs.values()), abs=1e-9)   # every cost counted, once
+    assert ledger["spent"] >= budget > ledger["spent"] - max(costs.values()) * (3 if parallel else 1)
+    if not parallel:                                               # one at a time: each started under the budget
+        spent = 0.0
+        for kind, who in _calls_in_order(hello):
+            assert spent < budget, (kind, who, spent)
+            spent += costs[who] if kind == "agent" else 0.0
+    refused = re.findall(r"refused by the budget: budget exhausted: spent \$([\d.]+) of budget_usd \$0\.1000",
+                         run.stdout)
+    assert len(refused) == 1                                       # reported once, counted in the totals
+    assert budget <= float(refused[0]) <= round(ledger["spent"], 4)    # (calls in flight may add to it later)
+    assert re.search(r"\d+ refused by the budget", run.stderr.strip().splitlines()[-1])
+
+    after = _status(hello)
+    assert after["budget"]["refusal"].startswith(f"budget exhausted: spent {money(ledger['spent'])}")
+    held = {t.split(":", 1)[1] for t in after["refused"] if t.startswith("agent:")}
+    assert held and held.isdisjoint(ran) and len(held) + len(ran) == 10
+    assert not any(t.startswith(("agent:", "judge:")) for t in after["to_run"])
+
+    hello.reset_calls()
+    _set_budget(hello, 1.0)
+    hello.doit(*parallel)
+    assert sorted(hello.calls("agent")) == sorted(held)
+    assert _status(hello)["to_run"] == []
+    every_run = [str(p.parent.parent.relative_to(hello.root)) for p in hello.root.glob(AGENT_SEALS)]
+    assert len(every_run) == 10         # spent at this doit's start (the runs above) + what it paid
+    assert _ledger(hello)["spent"] == pytest.approx(sum(_agent_cost(hello, r) for r in every_run), abs=1e-9)

@@ -1,0 +1,199 @@
+"""`doit status` against what the following real `doit` executes, on the example in several states.
+
+"to run" must be exactly what doit executes where the graph decides it, and a lower bound where an
+agent's or judge's new answer decides it: then the extra tasks doit executes come from "may run".
+Paid work is always exact: the adapter calls the scripted agent and judge count ($SCYLLA_CALL_LOG)
+are the agent and judge tasks listed as to run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+from scylla.plan import TaskId
+from scylla.status import Selection
+
+PAID = ("agent", "judge", "pipeline", "baseline")
+
+
+def _status(checkout, *args: str) -> dict:
+    return json.loads(checkout.doit("status", "--json", *args).stdout)
+
+
+def _paid(names) -> set[str]:
+    return {n for n in names if n.split(":")[0] in PAID}
+
+
+def _expected_calls(names) -> tuple[list[str], list[str]]:
+    """Adapter calls the scripted agent and (command) judges log for these tasks (slot 1 is the pipeline judge)."""
+    ids = [TaskId.parse(n) for n in names]
+    agents = sorted(n.partition(":")[2] for n, t in zip(names, ids) if t.kind == "agent")
+    judges = sorted(f"{n.partition(':')[2].rsplit('/', 1)[0]} {int(t.slot[6:])}" for n, t in zip(names, ids)
+                    if t.kind == "judge" and t.slot != "judge_01")
+    return agents, judges
+
+
+def _assert_predicted(checkout, st: dict, run, exact: bool = True) -> None:
+    executed, to_run, may_run = set(run.executed), set(st["to_run"]), set(st["may_run"])
+    assert to_run <= executed, sorted(to_run - executed)
+    assert executed <= to_run | may_run, sorted(executed - to_run - may_run)
+    if exact:
+        assert executed == to_run
+    assert _paid(executed) == _paid(to_run)              # no paid "may run" task ran in these states
+    agents, judges = _expected_calls(st["to_run"])
+    assert sorted(checkout.calls("agent")) == agents
+    assert sorted(checkout.calls("judge")) == judges
+
+
+def _why(checkout, *args: str) -> dict[str, str]:
+    """task -> reasons, from `doit status --why`."""
+    out = checkout.doit("status", "--why", *args).stdout
+    listed = out[out.index("Would run ("):]
+    return dict(ln.strip().split(": ", 1) for ln in listed.splitlines() if ln.startswith("  "))
+
+
+def test_fresh_then_half_done_status_is_what_doit_executes(fresh, completed):
+    st = _status(fresh)
+    assert st["may_run"] == [] and st["blocked"] == []
+    assert set(st["to_run"]) == set(completed[1].executed)          # the README's first `doit`, same tree
+    assert st["runs"]["expected"] == 10 and st["runs"]["agent"] == 10
+    selected = _status(fresh, "tier:T0")                             # what `doit tier:T0` would run
+    part = fresh.doit("tier:T0")
+    _assert_predicted(fresh, selected, part)
+    assert "tier:T1" not in part.executed and "agent:T1/01/run_01" not in part.executed
+    fresh.reset_calls()
+    half = _status(fresh)
+    assert half["table"]["agent"]["T0"] == {"done": 4} and half["table"]["agent"]["T1"] == {"to_run": 4}
+    _assert_predicted(fresh, half, fresh.doit())
+    assert _status(fresh)["to_run"] == []
+
+
+def test_deleted_derived_files_rebuild_exactly_what_status_says(hello):
+    deleted = ["T0/01/run_02/run_result.json", "T1/01/run_01/agent/result.json", "T5/01/run_02/judge_prompt.md",
+               "T0/report.md"]
+    for rel in deleted:
+        (hello.root / rel).unlink()
+    st = _status(hello)
+    assert st["to_run"] == ["agent_result:T1/01/run_01", "judge_prompt:T5/01/run_02", "run:T0/01/run_02", "tier:T0"]
+    assert st["may_run"] == [] and st["forecast"]["rows"] == {}
+    why = _why(hello)
+    assert why["run:T0/01/run_02"] == "missing target: T0/01/run_02/run_result.json"
+    _assert_predicted(hello, st, hello.doit())
+
+
+def test_a_new_judge_slot(hello):
+    hello.edit_spec(lambda s: s["judges"].append(
+        {"adapter": "command", "model": "scripted-hello-judge-3", "command": s["judges"][1]["command"]}))
+    st = _status(hello)
+    slot2 = st["judges"]["judge_02"]      # judged; those of runs whose agent may re-run (a new best subtest) may run
+    assert st["judges"]["judge_03"]["to_run"] == 10 and slot2["to_run"] == 0 and slot2["valid"] + slot2["may_run"] == 10
+    assert st["forecast"]["rows"]["judge_03"]["to_run"] == 10
+    bests = {t: (hello.root / f"{t}/best_subtest.json").read_bytes() for t in ("T0", "T1")}
+    run = hello.doit()
+    # Not exact by nature: whether the subtest and tier results change, and through best_subtest.json the
+    # agents of inheriting tiers run, depends on the new judge's scores, durations and cost (values only
+    # its calls produce). What ran beyond "to run" are those aggregates; the agents that "may run" did not,
+    # because the new verdicts kept every tier's best subtest.
+    _assert_predicted(hello, st, run, exact=False)
+    assert {t.split(":")[0] for t in set(run.executed) - set(st["to_run"])} <= {"subtest", "tier", "experiment"}
+    assert all((hello.root / f"{t}/best_subtest.json").read_bytes() == b for t, b in bests.items())
+    assert not any(t.startswith(("agent:", "subtest_config:")) for t in run.executed)
+
+
+def test_a_failed_judge_and_an_invalid_judgment(hello):
+    hello.edit_spec(lambda s: s["judges"][1].__setitem__("model", "scripted-hello-judge-v2"))
+    why = _why(hello)
+    assert why["judge:T0/00/run_01/judge_02"] == \
+        "configuration changed: model 'scripted-hello-judge' -> 'scripted-hello-judge-v2'"
+    assert why["setup"] == "changed input: ../../experiment.yaml"
+    first = hello.doit("--continue", env={"SCYLLA_EXAMPLE_JUDGE_FAIL": "T0/00/run_01",
+                                          "SCYLLA_EXAMPLE_JUDGE_GARBAGE": "T0/01/run_01"}, check=False)
+    assert first.returncode != 0
+    hello.reset_calls()
+
+    st = _status(hello)
+    assert st["failed_last_time"] == ["judge:T0/00/run_01/judge_02"]
+    assert st["invalid"] == ["judge:T0/01/run_01/judge_02"]
+    assert st["tasks"]["judge:T0/00/run_01/judge_02"]["reasons"][0].startswith("failed last time (infra failure")
+    assert st["judges"]["judge_02"]["invalid"] == 1 and st["judges"]["judge_02"]["failed"] == 1
+    assert st["runs"]["failed"] == 1
+    _assert_predicted(hello, st, hello.doit())
+    assert _status(hello)["to_run"] == []
+
+    hello.reset_calls()
+    rejudge = _status(hello, "rejudge=invalid")
+    assert _paid(rejudge["to_run"]) == {"judge:T0/01/run_01/judge_02"}
+    assert rejudge["tasks"]["judge:T0/01/run_01/judge_02"]["reasons"] == \
+        ["invalid judgment, re-judging on request (rejudge=invalid)"]
+    again = hello.doit("rejudge=invalid")     # (the new verdict decides consensus and what follows: not exact)
+    _assert_predicted(hello, rejudge, again, exact=False)
+    assert {t.split(":")[0] for t in set(again.executed) - set(rejudge["to_run"])} <= \
+        {"consensus", "subtest", "tier", "experiment"}
+    assert _status(hello)["invalid"] == []
+
+
+def test_why_names_the_edited_rubric_and_the_views_filter(hello):
+    rubric = hello.path / "examples/hello/fixture/expected/rubric.yaml"
+    rubric.write_text(rubric.read_text() + "\n# stricter wording\n")
+    why = _why(hello)
+    assert why["setup"] == "changed input: ../../fixture/expected/rubric.yaml"
+    assert why["judge_prompt:T0/00/run_01"] == "upstream will run: setup (changes rubric.yaml)"
+    assert "upstream will run: setup (changes rubric.yaml)" in why["judge:T1/02/run_01/judge_01"]   # pipeline judge
+    st = _status(hello)
+    assert {t for t in st["to_run"] if t.startswith("judge:")} >= {f"judge:T0/00/run_01/judge_0{n}" for n in (1, 2)}
+    assert not any(t.startswith("agent:") for t in st["to_run"])
+
+    narrowed = _status(hello, "--tier", "T0", "--kind", "judge_02", "--runs", "2")
+    assert narrowed["to_run"] == ["judge:T0/00/run_02/judge_02", "judge:T0/01/run_02/judge_02"]
+    assert set(narrowed["table"]) == {"judge_02"} and set(narrowed["table"]["judge_02"]) == {"T0"}
+    text = hello.doit("status").stdout
+    assert any(ln.startswith("judge_01 ") for ln in text.splitlines())      # one row per judge slot
+    assert any(ln.startswith("judge_02 ") for ln in text.splitlines())
+    assert "Total expected runs: 10" in text and "⚖ to judge" in text and "Forecast" in text
+    elsewhere = subprocess.run([sys.executable, "-m", "scylla.cli", "status", "--json", f"exp={hello.spec}"],
+                               cwd=hello.path.parent, capture_output=True, text=True, check=True)  # no dodo.py there
+    assert json.loads(elsewhere.stdout)["to_run"] == st["to_run"]
+
+
+def test_selection_and_task_names():
+    t = TaskId.parse("judge:T0/01/run_03/judge_02")
+    assert (t.kind, t.tier, t.subtest, t.run, t.slot, t.row) == ("judge", "T0", "T0/01", 3, "judge_02", "judge_02")
+    assert TaskId.parse("tier:T5").tier == "T5" and TaskId.parse("experiment").tier is None
+    sel = Selection.parse(tier="T0,T1", subtest="01", runs="1,3", kind="judge")
+    assert sel(t) and not sel(TaskId.parse("judge:T0/01/run_02/judge_02"))
+    assert not sel(TaskId.parse("judge:T5/01/run_01/judge_02")) and not sel(TaskId.parse("run:T0/01/run_01"))
+
+
+def test_an_adopted_projectscylla_tree_shows_exactly_its_unfinished_work(tmp_path):
+    from test_adopt import FINISHED, UNFINISHED, _adopt, _doit, _setup
+    checkout, hello, ps = _setup(tmp_path, "completed", FINISHED)
+    _adopt(checkout, hello, ps)
+    st = json.loads(_doit(checkout, ps, "status", "--json").stdout)
+    assert set(st["to_run"]) == UNFINISHED and st["may_run"] == [] and st["blocked"] == []
+    assert st["runs"]["expected"] == 8 and st["runs"]["agent"] == 1        # the rate-limited run, from its agent on
+
+
+def _snapshot(root) -> dict:
+    """Every file of the tree (size, mtime, bytes) and every record of doit's DB."""
+    files = {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes())
+             for p in root.rglob("*") if p.is_file() and not p.name.startswith("doit.db")}
+    with sqlite3.connect(root / ".scylla/doit.db") as db:
+        return {**files, "doit.db": sorted(db.execute("select task_id, task_data from doit"))}
+
+
+def test_status_dry_runs_in_scratch_and_writes_nothing(hello, tmp_path):
+    rubric = hello.path / "examples/hello/fixture/expected/rubric.yaml"
+    rubric.write_text(rubric.read_text() + "\n# stricter wording\n")      # setup, judge prompts: dry-run
+    (hello.root / "T0/00/run_01/run_result.json").unlink()
+    hello.edit_spec(lambda s: s["judges"][1].__setitem__("model", "scripted-hello-judge-v2"))
+    before = _snapshot(hello.root)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    st = json.loads(hello.doit("status", "--json", env={"TMPDIR": str(scratch)}).stdout)
+    assert "upstream will run: setup (changes rubric.yaml)" in st["tasks"]["judge_prompt:T0/00/run_01"]["reasons"]
+    assert _snapshot(hello.root) == before
+    assert list(scratch.iterdir()) == []                 # the scratch directory is gone too
+    assert hello.calls("agent") == [] and hello.calls("judge") == []
