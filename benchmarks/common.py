@@ -43,11 +43,12 @@ class DoitRun:
         return EXECUTED.findall(self.stdout)
 
 
-def doit(spec: Path, *args: str, env: dict | None = None) -> DoitRun:
-    """`python -m doit -f <repo>/dodo.py ARGS exp=SPEC`, timed; raises with doit's output if it fails."""
+def doit(spec: Path, *args: str, env: dict | None = None, dodo: Path = DODO) -> DoitRun:
+    """`python -m doit -f DODO ARGS exp=SPEC` (DODO: the repository's dodo.py), timed; raises with doit's
+    output if it fails."""
     with tempfile.TemporaryDirectory() as tmp:
         rss_file = Path(tmp, "rss")
-        cmd = [sys.executable, "-c", DOIT_WITH_RSS, "-f", str(DODO), *args, f"exp={spec}"]
+        cmd = [sys.executable, "-c", DOIT_WITH_RSS, "-f", str(dodo), *args, f"exp={spec}"]
         # bytecode caches on, as in any normal install: a benchmark of Scylla, not of recompiling it
         base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         started = time.perf_counter()

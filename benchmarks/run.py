@@ -1,6 +1,6 @@
 """Scylla at scale: the issue's budgets measured side by side, in one process run.
 
-    python benchmarks/run.py --runs 1130 10000 --judges 3 --repeat 5 [--keep DIR] [--skip-p5]
+    python benchmarks/run.py --runs 1130 10000 --judges 3 --repeat 5 [--keep DIR] [--skip-p5 | --only-p5]
 
 For every N in --runs, benchmarks/make_tree.py builds a complete experiment of N runs x --judges judge
 slots (with --keep DIR it is built once into DIR/tree-<N>x<J>/ and reused afterwards: 10,000 runs take
@@ -16,7 +16,9 @@ and the table shows medians of --repeat repetitions, per-run cost (seconds / N) 
   P4  per-run cost at each larger N against the smallest N (linear = flat per-run cost)
   P5  `doit -n 8 -P thread` vs `doit -n 1` on fresh 16-run experiments whose scripted agent sleeps 1 s
       (examples/hello on tier T0, one pipeline judge, a fixture language without a pipeline so that the
-      runs' pytest does not compete for the CPUs); a fresh copy per measurement, --p5-repeat of each
+      runs' pytest does not compete for the CPUs); a fresh copy per measurement, --p5-repeat of each.
+      Beside it, the same 16 agent commands as the only action of a bare dodo.py (no Scylla): the
+      speedup this machine allows at the time, since the agents' own start-up CPU is not Scylla's
 
 Every doit is a real `python -m doit -f dodo.py ... exp=SPEC` subprocess; its peak RSS is recorded.
 Nothing is asserted about timings: the table marks each budget met or not met.
@@ -113,6 +115,31 @@ def parallel_experiment(dest: Path) -> Path:
     return spec
 
 
+BARE_DODO = """\
+import os, shutil, subprocess
+
+def task_agent():
+    for i in range({runs}):
+        yield {{"name": str(i), "actions": [(run, [str(i)])], "verbosity": 0}}
+
+def run(name):
+    shutil.copytree({repo!r}, name)
+    env = {{**os.environ, "SCYLLA_PYTHON": {python!r}, "SCYLLA_SPEC_DIR": {spec_dir!r}}}
+    return subprocess.run(["bash", "-c", {command!r}], cwd=name, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+"""
+
+
+def bare_dodo(dest: Path) -> Path:
+    """A dodo.py whose P5_RUNS tasks each run the P5 agent command in a copy of the fixture repository."""
+    spec = parallel_experiment(dest)
+    command = yaml.safe_load(spec.read_text())["agent"]["command"]
+    dodo = dest / "bare_dodo.py"
+    dodo.write_text(BARE_DODO.format(runs=P5_RUNS, repo=str(spec.parent / "repo"), python=sys.executable,
+                                     spec_dir=str(spec.parent), command=command))
+    return dodo
+
+
 # ---------------------------------------------------------------- measurements
 
 @dataclass
@@ -187,18 +214,21 @@ def measure_tree(tree: Tree, repeat: int) -> dict[str, Samples]:
     return samples
 
 
+P5_MODES = {"serial": ("-n", "1"), "parallel": ("-n", "8", "-P", "thread")}
+
+
 def measure_parallel(repeat: int) -> dict[str, Samples]:
-    """P5: each measurement on its own fresh experiment."""
-    modes = {"serial": ("-n", "1"), "parallel": ("-n", "8", "-P", "thread")}
-    samples = {mode: Samples() for mode in modes}
+    """P5: each measurement on its own fresh experiment; Scylla and the bare dodo.py interleaved."""
+    samples = {(bare, mode): Samples() for bare in (False, True) for mode in P5_MODES}
     for i in range(repeat):
-        for mode, args in modes.items():
-            print(f"  P5 {mode} {i + 1}/{repeat}", file=sys.stderr, flush=True)
+        for bare, mode in samples:
+            print(f"  P5 {'bare ' * bare}{mode} {i + 1}/{repeat}", file=sys.stderr, flush=True)
             with tempfile.TemporaryDirectory() as tmp:
-                run = doit(parallel_experiment(Path(tmp)), *args)
+                run = doit(tmp, *P5_MODES[mode], dodo=bare_dodo(Path(tmp))) if bare else \
+                    doit(parallel_experiment(Path(tmp)), *P5_MODES[mode])
             agents = [t for t in run.executed if t.startswith("agent:")]
             assert len(agents) == P5_RUNS, f"{len(agents)} agents ran, expected {P5_RUNS}"
-            samples[mode].add(run.seconds, run.rss_mib)
+            samples[bare, mode].add(run.seconds, run.rss_mib)
     return samples
 
 
@@ -268,18 +298,21 @@ def linearity_rows(results: list[tuple[Tree, dict[str, Samples]]]) -> list[Row]:
     return rows
 
 
-def parallel_rows(samples: dict[str, Samples]) -> list[Row]:
-    serial, parallel = samples["serial"], samples["parallel"]
-    size = f"{P5_RUNS} × 1 (fresh)"
-    note = f"median of {len(serial.seconds)}, fresh each"
-    speedup = serial.median / parallel.median
-    return [
-        Row("P5", f"`doit -n 1`, agent sleeps {P5_AGENT_DELAY} s", size, seconds(serial.median),
-            seconds(serial.median / P5_RUNS), mib(serial.peak_rss), note),
-        Row("P5", f"`doit -n 8 -P thread`, agent sleeps {P5_AGENT_DELAY} s", size, seconds(parallel.median),
-            seconds(parallel.median / P5_RUNS), mib(parallel.peak_rss), note),
-        Row("P5", "speedup = serial ÷ parallel", size, f"{speedup:.1f}x", budget="≥ 6x", status=verdict(speedup >= 6)),
-    ]
+def parallel_rows(samples: dict[tuple[bool, str], Samples]) -> list[Row]:
+    size, rows = f"{P5_RUNS} × 1 (fresh)", []
+    for bare, label in ((False, ""), (True, "bare dodo.py, no Scylla: ")):
+        serial, parallel = samples[bare, "serial"], samples[bare, "parallel"]
+        note = f"median of {len(serial.seconds)}, fresh each"
+        speedup = serial.median / parallel.median
+        rows += [
+            Row("P5", f"{label}`doit -n 1`, agent sleeps {P5_AGENT_DELAY} s", size, seconds(serial.median),
+                seconds(serial.median / P5_RUNS), mib(serial.peak_rss), note),
+            Row("P5", f"{label}`doit -n 8 -P thread`, agent sleeps {P5_AGENT_DELAY} s", size,
+                seconds(parallel.median), seconds(parallel.median / P5_RUNS), mib(parallel.peak_rss), note),
+            Row("P5", f"{label}speedup = serial ÷ parallel", size, f"{speedup:.1f}x",
+                budget="" if bare else "≥ 6x", status="" if bare else verdict(speedup >= 6)),
+        ]
+    return rows
 
 
 def markdown(rows: list[Row]) -> str:
@@ -300,6 +333,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--p5-repeat", type=int, default=3, help="fresh experiments per P5 mode (slow)")
     parser.add_argument("--keep", type=Path, help="build trees here and reuse the ones already built")
     parser.add_argument("--skip-p5", action="store_true", help="skip the parallel-speedup measurement")
+    parser.add_argument("--only-p5", action="store_true", help="measure P5 only (no trees are built)")
     parser.add_argument("--hello", action="store_true", help=argparse.SUPPRESS)   # examples/hello instead of --runs
     return parser.parse_args()
 
@@ -308,14 +342,14 @@ def main() -> None:
     args = parse_args()
     with ExitStack() as stack:
         base = args.keep.resolve() if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        builds = ([(base / "hello", hello)] if args.hello else
+        builds = ([] if args.only_p5 else [(base / "hello", hello)] if args.hello else
                   [(base / f"tree-{n}x{args.judges}", synthetic(n, args.judges)) for n in sorted(set(args.runs))])
         results = []
         for dest, build in builds:
             tree = kept_tree(dest, build)
             results.append((tree, measure_tree(tree, args.repeat)))
         rows = [row for tree, samples in results for row in tree_rows(tree, samples)]
-        rows += linearity_rows(results)
+        rows += linearity_rows(results) if builds else []
         if not args.skip_p5:
             rows += parallel_rows(measure_parallel(args.p5_repeat))
     print(f"machine: {machine()}")

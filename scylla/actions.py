@@ -161,7 +161,7 @@ def setup(exp: Experiment) -> None:
 def baseline(exp: Experiment, task_name: str, inputs: list[str], config: str):
     def work(out: Path) -> None:
         ws = Path(tree.WORKSPACES_DIR, "baseline").resolve()
-        with workspace.recreated(exp.root, _repo(exp), ws, exp.fixture.source_hash, None, None):
+        with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, None, None):
             result = pipeline.run_pipeline(ws, exp.fixture.language, out)
         durable.write_json(tree.BASELINE, result)
     return sealed(task_name, tree.BASELINE_DIR, inputs, config, ".failed", "baseline", work, (tree.BASELINE,))
@@ -192,10 +192,8 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
         config_dir = Path(sp.config_dir)
         resources.verify(config_dir, manifest)
         cache = _repo(exp)
-        ws = Path(run.workspace).resolve()
-        workspace.create_worktree(exp.root, cache, ws, exp.fixture.source_hash)
-        try:
-            config_commit = workspace.apply_config(ws, config_dir)
+        config_commit = workspace.config_commit(cache, exp.fixture.source_hash, config_dir)
+        with workspace.checkout(cache, Path(run.workspace).resolve(), config_commit) as ws:
             with throttle.slot("agents", exp.limits.agents):
                 throttle.wait_if_paused(task_name)
                 if exp.agent.adapter == "claude-code":
@@ -203,8 +201,6 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
                 else:
                     outcome = command_agent.run(exp, run, ws, manifest, out)
             patch, state = workspace.capture(ws, config_commit)
-        finally:
-            workspace.remove_worktree(exp.root, cache, ws)
         durable.write_bytes(out / "patch.diff", secrets.redact_bytes(patch, secrets.secret_values()))
         durable.write_json(out / "workspace_state.json", {"base_commit": exp.fixture.source_hash, **state})
         if outcome.rate_limited:
@@ -240,7 +236,7 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
             durable.write_json(run.pipeline, pipeline.not_applicable(exp.fixture.language, out))
             return
         ws = Path(run.workspace + "-pipeline").resolve()
-        with workspace.recreated(exp.root, _repo(exp), ws, exp.fixture.source_hash, Path(sp.config_dir),
+        with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, Path(sp.config_dir),
                                  Path(run.agent("patch.diff"))):
             result = pipeline.run_pipeline(ws, exp.fixture.language, out)
         durable.write_json(run.pipeline, result)

@@ -213,17 +213,14 @@ def _recover_patch(exp, run_dir: Path, agent_dir: Path) -> None:
     from .actions import _repo
     ws = (Path(tree.WORKSPACES_DIR) / f"adopt-{run_dir.name}-{os.getpid()}").resolve()
     cache = _repo(exp)
-    workspace.create_worktree(exp.root, cache, ws, exp.fixture.source_hash)
-    try:
-        config_commit = workspace.apply_config(ws, Path("/nonexistent"))
+    config_commit = workspace.config_commit(cache, exp.fixture.source_hash, Path("/nonexistent"))
+    with workspace.checkout(cache, ws, config_commit):
         for item in ws.iterdir():                  # the kept workspace replaces the base content
             if item.name != ".git":
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
         shutil.copytree(kept, ws, dirs_exist_ok=True, symlinks=True,
                         ignore=shutil.ignore_patterns(".git", "CLAUDE.md", ".claude"))
         patch, state = workspace.capture(ws, config_commit)
-    finally:
-        workspace.remove_worktree(exp.root, cache, ws)
     durable.write_bytes(agent_dir / "patch.diff", patch)
     durable.write_json(agent_dir / "workspace_state.json", {
         "base_commit": exp.fixture.source_hash, "adopted_from": SOURCE,

@@ -32,7 +32,7 @@ class ArtifactError(Exception):
 
 
 class InfraFailure(Exception):
-    """Rate limit, timeout, missing CLI, worktree error...: the task fails, its partial outputs are
+    """Rate limit, timeout, missing CLI, git/workspace error...: the task fails, its partial outputs are
     archived under .failed/, and the next `doit` retries it."""
 
 

@@ -28,7 +28,7 @@ from .tree import RunPaths, SubtestPaths, TierPaths
 DEFAULT_SPEC = "examples/hello/experiment.yaml"
 GROUP_DOCS = {
     "subtest_config": "compose a subtest's resources: config_manifest.json + config/ files",
-    "agent": "run the agent in a fresh worktree and capture its raw outputs (paid, sealed)",
+    "agent": "run the agent in a fresh checkout and capture its raw outputs (paid, sealed)",
     "agent_result": "derive agent/result.json from the raw captures",
     "pipeline": "build/test pipeline on the re-created workspace (sealed)",
     "judge_prompt": "assemble judge_prompt.md from the run's evidence",

@@ -1,11 +1,16 @@
-"""Repository cache, per-run git worktrees, tier configuration, and patch capture / re-creation.
+"""Repository cache, per-run workspaces, tier configuration, and patch capture / re-creation.
 
-One bare cache per source repository lives in `<exp>/.scylla/repos/`; every run gets a detached
-worktree at `source.hash`, the subtest's configuration files committed on top (the *config commit*,
-deterministic so it can be re-created bit for bit), and after the agent its changes are captured as
-`patch.diff` against that commit. Anything that needs the files later re-creates the workspace from
-base commit + config + patch. All git calls that touch the shared cache hold its lock, so
-`doit -n N` is safe.
+One bare cache per source repository lives in `<exp>/.scylla/repos/`. The subtest's configuration
+files are committed on top of `source.hash` (the *config commit*, deterministic so it can be re-created
+bit for bit); every run gets a private repository checked out at that commit, and after the agent its
+changes are captured as `patch.diff` against it. Anything that needs the files later re-creates the
+workspace from base commit + config + patch.
+
+Workspaces borrow the cache's objects (`objects/info/alternates`) instead of being worktrees of it: no
+registration in the shared cache, so `doit -n N` workers never wait for each other's git work, a killed
+worker leaves only its own directory (removed when the run is retried), and nothing the agent does in
+its repository (commits, branches, gc) reaches the cache. Only filling the cache takes its lock; the
+config commit's objects are written without it (git writes objects atomically).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import threading
 from pathlib import Path
 
 from . import tree
@@ -32,7 +39,7 @@ _GIT_OPTS = ["-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", "-c
 
 
 class WorkspaceError(Exception):
-    """A git/worktree operation failed; this is an infrastructure failure (retry later)."""
+    """A git/workspace operation failed; this is an infrastructure failure (retry later)."""
 
 
 def git(*args: str, cwd: str | Path | None = None, fixed: bool = False, input: bytes | None = None,
@@ -76,29 +83,38 @@ def source_commit(source: Path) -> str:
         return commit_directory(source, Path(tmp))
 
 
+_READY: set[tuple[Path, str]] = set()     # caches this process has seen holding a commit
+
+
 def ensure_repo(exp_root: Path, url: str, local: Path | None, commit: str) -> Path:
     """A bare cache of the fixture repository that contains `commit`; created once per experiment."""
     cache = exp_root / tree.REPOS_DIR / f"{_slug(url)}.git"
-    with file_lock(exp_root / tree.LOCKS_DIR / f"{cache.name}.lock"):
-        if _has_commit(cache, commit):
-            return cache
-        source = local if local is not None else url
-        if not cache.exists():
-            git("init", "--bare", "-q", str(cache))
-        if isinstance(source, Path) and source.is_dir() and not _is_git_repo(source):
-            commit_directory(source, cache)
-        else:
-            try:
-                git(f"--git-dir={cache}", "fetch", "-q", str(source), "+refs/heads/*:refs/heads/*",
-                    "+refs/tags/*:refs/tags/*")
-                git(f"--git-dir={cache}", "fetch", "-q", str(source), commit)
-            except WorkspaceError as exc:
-                if not _has_commit(cache, commit):
-                    raise WorkspaceError(f"cannot fetch {url} (local: {local}): {exc}") from None
-        if not _has_commit(cache, commit):
-            raise WorkspaceError(f"source.hash {commit} is not in repository {url}"
-                                 + (f" (mapped to {local})" if local else ""))
-        return cache
+    if (cache, commit) not in _READY:
+        with file_lock(exp_root / tree.LOCKS_DIR / f"{cache.name}.lock"):
+            _fill(cache, url, local, commit)
+        _READY.add((cache, commit))
+    return cache
+
+
+def _fill(cache: Path, url: str, local: Path | None, commit: str) -> None:
+    if _has_commit(cache, commit):
+        return
+    source = local if local is not None else url
+    if not cache.exists():
+        git("init", "--bare", "-q", str(cache))
+    if isinstance(source, Path) and source.is_dir() and not _is_git_repo(source):
+        commit_directory(source, cache)
+    else:
+        try:
+            git(f"--git-dir={cache}", "fetch", "-q", str(source), "+refs/heads/*:refs/heads/*",
+                "+refs/tags/*:refs/tags/*")
+            git(f"--git-dir={cache}", "fetch", "-q", str(source), commit)
+        except WorkspaceError as exc:
+            if not _has_commit(cache, commit):
+                raise WorkspaceError(f"cannot fetch {url} (local: {local}): {exc}") from None
+    if not _has_commit(cache, commit):
+        raise WorkspaceError(f"source.hash {commit} is not in repository {url}"
+                             + (f" (mapped to {local})" if local else ""))
 
 
 def _has_commit(cache: Path, commit: str) -> bool:
@@ -115,39 +131,64 @@ def _is_git_repo(path: Path) -> bool:
     return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
 
-# ---------------------------------------------------------------- worktrees
+# ---------------------------------------------------------------- workspaces
 
-def create_worktree(exp_root: Path, cache: Path, path: Path, commit: str) -> None:
-    with file_lock(exp_root / tree.LOCKS_DIR / f"{cache.name}.lock"):
-        _remove_worktree_locked(cache, path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # -f -f: a killed `worktree add` leaves a locked registration of a missing worktree
-        git(f"--git-dir={cache}", "worktree", "add", "--detach", "-f", "-f", str(path), commit)
-
-
-def remove_worktree(exp_root: Path, cache: Path, path: Path) -> None:
-    with file_lock(exp_root / tree.LOCKS_DIR / f"{cache.name}.lock"):
-        _remove_worktree_locked(cache, path)
-
-
-def _remove_worktree_locked(cache: Path, path: Path) -> None:
-    if path.exists():
+@contextlib.contextmanager
+def checkout(cache: Path, path: Path, commit: str):
+    """A private repository at `path` with HEAD detached at `commit`, reading the cache's objects;
+    removed afterwards. A leftover of a killed attempt at the same path is removed first."""
+    shutil.rmtree(path, ignore_errors=True)
+    try:
+        git("init", "-q", "--template=", str(path))      # no sample hooks to copy
+        (path / ".git/objects/info/alternates").write_text(f"{cache.resolve() / 'objects'}\n")
+        git("checkout", "-q", "--detach", commit, cwd=path)
+        yield path
+    finally:
         shutil.rmtree(path, ignore_errors=True)
-    git(f"--git-dir={cache}", "worktree", "prune")
 
 
-def apply_config(workspace: Path, config_dir: Path) -> str:
-    """Put the subtest's configuration files into the workspace and commit them (deterministic).
+_CONFIG_COMMITS: dict[tuple[Path, str, str], str] = {}
+_CONFIG_LOCK = threading.Lock()
+
+
+def config_commit(cache: Path, base: str, config_dir: Path) -> str:
+    """`base` with the subtest's configuration files committed on top (deterministic); built once
+    per process and configuration.
 
     The repository's own CLAUDE.md and .claude/ are removed first: the agent sees exactly the
     subtest's configuration (ProjectScylla's T0/00 runs with no CLAUDE.md and no .claude/ at all)."""
-    (workspace / "CLAUDE.md").unlink(missing_ok=True)
-    shutil.rmtree(workspace / ".claude", ignore_errors=True)
-    if config_dir.is_dir():
-        shutil.copytree(config_dir, workspace, dirs_exist_ok=True)
-    git("add", "-A", "--force", ".", cwd=workspace)   # a fresh worktree: only the changes above
-    git("commit", "-q", "--allow-empty", "-m", "scylla: tier configuration", cwd=workspace, fixed=True)
-    return head(workspace)
+    key = (cache, base, _files_digest(config_dir))
+    with _CONFIG_LOCK:
+        if key not in _CONFIG_COMMITS:
+            _CONFIG_COMMITS[key] = _commit_config(cache, base, config_dir)
+        return _CONFIG_COMMITS[key]
+
+
+def _commit_config(cache: Path, base: str, config_dir: Path) -> str:
+    # A private index over the config directory: the same tree as checking out `base`, deleting
+    # CLAUDE.md and .claude/, copying the files in and `git add -A --force`, without a checkout.
+    with tempfile.TemporaryDirectory(prefix="scylla-config-") as tmp:
+        files = config_dir.resolve() if config_dir.is_dir() else Path(tmp)
+        env = {"GIT_INDEX_FILE": f"{tmp}/index"}
+
+        def run(*args: str) -> bytes:
+            return git(f"--git-dir={cache.resolve()}", f"--work-tree={files}", *args, cwd=files, env=env)
+        run("read-tree", base)
+        run("rm", "--cached", "-r", "-f", "-q", "--ignore-unmatch", "--", "CLAUDE.md", ".claude")
+        if config_dir.is_dir():
+            run("add", "--force", "--ignore-removal", ".")
+        tree_id = run("write-tree").decode().strip()
+    return git(f"--git-dir={cache}", "commit-tree", tree_id, "-p", base, "-m", "scylla: tier configuration",
+               fixed=True).decode().strip()
+
+
+def _files_digest(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            digest.update(f"{path.relative_to(directory)}\0{path.stat().st_mode:o}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def head(workspace: Path) -> str:
@@ -179,15 +220,10 @@ def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
 
 
 @contextlib.contextmanager
-def recreated(exp_root: Path, cache: Path, path: Path, base_commit: str, config_dir: Path | None,
-              patch: Path | None):
+def recreated(cache: Path, path: Path, base_commit: str, config_dir: Path | None, patch: Path | None):
     """A workspace re-created from base commit + tier config + the agent's patch; removed after."""
-    create_worktree(exp_root, cache, path, base_commit)
-    try:
-        if config_dir is not None:
-            apply_config(path, config_dir)
+    commit = base_commit if config_dir is None else config_commit(cache, base_commit, config_dir)
+    with checkout(cache, path, commit):
         if patch is not None and patch.stat().st_size > 0:
             git("apply", "--binary", "--whitespace=nowarn", str(patch.resolve()), cwd=path)
         yield path
-    finally:
-        remove_worktree(exp_root, cache, path)

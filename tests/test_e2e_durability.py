@@ -47,6 +47,28 @@ def test_a_sigkill_of_parallel_doit_never_repeats_a_finished_agent(fresh):
         assert (fresh.root / tier / sub / ".failed" / f"{run_name}_attempt_01" / "archived.json").exists()
 
 
+def test_a_killed_run_s_workspaces_are_replaced_and_its_patches_are_right(fresh, completed):
+    """Agents killed mid-run leave their workspaces behind; the next doit (other worker mode) checks
+    out afresh over them and captures exactly what an uninterrupted run captures."""
+    env = {**os.environ, "SCYLLA_CALL_LOG": str(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "30"}
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2", "-P", "thread"], cwd=fresh.path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(fresh.calls("agent")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    workspaces = fresh.root / ".scylla/workspaces"
+    assert len(list(workspaces.iterdir())) == 2                    # the two agents that were running
+    fresh.doit("-n", "2", "-P", "process")
+    assert list(workspaces.iterdir()) == []
+    patches = sorted(p.relative_to(fresh.root) for p in fresh.root.glob("T*/*/run_*/agent/patch.diff"))
+    assert len(patches) == 10
+    assert all((fresh.root / p).read_bytes() == (completed[0].root / p).read_bytes() for p in patches)
+
+
 def test_b_deleted_doit_db_costs_nothing(hello):
     for f in (hello.root / ".scylla").glob("doit.db*"):
         f.unlink()

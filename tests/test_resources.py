@@ -27,13 +27,15 @@ def _block(name: str) -> str:
 
 
 class Prepared:
-    """One subtest composed, materialized and applied to a fresh git repository, as a run does it."""
+    """One subtest composed, materialized, committed on a task repository and checked out, as a run does it."""
 
     def __init__(self, root: Path, tier: str, sid: str, parents: tuple["Prepared", ...] = ()):
         composed = resources.compose(TIERS, _subtest(tier, sid), [p.manifest for p in parents])
         self.manifest = resources.materialize(TIERS, composed, root / "config")
-        self.ws = _repository(root / "ws")
-        workspace.apply_config(self.ws, root / "config")
+        repo = _repository(root / "repo")
+        commit = workspace.config_commit(repo / ".git", workspace.head(repo), root / "config")
+        self._checkout = workspace.checkout(repo / ".git", root / "ws", commit)   # kept open for the asserts
+        self.ws = self._checkout.__enter__()
 
     def text(self, rel: str) -> str:
         return (self.ws / rel).read_text()

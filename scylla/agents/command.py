@@ -89,7 +89,7 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, comman
         "started_at": started.isoformat(timespec="seconds"),
         "env": {k: v for k, v in secrets.safe_env(env).items() if k.startswith("SCYLLA_")}}]})
     durable.write_text(agent_dir / "replay.sh", secrets.redact(
-        replay_script(command, env, f"a worktree of {exp.fixture.repo_url} at the config commit",
+        replay_script(command, env, f"a checkout of {exp.fixture.repo_url} at the config commit",
                       replay_prelude, tuple(k for k in extra_env or {} if k not in ("HOME", "CLAUDE_CONFIG_DIR"))),
         hidden))
     durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
