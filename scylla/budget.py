@@ -14,6 +14,7 @@ task fails before anything is archived or sealed, so a later doit with a raised 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -79,8 +80,8 @@ def _number(path: str, key: str) -> float | None:
 
 
 def _finite(value) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
-    return float(value) if ok else None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if number and math.isfinite(value) else None
 
 
 def spent(exp) -> float:

@@ -7,8 +7,10 @@ tenth of the work, at least every SCYLLA_PROGRESS_SECONDS (default 30) while tas
 failure, and the final totals. SCYLLA_PROGRESS=bar|lines|off overrides the choice.
 
 The totals come from the same plan as `doit status` (runplan.py): computed in a forked child when the
-first agent or judge task is due or the run lasts, so a `doit` with nothing (or little) to do never
-computes it, and never waits for it. Until it arrives, lines show what finished so far.
+first agent or judge task is due (or, for the bar on a terminal, when cheap tasks run for LONG_RUN s),
+so a `doit` with nothing or only derived files to do never computes it (in CI, a regeneration of
+10,000 runs would otherwise share its 2 cores with a plan), and never waits for it. Until it arrives,
+lines show what finished so far.
 """
 
 from __future__ import annotations

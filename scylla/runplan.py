@@ -3,12 +3,11 @@
 Two users: the progress reporter (totals and ETA) and the budget gate (spent + forecast against
 `budget_usd` before the first agent or judge call). A `doit` with nothing to do never computes it: it
 starts when the first agent or judge task is due (its up-to-date check in graph.Sealed failed) or when
-cheap tasks have been running for LONG_RUN seconds
-with a progress bar on a terminal. It runs in a forked child so that the run does
-not wait for it (except the budget gate, which must) and so that its dry runs (plan.py, which change
-the working directory) never disturb doit's worker threads. The child writes nothing but its scratch
-directory, made only if a dry run needs it and removed by the child when done (or by the parent when
-it stops the child early).
+cheap tasks have been running for LONG_RUN seconds under a progress bar (a terminal). It runs in a
+forked child so that the run does not wait for it (except the budget gate, which must) and so that
+its dry runs (plan.py, which change the working directory) never disturb doit's worker threads. The
+child writes nothing but its scratch directory, made only if a dry run needs it and removed by the
+child when done (or by the parent when it stops the child early).
 """
 
 from __future__ import annotations
