@@ -15,7 +15,6 @@ from importlib import resources as package_files
 from pathlib import Path
 from typing import Callable
 
-import yaml
 from doit.exceptions import TaskFailed
 
 from . import budget, durable, pipeline, reports, resources, results, secrets, throttle, tree, workspace
@@ -27,7 +26,7 @@ from .judges import command as command_judge
 from .judges import openai_judge
 from .judges import pipeline as pipeline_judge
 from .judges import prompt as judge_prompt_md
-from .spec import Experiment, Limits, Subtest
+from .spec import Experiment, Limits, Subtest, load_yaml
 from .tree import RunPaths, SubtestPaths, TierPaths
 
 STARTED = time.time()      # when this doit invocation loaded the experiment (inherited by its workers)
@@ -160,6 +159,9 @@ def setup(exp: Experiment) -> None:
 
 def baseline(exp: Experiment, task_name: str, inputs: list[str], config: str):
     def work(out: Path) -> None:
+        if not pipeline.runs_steps(exp.fixture.language):      # nothing to run: no workspace to re-create
+            durable.write_json(tree.BASELINE, pipeline.not_applicable(exp.fixture.language, out))
+            return
         ws = Path(tree.WORKSPACES_DIR, "baseline").resolve()
         with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, None, None):
             result = pipeline.run_pipeline(ws, exp.fixture.language, out)
@@ -265,7 +267,7 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
     def work(out: Path) -> None:
         started, t0 = _now(), time.monotonic()
         if slot.adapter == "pipeline":
-            rubric = yaml.safe_load(Path(tree.RUBRIC).read_text(encoding="utf-8"))
+            rubric = load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8"))   # libyaml: shorter GIL holds
             verdict = pipeline_judge.judge(rubric, read_obj(run.pipeline), read_obj(tree.BASELINE))
             cost, seconds = 0.0, time.monotonic() - t0
             durable.write_text(out / "response.txt", durable.dumps(verdict).decode())

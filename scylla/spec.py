@@ -174,6 +174,11 @@ class Experiment:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load, with libyaml when present."""
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def _load_yaml(path: Path, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -182,7 +187,7 @@ def _load_yaml(path: Path, what: str) -> Any:
     except OSError as exc:
         raise SpecError(f"{path}: cannot read {what} ({exc.strerror})") from None
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
