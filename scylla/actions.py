@@ -337,7 +337,7 @@ def tier(exp: Experiment, tier_id: str) -> None:
 def experiment(exp: Experiment) -> None:
     tiers = [read_obj(TierPaths(t).result) for t in exp.tiers]
     summary = results.experiment_summary(exp.id, tiers)
-    durable.write_json("result.json", summary)
+    durable.write_json(tree.EXPERIMENT_RESULT, summary)
     durable.write_json("tier_comparison.json", results.tier_comparison(tiers))
     md, js = reports.experiment_report(summary, tiers)
     _write_reports(".", (md, js))

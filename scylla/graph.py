@@ -115,6 +115,12 @@ def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[
             "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
 
 
+def _timed(result: str) -> dict:
+    """`result` holds the summed durations of the agent and judge calls beneath it: a new call (a new
+    measurement) changes its bytes, which plan.py counts on to predict the aggregates that will re-run."""
+    return {"timed": result}
+
+
 def _rel(path: Path) -> str:
     """Inputs outside the tree are named relative to the experiment root (relocatable DB keys)."""
     return os.path.relpath(path, Path.cwd()).replace(os.sep, "/")
@@ -141,13 +147,15 @@ def tasks(exp: Experiment, rejudge: str | None = None):
             yield from _run_tasks(exp, RunPaths(s.tier, s.id, n), retry_invalid)
         sp = SubtestPaths(s.tier, s.id)
         yield _cheap("subtest", sp.dir, actions.subtest, (exp, sp),
-                     [sp.run(n).run_result for n in range(1, exp.runs + 1)], [sp.result] + sp.reports())
+                     [sp.run(n).run_result for n in range(1, exp.runs + 1)], [sp.result] + sp.reports(),
+                     meta=_timed(sp.result))
     for t in exp.tiers:
         yield _cheap("tier", t, actions.tier, (exp, t),
-                     [SubtestPaths(t, s.id).result for s in exp.subtests[t]], TierPaths(t).outputs())
+                     [SubtestPaths(t, s.id).result for s in exp.subtests[t]], TierPaths(t).outputs(),
+                     meta=_timed(TierPaths(t).result))
     yield _cheap("experiment", None, actions.experiment, (exp,),
                  [TierPaths(t).result for t in exp.tiers] + [tree.EXPERIMENT_JSON], list(tree.EXPERIMENT_OUTPUTS),
-                 doc="experiment result, tier comparison and reports")
+                 doc="experiment result, tier comparison and reports", meta=_timed(tree.EXPERIMENT_RESULT))
 
 
 def _subtest_config(exp: Experiment, s) -> dict:
@@ -188,7 +196,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
     yield _cheap("run", rid, actions.run_result, (exp, run),
                  [run.agent_result, run.agent("timing.json"), run.consensus] + judgments
                  + [run.judge(j.number, "timing.json") for j in exp.judges],
-                 [run.run_result] + run.reports())
+                 [run.run_result] + run.reports(), meta=_timed(run.run_result))
 
 
 # ---------------------------------------------------------------- loading (called from dodo.py)

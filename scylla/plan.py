@@ -7,7 +7,10 @@ sealed task, its seal; then, for each input another task rewrites first, the inp
 * known: the producer is cheap and deterministic and its own inputs are known, so the plan dry-runs
   its action in a scratch directory (never in the tree) and compares the bytes with what the
   consumer recorded. Cascades stop at unchanged bytes exactly as doit's md5 check stops them.
-* differs: a paid task that re-runs always writes a new `timing.json` (a fresh measurement).
+* differs: a paid task that re-runs always writes a new `timing.json` (a fresh measurement), and a
+  result that sums the durations beneath it (graph.py's `timed` meta: run, subtest, tier results)
+  changes when it takes in a fresh one. (Two measurements equal to the millisecond would fool this:
+  the aggregates above would be listed as to run and find their bytes unchanged.)
 * unknown: anything else a re-run produces (an agent's patch, a judge's verdict, an aggregate of
   them): the consumer *may* run, if the bytes come out different.
 
@@ -71,6 +74,7 @@ class Verdict:
     failed: str | None = None      # why the last attempt failed (paid tasks: their .failed/ archive)
     invalid: bool = False          # a judgment recorded as invalid
     outputs: str = ""              # if it runs, its outputs' next content: known | same | timing | unknown
+    differs: frozenset = frozenset()   # with "timing": the outputs a fresh measurement changes (others unknown)
 
 
 def dependency_order(tasks: dict, selected: list[str]) -> list[str]:
@@ -102,6 +106,7 @@ class _Reasons:
     broken: list[str] = field(default_factory=list)
     changes: dict[str, list[str]] = field(default_factory=dict)      # producer -> inputs it changes
     may_change: dict[str, list[str]] = field(default_factory=dict)   # producer -> inputs it may change
+    measured: bool = False          # an input changes because it carries a fresh measurement
 
     def all_certain(self) -> list[str]:
         return [f"missing target: {t}" for t in self.missing_targets] + self.certain + \
@@ -186,7 +191,7 @@ class Plan:
         v.reasons = r.broken or certain or maybe
         v.state = "blocked" if r.broken else "to_run" if certain else "may_run" if maybe else "done"
         if v.state in ("to_run", "may_run"):
-            v.outputs = self._outputs(task, v, sealed, r.only_targets_missing())
+            v.outputs = self._outputs(task, v, sealed, r)
         return v
 
     def _file_reasons(self, task, status: dict, r: _Reasons) -> None:
@@ -248,6 +253,7 @@ class Plan:
                 r.certain.append(f"changed input: {path}")
         elif nxt == "differs" or (nxt == "known" and self._box_md5(path) != recorded_md5()):
             r.changes.setdefault(producer, []).append(path)
+            r.measured |= nxt == "differs"
         elif nxt == "unknown":
             r.may_change.setdefault(producer, []).append(path)
 
@@ -272,16 +278,22 @@ class Plan:
         if v.outputs == "known":
             return ("known" if os.path.lexists(os.path.join(self._box, path)) else "unknown"), producer
         if v.outputs == "timing":
-            return ("differs" if path.endswith("/timing.json") else "unknown"), producer
+            return ("differs" if path in v.differs else "unknown"), producer
         return v.outputs, producer
 
-    def _outputs(self, task, v: Verdict, sealed: Sealed | None, reproduces: bool) -> str:
+    def _outputs(self, task, v: Verdict, sealed: Sealed | None, r: _Reasons) -> str:
+        if v.state != "to_run":
+            return "unknown"
         if sealed:                  # a new paid call: a new measurement, any other output may differ
-            return "timing" if v.state == "to_run" else "unknown"
-        if v.state == "to_run" and self._simulate(task, v):
+            v.differs = frozenset([f"{sealed.out_dir}/timing.json"])
+            return "timing"
+        if self._simulate(task, v):
             return "known"
-        if v.state == "to_run" and reproduces:
+        if r.only_targets_missing():
             return "same"           # the bytes it wrote last time (when its inputs cannot be laid out to dry-run it)
+        if r.measured and task.meta and "timed" in task.meta:
+            v.differs = frozenset([task.meta["timed"]])
+            return "timing"
         return "unknown"
 
     def _simulate(self, task, v: Verdict) -> bool:

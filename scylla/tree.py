@@ -171,5 +171,6 @@ class TierPaths:
         return [self.result, self.best, f"{self.tier}/summary.md"] + [f"{self.tier}/{f}" for f in REPORT_FILES]
 
 
-EXPERIMENT_OUTPUTS = ["result.json", "tier_comparison.json", "report.md", "report.json", "summary.md",
+EXPERIMENT_RESULT = "result.json"
+EXPERIMENT_OUTPUTS = [EXPERIMENT_RESULT, "tier_comparison.json", "report.md", "report.json", "summary.md",
                       "report.html"]
