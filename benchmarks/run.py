@@ -8,6 +8,8 @@ minutes). After a warm-up round, each repetition measures, in this order:
 
   P1  `doit list --all --status`, and a raw os.stat() walk of the results root (in-process: the floor)
   P2  a no-op `doit` (checked: it executes nothing)
+  P1 and P2 again with doit out of the box on the same graph, without Scylla (benchmarks/bare_graph.py):
+      what doit itself costs to check these tasks and files
   P3  `doit` after deleting every run_result.json (deleted again before each repetition; checked: only
       the run: tasks and the aggregates above them run, never an agent, pipeline or judge)
 
@@ -43,6 +45,7 @@ import yaml
 from common import REPO, checkout, doit, machine, stat_walk
 
 MAKE_TREE = REPO / "benchmarks" / "make_tree.py"
+BARE_GRAPH = REPO / "benchmarks" / "bare_graph.py"
 BUDGET_SIZE = (1130, 3)                        # the issue's budgets are for 1,130 runs x 3 judges
 REGENERATED = {"run", "subtest", "tier", "experiment"}   # what may run once run_result.json files are gone
 P5_RUNS, P5_AGENT_DELAY = 16, 1
@@ -58,6 +61,7 @@ class Tree:
     judges: int
     run_results: list[Path] = field(default_factory=list)   # filled in by measure_tree
     files: int = 0                                           # idem
+    bare: Path | None = None                                 # idem: its graph as a plain dodo.py
 
     @property
     def size(self) -> str:
@@ -192,7 +196,28 @@ def measure_regenerate(tree: Tree) -> tuple[float, float]:
     return run.seconds, run.rss_mib
 
 
-MEASURES = {"walk": measure_walk, "list": measure_list, "noop": measure_noop, "regenerate": measure_regenerate}
+def measure_bare_list(tree: Tree) -> tuple[float, float]:
+    run = doit(tree.spec, "-d", str(tree.root), "list", "--all", "--status", dodo=tree.bare)
+    return run.seconds, run.rss_mib
+
+
+def measure_bare_noop(tree: Tree) -> tuple[float, float]:
+    run = doit(tree.spec, "-d", str(tree.root), dodo=tree.bare)
+    assert not run.executed, f"the bare no-op doit executed {len(run.executed)} tasks: {run.executed[:5]}"
+    return run.seconds, run.rss_mib
+
+
+MEASURES = {"walk": measure_walk, "list": measure_list, "bare_list": measure_bare_list, "noop": measure_noop,
+            "bare_noop": measure_bare_noop, "regenerate": measure_regenerate}
+
+
+def bare_graph(tree: Tree) -> Path:
+    """benchmarks/bare_graph.py's dodo.py for `tree`, its DB filled by one `doit` over the complete tree."""
+    out = subprocess.run([sys.executable, str(BARE_GRAPH), str(tree.spec), str(tree.spec.parent / "bare-doit")],
+                         check=True, capture_output=True, text=True)
+    dodo = Path(out.stdout.strip().splitlines()[-1])
+    doit(tree.spec, "-d", str(tree.root), dodo=dodo)
+    return dodo
 
 
 def measure_tree(tree: Tree, repeat: int) -> dict[str, Samples]:
@@ -202,6 +227,7 @@ def measure_tree(tree: Tree, repeat: int) -> dict[str, Samples]:
     assert len(tree.run_results) == tree.runs, f"{len(tree.run_results)} run_result.json for {tree.runs} runs"
     tree.files = stat_walk(tree.root)[1]
     warm = doit(tree.spec)
+    tree.bare = bare_graph(tree)
     if warm.executed:
         print(f"note: the warm-up doit on {tree.size} executed {len(warm.executed)} tasks", file=sys.stderr)
     samples = {name: Samples() for name in MEASURES}
@@ -277,7 +303,9 @@ def tree_rows(tree: Tree, samples: dict[str, Samples]) -> list[Row]:
         timed("P1", "`doit list --all --status`", "list", 0.5),
         Row("P1", "list --status ÷ stat walk", tree.size, f"{listing / walk:.1f}x", budget="≤ 3x (aim)",
             status=verdict(listing / walk <= 3 if at_budget else None)),
+        timed("P1", "the same graph in doit out of the box†: `doit list --all --status`", "bare_list"),
         timed("P2", "no-op `doit` (executes nothing)", "noop", 1),
+        timed("P2", "the same graph in doit out of the box†: no-op `doit`", "bare_noop"),
         timed("P3", f"`doit` after deleting all {tree.runs:,} run_result.json (only run: and aggregates run)",
               "regenerate", 1),
     ]
@@ -360,6 +388,9 @@ def main() -> None:
     print(f"Budgets are the issue's, for {BUDGET_SIZE[0]:,} runs × {BUDGET_SIZE[1]} judges: P1-P3 are marked only "
           "at that size (— elsewhere); P4 and P5 at any size. Times are wall seconds of the whole `python -m doit` "
           "process (medians after a warm-up round); peak RSS is the highest of its samples.")
+    print("† benchmarks/bare_graph.py: a plain dodo.py with Scylla's tasks, targets and file_deps (sealed inputs "
+          "as file_deps), actions that do nothing, doit's own DB and md5 checker: what doit itself costs to "
+          "check this graph, without Scylla.")
 
 
 if __name__ == "__main__":
