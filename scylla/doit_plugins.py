@@ -104,15 +104,15 @@ class DurableSqliteDB(SqliteDB):
 
 
 class MD5Checker(dependency.MD5Checker):
-    """doit's md5 checker, its stats shared with the seal checks through `durable.stat` (cached while a
-    read-only command runs). The class keeps doit's name: doit drops a task's record when the name of
-    the checker class changes."""
+    """doit's md5 checker, its stats shared with the seal checks through `durable` (cached while a
+    read-only command runs; inputs' stats also while doit executes tasks, see durable.INPUT_STATS).
+    The class keeps doit's name: doit drops a task's record when the name of the checker class changes."""
 
-    def exists(self, file_path):
+    def exists(self, file_path):          # (doit asks this of targets)
         return durable.stat(file_path) is not None
 
-    def info(self, file_path):
-        st = durable.stat(file_path)
+    def info(self, file_path):            # (and this of file_deps)
+        st = durable.input_stat(file_path)
         if st is None:
             raise self.CheckerError(f"{file_path}: not found")
         return st

@@ -146,6 +146,23 @@ def stat(path: str) -> os.stat_result | None:
     return st
 
 
+# Set to a dict while `doit` executes tasks: the stats its status checks take of task *inputs*. doit
+# checks a task's inputs only once every task that writes them has finished, and no task writes them
+# again in the same invocation, so the first consumer's stat holds for every later one (config/ files
+# are inputs of thousands of tasks). Targets (checked before their task writes them) are not cached, nor
+# are the checks a task makes under its lock before paying (actions.sealed): those stat afresh.
+INPUT_STATS: dict[str, os.stat_result | None] | None = None
+
+
+def input_stat(path: str) -> os.stat_result | None:
+    """`stat` for a status check of a task's input: cached in INPUT_STATS while doit executes tasks."""
+    if INPUT_STATS is None:
+        return stat(path)
+    if path not in INPUT_STATS:
+        INPUT_STATS[path] = stat(path)
+    return INPUT_STATS[path]
+
+
 def file_md5(path: str | os.PathLike) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as fh:
@@ -196,7 +213,7 @@ def read_seal(output_dir: str | os.PathLike) -> dict | None:
     return seal
 
 
-def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str]) -> str | None:
+def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str], stat_of=stat) -> str | None:
     """Why the sealed record does not cover this task as configured now; None when it does."""
     if seal is None:
         return "not done yet (no seal)"
@@ -212,7 +229,7 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str]) 
         removed = sorted(set(recorded) - set(inputs))
         return f"inputs changed (added {added}, removed {removed})"
     for path in inputs:
-        st = stat(path)
+        st = stat_of(path)
         if st is None:
             return f"input missing: {path}"
         entry = recorded[path]

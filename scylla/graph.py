@@ -62,7 +62,7 @@ class Sealed:
         except durable.ArtifactError as exc:
             self.reason = str(exc)
             return False
-        self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs)
+        self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs, durable.input_stat)
         if self.reason is None and self.retry_invalid:
             judgment = Path(self.out_dir, "judgment.json")
             if judgment.exists() and not durable.read_json_object(judgment).get("is_valid", True):
@@ -248,6 +248,7 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
         durable.STAT_CACHE = {}          # nothing writes during list/info: stat each file once
         doit_plugins.READ_ONLY = True
     if executes:
+        durable.INPUT_STATS = {}
         try:
             durable.hold_experiment_lock(tree.RUN_LOCK)
         except durable.ArtifactError as exc:

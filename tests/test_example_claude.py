@@ -19,8 +19,8 @@ from mock_openai import OpenAIMock
 OPENAI_KEY = "sk-openai-mock-key-fedcba9876543210"
 VERDICT = {"score": 0.9, "passed": True, "reasoning": "Mock Claude judge: all tests pass.", "criteria_scores": {}}
 REFUSED = 3                     # the first agent-loop requests answered with a 429
-BACKOFF = 5.0
-SLACK = 2.0                     # a call already starting when the pause is recorded may still arrive
+BACKOFF = 6.5
+SLACK = 3.0                     # a call already starting when the pause is recorded may still arrive
 PER_REQUEST_USD = (33 * 3 + 12 * 15 + 100 * 3.75 + 2000 * 0.30) / 1e6   # the mock's usage at Sonnet 4.6 list prices
 
 
