@@ -211,7 +211,8 @@ def _render_judges(judges: dict) -> list[str]:
 def _render_next(rep: dict) -> list[str]:
     kinds = Counter(TaskId.parse(n).kind for n in rep["to_run"])
     paid = f"{kinds['agent']} agent runs, {kinds['judge']} judgments, {kinds['pipeline']} pipelines"
-    line = f"Next `doit`: {len(rep['to_run'])} tasks to run ({paid})"
+    n = len(rep["to_run"])
+    line = f"Next `doit`: {n} task{'s' * (n != 1)} to run ({paid})"
     if rep["may_run"]:
         line += f"; {len(rep['may_run'])} more may run (only if an input they wait for comes out different)"
     if rep["blocked"]:
