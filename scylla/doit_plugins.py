@@ -9,9 +9,11 @@ as empty (it is only a cache).
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import sys
+import threading
 import time
 
 import orjson
@@ -169,3 +171,35 @@ def tasks_from_dicts(dicts):
                 yield groups[basename]
             groups[basename].task_dep.append(name)
         yield task
+
+
+# ---------------------------------------------------------------- the cyclic garbage collector
+
+GC_EVERY = 30.0     # seconds between collections once the tasks are made
+_collector: threading.Thread | None = None
+
+
+def collect_garbage_on_a_timer() -> None:
+    """Freeze what exists (the tasks), then collect cyclic garbage every GC_EVERY seconds instead of
+    after every few hundred allocations.
+
+    doit keeps objects per task (tasks, dispatcher nodes, DB records) until it exits, and the
+    allocation-count trigger walked them again and again: 30 % of a no-op `doit` at 10,000 runs
+    (22 s vs 16 s), 22 % at 1,130, growing faster than the number of runs. A no-op makes no cyclic
+    garbage; a days-long run (threads, exceptions, subprocesses) does, and the timer frees it."""
+    global _collector
+    gc.freeze()
+    gc.disable()
+    if _collector is None:
+        _collector = threading.Thread(target=_collect, name="scylla-gc", daemon=True)
+        _collector.start()
+
+
+def _collect() -> None:
+    while True:
+        time.sleep(GC_EVERY)
+        gc.collect()
+
+
+# forked doit workers (-P process) have no timer thread: their own trigger as usual
+os.register_at_fork(after_in_child=gc.enable)

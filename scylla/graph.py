@@ -261,13 +261,12 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
     def task_scylla():
         # every task object lives until doit exits: the cyclic GC, which would walk them again and
         # again while they are made (a third of loading 10,000 tasks), is off meanwhile and then
-        # told to leave them alone
+        # collects on a timer only
         gc.disable()
         try:
             yield from doit_plugins.tasks_from_dicts(tasks(exp, rejudge))
         finally:
-            gc.freeze()
-            gc.enable()
+            doit_plugins.collect_garbage_on_a_timer()
     task_scylla.__doc__ = f"experiment {exp.id}"
 
     return {
