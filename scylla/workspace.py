@@ -91,8 +91,11 @@ def ensure_repo(exp_root: Path, url: str, local: Path | None, commit: str) -> Pa
     cache = exp_root / tree.REPOS_DIR / f"{_slug(url)}.git"
     if (cache, commit) not in _READY:
         with file_lock(exp_root / tree.LOCKS_DIR / f"{cache.name}.lock"):
-            _fill(cache, url, local, commit)
-        _READY.add((cache, commit))
+            # checked again under the lock: the first wave of `-n 8` threads all get here at once, and
+            # all but the first would otherwise run `git cat-file` one after another before their agents
+            if (cache, commit) not in _READY:
+                _fill(cache, url, local, commit)
+                _READY.add((cache, commit))
     return cache
 
 
@@ -148,7 +151,8 @@ def checkout(cache: Path, path: Path, commit: str):
 
 
 _CONFIG_COMMITS: dict[tuple[Path, str, str], str] = {}
-_CONFIG_LOCK = threading.Lock()
+_CONFIG_LOCKS: dict[tuple[Path, str, str], threading.Lock] = {}    # one per configuration: two subtests'
+_CONFIG_LOCK = threading.Lock()                                      # commits need not wait for each other
 
 
 def config_commit(cache: Path, base: str, config_dir: Path) -> str:
@@ -159,6 +163,8 @@ def config_commit(cache: Path, base: str, config_dir: Path) -> str:
     subtest's configuration (ProjectScylla's T0/00 runs with no CLAUDE.md and no .claude/ at all)."""
     key = (cache, base, _files_digest(config_dir))
     with _CONFIG_LOCK:
+        lock = _CONFIG_LOCKS.setdefault(key, threading.Lock())
+    with lock:
         if key not in _CONFIG_COMMITS:
             _CONFIG_COMMITS[key] = _commit_config(cache, base, config_dir)
         return _CONFIG_COMMITS[key]
