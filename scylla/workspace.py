@@ -136,13 +136,37 @@ def _is_git_repo(path: Path) -> bool:
 
 # ---------------------------------------------------------------- workspaces
 
+_SKELETONS: dict[Path, list[tuple[str, bytes | None]]] = {}
+_SKELETON_LOCK = threading.Lock()
+
+
+def _git_init(path: Path) -> None:
+    """`git init -q --template= path`, without a git process per workspace: git makes one empty
+    repository per process and parent directory (its probes of the filesystem, e.g. core.filemode,
+    hold for every directory beside it), and each workspace gets a copy of its files."""
+    parent = path.parent.resolve()
+    with _SKELETON_LOCK:
+        if parent not in _SKELETONS:
+            parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".git-init-", dir=parent) as tmp:
+                git("init", "-q", "--template=", tmp)      # no sample hooks to copy
+                _SKELETONS[parent] = [(str(p.relative_to(tmp)), None if p.is_dir() else p.read_bytes())
+                                      for p in sorted(Path(tmp, ".git").rglob("*"))]
+    (path / ".git").mkdir(parents=True)
+    for name, data in _SKELETONS[parent]:
+        if data is None:
+            (path / name).mkdir()
+        else:
+            (path / name).write_bytes(data)
+
+
 @contextlib.contextmanager
 def checkout(cache: Path, path: Path, commit: str):
     """A private repository at `path` with HEAD detached at `commit`, reading the cache's objects;
     removed afterwards. A leftover of a killed attempt at the same path is removed first."""
     shutil.rmtree(path, ignore_errors=True)
     try:
-        git("init", "-q", "--template=", str(path))      # no sample hooks to copy
+        _git_init(path)
         (path / ".git/objects/info/alternates").write_text(f"{cache.resolve() / 'objects'}\n")
         git("checkout", "-q", "--detach", commit, cwd=path)
         yield path
@@ -201,6 +225,19 @@ def head(workspace: Path) -> str:
     return git("rev-parse", "HEAD", cwd=workspace).decode().strip()
 
 
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _detached_head(workspace: Path) -> str:
+    """head(), read from .git/HEAD when HEAD is detached (as checkout() leaves it, and as it stays
+    unless the agent switches branches): one git process fewer per run. Anything else asks git."""
+    try:
+        text = (workspace / ".git" / "HEAD").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return text if _OBJECT_ID.fullmatch(text) else head(workspace)
+
+
 # ---------------------------------------------------------------- capture and re-creation
 
 def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
@@ -208,7 +245,7 @@ def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
     status = git("status", "--porcelain=v1", "-uall", "--ignored=no", cwd=workspace).decode()
     untracked = sorted(line[3:] for line in status.splitlines() if line.startswith("??"))
     uncommitted = sorted(line[3:] for line in status.splitlines() if line and not line.startswith("??"))
-    now_head = head(workspace)
+    now_head = _detached_head(workspace)
     commits = git("log", "--format=%H %s", f"{config_commit}..{now_head}", cwd=workspace).decode().splitlines() \
         if now_head != config_commit else []
     git("add", "-A", ".", cwd=workspace)
