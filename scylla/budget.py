@@ -167,4 +167,7 @@ def _read() -> dict | None:
 
 
 def _write(ledger: dict) -> None:
-    durable.write_json(LEDGER, ledger)
+    # Atomic (the workers read it meanwhile) but not fsynced: only the doit named by its `invocation`
+    # reads it, a power loss ends that doit, and the next one starts a ledger of its own (_read).
+    with durable.rebuildable():
+        durable.write_json(LEDGER, ledger)
