@@ -67,7 +67,7 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
             return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
         failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
         if paid and failed is None:
-            budget.record(budget.recorded_cost(paid, out_dir))
+            budget.record(paid, out_dir)
         return failed
 
 
