@@ -144,7 +144,20 @@ def _git_init(path: Path) -> None:
     """`git init -q --template= path`, without a git process per workspace: git makes one empty
     repository per process and parent directory (its probes of the filesystem, e.g. core.filemode,
     hold for every directory beside it), and each workspace gets a copy of its files."""
-    parent = path.parent.resolve()
+    try:
+        skeleton = _skeleton(path.parent.resolve())
+        (path / ".git").mkdir(parents=True)
+        for name, data in skeleton:
+            if data is None:
+                (path / name).mkdir()
+            else:
+                (path / name).write_bytes(data)
+    except OSError as exc:      # what a failed `git init` would have been
+        raise WorkspaceError(f"cannot make a repository at {path}: {exc}") from None
+
+
+def _skeleton(parent: Path) -> list[tuple[str, bytes | None]]:
+    """The directories (None) and files (their bytes) of .git/ as `git init` makes it in `parent`."""
     with _SKELETON_LOCK:
         if parent not in _SKELETONS:
             parent.mkdir(parents=True, exist_ok=True)
@@ -152,12 +165,7 @@ def _git_init(path: Path) -> None:
                 git("init", "-q", "--template=", tmp)      # no sample hooks to copy
                 _SKELETONS[parent] = [(str(p.relative_to(tmp)), None if p.is_dir() else p.read_bytes())
                                       for p in sorted(Path(tmp, ".git").rglob("*"))]
-    (path / ".git").mkdir(parents=True)
-    for name, data in _SKELETONS[parent]:
-        if data is None:
-            (path / name).mkdir()
-        else:
-            (path / name).write_bytes(data)
+        return _SKELETONS[parent]
 
 
 @contextlib.contextmanager
