@@ -8,6 +8,7 @@ work runs, and the seal is written last. Infrastructure failures archive the par
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from datetime import datetime, timezone
@@ -67,7 +68,7 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
             return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
         failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
         if paid and failed is None:
-            budget.record(budget.recorded_cost(paid, out_dir))
+            budget.record(paid, out_dir)
         return failed
 
 
@@ -160,6 +161,7 @@ def setup(exp: Experiment) -> None:
 def baseline(exp: Experiment, task_name: str, inputs: list[str], config: str):
     def work(out: Path) -> None:
         if not pipeline.runs_steps(exp.fixture.language):      # nothing to run: no workspace to re-create
+            _warm_repo_cache(exp)
             durable.write_json(tree.BASELINE, pipeline.not_applicable(exp.fixture.language, out))
             return
         ws = Path(tree.WORKSPACES_DIR, "baseline").resolve()
@@ -167,6 +169,14 @@ def baseline(exp: Experiment, task_name: str, inputs: list[str], config: str):
             result = pipeline.run_pipeline(ws, exp.fixture.language, out)
         durable.write_json(tree.BASELINE, result)
     return sealed(task_name, tree.BASELINE_DIR, inputs, config, ".failed", "baseline", work, (tree.BASELINE,))
+
+
+def _warm_repo_cache(exp: Experiment) -> None:
+    """Fill the repository cache now: under `doit -n N` the baseline runs while the budget gate holds
+    back the first agents, which would otherwise wait on the cache lock for it. Only a warm-up: an
+    unreachable repository is reported by the agent tasks that need it, as before."""
+    with contextlib.suppress(workspace.WorkspaceError):
+        _repo(exp)
 
 
 # ---------------------------------------------------------------- subtest configuration

@@ -31,11 +31,18 @@ OVERRIDE_HINT = "raise budget_usd in the experiment spec, or run `doit over_budg
 _exp = None
 _override = False
 _invocation = ""
+_doit_pid = None
+
+# The cost of each paid task this doit's own process finished (-P thread), until the progress reporter
+# takes it: the reporter runs in doit's main thread, which also dispatches the next tasks, and reading
+# every agent's captures again there delayed each dispatch after an agent. (A forked worker's entries
+# would never be taken, so worker processes keep none.)
+_finished: dict[str, float | None] = {}
 
 
 def configure(exp, override: bool) -> None:
-    global _exp, _override, _invocation
-    _exp, _override, _invocation = exp, override, f"{os.getpid()}@{time.time()}"
+    global _exp, _override, _invocation, _doit_pid
+    _exp, _override, _invocation, _doit_pid = exp, override, f"{os.getpid()}@{time.time()}", os.getpid()
 
 
 def active() -> bool:
@@ -65,6 +72,15 @@ def recorded_cost(kind: str, out_dir: str) -> float | None:
         except (OSError, ValueError, KeyError, IndexError, durable.ArtifactError):
             return None
     return cost
+
+
+def finished_cost(kind: str, out_dir: str) -> float | None:
+    """recorded_cost() of a paid task that has just finished, as its worker read it if it ran in this
+    process."""
+    try:
+        return _finished.pop(out_dir)
+    except KeyError:
+        return recorded_cost(kind, out_dir)
 
 
 def recorded_seconds(kind: str, out_dir: str) -> float | None:
@@ -147,8 +163,11 @@ def refusal() -> str | None:
     return ledger["gate"] or Decision(_exp.budget_usd, ledger["spent"], 0.0).refusal()
 
 
-def record(cost: float | None) -> None:
-    """In a paid task that finished: add its cost to the ledger."""
+def record(kind: str, out_dir: str) -> None:
+    """In a paid task that finished: add its recorded cost to the ledger."""
+    cost = recorded_cost(kind, out_dir)
+    if os.getpid() == _doit_pid:
+        _finished[out_dir] = cost
     if not active() or not cost:
         return
     with durable.file_lock(LOCK):
@@ -167,4 +186,7 @@ def _read() -> dict | None:
 
 
 def _write(ledger: dict) -> None:
-    durable.write_json(LEDGER, ledger)
+    # Atomic (the workers read it meanwhile) but not fsynced: only the doit named by its `invocation`
+    # reads it, a power loss ends that doit, and the next one starts a ledger of its own (_read).
+    with durable.rebuildable():
+        durable.write_json(LEDGER, ledger)

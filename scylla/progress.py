@@ -124,7 +124,7 @@ class ProgressReporter(ExecutedOnlyReporter):
     def _add_spend(self, task) -> None:
         kind = _kind(task.name)
         if kind in ("agent", "judge") and task.meta and task.meta.get("sealed"):
-            self.spent += budget.recorded_cost(kind, task.meta["sealed"]) or 0.0
+            self.spent += budget.finished_cost(kind, task.meta["sealed"]) or 0.0
 
     def _totals(self) -> dict[str, int]:
         """Per kind: the tasks the plan says will run, or more if more did (an input came out different)."""

@@ -12,6 +12,7 @@ child when done (or by the parent when it stops the child early).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
@@ -26,6 +27,7 @@ from collections import Counter, defaultdict
 from . import budget
 
 LONG_RUN = 5.0
+NICE = 10               # the child's priority below the run's when it computes progress totals only
 GATE_WAIT = 300.0       # the budget gate gives up on the plan after this long (then: spent only, no forecast)
 
 
@@ -56,7 +58,7 @@ def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: 
 class _Child:
     """summary() computed in a forked child; poll() returns it once it has arrived ({} if it failed)."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, urgent: bool = False):
         self.scratch = os.path.join(tempfile.gettempdir(), f"scylla-runplan-{os.getpid()}-{secrets.token_hex(4)}")
         self.fd, write = os.pipe()
         self.pid = os.fork()
@@ -64,6 +66,9 @@ class _Child:
             code = 1
             try:
                 os.close(self.fd)
+                gc.disable()                    # it makes one summary and exits: collections would only slow it
+                if not urgent:                  # nobody waits for it: the run's workers and agents come first
+                    os.nice(NICE)
                 data = json.dumps(summary(*args, self.scratch)).encode()
                 while data:
                     data = data[os.write(write, data):]
@@ -129,10 +134,11 @@ class RunPlan:
         self.tasks, self.selected, self.executed = tasks, selected, executed
         self.child, self.decided = None, False
 
-    def start(self) -> None:
+    def start(self, urgent: bool = False) -> None:
+        """Fork the child that computes the plan; `urgent` when the budget gate is about to wait for it."""
         if self.child is None and self.tasks is not None:
             try:
-                self.child = _Child(self.tasks, list(self.selected), self.exp, set(self.executed))
+                self.child = _Child(self.tasks, list(self.selected), self.exp, set(self.executed), urgent=urgent)
             except OSError as exc:
                 print(f"scylla: no run plan (progress totals, budget forecast): {exc}", file=sys.stderr)
 
@@ -149,7 +155,7 @@ class RunPlan:
     def paid_task_due(self, task: str) -> None:
         """graph.Sealed: a paid task is out of date. The first time, start the plan and, under a
         budget, decide whether paid work may start in this doit (the ledger tells the workers)."""
-        self.start()
+        self.start(urgent=budget.active() and not self.decided)
         if self.decided or not budget.active():
             return
         self.decided = True

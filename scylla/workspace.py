@@ -91,8 +91,11 @@ def ensure_repo(exp_root: Path, url: str, local: Path | None, commit: str) -> Pa
     cache = exp_root / tree.REPOS_DIR / f"{_slug(url)}.git"
     if (cache, commit) not in _READY:
         with file_lock(exp_root / tree.LOCKS_DIR / f"{cache.name}.lock"):
-            _fill(cache, url, local, commit)
-        _READY.add((cache, commit))
+            # checked again under the lock: the first wave of `-n 8` threads all get here at once, and
+            # all but the first would otherwise run `git cat-file` one after another before their agents
+            if (cache, commit) not in _READY:
+                _fill(cache, url, local, commit)
+                _READY.add((cache, commit))
     return cache
 
 
@@ -133,13 +136,45 @@ def _is_git_repo(path: Path) -> bool:
 
 # ---------------------------------------------------------------- workspaces
 
+_SKELETONS: dict[Path, list[tuple[str, bytes | None]]] = {}
+_SKELETON_LOCK = threading.Lock()
+
+
+def _git_init(path: Path) -> None:
+    """`git init -q --template= path`, without a git process per workspace: git makes one empty
+    repository per process and parent directory (its probes of the filesystem, e.g. core.filemode,
+    hold for every directory beside it), and each workspace gets a copy of its files."""
+    try:
+        skeleton = _skeleton(path.parent.resolve())
+        (path / ".git").mkdir(parents=True)
+        for name, data in skeleton:
+            if data is None:
+                (path / name).mkdir()
+            else:
+                (path / name).write_bytes(data)
+    except OSError as exc:      # what a failed `git init` would have been
+        raise WorkspaceError(f"cannot make a repository at {path}: {exc}") from None
+
+
+def _skeleton(parent: Path) -> list[tuple[str, bytes | None]]:
+    """The directories (None) and files (their bytes) of .git/ as `git init` makes it in `parent`."""
+    with _SKELETON_LOCK:
+        if parent not in _SKELETONS:
+            parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".git-init-", dir=parent) as tmp:
+                git("init", "-q", "--template=", tmp)      # no sample hooks to copy
+                _SKELETONS[parent] = [(str(p.relative_to(tmp)), None if p.is_dir() else p.read_bytes())
+                                      for p in sorted(Path(tmp, ".git").rglob("*"))]
+        return _SKELETONS[parent]
+
+
 @contextlib.contextmanager
 def checkout(cache: Path, path: Path, commit: str):
     """A private repository at `path` with HEAD detached at `commit`, reading the cache's objects;
     removed afterwards. A leftover of a killed attempt at the same path is removed first."""
     shutil.rmtree(path, ignore_errors=True)
     try:
-        git("init", "-q", "--template=", str(path))      # no sample hooks to copy
+        _git_init(path)
         (path / ".git/objects/info/alternates").write_text(f"{cache.resolve() / 'objects'}\n")
         git("checkout", "-q", "--detach", commit, cwd=path)
         yield path
@@ -148,7 +183,8 @@ def checkout(cache: Path, path: Path, commit: str):
 
 
 _CONFIG_COMMITS: dict[tuple[Path, str, str], str] = {}
-_CONFIG_LOCK = threading.Lock()
+_CONFIG_LOCKS: dict[tuple[Path, str, str], threading.Lock] = {}    # one per configuration: two subtests'
+_CONFIG_LOCK = threading.Lock()                                      # commits need not wait for each other
 
 
 def config_commit(cache: Path, base: str, config_dir: Path) -> str:
@@ -159,6 +195,8 @@ def config_commit(cache: Path, base: str, config_dir: Path) -> str:
     subtest's configuration (ProjectScylla's T0/00 runs with no CLAUDE.md and no .claude/ at all)."""
     key = (cache, base, _files_digest(config_dir))
     with _CONFIG_LOCK:
+        lock = _CONFIG_LOCKS.setdefault(key, threading.Lock())
+    with lock:
         if key not in _CONFIG_COMMITS:
             _CONFIG_COMMITS[key] = _commit_config(cache, base, config_dir)
         return _CONFIG_COMMITS[key]
@@ -195,6 +233,19 @@ def head(workspace: Path) -> str:
     return git("rev-parse", "HEAD", cwd=workspace).decode().strip()
 
 
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _detached_head(workspace: Path) -> str:
+    """head(), read from .git/HEAD when HEAD is detached (as checkout() leaves it, and as it stays
+    unless the agent switches branches): one git process fewer per run. Anything else asks git."""
+    try:
+        text = (workspace / ".git" / "HEAD").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return text if _OBJECT_ID.fullmatch(text) else head(workspace)
+
+
 # ---------------------------------------------------------------- capture and re-creation
 
 def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
@@ -202,7 +253,7 @@ def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
     status = git("status", "--porcelain=v1", "-uall", "--ignored=no", cwd=workspace).decode()
     untracked = sorted(line[3:] for line in status.splitlines() if line.startswith("??"))
     uncommitted = sorted(line[3:] for line in status.splitlines() if line and not line.startswith("??"))
-    now_head = head(workspace)
+    now_head = _detached_head(workspace)
     commits = git("log", "--format=%H %s", f"{config_commit}..{now_head}", cwd=workspace).decode().splitlines() \
         if now_head != config_commit else []
     git("add", "-A", ".", cwd=workspace)

@@ -90,6 +90,33 @@ def test_the_agent_sees_a_clean_repository_at_the_config_commit(tmp_path, repo, 
     assert not (tmp_path / "ws").exists()
 
 
+def _tree(root: Path) -> dict[str, tuple[int, bytes | None]]:
+    return {p.relative_to(root).as_posix(): (p.stat().st_mode, None if p.is_dir() else p.read_bytes())
+            for p in sorted(root.rglob("*"))}
+
+
+def test_a_workspace_repository_starts_as_git_init_makes_it(tmp_path, repo):
+    """checkout() copies the files of one `git init` instead of running git init for every workspace."""
+    git("init", "-q", "--template=", str(tmp_path / "by-git"))
+    for name in ("ws1", "ws2"):                     # the first makes the copy, the second reuses it
+        workspace._git_init(tmp_path / name)
+        assert _tree(tmp_path / name) == _tree(tmp_path / "by-git")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["by-git", "cache.git", "src", "ws1", "ws2"]
+
+
+def test_capture_reads_head_as_git_does(tmp_path, repo, config):
+    """HEAD detached at a commit is read from .git/HEAD; on a branch, git resolves it."""
+    cache, base = repo
+    commit = workspace.config_commit(cache, base, config)
+    with workspace.checkout(cache, tmp_path / "ws", commit) as ws:
+        assert workspace._detached_head(ws) == workspace.head(ws) == commit
+        git("checkout", "-q", "-b", "agent-branch", cwd=ws)
+        git("commit", "-q", "--allow-empty", "-m", "agent commit", cwd=ws, fixed=True)
+        assert (ws / ".git/HEAD").read_text().startswith("ref: ")
+        assert workspace._detached_head(ws) == workspace.head(ws) != commit
+        assert len(workspace.capture(ws, commit)[1]["agent_commits"]) == 1
+
+
 def test_capture_then_recreate_gives_the_agent_s_files_bit_for_bit(tmp_path, repo, config):
     cache, base = repo
     commit = workspace.config_commit(cache, base, config)
