@@ -53,6 +53,12 @@ def rebuildable():
         _FSYNC.reset(token)
 
 
+def sync(fh) -> None:
+    """fsync an open file (unless inside `rebuildable()`): what a seal vouches for is on disk first."""
+    if _FSYNC.get():
+        os.fsync(fh.fileno())
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
     """Write `data` to `path` atomically (temp file + rename). Returns False if the file already
     held exactly these bytes (then it is left untouched so its mtime stays put)."""
@@ -69,8 +75,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            if _FSYNC.get():
-                os.fsync(fh.fileno())
+            sync(fh)
         os.replace(tmp, path)
     except BaseException:
         with _suppress():

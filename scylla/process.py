@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import durable
+
 
 @dataclass(frozen=True)
 class Completed:
@@ -88,12 +90,18 @@ def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path | N
                                 stderr=err if stderr else subprocess.STDOUT)
         try:
             code = _wait(proc, timeout)
-            return Completed(code, time.monotonic() - started, False)
+            done = Completed(code, time.monotonic() - started, False)
         except subprocess.TimeoutExpired:
             kill_tree(proc.pid)
             proc.wait()
-            return Completed(None, time.monotonic() - started, True)
+            done = Completed(None, time.monotonic() - started, True)
         finally:
             if proc.poll() is None:     # interrupted (SIGTERM/Ctrl-C): take the children down too
                 kill_tree(proc.pid)
                 proc.wait()
+        # the captures are evidence the task's seal will vouch for: on disk before it is (redaction
+        # rewrites, durably, only the files it changes)
+        durable.sync(out)
+        if stderr:
+            durable.sync(err)
+        return done

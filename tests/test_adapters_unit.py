@@ -98,3 +98,19 @@ def test_rate_limit_classification():
     assert usage.rate_limit(overloaded) == (True, None)
     # free text in a successful answer never counts
     assert usage.rate_limit({"type": "result", "is_error": False, "result": "hit your limit"}) == (False, None)
+
+
+def test_command_captures_are_on_disk_before_a_seal_vouches_for_them(tmp_path, monkeypatch):
+    from scylla.process import run_shell
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(durable.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                         real_fsync(fd)))
+    out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    done = run_shell("echo out; echo err >&2", tmp_path, dict(os.environ), out, err, 30)
+    assert done.exit_code == 0 and out.read_text() == "out\n" and err.read_text() == "err\n"
+    assert synced == [str(out), str(err)]          # unchanged by redaction, so nothing else would sync them
+    synced.clear()
+    with durable.rebuildable():                    # a derived file's capture: doit rebuilds it after a crash
+        run_shell("echo again", tmp_path, dict(os.environ), out, None, 30)
+    assert synced == []
