@@ -1,6 +1,6 @@
 """Scylla at scale: the issue's budgets measured side by side, in one process run.
 
-    python benchmarks/run.py --runs 1130 10000 --judges 3 --repeat 5 [--keep DIR] [--skip-p5 | --only-p5]
+    python benchmarks/run.py --runs 1130 10000 --judges 3 --repeat 5 --p5-repeat 5 [--keep DIR] [--skip-p5 | --only-p5]
 
 For every N in --runs, benchmarks/make_tree.py builds a complete experiment of N runs x --judges judge
 slots (with --keep DIR it is built once into DIR/tree-<N>x<J>/ and reused afterwards: 10,000 runs take
@@ -358,7 +358,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, nargs="+", default=[1130, 10000], help="experiment sizes N (runs)")
     parser.add_argument("--judges", type=int, default=3, help="judge slots per run")
     parser.add_argument("--repeat", type=int, default=5, help="repetitions for P1-P3 (medians)")
-    parser.add_argument("--p5-repeat", type=int, default=3, help="fresh experiments per P5 mode (slow)")
+    parser.add_argument("--p5-repeat", type=int, default=5, help="fresh experiments per P5 mode (slow)")
     parser.add_argument("--keep", type=Path, help="build trees here and reuse the ones already built")
     parser.add_argument("--skip-p5", action="store_true", help="skip the parallel-speedup measurement")
     parser.add_argument("--only-p5", action="store_true", help="measure P5 only (no trees are built)")
