@@ -229,21 +229,18 @@ def _files_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def head(workspace: Path) -> str:
-    return git("rev-parse", "HEAD", cwd=workspace).decode().strip()
-
-
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def _detached_head(workspace: Path) -> str:
-    """head(), read from .git/HEAD when HEAD is detached (as checkout() leaves it, and as it stays
-    unless the agent switches branches): one git process fewer per run. Anything else asks git."""
+def head(workspace: Path) -> str:
+    """The commit HEAD points at. Read from .git/HEAD when HEAD is detached (as checkout() leaves it,
+    and as it stays unless the agent switches branches): one git process fewer per run. Anything
+    else (a branch, a .git file) asks git."""
     try:
         text = (workspace / ".git" / "HEAD").read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         text = ""
-    return text if _OBJECT_ID.fullmatch(text) else head(workspace)
+    return text if _OBJECT_ID.fullmatch(text) else git("rev-parse", "HEAD", cwd=workspace).decode().strip()
 
 
 # ---------------------------------------------------------------- capture and re-creation
@@ -253,7 +250,7 @@ def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
     status = git("status", "--porcelain=v1", "-uall", "--ignored=no", cwd=workspace).decode()
     untracked = sorted(line[3:] for line in status.splitlines() if line.startswith("??"))
     uncommitted = sorted(line[3:] for line in status.splitlines() if line and not line.startswith("??"))
-    now_head = _detached_head(workspace)
+    now_head = head(workspace)
     commits = git("log", "--format=%H %s", f"{config_commit}..{now_head}", cwd=workspace).decode().splitlines() \
         if now_head != config_commit else []
     git("add", "-A", ".", cwd=workspace)

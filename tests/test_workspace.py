@@ -104,16 +104,20 @@ def test_a_workspace_repository_starts_as_git_init_makes_it(tmp_path, repo):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["by-git", "cache.git", "src", "ws1", "ws2"]
 
 
+def _git_head(ws) -> str:
+    return git("rev-parse", "HEAD", cwd=ws).decode().strip()
+
+
 def test_capture_reads_head_as_git_does(tmp_path, repo, config):
     """HEAD detached at a commit is read from .git/HEAD; on a branch, git resolves it."""
     cache, base = repo
     commit = workspace.config_commit(cache, base, config)
     with workspace.checkout(cache, tmp_path / "ws", commit) as ws:
-        assert workspace._detached_head(ws) == workspace.head(ws) == commit
+        assert workspace.head(ws) == _git_head(ws) == commit
         git("checkout", "-q", "-b", "agent-branch", cwd=ws)
         git("commit", "-q", "--allow-empty", "-m", "agent commit", cwd=ws, fixed=True)
         assert (ws / ".git/HEAD").read_text().startswith("ref: ")
-        assert workspace._detached_head(ws) == workspace.head(ws) != commit
+        assert workspace.head(ws) == _git_head(ws) != commit
         assert len(workspace.capture(ws, commit)[1]["agent_commits"]) == 1
 
 
