@@ -107,10 +107,15 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
             if attempt == limits.retries:
                 return TaskFailed(f"{task}: still rate limited after {limits.retries} retries: {exc}\n"
                                   f"last attempt moved to {dest}; the next `doit` retries this task")
-        except (durable.InfraFailure, workspace.WorkspaceError) as exc:
-            dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {exc}")
-            return TaskFailed(f"{task}: infrastructure failure: {exc}\n"
-                              f"partial outputs moved to {dest}; the next `doit` retries this task")
+        except (durable.InfraFailure, workspace.WorkspaceError, OSError) as exc:
+            # an OSError here is the machine's (a full disk, an I/O error), never the agent's outcome
+            reason = secrets.redact(str(exc), secrets.secret_values())
+            try:
+                dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {reason}")
+                where = f"partial outputs moved to {dest}"
+            except OSError as archiving:
+                where = f"partial outputs left in place ({archiving}); the next `doit` archives them"
+            return TaskFailed(f"{task}: infrastructure failure: {reason}\n{where}; the next `doit` retries this task")
     durable.write_seal(out, task, config, inputs)
 
 
