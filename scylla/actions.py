@@ -18,7 +18,7 @@ from typing import Callable
 
 from doit.exceptions import TaskFailed
 
-from . import budget, durable, pipeline, reports, resources, results, secrets, throttle, tree, workspace
+from . import budget, durable, pipeline, preflight, reports, resources, results, secrets, throttle, tree, workspace
 from .agents import claude_code
 from .agents import command as command_agent
 from .durable import read_json_object as read_obj
@@ -64,6 +64,8 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
     with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
         if _done_by_another_doit(out, task, config, inputs):
             return None
+        if reason := preflight.refusal():                # before anything is archived, called or sealed
+            return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
         if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed
             return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
         failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
@@ -117,6 +119,15 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
                 where = f"partial outputs left in place ({archiving}); the next `doit` archives them"
             return TaskFailed(f"{task}: infrastructure failure: {reason}\n{where}; the next `doit` retries this task")
     durable.write_seal(out, task, config, inputs)
+
+
+def check_preflight(exp: Experiment):
+    """The `preflight` task: record what would make paid work fail (sealed tasks refuse while it does)."""
+    if ADOPTING:
+        return TaskFailed("preflight: left to the next `doit`")
+    for problem in preflight.record(exp):
+        print(f"preflight: {problem}")
+    return None
 
 
 def _repo(exp: Experiment) -> Path:

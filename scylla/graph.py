@@ -21,7 +21,7 @@ import orjson
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from . import actions, budget, doit_plugins, durable, resources, tree
+from . import actions, budget, doit_plugins, durable, preflight, resources, tree
 from .spec import Experiment, SpecError, load_experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
@@ -133,6 +133,11 @@ def tasks(exp: Experiment, rejudge: str | None = None):
     for basename, doc in GROUP_DOCS.items():
         yield {"basename": basename, "name": None, "doc": doc}
     fx = exp.fixture
+    # not a cheap_action: plan.py never dry-runs it (it starts the CLIs to read their versions)
+    yield {"basename": preflight.TASK, "actions": [(actions.check_preflight, (exp,))],
+           "file_dep": [_rel(exp.spec_path), _rel(fx.test_yaml)], "targets": [tree.PREFLIGHT], "verbosity": 1,
+           "uptodate": [config_changed(preflight.facts(exp)), preflight.clean],
+           "doc": "check what would make paid work fail (CLIs, keys, repository, resources, tools)"}
     yield _cheap("setup", None, actions.setup, (exp,),
                  [_rel(p) for p in (exp.spec_path, fx.test_yaml, fx.prompt, fx.rubric_path, fx.criteria)],
                  [tree.EXPERIMENT_JSON, tree.PROMPT, tree.RUBRIC, tree.CRITERIA, tree.JUDGE_SYSTEM_PROMPT],
@@ -140,7 +145,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
                  uptodate=[config_changed(actions.system_prompt_source().decode())])
     yield _sealed_task("baseline", None, actions.baseline, (exp,), tree.BASELINE_DIR, [],
                        {"repo": fx.repo_url, "hash": fx.source_hash, "language": fx.language},
-                       [tree.BASELINE], [], doc="build/test pipeline on the untouched repository (sealed)")
+                       [tree.BASELINE], [preflight.TASK], doc="build/test pipeline on the untouched repository (sealed)")
     for s in exp.all_subtests():
         yield _subtest_config(exp, s)
         for n in range(1, exp.runs + 1):
@@ -170,7 +175,8 @@ def _subtest_config(exp: Experiment, s) -> dict:
 def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
     sp, rid = run.subtest_paths, run.id
     yield _sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
-                       exp.agent.identity(exp.fixture), [], ["setup", f"subtest_config:{sp.dir}"], paid=True)
+                       exp.agent.identity(exp.fixture), [], [preflight.TASK, "setup", f"subtest_config:{sp.dir}"],
+                       paid=True)
     yield _cheap("agent_result", rid, actions.agent_result, (run,),
                  [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
                  task_dep=[f"agent:{rid}"])
@@ -188,7 +194,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
             inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
         yield _sealed_task("judge", f"{rid}/{slot.name}", actions.judge, (exp, run, slot.number),
                            run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
-                           [], [f"judge_prompt:{rid}"], retry_invalid,   # which waits for the rest
+                           [], [preflight.TASK, f"judge_prompt:{rid}"], retry_invalid,   # which waits for the rest
                            paid=slot.paid)
     judgments = [run.judge(j.number, "judgment.json") for j in exp.judges]
     yield _cheap("consensus", rid, actions.consensus, (exp, run), judgments, [run.consensus],

@@ -154,16 +154,17 @@ class Plan:
     def names(self, state: str) -> list[str]:
         return [n for n, v in self.verdicts.items() if v.state == state]
 
-    def refuse(self, names: set[str], reason: str) -> None:
-        """The budget holds these tasks back: they become `refused`, what waits for them `blocked`."""
+    def refuse(self, names: set[str], reason: str, state: str = "refused", held_by: str = "the budget") -> None:
+        """The budget (or preflight) holds these tasks back: they become `refused` (or `state`), what
+        waits for them `blocked`."""
         held = set()
         for name, v in self.verdicts.items():              # dependency order
             task = self.tasks[name]
             if name in names:
-                self.verdicts[name] = Verdict("refused", [reason], v.failed, v.invalid)
+                self.verdicts[name] = Verdict(state, [reason], v.failed, v.invalid)
             elif v.state in ("to_run", "may_run") and (up := next(
                     (u for u in task.task_dep + task.setup_tasks if u in held), None)):
-                self.verdicts[name] = Verdict("blocked", [f"waits for a task the budget holds back: {up}"],
+                self.verdicts[name] = Verdict("blocked", [f"waits for a task {held_by} holds back: {up}"],
                                               v.failed, v.invalid)
             else:
                 continue

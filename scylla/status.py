@@ -16,11 +16,11 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from . import budget
+from . import budget, preflight
 from .forecast import forecast
 from .plan import STATES, Plan, TaskId, _sealed
 
-ROWS = ("setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt", "judge",
+ROWS = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt", "judge",
         "consensus", "run", "subtest", "tier", "experiment")
 ALL = "all"                     # the column of tasks that belong to no tier (setup, baseline, experiment)
 MARKS = (("done", "✓"), ("to_run", "▶"), ("may_run", "?"), ("failed", "✗"), ("invalid", "⚠"), ("blocked", "!"),
@@ -85,6 +85,14 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
                                 "unpriced_calls": decision.unpriced, "over_budget": decision.override,
                                 "refusal": decision.refusal()},
     }
+
+
+def _hold_for_preflight(plan: Plan, problems: list[str]) -> set[str]:
+    """With preflight findings, the next doit starts no sealed task that is due: they are blocked."""
+    due = {n for n, v in plan.verdicts.items() if v.state in ("to_run", "may_run") and _sealed(plan.tasks[n])}
+    if problems and due:
+        plan.refuse(due, f"{preflight.REFUSED}: " + "; ".join(problems), state="blocked", held_by="preflight")
+    return due if problems else set()
 
 
 def _gate(plan: Plan, exp, over_budget: bool) -> budget.Decision | None:
@@ -157,6 +165,9 @@ def _judges(plan: Plan, names: list[str], exp) -> dict:
 def render(rep: dict, exp, why: bool = False) -> str:
     selection = f" (selection: {rep['selection']})" if rep["selection"] else ""
     lines = [f"experiment {rep['experiment']}{selection}", ""]
+    if rep.get("preflight"):
+        lines += [f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
+                  f"agent or judge until they are fixed:", *(f"  ✗ {p}" for p in rep["preflight"]), ""]
     lines += _render_table(rep["table"], getattr(exp, "tiers", ())) + ["", LEGEND, ""]
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
     lines += _render_next(rep) + _render_forecast(rep["forecast"]) + _render_budget(rep["budget"])
@@ -298,9 +309,12 @@ class Status(DoitCmdBase):
     def _execute(self, why=False, as_json=False, tier="", subtest="", runs="", kind="", pos_args=None):
         control = TaskControl(self.task_list)
         control.process(pos_args or None)
-        plan = Plan(control.tasks, self.dep_manager, control.selected_tasks)
         namespace = getattr(self.loader, "namespace", {})
         exp = namespace.get("EXPERIMENT")
+        plan = Plan(control.tasks, self.dep_manager, control.selected_tasks)
+        problems = preflight.findings(exp, preflight.repo_cache(exp)) if exp is not None else []
+        held = _hold_for_preflight(plan, problems)
         rep = report(plan, exp, Selection.parse(tier, subtest, runs, kind), namespace.get("OVER_BUDGET", False))
+        rep["preflight"] = problems
         sys.stdout.write(json.dumps(rep, indent=1) + "\n" if as_json else render(rep, exp, why))
-        return 0
+        return 1 if held else 0

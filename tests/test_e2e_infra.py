@@ -91,13 +91,18 @@ def test_a_refused_connection_is_retried_not_judged(fresh, mock):
     _then_retried_and_judged_once(fresh, mock, {"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY})
 
 
-def test_a_missing_cli_is_an_infrastructure_failure(fresh, mock):
+def test_a_missing_cli_is_found_before_any_call(fresh, mock):
+    """Preflight finds it (tests/test_preflight.py covers the other causes): nothing is started,
+    archived or sealed, and the next `doit` goes ahead once the CLI is there."""
     _claude(fresh, cli=str(fresh.path / "no-such-dir/claude"))
-    run = fresh.doit(env={"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY}, check=False)
-    _assert_infra_failed(fresh, run, "no-such-dir/claude", "cannot be run", "npm install")
-    assert mock.requests == []
+    env = {"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY}
+    run = fresh.doit(env=env, check=False)
+    assert run.returncode != 0 and "refused by preflight" in run.stdout, str(run)
+    assert "no-such-dir/claude" in run.stdout and "npm install" in run.stdout
+    assert mock.requests == [] and not (fresh.root / "T0/00/.failed").exists()
+    assert not (fresh.root / "T0/00/run_01/agent/.seal.json").exists() and fresh.calls("judge") == []
     _claude(fresh, cli=claude_cli())
-    _then_retried_and_judged_once(fresh, mock, {"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY})
+    _then_retried_and_judged_once(fresh, mock, env)
 
 
 def test_a_run_without_a_model_answer_is_neither_sealed_nor_priced(fresh):
