@@ -64,6 +64,10 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
     with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
         if _done_by_another_doit(out, task, config, inputs):
             return None
+        if missing := [p for p in inputs if durable.stat(p) is None]:
+            # a lost input (a raw capture of finished paid work): leave every output where it is
+            return TaskFailed(f"{task}: input missing: {', '.join(missing)}; nothing was archived, called or "
+                              f"sealed (`doit status` names what is lost and how to re-buy it)")
         if reason := preflight.refusal():                # before anything is archived, called or sealed
             return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
         if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed

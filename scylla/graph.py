@@ -63,6 +63,11 @@ class Sealed:
             self.reason = str(exc)
             return False
         self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs, durable.input_stat)
+        if seal is not None and self.reason and self.reason.startswith(durable.INPUT_MISSING):
+            # a lost input (a raw capture of finished paid work): nothing runs over it, and its outputs
+            # stay as they are; what needs the lost file is blocked (plan.py lists it as lost)
+            self.reason = f"{self.reason} (kept: nothing runs over a lost input)"
+            return True
         if self.reason is None and self.retry_invalid:
             judgment = Path(self.out_dir, "judgment.json")
             if judgment.exists() and not durable.read_json_object(judgment).get("is_valid", True):

@@ -139,6 +139,9 @@ class Plan:
         self.producers = {t: task.name for task in tasks.values() for t in task.targets}
         self.sealed_dirs = {s.out_dir: task.name for task in tasks.values() if (s := _sealed(task))}
         self.verdicts: dict[str, Verdict] = {}
+        # raw captures of finished paid tasks that are gone: file -> the paid task that made it (only
+        # deleting its seal and paying again brings it back; what needs it is blocked)
+        self.lost: dict[str, str] = {}
         self._box: str | None = None
         self._md5: dict[str, str] = {}
         self._failed_dirs: dict[str, list[str]] = {}
@@ -250,6 +253,8 @@ class Plan:
         if nxt is None:
             if missing_now:
                 r.broken.append(f"input missing: {path} (no task rebuilds it)")
+                if producer and path not in self.producers and self.verdicts.get(producer, Verdict("?")).state == "done":
+                    self.lost[path] = producer
             elif changed_now:
                 r.certain.append(f"changed input: {path}")
         elif nxt == "differs" or (nxt == "known" and self._box_md5(path) != recorded_md5()):

@@ -8,6 +8,7 @@ forecast of its agent and judge cost and time. `--json` prints the same for mach
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from . import budget, preflight
-from .forecast import forecast
+from . import budget, durable, preflight
+from .forecast import Estimator, forecast
 from .plan import STATES, Plan, TaskId, _sealed
 
 ROWS = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt", "judge",
@@ -78,6 +79,7 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
         "judges": _judges(plan, names, exp),
         "tasks": {n: {"state": v.state, "reasons": v.reasons, "failed_last_time": v.failed, "invalid": v.invalid}
                   for n in names if (v := plan.verdicts[n]).state != "done" or v.failed or v.invalid},
+        "lost": _lost(plan, exp),
         "forecast": fc,
         # the next doit's budget gate (over the whole run, whatever the view's filters)
         "budget": decision and {"budget_usd": decision.budget, "spent_usd": decision.spent,
@@ -85,6 +87,18 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
                                 "unpriced_calls": decision.unpriced, "over_budget": decision.override,
                                 "refusal": decision.refusal()},
     }
+
+
+def _lost(plan: Plan, exp) -> list[dict]:
+    """Each lost raw capture once, with the paid task that made it, the command that buys exactly that
+    task again, and its price (the forecast's estimate for a call of that kind)."""
+    estimate, out = Estimator(plan), []
+    for path, producer in sorted(plan.lost.items()):
+        seal = durable.seal_path(os.path.abspath(_sealed(plan.tasks[producer]).out_dir))
+        e = estimate(TaskId.parse(producer))
+        out.append({"file": path, "paid_task": producer, "price_usd": e.cost, "price_basis": e.basis,
+                    "rebuy": f"rm {seal} && doit {producer}"})
+    return out
 
 
 def _hold_for_preflight(plan: Plan, problems: list[str]) -> set[str]:
@@ -170,6 +184,7 @@ def render(rep: dict, exp, why: bool = False) -> str:
                   f"agent or judge until they are fixed:", *(f"  ✗ {p}" for p in rep["preflight"]), ""]
     lines += _render_table(rep["table"], getattr(exp, "tiers", ())) + ["", LEGEND, ""]
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
+    lines += _render_lost(rep["lost"])
     lines += _render_next(rep) + _render_forecast(rep["forecast"]) + _render_budget(rep["budget"])
     if why:
         lines += [""] + _render_why(rep)
@@ -217,6 +232,17 @@ def _render_judges(judges: dict) -> list[str]:
         lines.append(f"{slot} ({c['model']}): ✓ {c['valid']} · ⚠ {c['invalid']} invalid · "
                      f"✗ {c['failed']} failed last time{extra}")
     return lines
+
+
+def _render_lost(lost: list[dict]) -> list[str]:
+    if not lost:
+        return []
+    lines = [f"Lost ({len(lost)}): raw captures of finished paid work; what needs them is blocked, and only "
+             f"paying again brings them back (then `doit status` prices what follows the new call):"]
+    for item in lost:
+        price = _money(item["price_usd"]) if item["price_usd"] is not None else "unpriced"
+        lines.append(f"  {item['file']} (made by {item['paid_task']}; re-buy it, {price}: {item['rebuy']})")
+    return lines + [""]
 
 
 def _render_next(rep: dict) -> list[str]:

@@ -13,6 +13,9 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
+from conftest import downstream
 from scylla.plan import TaskId
 from scylla.status import Selection
 
@@ -197,3 +200,29 @@ def test_status_dry_runs_in_scratch_and_writes_nothing(hello, tmp_path):
     assert _snapshot(hello.root) == before
     assert list(scratch.iterdir()) == []                 # the scratch directory is gone too
     assert hello.calls("agent") == [] and hello.calls("judge") == []
+
+
+def test_a_lost_raw_capture_is_named_once_with_the_command_and_price_to_rebuy_it(hello):
+    """Only what a finished paid task captured is lost; what needs it is blocked, nothing else is.
+    (In a tier others inherit from, its tier aggregate would block their agents too: not yet solved.)"""
+    (hello.root / "T5/01/run_02/agent/stdout.log").unlink()
+    (hello.root / "T5/01/run_02/agent/patch.diff").unlink()
+    st = _status(hello)
+    seal = str(hello.root / "T5/01/run_02/agent/.seal.json")
+    assert [(x["file"], x["paid_task"], x["rebuy"]) for x in st["lost"]] == [
+        ("T5/01/run_02/agent/patch.diff", "agent:T5/01/run_02", f"rm {seal} && doit agent:T5/01/run_02"),
+        ("T5/01/run_02/agent/stdout.log", "agent:T5/01/run_02", f"rm {seal} && doit agent:T5/01/run_02")]
+    t5_costs = [hello.json(f"T5/01/run_0{n}/agent/result.json")["cost_usd"] for n in (1, 2)]
+    assert st["lost"][0]["price_usd"] == pytest.approx(sum(t5_costs) / 2)     # the mean of T5's finished agents
+    consumers = {"agent_result:T5/01/run_02", "pipeline:T5/01/run_02", "judge_prompt:T5/01/run_02"}
+    assert st["to_run"] == [] and set(st["blocked"]) == downstream(hello, consumers), st["blocked"]
+    text = hello.doit("status").stdout
+    assert "Lost (2)" in text and text.count("agent:T5/01/run_02;") == 2
+    run = hello.doit("--continue", check=False)
+    assert run.executed == [] and hello.calls("agent") == [] and hello.calls("judge") == []
+    subprocess.run(st["lost"][0]["rebuy"].split(" && ")[0].split(), check=True)       # re-buy it
+    assert _status(hello)["lost"] == []
+    hello.doit()
+    # the scripted agent answers as before: the same judge prompt, so the judgments stand
+    assert hello.calls("agent") == ["T5/01/run_02"] and hello.calls("judge") == []
+    assert hello.doit().executed == []
