@@ -105,6 +105,23 @@ class DurableSqliteDB(SqliteDB):
         self._conn.commit()
 
 
+def _remove_success(self, task):
+    """Drop a failed task's record only if its actions ran.
+
+    doit's runner (runner.py `_handle_task_error`) calls this for every failure, also for tasks that
+    never ran: an UnmetDependency (an upstream task failed: with `--continue` that is every task
+    downstream of it, thousands on a damaged tree) or a DependencyError (a file_dep missing). Their
+    records still describe inputs their targets were built from, so doit's usual checks stay right.
+    Deleting them made every such task run again after the damage was repaired, rewriting files
+    (adopted ones too) and rebuilding from workspaces that no longer exist. `task.executed` is set
+    by Task.execute and comes back from -P process workers with the task's pickled state."""
+    if task.executed:
+        self.remove(task.name)
+
+
+dependency.Dependency.remove_success = _remove_success
+
+
 class MD5Checker(dependency.MD5Checker):
     """doit's md5 checker, its stats shared with the seal checks through `durable` (cached while a
     read-only command runs; inputs' stats also while doit executes tasks, see durable.INPUT_STATS).
