@@ -18,7 +18,7 @@ import time
 
 import orjson
 
-from doit import dependency
+from doit import dependency, runner
 
 from . import durable
 from doit.dependency import DatabaseException, SqliteDB
@@ -120,6 +120,23 @@ def _remove_success(self, task):
 
 
 dependency.Dependency.remove_success = _remove_success
+_doit_handle_task_error = runner.Runner._handle_task_error
+
+
+def _handle_task_error(self, node, base_fail):
+    """doit's handling of a failure, except that a task that did not run does not stop `doit`.
+
+    Without `--continue` doit stops at the first failure (runner.py `_handle_task_error`), also at a
+    DependencyError (a missing file_dep): one lost file then kept every unrelated derived file from
+    being regenerated. A task that did not run spent nothing and its dependants are skipped by doit
+    anyway (UnmetDependency); a task that ran and failed still stops the run."""
+    stopped = self._stop_running
+    _doit_handle_task_error(self, node, base_fail)
+    if not node.task.executed:
+        self._stop_running = stopped
+
+
+runner.Runner._handle_task_error = _handle_task_error
 
 
 class MD5Checker(dependency.MD5Checker):

@@ -70,3 +70,24 @@ def test_a_failing_doit_keeps_the_records_of_tasks_that_did_not_run(hello, optio
     assert snapshot(hello.root) == before
     assert records(hello) == kept
     assert hello.calls("agent") == [] and hello.calls("judge") == []
+
+
+@pytest.mark.parametrize("options", [(), ("-n", "4")], ids=["plain", "n4"])
+def test_a_lost_file_does_not_stop_plain_doit_regenerating_unrelated_files(hello, options):
+    """doit stops at the first failure; a task that could not run (its input is missing) is not one:
+    the run results beside it, in the same subtest and in another, are regenerated in this invocation."""
+    before, kept = snapshot(hello.root), records(hello)
+    lost = (hello.root / LOST).read_bytes()
+    (hello.root / LOST).unlink()
+    for rel in ("T0/00/run_02/run_result.json", "T0/01/run_02/run_result.json"):
+        (hello.root / rel).unlink()
+
+    run = hello.doit(*options, check=False)
+    assert run.returncode != 0 and f"Dependent file '{LOST}' does not exist" in run.stdout, str(run)
+    assert sorted(run.executed) == ["run:T0/00/run_02", "run:T0/01/run_02"], str(run)
+    assert records(hello) == kept
+
+    (hello.root / LOST).write_bytes(lost)
+    assert hello.doit().executed == []
+    assert snapshot(hello.root) == before
+    assert hello.calls("agent") == [] and hello.calls("judge") == []
