@@ -140,7 +140,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
     fx = exp.fixture
     # not a cheap_action: plan.py never dry-runs it (it starts the CLIs to read their versions)
     yield {"basename": preflight.TASK, "actions": [(actions.check_preflight, (exp,))],
-           "file_dep": [_rel(exp.spec_path), _rel(fx.test_yaml)], "targets": [tree.PREFLIGHT], "verbosity": 1,
+           "targets": [tree.PREFLIGHT], "verbosity": 1,
            "uptodate": [config_changed(preflight.facts(exp)), preflight.clean],
            "doc": "check what would make paid work fail (CLIs, keys, repository, resources, tools)"}
     yield _cheap("setup", None, actions.setup, (exp,),

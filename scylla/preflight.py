@@ -5,7 +5,8 @@ holding their keys, the fixture repository (mapped, present, holding `source.has
 resources, and the pipeline's tools.
 
 The `preflight` task, which every sealed task waits for, writes its findings to `.scylla/preflight.json`;
-a sealed task that is due refuses to start while there are any (`refusal`). The task itself never fails:
+an agent or judge call that is due refuses to start while there are any (`refusal`); the free sealed
+tasks (baseline, pipeline, the pipeline judge) go ahead. The task itself never fails:
 a failed dependency would stop doit from even checking whether the sealed tasks are up to date, and a
 tree whose paid work is all done (say, a CI job rebuilding results without keys) must not be held up.
 `facts()` is the cheap part (stats and environment lookups, no process): the task is up to date while
@@ -87,6 +88,7 @@ def facts(exp: Experiment) -> dict:
     whether key variables are set: never their values)."""
     repo = _repo(exp)
     return {
+        "source": [exp.fixture.repo_url, exp.fixture.source_hash],
         "executables": {name: [shutil.which(name), _stat(shutil.which(name))] for name in _executables(exp)},
         "keys": {who: [v for v in names if os.environ.get(v)] for who, names in _keys(exp).items()},
         # (relative to the spec: a tree moved with its spec stays up to date)

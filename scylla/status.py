@@ -102,8 +102,9 @@ def _lost(plan: Plan, exp) -> list[dict]:
 
 
 def _hold_for_preflight(plan: Plan, problems: list[str]) -> set[str]:
-    """With preflight findings, the next doit starts no sealed task that is due: they are blocked."""
-    due = {n for n, v in plan.verdicts.items() if v.state in ("to_run", "may_run") and _sealed(plan.tasks[n])}
+    """With preflight findings, the next doit starts no agent or judge call: those due are blocked."""
+    due = {n for n, v in plan.verdicts.items()
+           if v.state in ("to_run", "may_run") and getattr(_sealed(plan.tasks[n]), "paid", False)}
     if problems and due:
         plan.refuse(due, f"{preflight.REFUSED}: " + "; ".join(problems), state="blocked", held_by="preflight")
     return due if problems else set()

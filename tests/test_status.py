@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import downstream
+from conftest import claude_ready_env, downstream
 from scylla.plan import TaskId
 from scylla.status import Selection
 
@@ -179,8 +179,9 @@ def test_an_adopted_projectscylla_tree_shows_exactly_its_unfinished_work(tmp_pat
     from test_adopt import FINISHED, UNFINISHED, _adopt, _doit, _setup
     checkout, hello, ps = _setup(tmp_path, "completed", FINISHED)
     _adopt(checkout, hello, ps)
-    st = json.loads(_doit(checkout, ps, "status", "--json").stdout)
-    assert set(st["to_run"]) == UNFINISHED and st["may_run"] == [] and st["blocked"] == []
+    st = json.loads(_doit(checkout, ps, "status", "--json", env=claude_ready_env(tmp_path)).stdout)
+    # preflight runs in the first `doit` after adoption (adoption runs no check for paid work)
+    assert set(st["to_run"]) == UNFINISHED | {"preflight"} and st["may_run"] == [] and st["blocked"] == []
     assert st["runs"]["expected"] == 8 and st["runs"]["agent"] == 1        # the rate-limited run, from its agent on
 
 
