@@ -168,7 +168,8 @@ def _task(name: str, d: dict, **attrs) -> Task:
     task = Task.__new__(Task)
     task.__dict__.update(_PLAIN, name=name, _actions=list(d.get("actions") or ()),
                          file_dep=set(d.get("file_dep", ())), targets=list(d.get("targets", ())),
-                         task_dep=list(d.get("task_dep", ())), uptodate=[(u, [], {}) for u in d.get("uptodate", ())],
+                         task_dep=list(d.get("task_dep", ())), uptodate=[(u, None, None) if isinstance(u, bool) else (u, [], {})
+                                                       for u in d.get("uptodate", ())],
                          meta=d.get("meta"), doc=Task._init_doc(d.get("doc")), verbosity=d.get("verbosity"),
                          # fresh containers: doit mutates these per task
                          setup_tasks=[], creator_params=[], wild_dep=[], calc_dep=set(), value_savers=[],

@@ -104,7 +104,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         self._update(force_line=True)
 
     def skip_uptodate(self, task):
-        self.uptodate += 1
+        self.uptodate += bool(task.actions)     # (group tasks are up to date by definition)
 
     def complete_run(self):
         self._clear_bar()
