@@ -247,6 +247,12 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str], 
     return None
 
 
+def lost_capture(path: str, stat_of=stat) -> bool:
+    """Whether `path` is missing from a directory a seal stands on: a raw capture of finished paid
+    work, which only paying again brings back. What was derived from it stands (a loss never spreads)."""
+    return stat_of(path) is None and stat(f"{os.path.dirname(path) or '.'}/{SEAL_NAME}") is not None
+
+
 def unseal(output_dir: str | os.PathLike) -> None:
     with _suppress():
         os.unlink(seal_path(output_dir))

@@ -107,8 +107,12 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
     }
 
 
-def cheap_action(action, *args):
-    """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one)."""
+def cheap_action(action, inputs, *args):
+    """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one).
+    One whose input is a lost raw capture fails as LostInput: it did not run, so `doit` goes on."""
+    if lost := [p for p in inputs if durable.lost_capture(p)]:
+        return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work; "
+                                      f"`doit status` says how to re-buy it)")
     with durable.rebuildable():
         return action(*args)
 
@@ -116,7 +120,7 @@ def cheap_action(action, *args):
 def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],
            **extra) -> dict:
     """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them)."""
-    return {"basename": basename, **({"name": name} if name else {}), "actions": [(cheap_action, (action, *args))],
+    return {"basename": basename, **({"name": name} if name else {}), "actions": [(cheap_action, (action, file_dep, *args))],
             "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
 
 

@@ -104,6 +104,7 @@ class _Reasons:
     missing_targets: list[str] = field(default_factory=list)
     certain: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)      # lost raw captures the task's outputs were built from
     changes: dict[str, list[str]] = field(default_factory=dict)      # producer -> inputs it changes
     may_change: dict[str, list[str]] = field(default_factory=dict)   # producer -> inputs it may change
     measured: bool = False          # an input changes because it carries a fresh measurement
@@ -192,6 +193,8 @@ class Plan:
             r = _Reasons(list(status.get("missing_target", [])))
             self._file_reasons(task, status, r)
         certain, maybe = r.all_certain(), r.all_maybe(self.verdicts)
+        if r.lost and (certain or maybe):           # it would run, and fail reading what is lost
+            r.broken += [f"input missing: {p} (lost, see `doit status`; no task rebuilds it)" for p in r.lost]
         v.reasons = r.broken or certain or maybe
         v.state = "blocked" if r.broken else "to_run" if certain else "may_run" if maybe else "done"
         if v.state in ("to_run", "may_run"):
@@ -214,8 +217,9 @@ class Plan:
                            if made else "new task")
         missing, changed = set(status.get("missing_file_dep", [])), set(status.get("changed_file_dep", []))
         for path in sorted(task.file_dep):
-            self._input(path, path in missing, recorded and path in changed,
-                        lambda p=path: self._db_md5(task.name, p), r)
+            lost = durable.lost_capture(path) and self.dep._get(task.name, path) is not None
+            self._input(path, path in missing or lost, recorded and path in changed,
+                        lambda p=path: self._db_md5(task.name, p), r, kept=lost)
 
     def _seal_reasons(self, task, sealed: Sealed, v: Verdict, r: _Reasons) -> None:
         certain = r.certain
@@ -241,20 +245,26 @@ class Plan:
                 one = {**seal, "inputs": {path: recorded[path]}}
                 changed = durable.seal_mismatch(one, sealed.task, sealed.config, [path]) is not None
                 missing = durable.stat(path) is None
-                self._input(path, missing, changed and not missing, lambda p=path: recorded[p].get("md5"), r)
+                self._input(path, missing, changed and not missing, lambda p=path: recorded[p].get("md5"), r,
+                            kept=missing)       # (graph.Sealed: nothing runs over a lost input)
         if task.name.startswith("judge:") and self._invalid_judgment(sealed.out_dir):
             v.invalid = True
             if sealed.retry_invalid:
                 certain.append("invalid judgment, re-judging on request (rejudge=invalid)")
 
-    def _input(self, path: str, missing_now: bool, changed_now: bool, recorded_md5, r: _Reasons) -> None:
-        """How one input looks to its consumer when doit reaches the consumer."""
+    def _input(self, path: str, missing_now: bool, changed_now: bool, recorded_md5, r: _Reasons,
+               kept: bool = False) -> None:
+        """How one input looks to its consumer when doit reaches the consumer. `kept`: a lost raw
+        capture the consumer's outputs were built from, which stand while nothing else changes."""
         nxt, producer = self._next(path)
         if nxt is None:
-            if missing_now:
+            if missing_now and producer and path not in self.producers \
+                    and self.verdicts.get(producer, Verdict("?")).state == "done":
+                self.lost[path] = producer
+            if missing_now and kept:
+                r.lost.append(path)
+            elif missing_now:
                 r.broken.append(f"input missing: {path} (no task rebuilds it)")
-                if producer and path not in self.producers and self.verdicts.get(producer, Verdict("?")).state == "done":
-                    self.lost[path] = producer
             elif changed_now:
                 r.certain.append(f"changed input: {path}")
         elif nxt == "differs" or (nxt == "known" and self._box_md5(path) != recorded_md5()):
