@@ -268,7 +268,26 @@ def judge_prompt(run: RunPaths):
         patch=Path(run.agent("patch.diff")).read_text(encoding="utf-8", errors="replace"),
         state=read_obj(run.agent("workspace_state.json")),
         pipeline=read_obj(run.pipeline), baseline=read_obj(tree.BASELINE))
+    _archive_adopted_original(run, text)
     durable.write_text(run.judge_prompt, text)
+
+
+def _archive_adopted_original(run: RunPaths, text: str) -> None:
+    """An adopted judgment's seal stands on ProjectScylla's judge_prompt.md: a new prompt never replaces
+    it in place. The original moves to .superseded/ first (its bytes also stay under .scylla/originals/);
+    the judgment, its input gone, is stale and runs again on the new prompt."""
+    old = Path(run.judge_prompt)
+    if not old.is_file() or old.read_bytes() == text.encode("utf-8"):
+        return
+    for seal_file in Path(run.judge_root).glob(f"judge_*/{durable.SEAL_NAME}"):
+        try:
+            seal = durable.read_seal(seal_file.parent)
+        except durable.ArtifactError:
+            continue
+        if seal and seal.get("adopted_from") and run.judge_prompt in seal["inputs"]:
+            durable.archive([old], Path(run.subtest_paths.superseded_dir), f"{tree.run_name(run.number)}_judge_prompt",
+                            f"rebuilt from changed inputs; the adopted judgments ({seal['adopted_from']}) read this one")
+            return
 
 
 def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inputs: list[str], config: str):

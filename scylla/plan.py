@@ -228,12 +228,11 @@ class Plan:
             certain.append(head + (self._config_hint(task) if seal.get("config") != sealed.config else ""))
             return
         recorded = seal["inputs"]
-        if seal.get("adopted_from"):
-            pass                                    # adopted work: inputs were another tool's
-        elif set(recorded) != set(sealed.inputs):
+        inputs = durable.covered_inputs(seal, sealed.inputs)      # adopted work: what it saw
+        if set(recorded) != set(inputs):
             certain.append(durable.seal_mismatch(seal, sealed.task, sealed.config, sealed.inputs))
         else:
-            for path in sealed.inputs:
+            for path in inputs:
                 one = {**seal, "inputs": {path: recorded[path]}}
                 changed = durable.seal_mismatch(one, sealed.task, sealed.config, [path]) is not None
                 missing = durable.stat(path) is None

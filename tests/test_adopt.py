@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,21 +58,47 @@ def _files(root: Path) -> dict[str, str]:
             for p in root.rglob("*") if p.is_file() and not p.is_symlink()}
 
 
-def _setup(tmp_path, layout: str, runs: list[Run]):
+URL = "https://example.invalid/scylla/hello-textkit.git"
+
+
+def _setup(tmp_path, layout: str, runs: list[Run], tiers: tuple[str, ...] = ("T0", "T1")):
     checkout = make_checkout(tmp_path / "scylla")
     hello = checkout.path / "examples/hello"
     ps = build(tmp_path / "results/2026-03-30T04-09-50-hello-ps", layout, runs, hello / "fixture", hello / "repo",
-               runs_per_subtest=2, tiers=["T0", "T1"])
+               runs_per_subtest=2, tiers=list(tiers))
     return checkout, hello, ps
 
 
-def _adopt(checkout, hello, ps) -> subprocess.CompletedProcess:
+def _adopt(checkout, hello, ps, tiers: Path | None = None, repo: Path | None = None, check: bool = True,
+           inject: str = "") -> subprocess.CompletedProcess:
+    """`scylla adopt` in a subprocess; `inject`: Python run first in that process (a fault to recover from)."""
+    main = "import sys\n" + inject + "\nfrom scylla.cli import main\nsys.exit(main(sys.argv[1:]))"
     done = subprocess.run(
-        [sys.executable, "-m", "scylla.cli", "adopt", str(ps.dir), "--tiers", str(hello / "tiers"),
-         "--fixture", str(hello / "fixture"), "--repo", f"https://example.invalid/scylla/hello-textkit.git={hello / 'repo'}"],
+        [sys.executable, "-c", main, "adopt", str(ps.dir), "--tiers", str(tiers or hello / "tiers"),
+         "--fixture", str(hello / "fixture"), "--repo", f"{URL}={repo or hello / 'repo'}"],
         cwd=checkout.path, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
     return done
+
+
+def _exact(root: Path) -> dict:
+    """Every path under `root`: a file's bytes, mode and mtime, a link's target, a directory's mtime."""
+    out = {".": ("dir", root.stat().st_mtime_ns)}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath, name)
+            st = p.lstat()
+            out[str(p.relative_to(root))] = ("link", os.readlink(p)) if p.is_symlink() else \
+                ("dir", st.st_mtime_ns) if p.is_dir() else \
+                ("file", hashlib.md5(p.read_bytes()).hexdigest(), st.st_mode, st.st_mtime_ns)
+    return out
+
+
+def _status(checkout, ps) -> dict:
+    done = subprocess.run([sys.executable, "-m", "scylla.cli", "status", "--json", f"exp={ps.dir / 'scylla.yaml'}"],
+                          cwd=checkout.path, capture_output=True, text=True, timeout=600)
+    return json.loads(done.stdout)
 
 
 def _doit(checkout, ps, *args, env=None) -> subprocess.CompletedProcess:
@@ -111,7 +138,11 @@ def test_adopting_a_legacy_flat_tree(tmp_path, mock):
     env = _env(mock)
     checkout, hello, ps = _setup(tmp_path, "flat", FINISHED)
     before = _files(ps.dir)
-    _adopt(checkout, hello, ps)
+    done = _adopt(checkout, hello, ps)
+    # a summary, not doit's per-task report (that is in scylla/.scylla/adopt.log)
+    assert len(done.stdout.splitlines()) <= 6 and not done.stderr and "TaskFailed" not in done.stdout
+    assert "runs: 4 finished, 4 unfinished" in done.stdout and "7 judgments" in done.stdout.splitlines()[2]
+    assert "UnmetDependency" in (ps.dir / "scylla/.scylla/adopt.log").read_text()
     assert _to_run(checkout, ps) == UNFINISHED
     assert not [r for r in mock.requests]                                  # adoption itself calls nothing
     run = _doit(checkout, ps, env=env)
@@ -184,3 +215,66 @@ def test_the_spec_keeps_to_the_subtests_projectscylla_ran(tmp_path):
     (tmp_path / "config/experiment.json").write_text(json.dumps({**config, "max_subtests": 2}))
     assert spec_for(tmp_path, PROJECTSCYLLA / "tiers", fixture, {})["tiers"] == {"T3": ["01", "02"],
                                                                                 "T4": ["01", "02"]}
+
+
+# ---------------------------------------------------------------- all or nothing
+
+def _refused(ps, before: dict, done: subprocess.CompletedProcess, code: int, *expected: str) -> None:
+    assert done.returncode == code, done.stdout + done.stderr
+    for text in expected:
+        assert text in done.stderr, done.stderr
+    assert f"{ps.dir} is as it was" in done.stderr
+    assert not (ps.dir / "scylla.yaml").exists() and not (ps.dir / "scylla").exists()
+    assert _exact(ps.dir) == before                         # every path, byte, mode and mtime
+
+
+def test_a_commit_missing_from_the_mapped_repository_leaves_the_directory_as_it_was(tmp_path):
+    checkout, hello, ps = _setup(tmp_path, "flat", FINISHED)
+    clone = tmp_path / "other-clone"                        # a clone without the fixture's source.hash
+    clone.mkdir()
+    (clone / "README.md").write_text("another project\n")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
+        subprocess.run(["git", *args], cwd=clone, check=True)
+    commit = yaml.safe_load((hello / "fixture/test.yaml").read_text())["source"]["hash"]
+    before = _exact(ps.dir)
+    done = _adopt(checkout, hello, ps, repo=clone, check=False)
+    _refused(ps, before, done, 2, f"commit {commit} of {URL} is not in the mapped repository {clone}",
+             f"fix: fetch it there, or map --repo {URL}=PATH to a clone that has it")
+
+
+def _tiers_without(hello, tmp_path, *removed: str) -> Path:
+    copy = tmp_path / "tiers-copy"
+    shutil.copytree(hello / "tiers", copy)
+    for rel in removed:
+        (copy / rel).unlink()
+    return copy
+
+
+@pytest.mark.parametrize("bad", ["missing", "without a subtest ProjectScylla ran", "without a block"])
+def test_a_bad_tiers_directory_leaves_the_directory_as_it_was(tmp_path, bad):
+    checkout, hello, ps = _setup(tmp_path, "current", FINISHED[:7])
+    tiers, expected = {
+        "missing": lambda: (tmp_path / "no-such-tiers", f"tiers directory {tmp_path / 'no-such-tiers'} does not exist"),
+        "without a subtest ProjectScylla ran": lambda: (_tiers_without(hello, tmp_path, "t1/02-rle-skill.yaml"),
+                                                        "ProjectScylla ran subtests that"),
+        "without a block": lambda: (_tiers_without(hello, tmp_path, "blocks/B02-text-conventions.md"),
+                                    "resources.claude_md.blocks: B02"),
+    }[bad]()
+    before = _exact(ps.dir)
+    done = _adopt(checkout, hello, ps, tiers=tiers, check=False)
+    _refused(ps, before, done, 2, expected, "fix: pass --tiers the tiers directory ProjectScylla ran with")
+    if "subtest" in bad:
+        assert "T1/02" in done.stderr
+
+
+def test_an_unexpected_failure_midway_is_rolled_back(tmp_path):
+    """After the spec, seals, patches, hard links, repository cache and doit DB are written, an error:
+    every one of them is removed again."""
+    checkout, hello, ps = _setup(tmp_path, "flat", FINISHED)
+    before = _exact(ps.dir)
+    inject = ("import scylla.adopt as a\n"
+              "def boom(*args):\n    raise RuntimeError('injected failure')\n"
+              "a.record_derived = boom")
+    done = _adopt(checkout, hello, ps, check=False, inject=inject)
+    _refused(ps, before, done, 1, "RuntimeError: injected failure", "failed unexpectedly")
+    assert not list(ps.dir.rglob(".seal.json"))
