@@ -278,3 +278,72 @@ def test_an_unexpected_failure_midway_is_rolled_back(tmp_path):
     done = _adopt(checkout, hello, ps, check=False, inject=inject)
     _refused(ps, before, done, 1, "RuntimeError: injected failure", "failed unexpectedly")
     assert not list(ps.dir.rglob(".seal.json"))
+
+
+# ---------------------------------------------------------------- after adoption
+
+COMPLETE = [Run("T0", "00", 1, legacy_keys=True), Run("T0", "00", 2, legacy_keys=True, scores=(1.0, 0.4, 0.7)),
+            Run("T0", "01", 1), Run("T0", "01", 2), Run("T1", "01", 1), Run("T1", "01", 2),
+            Run("T1", "02", 1), Run("T1", "02", 2)]
+
+
+def test_deleted_derived_files_are_rebuilt_from_projectscylla_formats_and_nothing_else_changes(tmp_path, mock):
+    """A finished tree whose older judgments and judge/result.json have no is_valid: `doit` after adoption
+    only builds Scylla's aggregates, and deleted run results and a deleted consensus are rebuilt with the
+    right numbers, no call, and no other original file touched."""
+    env = _env(mock)
+    checkout, hello, ps = _setup(tmp_path, "flat", COMPLETE)
+    before = _files(ps.dir)
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps, env=env)
+    assert _files(ps.dir) | before == _files(ps.dir) and {r: _files(ps.dir)[r] for r in before} == before
+    legacy_1, legacy_2, plain = (ps.run_dir(COMPLETE[i]) for i in (0, 1, 4))
+    deleted = [legacy_1 / "run_result.json", legacy_2 / "judge/result.json", plain / "run_result.json"]
+    for path in deleted:
+        path.unlink()
+    run = _doit(checkout, ps, env=env)
+    assert not mock.requests and "run:T0/00/run_01" in run.stdout and "consensus:T0/00/run_02" in run.stdout
+    for run_dir, scores in ((legacy_1, COMPLETE[0].scores), (legacy_2, COMPLETE[1].scores), (plain, COMPLETE[4].scores)):
+        result = json.loads((run_dir / "run_result.json").read_text())
+        assert result["judge_score"] == pytest.approx(sum(scores) / 3) and result["judge_valid"] is True
+        assert [j["is_valid"] for j in result["judges"]] == [True] * 3 and result["cost_usd"] == 0.135
+        assert result["tokens_input"] == 29 + 112686 and result["tokens_output"] == 656 and result["exit_code"] == 0
+    consensus = json.loads((legacy_2 / "judge/result.json").read_text())
+    assert consensus["valid_count"] == 3 and consensus["passed"] is True and consensus["grade"] == "B"   # 0.7
+    # what was rebuilt: the deleted files and the other outputs of the tasks that rebuilt them; nothing else
+    rebuilt = {str(p.relative_to(ps.dir)) for p in deleted} | {
+        str((d / f).relative_to(ps.dir)) for d in (legacy_1, legacy_2, plain) for f in ("run_result.json", "report.md", "report.json")}
+    after = _files(ps.dir)
+    assert {r: d for r, d in before.items() if r not in rebuilt} == {r: after.get(r) for r in before if r not in rebuilt}
+    store = ps.dir / "scylla/.scylla/originals"
+    assert all(_files_one(store / r) == d for r, d in before.items())          # and the originals' bytes are kept
+    assert _to_run(checkout, ps) == set()
+
+
+def test_a_changed_rubric_makes_the_adopted_judgments_stale(tmp_path, mock):
+    """Adopted seals fingerprint the judge_prompt.md the judges read: a new rubric rebuilds it, the
+    judgments are listed to run (priced) and re-judged; ProjectScylla's prompt is archived, never replaced."""
+    env = _env(mock)
+    runs = [Run("T0", s, n, keep_workspace=True) for s in ("00", "01") for n in (1, 2)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, tiers=("T0",))
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps, env=env)
+    assert not mock.requests and _to_run(checkout, ps) == set()
+    prompt = ps.run_dir(runs[0]) / "judge_prompt.md"
+    original = prompt.read_bytes()
+    rubric = hello / "fixture/expected/rubric.yaml"
+    rubric.write_text(rubric.read_text().replace("All tests in tests/test_textkit.py pass", "Every test passes"))
+    status = _status(checkout, ps)
+    judges = {f"judge:{r.tier}/{r.subtest}/run_{r.number:02d}/judge_0{n}" for r in runs for n in (1, 2, 3)}
+    assert judges <= set(status["to_run"]) and not [t for t in status["to_run"] if t.startswith("agent:")]
+    rows = status["forecast"]["rows"]
+    assert sorted(rows) == ["judge_01", "judge_02", "judge_03"] and status["forecast"]["cost_usd"] > 0
+    assert all(row["to_run"] == 4 and not row["unpriced"] for row in rows.values())             # priced
+    assert status["tasks"]["judge:T0/00/run_01/judge_01"]["reasons"]
+    _doit(checkout, ps, env=env)
+    assert len([r for r in mock.requests if not r["main_loop"]]) == 12 and not [r for r in mock.requests if r["main_loop"]]
+    assert "Every test passes" in prompt.read_text()
+    archived = ps.dir / "T0/00/.superseded/run_01_judge_prompt_attempt_01/judge_prompt.md"
+    assert archived.read_bytes() == original
+    assert (ps.dir / "scylla/.scylla/originals/T0/00/run_01/judge_prompt.md").read_bytes() == original
+    assert _to_run(checkout, ps) == set()
