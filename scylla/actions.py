@@ -286,7 +286,7 @@ def _archive_adopted_original(run: RunPaths, text: str) -> None:
             continue
         if seal and seal.get("adopted_from") and run.judge_prompt in seal["inputs"]:
             durable.archive([old], Path(run.subtest_paths.superseded_dir), f"{tree.run_name(run.number)}_judge_prompt",
-                            f"rebuilt from changed inputs; the adopted judgments ({seal['adopted_from']}) read this one")
+                            f"rebuilt from changed inputs; adopted judgments ({seal['adopted_from']}) read this one")
             return
 
 

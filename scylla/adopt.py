@@ -1,14 +1,17 @@
 """Adopting a ProjectScylla experiment directory: finished work is kept, never paid for again.
 
 `scylla adopt <dir>` turns a ProjectScylla experiment (legacy flat `<dir>/T0/00/run_01/...` or current
-`<dir>/completed/T0/00/run_01/...`) into a Scylla experiment, adding files only:
+`<dir>/completed/T0/00/run_01/...`) into a Scylla experiment, adding files only, all or nothing: `check`
+validates everything that can fail before the first write, and `all_or_nothing` removes whatever was
+added if anything fails after it.
 
 * `<dir>/scylla.yaml`, a spec made from `config/experiment.json`; Scylla's own experiment-level files
   and aggregates go to `<dir>/scylla/` (ProjectScylla's files of the same names keep their formats), and
   its runs are ProjectScylla's run directories (`runs_dir`).
 * an *adopted seal* beside each finished agent run, pipeline and judgment (ProjectScylla's own rules:
   an agent result with tokens or a parseable result line and no rate limit; a judgment with a score,
-  grade and MODEL.md), plus the raw files Scylla expects and ProjectScylla never wrote (the agent's
+  grade and MODEL.md) that fingerprints the task's inputs that are ProjectScylla's files (a judge's
+  judge_prompt.md), plus the raw files Scylla expects and ProjectScylla never wrote (the agent's
   patch is recovered from the run's kept `workspace/`, else marked unavailable);
 * doit records for the derived files ProjectScylla already wrote (agent/result.json, judge_prompt.md,
   judge/result.json, run_result.json), so they are neither rebuilt nor rewritten.

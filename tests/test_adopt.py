@@ -296,14 +296,15 @@ def test_deleted_derived_files_are_rebuilt_from_projectscylla_formats_and_nothin
     before = _files(ps.dir)
     _adopt(checkout, hello, ps)
     _doit(checkout, ps, env=env)
-    assert _files(ps.dir) | before == _files(ps.dir) and {r: _files(ps.dir)[r] for r in before} == before
+    first = _files(ps.dir)
+    assert {r: first.get(r) for r in before} == before                        # Scylla added files, changed none
     legacy_1, legacy_2, plain = (ps.run_dir(COMPLETE[i]) for i in (0, 1, 4))
     deleted = [legacy_1 / "run_result.json", legacy_2 / "judge/result.json", plain / "run_result.json"]
     for path in deleted:
         path.unlink()
     run = _doit(checkout, ps, env=env)
     assert not mock.requests and "run:T0/00/run_01" in run.stdout and "consensus:T0/00/run_02" in run.stdout
-    for run_dir, scores in ((legacy_1, COMPLETE[0].scores), (legacy_2, COMPLETE[1].scores), (plain, COMPLETE[4].scores)):
+    for run_dir, scores in zip((legacy_1, legacy_2, plain), (COMPLETE[0].scores, COMPLETE[1].scores, COMPLETE[4].scores)):
         result = json.loads((run_dir / "run_result.json").read_text())
         assert result["judge_score"] == pytest.approx(sum(scores) / 3) and result["judge_valid"] is True
         assert [j["is_valid"] for j in result["judges"]] == [True] * 3 and result["cost_usd"] == 0.135
@@ -311,10 +312,12 @@ def test_deleted_derived_files_are_rebuilt_from_projectscylla_formats_and_nothin
     consensus = json.loads((legacy_2 / "judge/result.json").read_text())
     assert consensus["valid_count"] == 3 and consensus["passed"] is True and consensus["grade"] == "B"   # 0.7
     # what was rebuilt: the deleted files and the other outputs of the tasks that rebuilt them; nothing else
-    rebuilt = {str(p.relative_to(ps.dir)) for p in deleted} | {
-        str((d / f).relative_to(ps.dir)) for d in (legacy_1, legacy_2, plain) for f in ("run_result.json", "report.md", "report.json")}
+    rebuilt = {str(p.relative_to(ps.dir)) for p in deleted} | {str((d / f).relative_to(ps.dir))
+                                                               for d in (legacy_1, legacy_2, plain)
+                                                               for f in ("run_result.json", "report.md", "report.json")}
     after = _files(ps.dir)
-    assert {r: d for r, d in before.items() if r not in rebuilt} == {r: after.get(r) for r in before if r not in rebuilt}
+    kept = [r for r in before if r not in rebuilt]
+    assert len(kept) > 100 and {r: before[r] for r in kept} == {r: after.get(r) for r in kept}
     store = ps.dir / "scylla/.scylla/originals"
     assert all(_files_one(store / r) == d for r, d in before.items())          # and the originals' bytes are kept
     assert _to_run(checkout, ps) == set()
@@ -341,7 +344,8 @@ def test_a_changed_rubric_makes_the_adopted_judgments_stale(tmp_path, mock):
     assert all(row["to_run"] == 4 and not row["unpriced"] for row in rows.values())             # priced
     assert status["tasks"]["judge:T0/00/run_01/judge_01"]["reasons"]
     _doit(checkout, ps, env=env)
-    assert len([r for r in mock.requests if not r["main_loop"]]) == 12 and not [r for r in mock.requests if r["main_loop"]]
+    assert len([r for r in mock.requests if not r["main_loop"]]) == 12                # the 12 judgments
+    assert not [r for r in mock.requests if r["main_loop"]]                          # and no agent
     assert "Every test passes" in prompt.read_text()
     archived = ps.dir / "T0/00/.superseded/run_01_judge_prompt_attempt_01/judge_prompt.md"
     assert archived.read_bytes() == original
