@@ -23,6 +23,7 @@ What remains (`doit list --status`) is exactly the unfinished work; `in_progress
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -132,7 +133,7 @@ def write_spec(ps_dir: Path, spec: dict) -> Path:
 
 # ---------------------------------------------------------------- originals
 
-ORIGINALS = f"{tree.STATE_DIR}/originals"
+ORIGINALS = tree.ORIGINALS
 
 
 def keep_originals(ps_dir: Path, store: Path) -> int:
@@ -284,8 +285,10 @@ def seal_finished(exp, tasks: list[dict], originals: set[str]) -> dict[str, int]
     return counts
 
 
-def record_derived(tasks: list[dict]) -> int:
-    """doit records for the derived files ProjectScylla already wrote, once their inputs are final."""
+def record_derived(tasks: list[dict], ps_dir: Path | None = None) -> int:
+    """doit records for the derived files ProjectScylla already wrote, once their inputs are final.
+    With `ps_dir` (the last call), also tree.ADOPTED_DERIVED: each kept task's inputs (md5) and where
+    its outputs' original bytes are kept, so a lost one is restored, not rebuilt (actions.restored)."""
     from doit.dependency import Dependency, MD5Checker
     from doit.task import Task
 
@@ -294,7 +297,8 @@ def record_derived(tasks: list[dict]) -> int:
                for t in tasks if "actions" in t}                       # not the group tasks
     sealed_ok = {n for n, t in by_name.items() if "sealed" in (t.get("meta") or {}) and t["uptodate"][0]()}
     dep = Dependency(DurableSqliteDB, tree.DB_FILE, checker_cls=MD5Checker)
-    recorded = 0
+    recorded, kept = 0, {}
+    md5 = functools.lru_cache(maxsize=None)(durable.file_md5)      # config/ files are inputs of every run
     try:
         for name, task in by_name.items():
             if task["basename"] not in DERIVED_KINDS:
@@ -304,9 +308,23 @@ def record_derived(tasks: list[dict]) -> int:
             if all(d in sealed_ok for d in upstream_sealed) and all(Path(f).exists() for f in files):
                 dep.save_success(Task(name, None, file_dep=task["file_dep"]))
                 recorded += 1
+                kept[name] = _kept(task, ps_dir, md5) if ps_dir else None
     finally:
         dep.close()
+    if ps_dir:
+        durable.write_json(tree.ADOPTED_DERIVED, {n: e for n, e in kept.items() if e})
     return recorded
+
+
+def _kept(task: dict, ps_dir: Path, md5) -> dict | None:
+    """A kept derived task's inputs as at adoption, and each output's original (path in the store)."""
+    targets = {}
+    for t in task["targets"]:
+        original = os.path.relpath(os.path.abspath(t), ps_dir)
+        if original.startswith(".."):
+            return None                                # not ProjectScylla's file
+        targets[t] = {"original": original, "md5": durable.file_md5(t)}
+    return {"inputs": {f: md5(f) for f in task["file_dep"]}, "targets": targets}
 
 
 # ---------------------------------------------------------------- checks before anything is written
@@ -505,7 +523,7 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
         actions.ADOPTING = False
     _check_configs(exp)
     # doit drops the record of every task downstream of a failure (here: of unfinished work); restore them
-    counts["derived"] = record_derived(tasks)
+    counts["derived"] = record_derived(tasks, ps_dir)
     counts["originals"] = kept
     return spec, counts
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import claude_cli, make_checkout
+from conftest import EXECUTED, claude_cli, make_checkout
 from mock_anthropic import KEY, AnthropicMock, implement_textkit, text
 from projectscylla_tree import JUDGE_MODELS as JUDGES
 from projectscylla_tree import Run, build
@@ -282,44 +282,52 @@ def test_an_unexpected_failure_midway_is_rolled_back(tmp_path):
 
 # ---------------------------------------------------------------- after adoption
 
-COMPLETE = [Run("T0", "00", 1, legacy_keys=True), Run("T0", "00", 2, legacy_keys=True, scores=(1.0, 0.4, 0.7)),
-            Run("T0", "01", 1), Run("T0", "01", 2), Run("T1", "01", 1), Run("T1", "01", 2),
-            Run("T1", "02", 1), Run("T1", "02", 2)]
+COMPLETE = [Run("T0", "00", 1, legacy_keys=True),
+            Run("T0", "00", 2, stage="judged", legacy_keys=True, scores=(1.0, 0.4, 0.7)),    # no run_result.json
+            Run("T0", "01", 1, stage="judged", legacy_keys=True, scores=(0.3, 0.5, 0.4)),    # nor judge/result.json
+            Run("T0", "01", 2), Run("T1", "01", 1), Run("T1", "01", 2), Run("T1", "02", 1), Run("T1", "02", 2)]
 
 
-def test_deleted_derived_files_are_rebuilt_from_projectscylla_formats_and_nothing_else_changes(tmp_path, mock):
-    """A finished tree whose older judgments and judge/result.json have no is_valid: `doit` after adoption
-    only builds Scylla's aggregates, and deleted run results and a deleted consensus are rebuilt with the
-    right numbers, no call, and no other original file touched."""
+def _check_run_result(run_dir: Path, scores: tuple[float, ...], passed: bool) -> None:
+    result = json.loads((run_dir / "run_result.json").read_text())
+    assert result["judge_score"] == pytest.approx(sum(scores) / 3) and result["judge_valid"] is True
+    assert result["judge_passed"] is passed and [j["is_valid"] for j in result["judges"]] == [True] * 3
+    assert result["tokens_input"] == 29 + 112686 and result["tokens_output"] == 656
+    assert result["cost_usd"] == 0.135 and result["exit_code"] == 0
+
+
+def test_projectscylla_formats_are_read_and_lost_derived_files_come_back_as_they_were(tmp_path, mock):
+    """Older judgments and judge/result.json without is_valid: the run results and consensus Scylla builds
+    from them have the right numbers. Derived files ProjectScylla wrote, deleted after adoption, come back
+    byte for byte from the originals (status predicts exactly that), with no call: no original changes."""
     env = _env(mock)
     checkout, hello, ps = _setup(tmp_path, "flat", COMPLETE)
+    (ps.run_dir(COMPLETE[2]) / "judge/result.json").unlink()
     before = _files(ps.dir)
     _adopt(checkout, hello, ps)
     _doit(checkout, ps, env=env)
+    assert not mock.requests
     first = _files(ps.dir)
     assert {r: first.get(r) for r in before} == before                        # Scylla added files, changed none
-    legacy_1, legacy_2, plain = (ps.run_dir(COMPLETE[i]) for i in (0, 1, 4))
-    deleted = [legacy_1 / "run_result.json", legacy_2 / "judge/result.json", plain / "run_result.json"]
+    judged, no_consensus = ps.run_dir(COMPLETE[1]), ps.run_dir(COMPLETE[2])
+    _check_run_result(judged, COMPLETE[1].scores, passed=True)               # 2 of 3 judges passed: 1.0, 0.7
+    _check_run_result(no_consensus, COMPLETE[2].scores, passed=False)
+    consensus = json.loads((no_consensus / "judge/result.json").read_text())
+    assert consensus["valid_count"] == 3 and consensus["grade"] == "C" and consensus["score"] == pytest.approx(0.4)
+
+    legacy, plain = ps.run_dir(COMPLETE[0]), ps.run_dir(COMPLETE[4])
+    deleted = [legacy / "judge_prompt.md", legacy / "agent/result.json", legacy / "run_result.json",
+               plain / "judge/result.json", plain / "report.md", judged / "run_result.json"]
     for path in deleted:
         path.unlink()
+    predicted = set(_status(checkout, ps)["to_run"])
     run = _doit(checkout, ps, env=env)
-    assert not mock.requests and "run:T0/00/run_01" in run.stdout and "consensus:T0/00/run_02" in run.stdout
-    for run_dir, scores in zip((legacy_1, legacy_2, plain), (COMPLETE[0].scores, COMPLETE[1].scores, COMPLETE[4].scores)):
-        result = json.loads((run_dir / "run_result.json").read_text())
-        assert result["judge_score"] == pytest.approx(sum(scores) / 3) and result["judge_valid"] is True
-        assert [j["is_valid"] for j in result["judges"]] == [True] * 3 and result["cost_usd"] == 0.135
-        assert result["tokens_input"] == 29 + 112686 and result["tokens_output"] == 656 and result["exit_code"] == 0
-    consensus = json.loads((legacy_2 / "judge/result.json").read_text())
-    assert consensus["valid_count"] == 3 and consensus["passed"] is True and consensus["grade"] == "B"   # 0.7
-    # what was rebuilt: the deleted files and the other outputs of the tasks that rebuilt them; nothing else
-    rebuilt = {str(p.relative_to(ps.dir)) for p in deleted} | {str((d / f).relative_to(ps.dir))
-                                                               for d in (legacy_1, legacy_2, plain)
-                                                               for f in ("run_result.json", "report.md", "report.json")}
-    after = _files(ps.dir)
-    kept = [r for r in before if r not in rebuilt]
-    assert len(kept) > 100 and {r: before[r] for r in kept} == {r: after.get(r) for r in kept}
-    store = ps.dir / "scylla/.scylla/originals"
-    assert all(_files_one(store / r) == d for r, d in before.items())          # and the originals' bytes are kept
+    executed = set(EXECUTED.findall(run.stdout))
+    assert not mock.requests and predicted == executed and not [t for t in executed if t.startswith("judge:")]
+    assert {"judge_prompt:T0/00/run_01", "agent_result:T0/00/run_01", "run:T0/00/run_01", "consensus:T1/01/run_01",
+            "run:T1/01/run_01", "run:T0/00/run_02"} <= executed
+    after = {r: d for r, d in _files(ps.dir).items() if not r.startswith("scylla/.scylla/")}
+    assert after == {r: d for r, d in first.items() if not r.startswith("scylla/.scylla/")}    # as they were
     assert _to_run(checkout, ps) == set()
 
 
