@@ -504,7 +504,10 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
     spec = write_spec(ps_dir, checked.spec)
     loaded = graph.load(str(spec))                  # from here on, cwd is Scylla's root in ps_dir
     exp = loaded["EXPERIMENT"]
-    shutil.move(str(checked.scratch / tree.REPOS_DIR), tree.REPOS_DIR)     # the repository checked above
+    for cache in (checked.scratch / tree.REPOS_DIR).iterdir():           # the repository checked above
+        if not Path(tree.REPOS_DIR, cache.name).exists():                  # (adopted before: it has one)
+            Path(tree.REPOS_DIR).mkdir(parents=True, exist_ok=True)
+            shutil.move(str(cache), tree.REPOS_DIR)
     kept = keep_originals(ps_dir, Path(ORIGINALS).resolve())
 
     def doit(log: str, *args: str) -> int:

@@ -183,6 +183,11 @@ def test_adopting_a_completed_and_in_progress_tree(tmp_path, mock):
     _check_originals(ps, before, [ps.run_dir(r) for r in runs if r.stage != "complete" or r.failed_judges or r.rate_limited])
     assert _files(ps.dir / "in_progress") == {k[len("in_progress/"):]: v for k, v in before.items()
                                               if k.startswith("in_progress/")}
+    finished = _files(ps.dir)
+    again = _adopt(checkout, hello, ps)                  # adopting again: nothing changes, nothing to run
+    assert "runs: 8 finished, 0 unfinished" in again.stdout and _to_run(checkout, ps) == set()
+    assert {r: d for r, d in _files(ps.dir).items() if r in finished and not r.startswith("scylla/.scylla/")} == \
+        {r: d for r, d in finished.items() if not r.startswith("scylla/.scylla/")}
 
 
 def test_adopt_names_the_missing_file(tmp_path):
