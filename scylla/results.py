@@ -77,10 +77,11 @@ def total(values) -> int | float | None:
 def read_consensus(c: dict) -> dict:
     """judge/result.json as run_result reads it. ProjectScylla's may lack `is_valid` (valid when scored)
     or, when no judge was valid, have a null score: that is Scylla's no-valid-judgment consensus."""
+    c = {**c, "reasoning": c.get("reasoning") or ""}
     if not _number(c.get("score")):
         return {**c, "score": 0.0, "passed": False, "grade": "F", "is_valid": False}
     return {**c, "score": float(c["score"]), "passed": bool(c.get("passed")), "grade": grade_for(float(c["score"])),
-            "is_valid": c.get("is_valid", True) is not False, "reasoning": c.get("reasoning") or ""}
+            "is_valid": c.get("is_valid", True) is not False}
 
 
 def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensus_: dict,
