@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import statistics
 GRADES = (("S", 1.0), ("A", 0.80), ("B", 0.60), ("C", 0.40), ("D", 0.20))
+GRADE_NAMES = {g for g, _ in GRADES} | {"F"}
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 TIE_MARGIN = 0.05
 
@@ -94,7 +95,7 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
     judge_seconds = sum(float(j.get("judge_duration_seconds") or 0.0) for j in judges)
     return {
         "run_number": run_number,
-        "exit_code": int(agent_result.get("exit_code", -1)),
+        "exit_code": int(agent_result["exit_code"]) if _number(agent_result.get("exit_code")) else -1,
         "token_stats": {k: v for k, v in tokens.items() if v is not None},     # (the schema: integers only)
         "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
         "tokens_output": tokens["output_tokens"],
@@ -125,6 +126,10 @@ def normalized_run(r: dict) -> dict:
     ProjectScylla writers left out (derived token totals, judge cost, judges' validity)."""
     tokens = token_stats(r)
     judges = [{**j, "is_valid": is_valid(j)} for j in r.get("judges") or []]
+    if not _number(r.get("judge_score")):       # ProjectScylla: no valid judge left a null consensus
+        r = {**r, "judge_score": 0.0, "judge_passed": False, "judge_grade": "F", "judge_valid": False}
+    elif r.get("judge_grade") not in GRADE_NAMES:
+        r = {**r, "judge_grade": grade_for(float(r["judge_score"]))}
     return {"judge_cost_usd": 0.0, "judges": judges,
             "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
             "tokens_output": tokens["output_tokens"],

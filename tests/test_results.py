@@ -114,5 +114,8 @@ def test_projectscylla_formats_read_as_projectscylla_reads_them():
     assert (none["judge_score"], none["judge_passed"], none["judge_grade"], none["judge_valid"]) == (0.0, False, "F", False)
     s = results.subtest_summary("T0", "00", [results.normalized_run(r), results.normalized_run(_run(2))])
     assert s["tokens_input"] is None and s["total_tokens"] is None and s["tokens_output"] == 13
+    null = results.normalized_run({"run_number": 3, "exit_code": 0, "judge_score": None, "judge_passed": None,
+                                   "judge_grade": None, "cost_usd": 0.1})
+    assert (null["judge_score"], null["judge_passed"], null["judge_grade"]) == (0.0, False, "F")
     known = {**s, "subtest": "01", "median_score": s["median_score"] + 0.01, "total_tokens": 10 ** 9}
     assert results.best_subtest([s, known])["subtest"] == "01"        # no tie-break on an unknown total
