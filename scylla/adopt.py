@@ -258,10 +258,11 @@ def _finished(exp, task: dict) -> bool:
     return False                                   # baseline: Scylla builds its own
 
 
-def seal_finished(exp, tasks: list[dict], originals: set[str]) -> dict[str, int]:
+def seal_finished(exp, tasks: list[dict], originals: set[str], same: frozenset[str] = frozenset()) -> dict[str, int]:
     """Write adopted seals for ProjectScylla's finished agent runs, pipelines and judgments. Each seal
-    fingerprints the task's inputs that are ProjectScylla's own files (`originals`, absolute paths):
-    a judge's judge_prompt.md, the patch.diff ProjectScylla wrote; rebuilding one makes the work stale."""
+    fingerprints the task's inputs that are ProjectScylla's own files (`originals`, absolute paths: a
+    judge's judge_prompt.md, the patch.diff ProjectScylla wrote) or Scylla's copies of what it ran with
+    (`same`: the task prompt, checked equal); a change to one makes the adopted work stale."""
     counts = {"agent": 0, "pipeline": 0, "judge": 0}
     for task in tasks:
         meta = task.get("meta") or {}
@@ -279,7 +280,7 @@ def seal_finished(exp, tasks: list[dict], originals: set[str]) -> dict[str, int]
         raw = {"agent": tree.AGENT_RAW, "judge": tree.JUDGE_RAW}.get(task["basename"], ())
         _fill([*task["targets"], *(str(out / f) for f in raw)])
         name = f"{task['basename']}:{task['name']}"
-        seen = [p for p in task["uptodate"][0].inputs if os.path.abspath(p) in originals]
+        seen = [p for p in task["uptodate"][0].inputs if os.path.abspath(p) in originals or p in same]
         durable.write_adopted_seal(out, name, durable.config_digest(meta["config"]), SOURCE, seen)
         counts[task["basename"]] += 1
     return counts
@@ -350,10 +351,14 @@ def check(ps_dir: Path, tiers_dir: Path, fixture_dir: Path | None, repos: dict[s
         raise AdoptError(f"tiers directory {tiers_dir} does not exist\nfix: pass --tiers the tiers directory "
                          f"ProjectScylla ran with (the one holding subtests/t0/...)")
     try:
-        load_fixture(fixture_dir)
+        fixture = load_fixture(fixture_dir)
         spec = spec_for(ps_dir, Path(tiers_dir), fixture_dir, repos)
     except (SpecError, OSError) as exc:
         raise AdoptError(f"{exc}\nfix: pass --tiers and --fixture as ProjectScylla ran them") from None
+    ran_with = ps_dir / "prompt.md"
+    if ran_with.is_file() and ran_with.read_bytes() != fixture.prompt.read_bytes():
+        raise AdoptError(f"{fixture.prompt} differs from {ran_with}, the task prompt ProjectScylla "
+                         f"ran with\nfix: pass --fixture the fixture ProjectScylla ran")
     path = ps_dir / SPEC_NAME
     if path.exists() and path.read_text(encoding="utf-8") != _spec_text(spec):
         raise AdoptError(f"{path} exists with other content; remove it to adopt again")
@@ -517,7 +522,8 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
     if doit("adopt-setup.log", "setup", "baseline") != 0:
         raise AdoptError(f"Scylla's setup/baseline failed:\n{_tail('adopt-setup.log')}")
     tasks = list(graph.tasks(exp))
-    counts = seal_finished(exp, tasks, originals)
+    # the task prompt the agents ran with: ProjectScylla's copy of it equals the fixture's (checked)
+    counts = seal_finished(exp, tasks, originals, frozenset([tree.PROMPT] if (ps_dir / tree.PROMPT).is_file() else []))
     record_derived(tasks)
     actions.ADOPTING = True                          # Scylla's configs and aggregates; nothing paid
     try:

@@ -255,6 +255,15 @@ def _tiers_without(hello, tmp_path, *removed: str) -> Path:
     return copy
 
 
+def test_a_fixture_whose_prompt_differs_from_projectscylla_s_leaves_the_directory_as_it_was(tmp_path):
+    checkout, hello, ps = _setup(tmp_path, "flat", FINISHED[:2])
+    (hello / "fixture/prompt.md").write_text("Another task.\n")
+    before = _exact(ps.dir)
+    done = _adopt(checkout, hello, ps, check=False)
+    _refused(ps, before, done, 2, f"{hello / 'fixture/prompt.md'} differs from {ps.dir / 'prompt.md'}",
+             "fix: pass --fixture the fixture ProjectScylla ran")
+
+
 @pytest.mark.parametrize("bad", ["missing", "without a subtest ProjectScylla ran", "without a block"])
 def test_a_bad_tiers_directory_leaves_the_directory_as_it_was(tmp_path, bad):
     checkout, hello, ps = _setup(tmp_path, "current", FINISHED[:7])
@@ -334,6 +343,20 @@ def test_projectscylla_formats_are_read_and_lost_derived_files_come_back_as_they
     after = {r: d for r, d in _files(ps.dir).items() if not r.startswith("scylla/.scylla/")}
     assert after == {r: d for r, d in first.items() if not r.startswith("scylla/.scylla/")}    # as they were
     assert _to_run(checkout, ps) == set()
+
+
+def test_a_changed_task_prompt_makes_the_adopted_agent_runs_stale(tmp_path):
+    """The agents ran with the fixture's prompt (ProjectScylla's copy of it is checked equal): a new
+    prompt makes every adopted agent run to run again, priced, as it would Scylla's own."""
+    runs = [Run("T0", s, n) for s in ("00", "01") for n in (1, 2)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, tiers=("T0",))
+    _adopt(checkout, hello, ps)
+    assert not [t for t in _status(checkout, ps)["to_run"] if t.startswith(("agent:", "judge:"))]
+    (hello / "fixture/prompt.md").write_text((hello / "fixture/prompt.md").read_text() + "\nAlso add docstrings.\n")
+    status = _status(checkout, ps)
+    assert {t for t in status["to_run"] if t.startswith("agent:")} == {
+        f"agent:T0/{s}/run_0{n}" for s in ("00", "01") for n in (1, 2)}
+    assert status["forecast"]["rows"]["agent"]["to_run"] == 4 and status["forecast"]["cost_usd"] > 0
 
 
 def test_a_changed_rubric_makes_the_adopted_judgments_stale(tmp_path, mock):
