@@ -89,13 +89,16 @@ def restored(task: str) -> bool:
             return False
     originals = {}
     for target, kept in entry["targets"].items():
-        try:
-            data = (ROOT / tree.ORIGINALS / kept["original"]).read_bytes()
-        except OSError:
+        for source in (target, ROOT / tree.ORIGINALS / kept["original"]):    # as it is, or the kept copy
+            try:
+                data = Path(source).read_bytes()
+            except OSError:
+                continue
+            if hashlib.md5(data).hexdigest() == kept["md5"]:
+                originals[target] = data
+                break
+        else:
             return False
-        if hashlib.md5(data).hexdigest() != kept["md5"]:
-            return False
-        originals[target] = data
     for target, data in originals.items():
         durable.write_bytes(target, data)          # (unchanged bytes are not rewritten)
     return True

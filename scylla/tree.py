@@ -26,8 +26,9 @@ REPOS_DIR = f"{STATE_DIR}/repos"
 WORKSPACES_DIR = f"{STATE_DIR}/workspaces"
 LOCKS_DIR = f"{STATE_DIR}/locks"
 # an adopted ProjectScylla tree: its original files (hard links), and the derived ones adoption kept
+# (not in .scylla/: it survives the loss of doit's DB, when every derived task runs again)
 ORIGINALS = f"{STATE_DIR}/originals"
-ADOPTED_DERIVED = f"{STATE_DIR}/adopted_derived.json"
+ADOPTED_DERIVED = "adopted_derived.json"
 
 REPORT_FILES = ("report.md", "report.json")
 AGENT_RAW = ("prompt.md", "replay.sh", "stdout.log", "stderr.log", "output.txt", "command_log.json",
