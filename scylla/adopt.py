@@ -312,8 +312,8 @@ def record_derived(tasks: list[dict], ps_dir: Path | None = None) -> int:
                 kept[name] = _kept(task, ps_dir, md5) if ps_dir else None
     finally:
         dep.close()
-    if ps_dir:
-        durable.write_json(tree.ADOPTED_DERIVED, {n: e for n, e in kept.items() if e})
+    if ps_dir and not Path(tree.ADOPTED_DERIVED).exists():     # as at the first adoption: files Scylla
+        durable.write_json(tree.ADOPTED_DERIVED, {n: e for n, e in kept.items() if e})   # built since rebuild
     return recorded
 
 
