@@ -523,7 +523,8 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
         raise AdoptError(f"Scylla's setup/baseline failed:\n{_tail('adopt-setup.log')}")
     tasks = list(graph.tasks(exp))
     # the task prompt the agents ran with: ProjectScylla's copy of it equals the fixture's (checked)
-    counts = seal_finished(exp, tasks, originals, frozenset([tree.PROMPT] if (ps_dir / tree.PROMPT).is_file() else []))
+    same = frozenset([tree.PROMPT] if (ps_dir / tree.PROMPT).is_file() else [])
+    counts = seal_finished(exp, tasks, originals, same)
     record_derived(tasks)
     actions.ADOPTING = True                          # Scylla's configs and aggregates; nothing paid
     try:

@@ -111,7 +111,7 @@ def test_projectscylla_formats_read_as_projectscylla_reads_them():
     assert r["token_stats"] == {"input_tokens": 5, "output_tokens": 3} and r["tokens_input"] is None
     assert r["tokens_output"] == 3
     none = results.run_result(1, agent, {}, {"score": None, "passed": None, "grade": None}, legacy, {})
-    assert (none["judge_score"], none["judge_passed"], none["judge_grade"], none["judge_valid"]) == (0.0, False, "F", False)
+    assert [none[k] for k in ("judge_score", "judge_passed", "judge_grade", "judge_valid")] == [0.0, False, "F", False]
     s = results.subtest_summary("T0", "00", [results.normalized_run(r), results.normalized_run(_run(2))])
     assert s["tokens_input"] is None and s["total_tokens"] is None and s["tokens_output"] == 13
     null = results.normalized_run({"run_number": 3, "exit_code": 0, "judge_score": None, "judge_passed": None,
