@@ -61,11 +61,11 @@ def _files(root: Path) -> dict[str, str]:
 URL = "https://example.invalid/scylla/hello-textkit.git"
 
 
-def _setup(tmp_path, layout: str, runs: list[Run], tiers: tuple[str, ...] = ("T0", "T1")):
+def _setup(tmp_path, layout: str, runs: list[Run], tiers: tuple[str, ...] = ("T0", "T1"), per_subtest: int = 2):
     checkout = make_checkout(tmp_path / "scylla")
     hello = checkout.path / "examples/hello"
     ps = build(tmp_path / "results/2026-03-30T04-09-50-hello-ps", layout, runs, hello / "fixture", hello / "repo",
-               runs_per_subtest=2, tiers=list(tiers))
+               runs_per_subtest=per_subtest, tiers=list(tiers))
     return checkout, hello, ps
 
 
@@ -231,6 +231,21 @@ def _refused(ps, before: dict, done: subprocess.CompletedProcess, code: int, *ex
     assert f"{ps.dir} is as it was" in done.stderr
     assert not (ps.dir / "scylla.yaml").exists() and not (ps.dir / "scylla").exists()
     assert _exact(ps.dir) == before                         # every path, byte, mode and mtime
+
+
+def test_adopting_100_runs_prints_a_summary_and_the_next_doit_does_what_it_says(tmp_path, mock):
+    runs = [Run(t, s, n, stage="judged" if n == 4 else "complete")
+            for t, s in (("T0", "00"), ("T0", "01"), ("T1", "01"), ("T1", "02")) for n in range(1, 26)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, per_subtest=25)
+    done = _adopt(checkout, hello, ps)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 5 and not done.stderr and "100 finished agent runs, 300 judgments" in lines[0]
+    assert lines[1] == "runs: 96 finished, 4 unfinished" and "(0 agent runs, 0 judgments, 0 pipelines)" in lines[2]
+    predicted = set(_status(checkout, ps)["to_run"])
+    run = _doit(checkout, ps, env=_env(mock))
+    assert set(EXECUTED.findall(run.stdout)) == predicted and not mock.requests
+    assert {f"run:{t}/run_04" for t in ("T0/00", "T0/01", "T1/01", "T1/02")} <= predicted
+    assert _to_run(checkout, ps) == set()
 
 
 def test_a_commit_missing_from_the_mapped_repository_leaves_the_directory_as_it_was(tmp_path):
