@@ -44,6 +44,7 @@ from .agents import usage
 SOURCE = "projectscylla"
 SPEC_NAME = "scylla.yaml"
 SCYLLA_ROOT = "scylla"
+PS_PROMPT = "prompt.md"          # ProjectScylla's copy of the task prompt, beside config/
 THINKING = {"none": "none", "low": "low", "high": "high", "ultrathink": "max"}
 DERIVED_KINDS = ("agent_result", "judge_prompt", "consensus", "run")
 
@@ -355,7 +356,7 @@ def check(ps_dir: Path, tiers_dir: Path, fixture_dir: Path | None, repos: dict[s
         spec = spec_for(ps_dir, Path(tiers_dir), fixture_dir, repos)
     except (SpecError, OSError) as exc:
         raise AdoptError(f"{exc}\nfix: pass --tiers and --fixture as ProjectScylla ran them") from None
-    ran_with = ps_dir / "prompt.md"
+    ran_with = ps_dir / PS_PROMPT
     if ran_with.is_file() and ran_with.read_bytes() != fixture.prompt.read_bytes():
         raise AdoptError(f"{fixture.prompt} differs from {ran_with}, the task prompt ProjectScylla "
                          f"ran with\nfix: pass --fixture the fixture ProjectScylla ran")
@@ -523,7 +524,7 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
         raise AdoptError(f"Scylla's setup/baseline failed:\n{_tail('adopt-setup.log')}")
     tasks = list(graph.tasks(exp))
     # the task prompt the agents ran with: ProjectScylla's copy of it equals the fixture's (checked)
-    same = frozenset([tree.PROMPT] if (ps_dir / tree.PROMPT).is_file() else [])
+    same = frozenset([tree.PROMPT] if (ps_dir / PS_PROMPT).is_file() else [])
     counts = seal_finished(exp, tasks, originals, same)
     record_derived(tasks)
     actions.ADOPTING = True                          # Scylla's configs and aggregates; nothing paid
