@@ -199,10 +199,20 @@ def _fingerprint(path: str) -> dict:
     return {"md5": file_md5(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, source: str) -> None:
+def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, source: str,
+                       inputs: list[str] = ()) -> None:
     """Seal work another tool finished (e.g. ProjectScylla): it stays done while the configuration
-    is unchanged. Its inputs are not fingerprinted: they were the other tool's, not Scylla's."""
-    write_json(seal_path(output_dir), {"task": task, "config": config, "inputs": {}, "adopted_from": source})
+    and `inputs` are unchanged. `inputs` are those of the task's inputs the adopted work saw (the other
+    tool's own files, e.g. the judge prompt its judges read); inputs Scylla made itself are not covered."""
+    write_json(seal_path(output_dir), {"task": task, "config": config, "adopted_from": source,
+                                       "inputs": {p: _fingerprint(p) for p in sorted(inputs)}})
+
+
+def covered_inputs(seal: dict, inputs: list[str]) -> list[str]:
+    """The task's inputs its seal must cover: all of them, or for adopted work those it recorded."""
+    if seal.get("adopted_from"):
+        return [p for p in inputs if p in seal["inputs"]]
+    return inputs
 
 
 def read_seal(output_dir: str | os.PathLike) -> dict | None:
@@ -227,9 +237,8 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str], 
         return f"seal belongs to {seal.get('task')!r}"
     if seal.get("config") != config:
         return "configuration changed"
-    if seal.get("adopted_from"):
-        return None
     recorded = seal["inputs"]
+    inputs = covered_inputs(seal, inputs)
     if set(recorded) != set(inputs):
         added = sorted(set(inputs) - set(recorded))
         removed = sorted(set(recorded) - set(inputs))

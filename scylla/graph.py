@@ -258,6 +258,7 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     Path(exp.root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
     os.chdir(exp.root)
+    actions.ROOT = Path(exp.root).resolve()
     tree.set_runs_dir(exp.runs_dir)
     executes = _command_executes_tasks(sys.argv[1:])
     if not executes:

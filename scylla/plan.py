@@ -127,7 +127,8 @@ def _sealed(task) -> Sealed | None:
 
 
 def _outside(path: str) -> bool:
-    return path.startswith("../") or os.path.isabs(path)
+    """Sources outside the tree (the fixture, tiers...); an adopted tree's runs above its root are in it."""
+    return (path.startswith("../") or os.path.isabs(path)) and not tree.in_outer_runs_dir(path)
 
 
 class Plan:
@@ -144,6 +145,7 @@ class Plan:
         # deleting its seal and paying again brings it back; what needs it is blocked)
         self.lost: dict[str, str] = {}
         self._box: str | None = None
+        self._cwd: str | None = None        # the scratch directory's stand-in for the experiment root
         self._md5: dict[str, str] = {}
         self._failed_dirs: dict[str, list[str]] = {}
         try:
@@ -236,12 +238,11 @@ class Plan:
             certain.append(head + (self._config_hint(task) if seal.get("config") != sealed.config else ""))
             return
         recorded = seal["inputs"]
-        if seal.get("adopted_from"):
-            pass                                    # adopted work: inputs were another tool's
-        elif set(recorded) != set(sealed.inputs):
+        inputs = durable.covered_inputs(seal, sealed.inputs)      # adopted work: what it saw
+        if set(recorded) != set(inputs):
             certain.append(durable.seal_mismatch(seal, sealed.task, sealed.config, sealed.inputs))
         else:
-            for path in sealed.inputs:
+            for path in inputs:
                 one = {**seal, "inputs": {path: recorded[path]}}
                 changed = durable.seal_mismatch(one, sealed.task, sealed.config, [path]) is not None
                 missing = durable.stat(path) is None
@@ -292,7 +293,7 @@ class Plan:
         if v is None or v.state not in ("to_run", "may_run"):
             return None, producer
         if v.outputs == "known":
-            return ("known" if os.path.lexists(os.path.join(self._box, path)) else "unknown"), producer
+            return ("known" if os.path.lexists(os.path.join(self._cwd, path)) else "unknown"), producer
         if v.outputs == "timing":
             return ("differs" if path in v.differs else "unknown"), producer
         return v.outputs, producer
@@ -355,11 +356,14 @@ class Plan:
             self._box = self._scratch_path
         elif self._box is None:
             self._box = tempfile.mkdtemp(prefix="scylla-plan-")
-        return self._box
+        # the root's place in the scratch directory: deeper when an adopted tree's runs sit above it
+        self._cwd = os.path.join(self._box, *["root"] * tree.runs_depth())
+        os.makedirs(self._cwd, exist_ok=True)
+        return self._cwd
 
     def _box_md5(self, path: str) -> str:
         if path not in self._md5:
-            self._md5[path] = durable.file_md5(os.path.join(self._box, path))
+            self._md5[path] = durable.file_md5(os.path.join(self._cwd, path))
         return self._md5[path]
 
     def _db_md5(self, task_name: str, path: str) -> str | None:
