@@ -44,6 +44,15 @@ UNFINISHED = {
 STANDALONE = {"setup", "baseline", "experiment"}      # the other names without ':' are doit group tasks
 
 
+@pytest.fixture(autouse=True)
+def claude_ready(monkeypatch):
+    """Adopted trees use the claude-code adapters: preflight holds back their calls unless the CLI and a
+    key are there. A key for nobody, and an endpoint nobody listens on, unless a test's mock says otherwise."""
+    monkeypatch.setenv("PATH", f"{Path(claude_cli()).parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-nobody-0123456789")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+
+
 @pytest.fixture
 def mock():
     server = AnthropicMock()
