@@ -162,9 +162,10 @@ class MD5Checker(dependency.MD5Checker):
         return st
 
     def check_modified(self, file_path, file_stat, state):
-        # a lost raw capture counts as unchanged: the file derived from it stands, and so does everything
-        # built on that (a task that must run anyway fails reading it, naming it; plan.py shows it blocked)
-        return file_stat is not LOST and super().check_modified(file_path, file_stat, state)
+        # a lost or damaged raw capture counts as unchanged: the file derived from it stands, and so does
+        # everything built on that (a task that must run anyway refuses it, naming it; plan.py: blocked)
+        return file_stat is not LOST and super().check_modified(file_path, file_stat, state) \
+            and not durable.damaged_capture(file_path)
 
     def get_state(self, dep, current_state):
         if durable.stat(dep) is None:     # (lost: keep what was recorded when it was there)

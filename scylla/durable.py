@@ -24,6 +24,7 @@ import orjson
 
 SEAL_NAME = ".seal.json"
 INPUT_MISSING = "input missing:"
+INPUT_CHANGED = "input changed:"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -189,8 +190,12 @@ def seal_path(output_dir: str | os.PathLike) -> Path:
 
 
 def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: list[str]) -> None:
-    """Record that `task` completed from these inputs and this configuration. Call it last."""
-    record = {"task": task, "config": config, "inputs": {p: _fingerprint(p) for p in sorted(inputs)}}
+    """Record that `task` completed from these inputs and this configuration, and the md5 of each
+    output it wrote (its raw captures: a damaged one is then told from a new one). Call it last."""
+    outputs = {e.name: file_md5(e.path) for e in os.scandir(output_dir)
+               if e.is_file(follow_symlinks=False) and not e.name.startswith(".")}
+    record = {"task": task, "config": config, "inputs": {p: _fingerprint(p) for p in sorted(inputs)},
+              "outputs": dict(sorted(outputs.items()))}
     write_json(seal_path(output_dir), record)
 
 
@@ -249,10 +254,10 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str], 
             return f"{INPUT_MISSING} {path}"
         entry = recorded[path]
         if st.st_size != entry.get("size"):
-            return f"input changed: {path}"
+            return f"{INPUT_CHANGED} {path}"
         # like doit's md5 checker: content is hashed only when the timestamp moved (e.g. a copied tree)
         if st.st_mtime_ns != entry.get("mtime_ns") and file_md5(path) != entry.get("md5"):
-            return f"input changed: {path}"
+            return f"{INPUT_CHANGED} {path}"
     return None
 
 
@@ -260,6 +265,22 @@ def lost_capture(path: str, stat_of=stat) -> bool:
     """Whether `path` is missing from a directory a seal stands on: a raw capture of finished paid
     work, which only paying again brings back. What was derived from it stands (a loss never spreads)."""
     return stat_of(path) is None and stat(f"{os.path.dirname(path) or '.'}/{SEAL_NAME}") is not None
+
+
+def damaged_capture(path: str) -> bool:
+    """Whether `path` differs from what the seal of its directory recorded when it was written (a
+    truncated or overwritten raw capture): as lost as a missing one, never a new measurement."""
+    try:
+        recorded = read_json_object(f"{os.path.dirname(path) or '.'}/{SEAL_NAME}").get("outputs") or {}
+    except ArtifactError:
+        return False
+    name = os.path.basename(path)
+    return name in recorded and stat(path) is not None and file_md5(path) != recorded[name]
+
+
+def unusable_capture(path: str) -> bool:
+    """A raw capture of finished paid work that is missing or damaged."""
+    return lost_capture(path) or damaged_capture(path)
 
 
 def unseal(output_dir: str | os.PathLike) -> None:

@@ -63,9 +63,9 @@ class Sealed:
             self.reason = str(exc)
             return False
         self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs, durable.input_stat)
-        if seal is not None and self.reason and self.reason.startswith(durable.INPUT_MISSING):
-            # a lost input (a raw capture of finished paid work): nothing runs over it, and its outputs
-            # stay as they are; what needs the lost file is blocked (plan.py lists it as lost)
+        if seal is not None and self.reason and _lost_input(self.reason):
+            # a lost input (a raw capture of finished paid work, missing or damaged): nothing runs over
+            # it, and its outputs stay as they are (plan.py lists it as lost)
             self.reason = f"{self.reason} (kept: nothing runs over a lost input)"
             return True
         if self.reason is None and self.retry_invalid:
@@ -80,6 +80,13 @@ class Sealed:
         return f"sealed {self.out_dir}: {self.reason}"
 
     __repr__ = __str__
+
+
+def _lost_input(reason: str) -> bool:
+    if reason.startswith(durable.INPUT_MISSING):
+        return True
+    return reason.startswith(durable.INPUT_CHANGED) and \
+        durable.damaged_capture(reason.removeprefix(durable.INPUT_CHANGED).strip())
 
 
 @lru_cache(maxsize=None)
@@ -110,9 +117,9 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
 def cheap_action(action, inputs, *args):
     """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one).
     One whose input is a lost raw capture fails as LostInput: it did not run, so `doit` goes on."""
-    if lost := [p for p in inputs if durable.lost_capture(p)]:
-        return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work; "
-                                      f"`doit status` says how to re-buy it)")
+    if lost := [p for p in inputs if durable.unusable_capture(p)]:
+        return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work, "
+                                      f"missing or damaged; `doit status` says how to re-buy it)")
     with durable.rebuildable():
         return action(*args)
 

@@ -219,8 +219,8 @@ class Plan:
                            if made else "new task")
         missing, changed = set(status.get("missing_file_dep", [])), set(status.get("changed_file_dep", []))
         for path in sorted(task.file_dep):
-            lost = durable.lost_capture(path) and self.dep._get(task.name, path) is not None
-            self._input(path, path in missing or lost, recorded and path in changed,
+            lost = self._lost(path, self.dep._get(task.name, path))
+            self._input(path, path in missing or lost, recorded and path in changed and not lost,
                         lambda p=path: self._db_md5(task.name, p), r, kept=lost)
 
     def _seal_reasons(self, task, sealed: Sealed, v: Verdict, r: _Reasons) -> None:
@@ -245,13 +245,24 @@ class Plan:
             for path in inputs:
                 one = {**seal, "inputs": {path: recorded[path]}}
                 changed = durable.seal_mismatch(one, sealed.task, sealed.config, [path]) is not None
-                missing = durable.stat(path) is None
-                self._input(path, missing, changed and not missing, lambda p=path: recorded[p].get("md5"), r,
-                            kept=missing)       # (graph.Sealed: nothing runs over a lost input)
+                lost = durable.stat(path) is None or changed and durable.damaged_capture(path)
+                self._input(path, lost, changed and not lost, lambda p=path: recorded[p].get("md5"), r,
+                            kept=lost)          # (graph.Sealed: nothing runs over a lost input)
         if task.name.startswith("judge:") and self._invalid_judgment(sealed.out_dir):
             v.invalid = True
             if sealed.retry_invalid:
                 certain.append("invalid judgment, re-judging on request (rejudge=invalid)")
+
+    @staticmethod
+    def _lost(path: str, state) -> bool:
+        """A raw capture of finished paid work the task's outputs were built from (its DB `state`),
+        now missing or damaged (looked into only when its timestamp moved)."""
+        if state is None:
+            return False
+        st = durable.stat(path)
+        if st is None:
+            return durable.lost_capture(path)
+        return st.st_mtime != state[0] and durable.damaged_capture(path)
 
     def _input(self, path: str, missing_now: bool, changed_now: bool, recorded_md5, r: _Reasons,
                kept: bool = False) -> None:

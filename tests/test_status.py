@@ -240,3 +240,22 @@ def test_a_lost_raw_capture_is_named_once_with_the_command_and_price_to_rebuy_it
     # the scripted agent answers as before: the same judge prompt, so the judgments stand
     assert hello.calls("agent") == ["T1/01/run_02"] and hello.calls("judge") == []
     assert hello.doit().executed == []
+
+
+def test_a_damaged_raw_capture_is_lost_not_a_new_measurement(hello):
+    """A truncated log differs from what its seal recorded: nothing is derived from it, no number changes."""
+    log = hello.root / "T1/02/run_01/agent/stdout.log"
+    log.write_bytes(log.read_bytes()[:40])
+    before = hello.json("T1/02/run_01/run_result.json")
+    st = _status(hello)
+    assert [(x["file"], x["damage"]) for x in st["lost"]] == [("T1/02/run_01/agent/stdout.log", "differs from its seal")]
+    assert st["to_run"] == st["blocked"] == []
+    assert hello.doit().executed == [] and hello.json("T1/02/run_01/run_result.json") == before
+    (hello.root / "T1/02/run_01/agent/result.json").unlink()
+    st = _status(hello)
+    assert set(st["blocked"]) == downstream(hello, {"agent_result:T1/02/run_01"}) and st["to_run"] == []
+    run = hello.doit("--continue", check=False)
+    assert run.returncode != 0 and "input lost: T1/02/run_01/agent/stdout.log" in run.stdout, str(run)
+    assert not (hello.root / "T1/02/run_01/agent/result.json").exists()
+    assert hello.json("T1/02/run_01/run_result.json") == before
+    assert hello.calls("agent") == hello.calls("judge") == []
