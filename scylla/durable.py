@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fcntl
+import functools
 import hashlib
 import math
 import os
@@ -192,11 +193,25 @@ def seal_path(output_dir: str | os.PathLike) -> Path:
 def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: list[str]) -> None:
     """Record that `task` completed from these inputs and this configuration, and the md5 of each
     output it wrote (its raw captures: a damaged one is then told from a new one). Call it last."""
-    outputs = {e.name: file_md5(e.path) for e in os.scandir(output_dir)
+    outputs = {e.name: output_record(e.path) for e in os.scandir(output_dir)
                if e.is_file(follow_symlinks=False) and not e.name.startswith(".")}
     record = {"task": task, "config": config, "inputs": {p: _fingerprint(p) for p in sorted(inputs)},
               "outputs": dict(sorted(outputs.items()))}
     write_json(seal_path(output_dir), record)
+
+
+def output_record(path: str) -> str:
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}:{file_md5(path)}"
+
+
+def output_intact(path: str, record: str) -> bool:
+    """Whether `path` holds what an output record (size:mtime_ns:md5) says (md5 only where the
+    timestamp moved, e.g. in a copied tree)."""
+    size, mtime_ns, md5 = record.split(":")
+    st = stat(path)
+    return st is not None and st.st_size == int(size) and \
+        (st.st_mtime_ns == int(mtime_ns) or file_md5(path) == md5)
 
 
 def _fingerprint(path: str) -> dict:
@@ -270,12 +285,26 @@ def lost_capture(path: str, stat_of=stat) -> bool:
 def damaged_capture(path: str) -> bool:
     """Whether `path` differs from what the seal of its directory recorded when it was written (a
     truncated or overwritten raw capture): as lost as a missing one, never a new measurement."""
+    seal = f"{os.path.dirname(path) or '.'}/{SEAL_NAME}"
+    st = stat(seal)
+    record = _recorded_outputs(seal, st.st_mtime_ns).get(os.path.basename(path)) if st else None
+    return record is not None and stat(path) is not None and not output_intact(path, record)
+
+
+@functools.lru_cache(maxsize=4096)
+def _recorded_outputs(seal: str, mtime_ns: int) -> dict:
+    """The outputs a seal recorded (cached per version of the seal: every task reading a run's raw
+    captures asks)."""
     try:
-        recorded = read_json_object(f"{os.path.dirname(path) or '.'}/{SEAL_NAME}").get("outputs") or {}
+        return read_json_object(seal).get("outputs") or {}
     except ArtifactError:
-        return False
-    name = os.path.basename(path)
-    return name in recorded and stat(path) is not None and file_md5(path) != recorded[name]
+        return {}
+
+
+def damaged_outputs(output_dir: str, seal: dict) -> list[str]:
+    """Outputs the seal recorded that are now missing or differ."""
+    return [f"{output_dir}/{name}" for name, record in (seal.get("outputs") or {}).items()
+            if not output_intact(f"{output_dir}/{name}", record)]
 
 
 def unusable_capture(path: str) -> bool:

@@ -63,6 +63,9 @@ class Sealed:
             self.reason = str(exc)
             return False
         self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs, durable.input_stat)
+        if self.reason is None and not self.paid and (damaged := durable.damaged_outputs(self.out_dir, seal)):
+            # a free sealed task (pipeline, baseline) rebuilds a damaged output; a paid one never does
+            self.reason = f"output changed since it was sealed: {', '.join(damaged)}"
         if seal is not None and self.reason and _lost_input(self.reason):
             # a lost input (a raw capture of finished paid work, missing or damaged): nothing runs over
             # it, and its outputs stay as they are (plan.py lists it as lost)
@@ -114,21 +117,59 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
     }
 
 
-def cheap_action(action, inputs, *args):
+TARGETS = "targets"          # the key of a cheap task's saved values: what it wrote, per target
+
+
+def cheap_action(action, inputs, targets, *args):
     """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one).
-    One whose input is a lost raw capture fails as LostInput: it did not run, so `doit` goes on."""
+    One whose input is a lost raw capture fails as LostInput: it did not run, so `doit` goes on.
+    It returns what it wrote (size, mtime, md5 per target), which doit saves as the task's values."""
     if lost := [p for p in inputs if durable.unusable_capture(p)]:
         return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work, "
                                       f"missing or damaged; `doit status` says how to re-buy it)")
     with durable.rebuildable():
-        return action(*args)
+        result = action(*args)
+    if result is not None:
+        return result
+    written = {}
+    for path in targets:
+        if durable.stat(path) is not None:
+            written[path] = durable.output_record(path)
+    return {TARGETS: written}
+
+
+class TargetsIntact:
+    """doit `uptodate` of a cheap task: false when a target differs from what the task wrote, so a
+    truncated or overwritten derived file is rebuilt rather than read by the tasks after it. (A
+    missing one is doit's own target check; a task with no such record is left to doit's checks.)"""
+
+    __signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                       for n in ("task", "values")])
+
+    def __call__(self, task, values):
+        written = values.get(TARGETS)
+        return None if not written else not changed_targets(written)
+
+    def __str__(self) -> str:
+        return "targets as the task wrote them"
+
+
+TARGETS_INTACT = TargetsIntact()
+
+
+def changed_targets(written: dict) -> list[str]:
+    """Targets that exist but differ from what the task wrote (md5 only where size or mtime moved)."""
+    return [path for path, record in written.items()
+            if durable.stat(path) is not None and not durable.output_intact(path, record)]
 
 
 def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],
            **extra) -> dict:
     """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them)."""
-    return {"basename": basename, **({"name": name} if name else {}), "actions": [(cheap_action, (action, file_dep, *args))],
-            "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
+    uptodate = [TARGETS_INTACT, *extra.pop("uptodate", ())]
+    return {"basename": basename, **({"name": name} if name else {}),
+            "actions": [(cheap_action, (action, file_dep, targets, *args))],
+            "file_dep": file_dep, "targets": targets, "uptodate": uptodate, "verbosity": 1, **extra}
 
 
 def _timed(result: str) -> dict:

@@ -34,7 +34,7 @@ from functools import lru_cache
 from doit.exceptions import BaseFail
 
 from . import durable, tree
-from .graph import Sealed, cheap_action
+from .graph import TARGETS, TARGETS_INTACT, Sealed, changed_targets, cheap_action
 
 STATES = ("done", "to_run", "may_run", "blocked", "refused")
 TIER = re.compile(r"^T\d+$")
@@ -206,8 +206,12 @@ class Plan:
     def _file_reasons(self, task, status: dict, r: _Reasons) -> None:
         certain = r.certain
         recorded = self.dep._get(task.name, "deps:") is not None
-        if status.get("uptodate_false"):
-            certain.append("configuration changed")
+        for check, _, _ in status.get("uptodate_false") or ():
+            if check is TARGETS_INTACT:
+                changed = changed_targets(self.dep.get_values(task.name).get(TARGETS) or {})
+                certain.append(f"target changed since it was written: {', '.join(changed)}")
+            else:
+                certain.append("configuration changed")
         if "checker_changed" in status:
             certain.append("file checker changed")
         added, removed = status.get("added_file_dep"), status.get("removed_file_dep")

@@ -18,8 +18,8 @@ import pytest
 from scylla import tree
 
 LOST = "T0/00/run_01/agent/stdout.log"       # a raw capture of finished paid work (what was derived from it stands)
-BROKEN = "T0/01/run_02/judge/result.json"    # derived, read by run:T0/01/run_02, which runs and fails on it
-FAILS = "run:T0/01/run_02"
+BROKEN = "T0/00/run_01/agent/result.json"     # derived from LOST: its task runs to rebuild it, and fails
+FAILS = "agent_result:T0/00/run_01"
 
 
 def snapshot(root) -> dict[str, str]:
@@ -62,7 +62,7 @@ def test_a_failing_doit_keeps_the_records_of_tasks_that_did_not_run(hello, optio
 
     damaged = hello.doit(*options, check=False)
     assert damaged.returncode != 0, str(damaged)
-    assert f"Dependent file '{LOST}' does not exist" in damaged.stdout or damaged.executed == [FAILS], str(damaged)
+    assert damaged.executed == [FAILS] and f"input lost: {LOST}" in damaged.stdout, str(damaged)
     if "--continue" in options:
         # everything downstream of the two (tiers T1 and T5 included) is reported "not run", and stays recorded
         assert damaged.executed == [FAILS] and "UnmetDependency - taskid:experiment" in damaged.stdout, str(damaged)
