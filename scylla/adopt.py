@@ -35,7 +35,7 @@ SOURCE = "projectscylla"
 SPEC_NAME = "scylla.yaml"
 SCYLLA_ROOT = "scylla"
 THINKING = {"none": "none", "low": "low", "high": "high", "ultrathink": "max"}
-DERIVED_KINDS = ("agent_result", "judge_prompt", "consensus", "run")
+DERIVED_KINDS = ("agent_result", "judge_prompt", "judgment", "consensus", "run")
 
 
 class AdoptError(Exception):

@@ -34,7 +34,7 @@ from functools import lru_cache
 from doit.exceptions import BaseFail
 
 from . import durable, tree
-from .graph import Sealed, cheap_action
+from .graph import Intact, Sealed, cheap_action, invalid_judgment
 
 STATES = ("done", "to_run", "may_run", "blocked", "refused")
 TIER = re.compile(r"^T\d+$")
@@ -139,6 +139,7 @@ class Plan:
         self.producers = {t: task.name for task in tasks.values() for t in task.targets}
         self.sealed_dirs = {s.out_dir: task.name for task in tasks.values() if (s := _sealed(task))}
         self.verdicts: dict[str, Verdict] = {}
+        self._rerun_dirs: set[str] = set()     # out_dirs of the sealed tasks that will run
         self._box: str | None = None
         self._md5: dict[str, str] = {}
         self._failed_dirs: dict[str, list[str]] = {}
@@ -146,7 +147,9 @@ class Plan:
             for name in dependency_order(tasks, list(selected if selected is not None else tasks)):
                 task = tasks[name]
                 if task.actions:                    # group tasks only gather their subtasks
-                    self.verdicts[name] = self._verdict(task)
+                    self.verdicts[name] = v = self._verdict(task)
+                    if v.state == "to_run" and (sealed := _sealed(task)):
+                        self._rerun_dirs.add(sealed.out_dir)
         finally:
             if self._box:
                 shutil.rmtree(self._box, ignore_errors=True)
@@ -187,6 +190,7 @@ class Plan:
             status = self.dep.get_status(task, self.tasks, get_log=True).reasons
             r = _Reasons(list(status.get("missing_target", [])))
             self._file_reasons(task, status, r)
+            self._moved_aside(task, r)
         certain, maybe = r.all_certain(), r.all_maybe(self.verdicts)
         v.reasons = r.broken or certain or maybe
         v.state = "blocked" if r.broken else "to_run" if certain else "may_run" if maybe else "done"
@@ -197,8 +201,8 @@ class Plan:
     def _file_reasons(self, task, status: dict, r: _Reasons) -> None:
         certain = r.certain
         recorded = self.dep._get(task.name, "deps:") is not None
-        if status.get("uptodate_false"):
-            certain.append("configuration changed")
+        for utd, _, _ in status.get("uptodate_false", ()):
+            certain.append(utd.reason if isinstance(utd, Intact) else "configuration changed")
         if "checker_changed" in status:
             certain.append("file checker changed")
         added, removed = status.get("added_file_dep"), status.get("removed_file_dep")
@@ -212,6 +216,16 @@ class Plan:
         for path in sorted(task.file_dep):
             self._input(path, path in missing, recorded and path in changed,
                         lambda p=path: self._db_md5(task.name, p), r)
+
+    def _moved_aside(self, task, r: _Reasons) -> None:
+        """A sealed task that runs first moves its whole directory aside (to .superseded/ or .failed/),
+        with the derived files kept in it (agent/result.json, judgment.json): those are then missing."""
+        if not self._rerun_dirs:
+            return
+        for target in task.targets:
+            owner = self._sealed_owner(target)
+            if owner and _sealed(self.tasks[owner]).out_dir in self._rerun_dirs and target not in r.missing_targets:
+                r.certain.append(f"upstream will run: {owner} (it moves {target} aside with its previous outputs)")
 
     def _seal_reasons(self, task, sealed: Sealed, v: Verdict, r: _Reasons) -> None:
         certain = r.certain
@@ -238,7 +252,7 @@ class Plan:
                 changed = durable.seal_mismatch(one, sealed.task, sealed.config, [path]) is not None
                 missing = durable.stat(path) is None
                 self._input(path, missing, changed and not missing, lambda p=path: recorded[p].get("md5"), r)
-        if task.name.startswith("judge:") and self._invalid_judgment(sealed.out_dir):
+        if task.name.startswith("judge:") and invalid_judgment(sealed.out_dir):
             v.invalid = True
             if sealed.retry_invalid:
                 certain.append("invalid judgment, re-judging on request (rejudge=invalid)")
@@ -260,11 +274,13 @@ class Plan:
     # ------------------------------------------------------------ what a re-run produces
 
     def _producer(self, path: str) -> str | None:
-        if path in self.producers:
-            return self.producers[path]
+        return self.producers.get(path) or self._sealed_owner(path)
+
+    def _sealed_owner(self, path: str) -> str | None:
+        """The sealed task whose directory holds `path` (raw captures: only its seal is a target)."""
         d = os.path.dirname(path)
         while d:
-            if d in self.sealed_dirs:               # raw captures of a sealed task (only its seal is a target)
+            if d in self.sealed_dirs:
                 return self.sealed_dirs[d]
             d = os.path.dirname(d)
         return None
@@ -379,13 +395,6 @@ class Plan:
             return str(durable.read_json_object(f"{where}/{newest}/archived.json").get("reason", "failed"))
         except durable.ArtifactError:
             return "failed"
-
-    @staticmethod
-    def _invalid_judgment(out_dir: str) -> bool:
-        try:
-            return durable.read_json_object(f"{out_dir}/judgment.json").get("is_valid", True) is False
-        except durable.ArtifactError:
-            return False
 
     def _config_hint(self, task) -> str:
         """What changed, when config/experiment.json (written by the last setup) still shows the old value."""

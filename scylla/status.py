@@ -21,7 +21,7 @@ from .forecast import forecast
 from .plan import STATES, Plan, TaskId, _sealed
 
 ROWS = ("setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt", "judge",
-        "consensus", "run", "subtest", "tier", "experiment")
+        "judgment", "consensus", "run", "subtest", "tier", "experiment")
 ALL = "all"                     # the column of tasks that belong to no tier (setup, baseline, experiment)
 MARKS = (("done", "✓"), ("to_run", "▶"), ("may_run", "?"), ("failed", "✗"), ("invalid", "⚠"), ("blocked", "!"),
          ("refused", "⊘"))

@@ -29,16 +29,17 @@ FINISHED = [Run("T0", "00", 1), Run("T0", "00", 2, stage="judged"),            #
             Run("T1", "02", 2, rate_limited=True)]                              # refused with a 429
 UNFINISHED = {
     "run:T0/00/run_02",
-    "judge:T0/01/run_01/judge_02", "consensus:T0/01/run_01", "run:T0/01/run_01",
+    "judge:T0/01/run_01/judge_02", "judgment:T0/01/run_01/judge_02", "consensus:T0/01/run_01", "run:T0/01/run_01",
     "pipeline:T1/02/run_01", "judge_prompt:T1/02/run_01", "consensus:T1/02/run_01", "run:T1/02/run_01",
-    *(f"judge:T1/02/run_01/judge_0{n}" for n in (1, 2, 3)),
+    *(f"{kind}:T1/02/run_01/judge_0{n}" for n in (1, 2, 3) for kind in ("judge", "judgment")),
     # their aggregates; T1/01's configuration extends T0's best subtest, not known yet, and Scylla
     # aggregates T1/01 once its configuration is confirmed (its runs stay adopted: nothing re-runs)
     "subtest:T0/00", "subtest:T0/01", "subtest:T1/02", "tier:T0", "tier:T1", "experiment",
     "subtest_config:T1/01", "subtest:T1/01",
     # the rate-limited run, from its agent on
     "agent:T1/02/run_02", "agent_result:T1/02/run_02", "pipeline:T1/02/run_02", "judge_prompt:T1/02/run_02",
-    *(f"judge:T1/02/run_02/judge_0{n}" for n in (1, 2, 3)), "consensus:T1/02/run_02", "run:T1/02/run_02",
+    *(f"{kind}:T1/02/run_02/judge_0{n}" for n in (1, 2, 3) for kind in ("judge", "judgment")),
+    "consensus:T1/02/run_02", "run:T1/02/run_02",
 }
 STANDALONE = {"setup", "baseline", "experiment"}      # the other names without ':' are doit group tasks
 

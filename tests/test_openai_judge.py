@@ -25,7 +25,8 @@ def _add_openai_slot(hello, mock, model="gpt-4o"):
 def test_openai_judge_slot_judges_every_run_with_its_cost(hello, mock):
     _add_openai_slot(hello, mock)
     run = hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
-    assert len([t for t in run.executed if t.endswith("/judge_03")]) == 10 and len(mock.requests) == 10
+    assert len([t for t in run.executed if t.startswith("judge:") and t.endswith("/judge_03")]) == 10
+    assert len(mock.requests) == 10
     request = mock.requests[0]
     assert request["path"] == "/v1/chat/completions" and request["headers"]["authorization"] == f"Bearer {KEY}"
     system, user = request["body"]["messages"]

@@ -44,8 +44,9 @@ def cost_usd(model: str, base_url: str | None, prompt_tokens: int, cached: int, 
     return None
 
 
-def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float, float]:
-    """Returns (judgment, cost_usd, duration_seconds); writes stdout.log, response.txt, replay.sh."""
+def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
+    """Returns (the call's record for call.json, duration_seconds); writes stdout.log, response.txt
+    (the final attempt's reply), replay.sh."""
     import time
 
     import openai
@@ -82,16 +83,13 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         log.append(f"=== attempt {attempt}: {prompt_tokens} prompt tokens ({cached} cached), {completion} "
                    f"completion tokens, cost {'unknown' if price is None else f'${price:.6f}'} ===\n{text}\n")
         durable.write_text(out_dir / "stdout.log", secrets.redact("".join(log), hidden))
-        verdict, text = reply.verdict_from(text, exp.fixture.pass_threshold)
+        verdict, _ = reply.verdict_from(text, exp.fixture.pass_threshold)
         if verdict is not None:
             break
         messages += [{"role": "assistant", "content": text}, {"role": "user", "content": REMINDER}]
     durable.write_text(out_dir / "response.txt", secrets.redact(text, hidden))
     durable.write_text(out_dir / "replay.sh", replay_script(slot, messages[:2], params))
-    if verdict is None:
-        verdict = reply.invalid_judgment(f"no parseable JSON verdict after {slot.retries + 1} attempt(s)")
-    verdict["cost_known"] = known
-    return verdict, cost, seconds
+    return {"cost_usd": cost, "attempts": attempt, "parsed": verdict is not None, "cost_known": known}, seconds
 
 
 def _retry_after(exc) -> float | None:
