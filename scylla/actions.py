@@ -293,7 +293,8 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
             with throttle.slot("judges", exp.limits.judges):
                 throttle.wait_if_paused(task_name)
                 call, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt), Path(tree.JUDGE_SYSTEM_PROMPT), out)
-        durable.write_json(out / tree.JUDGE_CALL, judge_reply.call_record(slot.adapter, slot.model, slot.number, **call))
+        record = judge_reply.call_record(slot.adapter, slot.model, slot.number, **call)
+        durable.write_json(out / tree.JUDGE_CALL, record)
         durable.write_json(out / "timing.json", {"judge_duration_seconds": round(seconds, 3), "measured_at": started})
         label = "Judge (deterministic pipeline judge, not a language model)" if slot.adapter == "pipeline" else "Judge"
         durable.write_text(out / "MODEL.md", command_agent.model_md(label, slot.model, slot.adapter, slot.command))
@@ -309,6 +310,12 @@ def judgment(exp: Experiment, run: RunPaths, slot_number: int) -> None:
     recorded = _call_record(run.judge(slot_number, tree.JUDGE_CALL))
     call = {"adapter": slot.adapter, "model": slot.model, "judge_number": slot.number, **recorded}
     text = Path(run.judge(slot_number, "response.txt")).read_text(encoding="utf-8", errors="replace")
+    if not recorded and not text.strip():      # never turn a judgment whose reply was not kept into an invalid one
+        raise durable.ArtifactError(
+            f"{run.judge(slot_number, 'response.txt')}: empty, and no call record: this adopted judgment's reply "
+            f"was not kept, so judgment.json cannot be rebuilt from it. Restore ProjectScylla's judgment.json "
+            f"(`scylla adopt` linked it under {tree.STATE_DIR}/originals/), or delete "
+            f"{run.judge_dir(slot_number)}/{durable.SEAL_NAME} to judge again")
     threshold = pass_threshold(load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8")))
     durable.write_json(run.judge(slot_number, "judgment.json"), judge_reply.judgment_file(text, call, threshold))
 

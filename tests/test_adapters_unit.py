@@ -38,7 +38,8 @@ def test_an_out_of_range_score_is_an_invalid_judgment_with_the_reason(raw, shown
     call = {"adapter": "command", "model": "m", "judge_number": 2, "cost_usd": 0.01, "attempts": 2}
     j = reply.judgment_file(text, call, 0.6)
     assert j["is_valid"] is False and j["passed"] is False and j["score"] == 0.0 and j["grade"] == "F"
-    assert j["reasoning"] == f"Invalid judgment: no usable JSON verdict after 2 attempt(s): 'score' {shown} is outside [0, 1]"
+    assert j["reasoning"] == \
+        f"Invalid judgment: no usable JSON verdict after 2 attempt(s): 'score' {shown} is outside [0, 1]"
     assert (j["judge_number"], j["model"], j["cost_usd"]) == (2, "m", 0.01)
 
 
