@@ -307,23 +307,39 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
 def judgment(exp: Experiment, run: RunPaths, slot_number: int) -> None:
     """judgment.json from the judge's raw reply and call record: no call, the same bytes every time."""
     slot = exp.judges[slot_number - 1]
+    target = run.judge(slot_number, "judgment.json")
     recorded = _call_record(run.judge(slot_number, tree.JUDGE_CALL))
     call = {"adapter": slot.adapter, "model": slot.model, "judge_number": slot.number, **recorded}
     text = Path(run.judge(slot_number, "response.txt")).read_text(encoding="utf-8", errors="replace")
-    if not recorded and not text.strip():      # never turn a judgment whose reply was not kept into an invalid one
-        raise durable.ArtifactError(
-            f"{run.judge(slot_number, 'response.txt')}: empty, and no call record: this adopted judgment's reply "
-            f"was not kept, so judgment.json cannot be rebuilt from it. Restore ProjectScylla's judgment.json "
-            f"(`scylla adopt` linked it under {tree.STATE_DIR}/originals/), or delete "
-            f"{run.judge_dir(slot_number)}/{durable.SEAL_NAME} to judge again")
     threshold = pass_threshold(load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8")))
-    durable.write_json(run.judge(slot_number, "judgment.json"), judge_reply.judgment_file(text, call, threshold))
+    if not recorded:            # adopted: no call of Scylla's; ProjectScylla's own judgment is the record
+        durable.write_bytes(target, _adopted_judgment(exp, target, text, call, threshold))
+        return
+    durable.write_json(target, judge_reply.judgment_file(text, call, threshold))
 
 
 def _call_record(path: str) -> dict:
     """call.json; empty for an adopted judgment (ProjectScylla recorded no call: `scylla adopt` leaves
     an empty placeholder)."""
     return read_obj(path) if os.path.getsize(path) else {}
+
+
+def _adopted_judgment(exp: Experiment, target: str, text: str, call: dict, threshold: float) -> bytes:
+    """ProjectScylla's judgment.json as `scylla adopt` kept it (its experiment directory is the root's
+    parent), else one derived from its reply when that holds a valid verdict; never an invalid judgment
+    made up for a reply whose format is not Scylla's."""
+    from .adopt import ORIGINALS
+    original = exp.root / ORIGINALS / os.path.relpath(target, "..")      # (runs are under "..": outside the root)
+    with contextlib.suppress(durable.ArtifactError):
+        if "score" in read_obj(original):
+            return original.read_bytes()
+    derived = judge_reply.judgment_file(text, call, threshold)
+    if derived["is_valid"]:
+        return durable.dumps(derived)
+    raise durable.ArtifactError(
+        f"{target}: an adopted judgment (no call record of Scylla's), and neither ProjectScylla's original "
+        f"{original} nor its reply {Path(target).with_name('response.txt')} holds a verdict to rebuild it from. "
+        f"Restore judgment.json, or delete {Path(target).with_name(durable.SEAL_NAME)} to judge again")
 
 
 # ---------------------------------------------------------------- derived results

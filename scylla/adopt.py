@@ -268,6 +268,7 @@ def record_derived(tasks: list[dict]) -> int:
     from doit.task import Task
 
     from .doit_plugins import DurableSqliteDB
+    from .graph import Intact, intact_values
     by_name = {f"{t['basename']}:{t['name']}" if t.get("name") else t["basename"]: t
                for t in tasks if "actions" in t}                       # not the group tasks
     sealed_ok = {n for n, t in by_name.items() if "sealed" in (t.get("meta") or {}) and t["uptodate"][0]()}
@@ -280,7 +281,10 @@ def record_derived(tasks: list[dict]) -> int:
             upstream_sealed = [d for d in task.get("task_dep", []) if "sealed" in (by_name.get(d, {}).get("meta") or {})]
             files = list(task["targets"]) + list(task["file_dep"])
             if all(d in sealed_ok for d in upstream_sealed) and all(Path(f).exists() for f in files):
-                dep.save_success(Task(name, None, file_dep=task["file_dep"]))
+                done = Task(name, None, file_dep=task["file_dep"])
+                if any(isinstance(u, Intact) for u in task.get("uptodate", ())):
+                    done.values = intact_values(task["targets"])    # a damaged original is then rebuilt
+                dep.save_success(done)
                 recorded += 1
     finally:
         dep.close()

@@ -148,9 +148,12 @@ def cheap_action(action, *args, intact: tuple[str, ...] = ()):
     With `intact`, it records those targets' fingerprints for the task's Intact check."""
     with durable.rebuildable():
         result = action(*args)
-    if intact and result is None:
-        return {INTACT: {p: [(st := os.stat(p)).st_mtime_ns, st.st_size, durable.file_md5(p)] for p in intact}}
-    return result
+    return intact_values(intact) if intact and result is None else result
+
+
+def intact_values(targets) -> dict:
+    """The doit values an Intact check compares a task's targets with (their bytes as written now)."""
+    return {INTACT: {p: [(st := os.stat(p)).st_mtime_ns, st.st_size, durable.file_md5(p)] for p in targets}}
 
 
 def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],

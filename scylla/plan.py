@@ -102,6 +102,7 @@ def dependency_order(tasks: dict, selected: list[str]) -> list[str]:
 class _Reasons:
     """Why a task would run, collected while checking it."""
     missing_targets: list[str] = field(default_factory=list)
+    damaged_targets: list[str] = field(default_factory=list)     # (Intact's reasons) rebuilt like missing ones
     certain: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     changes: dict[str, list[str]] = field(default_factory=dict)      # producer -> inputs it changes
@@ -109,7 +110,7 @@ class _Reasons:
     measured: bool = False          # an input changes because it carries a fresh measurement
 
     def all_certain(self) -> list[str]:
-        return [f"missing target: {t}" for t in self.missing_targets] + self.certain + \
+        return [f"missing target: {t}" for t in self.missing_targets] + self.damaged_targets + self.certain + \
             [f"upstream will run: {p} (changes {', '.join(paths)})" for p, paths in self.changes.items()]
 
     def only_targets_missing(self) -> bool:
@@ -202,7 +203,10 @@ class Plan:
         certain = r.certain
         recorded = self.dep._get(task.name, "deps:") is not None
         for utd, _, _ in status.get("uptodate_false", ()):
-            certain.append(utd.reason if isinstance(utd, Intact) else "configuration changed")
+            if isinstance(utd, Intact):
+                r.damaged_targets.append(utd.reason)
+            else:
+                certain.append("configuration changed")
         if "checker_changed" in status:
             certain.append("file checker changed")
         added, removed = status.get("added_file_dep"), status.get("removed_file_dep")

@@ -185,3 +185,31 @@ def test_the_spec_keeps_to_the_subtests_projectscylla_ran(tmp_path):
     (tmp_path / "config/experiment.json").write_text(json.dumps({**config, "max_subtests": 2}))
     assert spec_for(tmp_path, PROJECTSCYLLA / "tiers", fixture, {})["tiers"] == {"T3": ["01", "02"],
                                                                                 "T4": ["01", "02"]}
+
+
+@pytest.mark.parametrize("layout", ["flat", "current"])
+def test_a_lost_or_damaged_adopted_judgment_is_restored_with_no_call(tmp_path, layout):
+    """ProjectScylla's judgment.json is an adopted judge's record: deleted, or replaced by invalid JSON, it
+    comes back byte for byte from the original `scylla adopt` kept, rebuilding nothing else, calling nothing."""
+    runs = [Run(t, s, n) for t, s in (("T0", "00"), ("T0", "01"), ("T1", "01"), ("T1", "02")) for n in (1, 2)]
+    checkout, hello, ps = _setup(tmp_path, layout, runs)
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps)                                                    # Scylla's aggregates; nothing paid
+    assert _to_run(checkout, ps) == set()
+    tree = lambda: {k: v for k, v in _files(ps.dir).items()                  # noqa: E731  (not doit's state)
+                    if not k.startswith("scylla/.scylla/") or k.startswith("scylla/.scylla/originals/")}
+    before = tree()
+    lost = ps.run_dir(runs[1]) / "judge/judge_02/judgment.json"
+    lost.unlink()
+    damaged = ps.run_dir(runs[7]) / "judge/judge_03/judgment.json"
+    replacement = damaged.with_name("judgment.json.new")                 # a new file (an editor's save), so the
+    replacement.write_bytes(b'{"score": 0.9, "passed": tru')               # original's hard link keeps its bytes
+    replacement.replace(damaged)
+    expected = {"judgment:T0/00/run_02/judge_02", "judgment:T1/02/run_02/judge_03"}
+
+    st = json.loads(_doit(checkout, ps, "status", "--json").stdout)
+    assert (set(st["to_run"]), st["may_run"], st["blocked"]) == (expected, [], [])
+    run = _doit(checkout, ps, "-n", "2", "--continue")
+    assert {ln[3:] for ln in run.stdout.splitlines() if ln.startswith(".  ")} == expected
+    assert tree() == before
+    assert _to_run(checkout, ps) == set() and _doit(checkout, ps).stdout.strip() == ""
