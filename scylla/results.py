@@ -19,16 +19,6 @@ def grade_for(score: float) -> str:
     return "F"
 
 
-def clamp_score(value) -> float | None:
-    """A judge's score as a float in [0, 1], or None when it is not a finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        return None
-    return min(1.0, max(0.0, value))
-
-
 # ---------------------------------------------------------------- judges
 
 def consensus(judgments: list[dict]) -> dict:

@@ -1,8 +1,9 @@
 """The `command` judge adapter: a shell command that reads the judge prompt and prints a verdict.
 
 Its stdout may be the verdict itself (JSON, fenced or inside prose) or a Claude-Code-style result
-JSON whose `result` holds the verdict (then its cost is recorded). An unparseable reply is retried
-`retries` times with SCYLLA_JUDGE_ATTEMPT raised; after that the judgment is recorded as invalid.
+JSON whose `result` holds the verdict (then its cost is recorded). An unparseable reply (a score outside
+[0, 1] included) is retried `retries` times with SCYLLA_JUDGE_ATTEMPT raised; the final reply is kept
+(response.txt) and the judgment task records it as invalid.
 A non-zero exit or a timeout is an infrastructure failure.
 """
 

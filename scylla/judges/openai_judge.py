@@ -2,9 +2,10 @@
 vLLM, llama.cpp server, ...) through the official `openai` SDK.
 
 The judge system prompt goes in the system message, the run's judge prompt in the user message. An
-unparseable reply is answered with a stricter reminder, `retries` times, then recorded as an invalid
-judgment. Every API error (rate limit, 5xx, auth, connection, timeout) is an infrastructure failure:
-the task fails and the next `doit` retries it. Cost comes from `genai-prices` when it knows the model.
+unparseable reply (a score outside [0, 1] included) is answered with a stricter reminder, `retries`
+times; the final reply is kept (response.txt) and the judgment task records it as invalid. Every API
+error (rate limit, 5xx, auth, connection, timeout) is an infrastructure failure: the task fails and the
+next `doit` retries it. Cost comes from `genai-prices` when it knows the model.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from .. import durable, secrets
 from ..throttle import RateLimited
 from . import reply
 
-REMINDER = ("Your reply did not contain the JSON verdict. Reply again with exactly one JSON object: "
+REMINDER = ("Your reply did not contain the JSON verdict (with a score from 0.0 to 1.0). Reply again with exactly "
+            "one JSON object: "
             '{"score": <0.0-1.0>, "passed": <true|false>, "reasoning": "...", "criteria_scores": {...}}')
 
 
