@@ -22,9 +22,14 @@ def _files(root: Path) -> dict[str, bytes]:
             if p.is_file() and ".scylla" not in p.relative_to(root).parts}
 
 
-@pytest.mark.parametrize("slot", ["judge_02", "judge_01"], ids=["command_judge", "pipeline_judge"])
-@pytest.mark.parametrize("damage", sorted(DAMAGE))
-def test_a_lost_or_damaged_judgment_is_rebuilt_from_the_reply_with_no_call(hello, slot, damage):
+CASES = [(slot, damage, how) for damage in sorted(DAMAGE) for slot, how in
+         (("judge_02", ()), ("judge_02", ("-n", "4", "--continue")), ("judge_01", ()))]
+
+
+@pytest.mark.parametrize("slot, damage, how", CASES,
+                         ids=[f"{'pipeline' if s == 'judge_01' else 'command'}_judge-{d}-{'_'.join(h) or 'doit'}"
+                              for s, d, h in CASES])
+def test_a_lost_or_damaged_judgment_is_rebuilt_from_the_reply_with_no_call(hello, slot, damage, how):
     before = _files(hello.root)
     judgment = hello.root / RUN / "judge" / slot / "judgment.json"
     DAMAGE[damage](judgment)
@@ -37,7 +42,7 @@ def test_a_lost_or_damaged_judgment_is_rebuilt_from_the_reply_with_no_call(hello
     assert st["tasks"][task]["reasons"] == [f"missing target: {rel}"] if damage == "deleted" else \
         [f"damaged target: {rel} (not the bytes its task wrote; rebuilt from its inputs)"]
 
-    run = hello.doit()
+    run = hello.doit(*how)
     assert run.executed == [task]
     assert hello.calls("judge") == [] and hello.calls("agent") == []
     assert _files(hello.root) == before                  # the same bytes, and nothing else touched
