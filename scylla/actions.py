@@ -19,7 +19,7 @@ from typing import Callable
 
 from doit.exceptions import TaskFailed
 
-from . import budget, durable, pipeline, reports, resources, results, secrets, throttle, tree, workspace
+from . import budget, durable, pipeline, preflight, reports, resources, results, secrets, throttle, tree, workspace
 from .agents import claude_code
 from .agents import command as command_agent
 from .durable import read_json_object as read_obj
@@ -66,6 +66,12 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
     with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
         if _done_by_another_doit(out, task, config, inputs):
             return None
+        if missing := [p for p in inputs if durable.stat(p) is None]:
+            # a lost input (a raw capture of finished paid work): leave every output where it is
+            return TaskFailed(f"{task}: input missing: {', '.join(missing)}; nothing was archived, called or "
+                              f"sealed (`doit status` names what is lost and how to re-buy it)")
+        if paid and (reason := preflight.refusal()):     # before anything is archived, called or sealed
+            return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
         if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed
             return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
         failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
@@ -109,11 +115,25 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
             if attempt == limits.retries:
                 return TaskFailed(f"{task}: still rate limited after {limits.retries} retries: {exc}\n"
                                   f"last attempt moved to {dest}; the next `doit` retries this task")
-        except (durable.InfraFailure, workspace.WorkspaceError) as exc:
-            dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {exc}")
-            return TaskFailed(f"{task}: infrastructure failure: {exc}\n"
-                              f"partial outputs moved to {dest}; the next `doit` retries this task")
+        except (durable.InfraFailure, workspace.WorkspaceError, OSError) as exc:
+            # an OSError here is the machine's (a full disk, an I/O error), never the agent's outcome
+            reason = secrets.redact(str(exc), secrets.secret_values())
+            try:
+                dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {reason}")
+                where = f"partial outputs moved to {dest}"
+            except OSError as archiving:
+                where = f"partial outputs left in place ({archiving}); the next `doit` archives them"
+            return TaskFailed(f"{task}: infrastructure failure: {reason}\n{where}; the next `doit` retries this task")
     durable.write_seal(out, task, config, inputs)
+
+
+def check_preflight(exp: Experiment):
+    """The `preflight` task: record what would make paid work fail (sealed tasks refuse while it does)."""
+    if ADOPTING:
+        return TaskFailed("preflight: left to the next `doit`")
+    for problem in preflight.record(exp):
+        print(f"preflight: {problem}")
+    return None
 
 
 def _repo(exp: Experiment) -> Path:

@@ -18,7 +18,7 @@ import time
 
 import orjson
 
-from doit import dependency
+from doit import dependency, runner
 
 from . import durable
 from doit.dependency import DatabaseException, SqliteDB
@@ -105,6 +105,40 @@ class DurableSqliteDB(SqliteDB):
         self._conn.commit()
 
 
+def _remove_success(self, task):
+    """Drop a failed task's record only if its actions ran.
+
+    doit's runner (runner.py `_handle_task_error`) calls this for every failure, also for tasks that
+    never ran: an UnmetDependency (an upstream task failed: with `--continue` that is every task
+    downstream of it, thousands on a damaged tree) or a DependencyError (a file_dep missing). Their
+    records still describe inputs their targets were built from, so doit's usual checks stay right.
+    Deleting them made every such task run again after the damage was repaired, rewriting files
+    (adopted ones too) and rebuilding from workspaces that no longer exist. `task.executed` is set
+    by Task.execute and comes back from -P process workers with the task's pickled state."""
+    if task.executed:
+        self.remove(task.name)
+
+
+dependency.Dependency.remove_success = _remove_success
+_doit_handle_task_error = runner.Runner._handle_task_error
+
+
+def _handle_task_error(self, node, base_fail):
+    """doit's handling of a failure, except that a task that did not run does not stop `doit`.
+
+    Without `--continue` doit stops at the first failure (runner.py `_handle_task_error`), also at a
+    DependencyError (a missing file_dep): one lost file then kept every unrelated derived file from
+    being regenerated. A task that did not run spent nothing and its dependants are skipped by doit
+    anyway (UnmetDependency); a task that ran and failed still stops the run."""
+    stopped = self._stop_running
+    _doit_handle_task_error(self, node, base_fail)
+    if not node.task.executed:
+        self._stop_running = stopped
+
+
+runner.Runner._handle_task_error = _handle_task_error
+
+
 class MD5Checker(dependency.MD5Checker):
     """doit's md5 checker, its stats shared with the seal checks through `durable` (cached while a
     read-only command runs; inputs' stats also while doit executes tasks, see durable.INPUT_STATS).
@@ -134,7 +168,8 @@ def _task(name: str, d: dict, **attrs) -> Task:
     task = Task.__new__(Task)
     task.__dict__.update(_PLAIN, name=name, _actions=list(d.get("actions") or ()),
                          file_dep=set(d.get("file_dep", ())), targets=list(d.get("targets", ())),
-                         task_dep=list(d.get("task_dep", ())), uptodate=[(u, [], {}) for u in d.get("uptodate", ())],
+                         task_dep=list(d.get("task_dep", ())), uptodate=[(u, None, None) if isinstance(u, bool) else (u, [], {})
+                                                       for u in d.get("uptodate", ())],
                          meta=d.get("meta"), doc=Task._init_doc(d.get("doc")), verbosity=d.get("verbosity"),
                          # fresh containers: doit mutates these per task
                          setup_tasks=[], creator_params=[], wild_dep=[], calc_dep=set(), value_savers=[],

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 SEAL_NAME = ".seal.json"
+INPUT_MISSING = "input missing:"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -236,7 +237,7 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str], 
     for path in inputs:
         st = stat_of(path)
         if st is None:
-            return f"input missing: {path}"
+            return f"{INPUT_MISSING} {path}"
         entry = recorded[path]
         if st.st_size != entry.get("size"):
             return f"input changed: {path}"

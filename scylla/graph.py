@@ -22,7 +22,7 @@ import orjson
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from . import actions, budget, doit_plugins, durable, resources, tree
+from . import actions, budget, doit_plugins, durable, preflight, resources, tree
 from .spec import Experiment, SpecError, load_experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
@@ -65,6 +65,11 @@ class Sealed:
             self.reason = str(exc)
             return False
         self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs, durable.input_stat)
+        if seal is not None and self.reason and self.reason.startswith(durable.INPUT_MISSING):
+            # a lost input (a raw capture of finished paid work): nothing runs over it, and its outputs
+            # stay as they are; what needs the lost file is blocked (plan.py lists it as lost)
+            self.reason = f"{self.reason} (kept: nothing runs over a lost input)"
+            return True
         if self.reason is None and self.retry_invalid and invalid_judgment(self.out_dir):
             self.reason = "invalid judgment, re-judging on request (rejudge=invalid)"
         if self.reason is not None and self.paid and Sealed.paid_due:
@@ -183,8 +188,14 @@ def _rel(path: Path) -> str:
 def tasks(exp: Experiment, rejudge: str | None = None):
     retry_invalid = rejudge == "invalid"
     for basename, doc in GROUP_DOCS.items():
-        yield {"basename": basename, "name": None, "doc": doc}
+        # a group only gathers its subtasks (which doit checks on their own): never "R" in `doit list --status`
+        yield {"basename": basename, "name": None, "doc": doc, "uptodate": [True]}
     fx = exp.fixture
+    # not a cheap_action: plan.py never dry-runs it (it starts the CLIs to read their versions)
+    yield {"basename": preflight.TASK, "actions": [(actions.check_preflight, (exp,))],
+           "targets": [tree.PREFLIGHT], "verbosity": 1,
+           "uptodate": [config_changed(preflight.facts(exp)), preflight.clean],
+           "doc": "check what would make paid work fail (CLIs, keys, repository, resources, tools)"}
     yield _cheap("setup", None, actions.setup, (exp,),
                  [_rel(p) for p in (exp.spec_path, fx.test_yaml, fx.prompt, fx.rubric_path, fx.criteria)],
                  [tree.EXPERIMENT_JSON, tree.PROMPT, tree.RUBRIC, tree.CRITERIA, tree.JUDGE_SYSTEM_PROMPT],
@@ -192,7 +203,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
                  uptodate=[config_changed(actions.system_prompt_source().decode())])
     yield _sealed_task("baseline", None, actions.baseline, (exp,), tree.BASELINE_DIR, [],
                        {"repo": fx.repo_url, "hash": fx.source_hash, "language": fx.language},
-                       [tree.BASELINE], [], doc="build/test pipeline on the untouched repository (sealed)")
+                       [tree.BASELINE], [preflight.TASK], doc="build/test pipeline on the untouched repository (sealed)")
     for s in exp.all_subtests():
         yield _subtest_config(exp, s)
         for n in range(1, exp.runs + 1):
@@ -222,7 +233,8 @@ def _subtest_config(exp: Experiment, s) -> dict:
 def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
     sp, rid = run.subtest_paths, run.id
     yield _sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
-                       exp.agent.identity(exp.fixture), [], ["setup", f"subtest_config:{sp.dir}"], paid=True)
+                       exp.agent.identity(exp.fixture), [], [preflight.TASK, "setup", f"subtest_config:{sp.dir}"],
+                       paid=True)
     yield _cheap("agent_result", rid, actions.agent_result, (run,),
                  [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
                  task_dep=[f"agent:{rid}"])
@@ -241,7 +253,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
         judge = f"{rid}/{slot.name}"
         yield _sealed_task("judge", judge, actions.judge, (exp, run, slot.number),
                            run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
-                           [], [f"judge_prompt:{rid}"], retry_invalid,   # which waits for the rest
+                           [], [preflight.TASK, f"judge_prompt:{rid}"], retry_invalid,   # which waits for the rest
                            paid=slot.paid)
         # the rubric gives the pass threshold of a reply that states none
         yield _cheap("judgment", judge, actions.judgment, (exp, run, slot.number),

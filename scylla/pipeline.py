@@ -20,7 +20,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from scylla.durable import write_text
+from scylla.durable import InfraFailure, write_text
 from scylla.process import run_shell
 
 STEPS = ("build", "format", "lint", "test", "precommit")
@@ -168,6 +168,8 @@ class _Runner:
     def _execute(self, script: Path, out_path: Path) -> tuple[int | None, str]:
         env = {**os.environ, "SCYLLA_SCRATCH": str(self.scratch)}
         done = run_shell(f"bash {shlex.quote(str(script))}", self.workspace, env, out_path, None, self.timeout)
+        if done.capture_error:          # a step's log cut short must not pass for what the step printed
+            raise InfraFailure(f"pipeline step {script.stem}: output not captured whole ({done.capture_error})")
         return done.exit_code, out_path.read_text(encoding="utf-8", errors="replace")
 
 

@@ -141,6 +141,9 @@ class Plan:
         self.sealed_dirs = {s.out_dir: task.name for task in tasks.values() if (s := _sealed(task))}
         self.verdicts: dict[str, Verdict] = {}
         self._rerun_dirs: set[str] = set()     # out_dirs of the sealed tasks that will run
+        # raw captures of finished paid tasks that are gone: file -> the paid task that made it (only
+        # deleting its seal and paying again brings it back; what needs it is blocked)
+        self.lost: dict[str, str] = {}
         self._box: str | None = None
         self._md5: dict[str, str] = {}
         self._failed_dirs: dict[str, list[str]] = {}
@@ -158,16 +161,17 @@ class Plan:
     def names(self, state: str) -> list[str]:
         return [n for n, v in self.verdicts.items() if v.state == state]
 
-    def refuse(self, names: set[str], reason: str) -> None:
-        """The budget holds these tasks back: they become `refused`, what waits for them `blocked`."""
+    def refuse(self, names: set[str], reason: str, state: str = "refused", held_by: str = "the budget") -> None:
+        """The budget (or preflight) holds these tasks back: they become `refused` (or `state`), what
+        waits for them `blocked`."""
         held = set()
         for name, v in self.verdicts.items():              # dependency order
             task = self.tasks[name]
             if name in names:
-                self.verdicts[name] = Verdict("refused", [reason], v.failed, v.invalid)
+                self.verdicts[name] = Verdict(state, [reason], v.failed, v.invalid)
             elif v.state in ("to_run", "may_run") and (up := next(
                     (u for u in task.task_dep + task.setup_tasks if u in held), None)):
-                self.verdicts[name] = Verdict("blocked", [f"waits for a task the budget holds back: {up}"],
+                self.verdicts[name] = Verdict("blocked", [f"waits for a task {held_by} holds back: {up}"],
                                               v.failed, v.invalid)
             else:
                 continue
@@ -267,6 +271,8 @@ class Plan:
         if nxt is None:
             if missing_now:
                 r.broken.append(f"input missing: {path} (no task rebuilds it)")
+                if producer and path not in self.producers and self.verdicts.get(producer, Verdict("?")).state == "done":
+                    self.lost[path] = producer
             elif changed_now:
                 r.certain.append(f"changed input: {path}")
         elif nxt == "differs" or (nxt == "known" and self._box_md5(path) != recorded_md5()):

@@ -2,15 +2,21 @@
 
 The child stays in doit's process group on purpose: if doit is killed as a group, the agent dies
 with it instead of running on (and paying) unobserved.
+
+The child writes into pipes that Scylla copies to the capture files, counting bytes: a capture that
+could not be written whole (a full disk, an I/O error) is known, and reported as `capture_error`,
+instead of passing for an agent that printed nothing.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 import select
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +29,68 @@ class Completed:
     exit_code: int | None      # None when killed on timeout
     duration_seconds: float
     timed_out: bool
+    capture_error: str | None = None    # why a capture file is shorter than what the command wrote
+
+
+# how long the captures are still read after the command ended, for output its children still flush
+# (a background process it left running must not hold the task forever)
+DRAIN_SECONDS = 2.0
+
+
+class _Copier(threading.Thread):
+    """Copies one pipe into its capture file as the child writes. A failed write (ENOSPC, EIO) is
+    remembered and the pipe is still drained, so the child never blocks on a full pipe."""
+
+    def __init__(self, pipe, sink, name: str):
+        super().__init__(daemon=True, name=f"capture-{name}")
+        self.pipe, self.sink, self.label = pipe, sink, name
+        self.read = self.written = 0
+        self.error: str | None = None
+        self.stop = threading.Event()
+        self.context = contextvars.copy_context()     # durable.rebuildable() holds in this thread too
+
+    def run(self) -> None:
+        self.context.run(self._copy)
+
+    def _copy(self) -> None:
+        fd, poller = self.pipe.fileno(), select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        while not self.stop.is_set():
+            if not poller.poll(100):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            self.read += len(chunk)
+            if self.error is None:
+                self._write(chunk)
+        if self.error is None:
+            self._sync()
+
+    def _write(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        try:
+            while view:
+                n = os.write(self.sink.fileno(), view)
+                self.written += n
+                view = view[n:]
+        except OSError as exc:
+            self.error = f"{self.label}: {exc.strerror} (errno {exc.errno}) after {self.written} bytes"
+
+    def _sync(self) -> None:
+        try:
+            durable.sync(self.sink)
+        except OSError as exc:
+            self.error = f"{self.label}: {exc.strerror} (errno {exc.errno}) when syncing"
+
+    def finish(self, deadline: float) -> str | None:
+        self.join(max(deadline - time.monotonic(), 0))
+        if self.is_alive():           # a left-behind child still holds the pipe: stop reading it
+            self.stop.set()
+            self.join()
+        if self.error is None and self.written != self.read:
+            self.error = f"{self.label}: captured {self.written} of {self.read} bytes"
+        return self.error
 
 
 def _children(pid: int) -> list[int]:
@@ -81,13 +149,19 @@ def _milliseconds_left(deadline: float | None) -> int | None:
 
 def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path | None, timeout: float,
               stdin: Path | None = None) -> Completed:
-    """Run `command` with bash; stdout (and stderr, or merged into stdout when None) go to files,
-    not pipes, so a straggling grandchild cannot block us."""
+    """Run `command` with bash; stdout (and stderr, or merged into stdout when None) are copied to files
+    as they come (see _Copier), and synced before this returns: the captures are evidence the task's
+    seal will vouch for."""
     started = time.monotonic()
     with open(stdout, "wb") as out, open(stderr if stderr else os.devnull, "wb") as err, \
             open(stdin if stdin else os.devnull, "rb") as inp:
-        proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdin=inp, stdout=out,
-                                stderr=err if stderr else subprocess.STDOUT)
+        proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdin=inp, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE if stderr else subprocess.STDOUT)
+        copiers = [_Copier(proc.stdout, out, Path(stdout).name)]
+        if stderr:
+            copiers.append(_Copier(proc.stderr, err, Path(stderr).name))
+        for copier in copiers:
+            copier.start()
         try:
             code = _wait(proc, timeout)
             done = Completed(code, time.monotonic() - started, False)
@@ -99,9 +173,9 @@ def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path | N
             if proc.poll() is None:     # interrupted (SIGTERM/Ctrl-C): take the children down too
                 kill_tree(proc.pid)
                 proc.wait()
-        # the captures are evidence the task's seal will vouch for: on disk before it is (redaction
-        # rewrites, durably, only the files it changes)
-        durable.sync(out)
-        if stderr:
-            durable.sync(err)
-        return done
+            drained = time.monotonic() + DRAIN_SECONDS
+            errors = [e for c in copiers if (e := c.finish(drained))]
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe:
+                    pipe.close()
+        return Completed(done.exit_code, done.duration_seconds, done.timed_out, "; ".join(errors) or None)

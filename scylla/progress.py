@@ -23,7 +23,7 @@ from collections import Counter
 
 from doit.reporter import ExecutedOnlyReporter
 
-from . import budget, runplan
+from . import budget, preflight, runplan
 
 PREFIX = "[scylla]"
 PAID = ("agent", "pipeline", "judge")
@@ -56,7 +56,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         # running totals per kind: a status line must not walk every task so far (quadratic at 10,000)
         self.finished, self.begun, self.seconds = Counter(), Counter(), Counter()
         self.failed: list[str] = []
-        self.uptodate, self.not_run, self.refused, self.spent, self.decile = 0, 0, 0, 0.0, 0
+        self.uptodate, self.not_run, self.refused, self.spent, self.decile = 0, 0, Counter(), 0.0, 0
         self.run = runplan.RUN                  # None when doit was not started through graph.load
         self.plan: dict | None = None
         self.bar_shown = False
@@ -90,21 +90,21 @@ class ProgressReporter(ExecutedOnlyReporter):
             self._update()
 
     def add_failure(self, task, fail):
-        refused = budget.REFUSED in fail.get_msg()
-        if not refused or not self.refused:     # one budget refusal is reported; the rest only counted
+        refused = next((m for m in (budget.REFUSED, preflight.REFUSED) if m in fail.get_msg()), None)
+        if not refused or not self.refused[refused]:    # one refusal of a kind is reported; the rest counted
             super().add_failure(task, fail)
         if task.name not in self.started:
             self.not_run += 1                   # a dependency failed, or an input is missing
             return
         self._finished(task)
         if refused:
-            self.refused += 1
+            self.refused[refused] += 1
         else:
             self.failed.append(task.name)
         self._update(force_line=True)
 
     def skip_uptodate(self, task):
-        self.uptodate += 1
+        self.uptodate += bool(task.actions)     # (group tasks are up to date by definition)
 
     def complete_run(self):
         self._clear_bar()
@@ -185,7 +185,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         ran = ", ".join(f"{k} {self.finished[k]}" for k in ROWS if self.finished[k])
         text = (f"finished in {_clock(time.monotonic() - self.t0)}: {sum(self.finished.values())} tasks ran"
                 + (f" ({ran})" if ran else "") + f", {len(self.failed)} failed"
-                + (f", {self.refused} refused by the budget" if self.refused else "")
+                + "".join(f", {n} {marker}" for marker, n in sorted(self.refused.items()))
                 + (f", {self.not_run} not run (a dependency failed)" if self.not_run else "")
                 + f", {self.uptodate} up to date"
                 + f" · ${self.spent:.2f} spent on agents and judges")

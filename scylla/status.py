@@ -8,6 +8,7 @@ forecast of its agent and judge cost and time. `--json` prints the same for mach
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -16,12 +17,12 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from . import budget
-from .forecast import forecast
+from . import budget, durable, preflight
+from .forecast import Estimator, forecast
 from .plan import STATES, Plan, TaskId, _sealed
 
-ROWS = ("setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt", "judge",
-        "judgment", "consensus", "run", "subtest", "tier", "experiment")
+ROWS = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt",
+        "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment")
 ALL = "all"                     # the column of tasks that belong to no tier (setup, baseline, experiment)
 MARKS = (("done", "✓"), ("to_run", "▶"), ("may_run", "?"), ("failed", "✗"), ("invalid", "⚠"), ("blocked", "!"),
          ("refused", "⊘"))
@@ -78,6 +79,7 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
         "judges": _judges(plan, names, exp),
         "tasks": {n: {"state": v.state, "reasons": v.reasons, "failed_last_time": v.failed, "invalid": v.invalid}
                   for n in names if (v := plan.verdicts[n]).state != "done" or v.failed or v.invalid},
+        "lost": _lost(plan, exp),
         "forecast": fc,
         # the next doit's budget gate (over the whole run, whatever the view's filters)
         "budget": decision and {"budget_usd": decision.budget, "spent_usd": decision.spent,
@@ -85,6 +87,27 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
                                 "unpriced_calls": decision.unpriced, "over_budget": decision.override,
                                 "refusal": decision.refusal()},
     }
+
+
+def _lost(plan: Plan, exp) -> list[dict]:
+    """Each lost raw capture once, with the paid task that made it, the command that buys exactly that
+    task again, and its price (the forecast's estimate for a call of that kind)."""
+    estimate, out = Estimator(plan), []
+    for path, producer in sorted(plan.lost.items()):
+        seal = durable.seal_path(os.path.abspath(_sealed(plan.tasks[producer]).out_dir))
+        e = estimate(TaskId.parse(producer))
+        out.append({"file": path, "paid_task": producer, "price_usd": e.cost, "price_basis": e.basis,
+                    "rebuy": f"rm {seal} && doit {producer}"})
+    return out
+
+
+def _hold_for_preflight(plan: Plan, problems: list[str]) -> set[str]:
+    """With preflight findings, the next doit starts no agent or judge call: those due are blocked."""
+    due = {n for n, v in plan.verdicts.items()
+           if v.state in ("to_run", "may_run") and getattr(_sealed(plan.tasks[n]), "paid", False)}
+    if problems and due:
+        plan.refuse(due, f"{preflight.REFUSED}: " + "; ".join(problems), state="blocked", held_by="preflight")
+    return due if problems else set()
 
 
 def _gate(plan: Plan, exp, over_budget: bool) -> budget.Decision | None:
@@ -157,8 +180,12 @@ def _judges(plan: Plan, names: list[str], exp) -> dict:
 def render(rep: dict, exp, why: bool = False) -> str:
     selection = f" (selection: {rep['selection']})" if rep["selection"] else ""
     lines = [f"experiment {rep['experiment']}{selection}", ""]
+    if rep.get("preflight"):
+        lines += [f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
+                  f"agent or judge until they are fixed:", *(f"  ✗ {p}" for p in rep["preflight"]), ""]
     lines += _render_table(rep["table"], getattr(exp, "tiers", ())) + ["", LEGEND, ""]
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
+    lines += _render_lost(rep["lost"])
     lines += _render_next(rep) + _render_forecast(rep["forecast"]) + _render_budget(rep["budget"])
     if why:
         lines += [""] + _render_why(rep)
@@ -208,9 +235,20 @@ def _render_judges(judges: dict) -> list[str]:
     return lines
 
 
+def _render_lost(lost: list[dict]) -> list[str]:
+    if not lost:
+        return []
+    lines = [f"Lost ({len(lost)}): raw captures of finished paid work; what needs them is blocked, and only "
+             f"paying again brings them back (then `doit status` prices what follows the new call):"]
+    for item in lost:
+        price = _money(item["price_usd"]) if item["price_usd"] is not None else "unpriced"
+        lines.append(f"  {item['file']} (made by {item['paid_task']}; re-buy it, {price}: {item['rebuy']})")
+    return lines + [""]
+
+
 def _render_next(rep: dict) -> list[str]:
     kinds = Counter(TaskId.parse(n).kind for n in rep["to_run"])
-    paid = f"{kinds['agent']} agent runs, {kinds['judge']} judgments, {kinds['pipeline']} pipelines"
+    paid = f"{kinds['agent']} agent runs, {kinds['judge']} judge calls, {kinds['pipeline']} pipelines"
     n = len(rep["to_run"])
     line = f"Next `doit`: {n} task{'s' * (n != 1)} to run ({paid})"
     if rep["may_run"]:
@@ -298,9 +336,12 @@ class Status(DoitCmdBase):
     def _execute(self, why=False, as_json=False, tier="", subtest="", runs="", kind="", pos_args=None):
         control = TaskControl(self.task_list)
         control.process(pos_args or None)
-        plan = Plan(control.tasks, self.dep_manager, control.selected_tasks)
         namespace = getattr(self.loader, "namespace", {})
         exp = namespace.get("EXPERIMENT")
+        plan = Plan(control.tasks, self.dep_manager, control.selected_tasks)
+        problems = preflight.findings(exp, preflight.repo_cache(exp)) if exp is not None else []
+        held = _hold_for_preflight(plan, problems)
         rep = report(plan, exp, Selection.parse(tier, subtest, runs, kind), namespace.get("OVER_BUDGET", False))
+        rep["preflight"] = problems
         sys.stdout.write(json.dumps(rep, indent=1) + "\n" if as_json else render(rep, exp, why))
-        return 0
+        return 1 if held else 0

@@ -24,6 +24,7 @@ BASELINE_DIR = "baseline"
 REPOS_DIR = f"{STATE_DIR}/repos"
 WORKSPACES_DIR = f"{STATE_DIR}/workspaces"
 LOCKS_DIR = f"{STATE_DIR}/locks"
+PREFLIGHT = f"{STATE_DIR}/preflight.json"
 
 REPORT_FILES = ("report.md", "report.json")
 AGENT_RAW = ("prompt.md", "replay.sh", "stdout.log", "stderr.log", "output.txt", "command_log.json",

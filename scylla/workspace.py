@@ -86,9 +86,14 @@ def source_commit(source: Path) -> str:
 _READY: set[tuple[Path, str]] = set()     # caches this process has seen holding a commit
 
 
+def cache_path(exp_root: Path, url: str) -> Path:
+    """Where the experiment keeps its bare cache of repository `url`."""
+    return Path(exp_root) / tree.REPOS_DIR / f"{_slug(url)}.git"
+
+
 def ensure_repo(exp_root: Path, url: str, local: Path | None, commit: str) -> Path:
     """A bare cache of the fixture repository that contains `commit`; created once per experiment."""
-    cache = exp_root / tree.REPOS_DIR / f"{_slug(url)}.git"
+    cache = cache_path(exp_root, url)
     if (cache, commit) not in _READY:
         with file_lock(exp_root / tree.LOCKS_DIR / f"{cache.name}.lock"):
             # checked again under the lock: the first wave of `-n 8` threads all get here at once, and
@@ -100,12 +105,12 @@ def ensure_repo(exp_root: Path, url: str, local: Path | None, commit: str) -> Pa
 
 
 def _fill(cache: Path, url: str, local: Path | None, commit: str) -> None:
-    if _has_commit(cache, commit):
+    if has_commit(cache, commit):
         return
     source = local if local is not None else url
     if not cache.exists():
         git("init", "--bare", "-q", str(cache))
-    if isinstance(source, Path) and source.is_dir() and not _is_git_repo(source):
+    if isinstance(source, Path) and source.is_dir() and not is_git_repo(source):
         commit_directory(source, cache)
     else:
         try:
@@ -113,24 +118,25 @@ def _fill(cache: Path, url: str, local: Path | None, commit: str) -> None:
                 "+refs/tags/*:refs/tags/*")
             git(f"--git-dir={cache}", "fetch", "-q", str(source), commit)
         except WorkspaceError as exc:
-            if not _has_commit(cache, commit):
+            if not has_commit(cache, commit):
                 raise WorkspaceError(f"cannot fetch {url} (local: {local}): {exc}") from None
-    if not _has_commit(cache, commit):
+    if not has_commit(cache, commit):
         raise WorkspaceError(f"source.hash {commit} is not in repository {url}"
                              + (f" (mapped to {local})" if local else ""))
 
 
-def _has_commit(cache: Path, commit: str) -> bool:
-    if not cache.exists():
+def has_commit(repo: Path, commit: str) -> bool:
+    """Whether a repository (bare, like the cache, or a clone) holds `commit`."""
+    if not repo.exists():
         return False
     try:
-        git(f"--git-dir={cache}", "cat-file", "-e", f"{commit}^{{commit}}")
+        git("-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}")
         return True
     except WorkspaceError:
         return False
 
 
-def _is_git_repo(path: Path) -> bool:
+def is_git_repo(path: Path) -> bool:
     return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
 

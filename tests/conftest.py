@@ -168,3 +168,15 @@ def downstream(checkout: Checkout, roots: set[str]) -> set[str]:
                 seen.add(nxt)
                 todo.append(nxt)
     return seen
+
+
+def claude_ready_env(tmp_path: Path) -> dict:
+    """An environment in which preflight finds a `claude` CLI and a key, for trees whose adapters are
+    claude-code but whose test calls none (e.g. adopted ProjectScylla trees): a stand-in that only
+    answers --version, and a dummy key."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "claude"
+    fake.write_text("#!/bin/sh\necho '2.1.332 (Claude Code, stand-in)'\n")
+    fake.chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}", "ANTHROPIC_API_KEY": "sk-ant-dummy-0123456789"}

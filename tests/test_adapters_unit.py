@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -130,8 +132,58 @@ def test_command_captures_are_on_disk_before_a_seal_vouches_for_them(tmp_path, m
     out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
     done = run_shell("echo out; echo err >&2", tmp_path, dict(os.environ), out, err, 30)
     assert done.exit_code == 0 and out.read_text() == "out\n" and err.read_text() == "err\n"
-    assert synced == [str(out), str(err)]          # unchanged by redaction, so nothing else would sync them
+    assert sorted(synced) == [str(err), str(out)]  # unchanged by redaction, so nothing else would sync them
     synced.clear()
     with durable.rebuildable():                    # a derived file's capture: doit rebuilds it after a crash
         run_shell("echo again", tmp_path, dict(os.environ), out, None, 30)
     assert synced == []
+
+
+def test_a_capture_cut_short_is_reported(tmp_path):
+    """/dev/full fails every write with ENOSPC: what the command wrote is known not to be on disk."""
+    from scylla.process import run_shell
+    done = run_shell("echo out; echo err >&2", tmp_path, dict(os.environ), Path("/dev/full"), tmp_path / "err", 30)
+    assert done.exit_code == 0 and "No space left on device" in done.capture_error and "0 bytes" in done.capture_error
+    assert (tmp_path / "err").read_text() == "err\n"
+    assert run_shell("echo fine", tmp_path, dict(os.environ), tmp_path / "out", None, 30).capture_error is None
+
+
+def test_a_left_behind_child_does_not_hold_the_command(tmp_path):
+    from scylla import process
+    started = time.monotonic()
+    done = process.run_shell("(sleep 60; echo late) & echo early", tmp_path, dict(os.environ), tmp_path / "o", None, 30)
+    assert done.exit_code == 0 and (tmp_path / "o").read_text() == "early\n"
+    assert time.monotonic() - started < process.DRAIN_SECONDS + 10
+
+
+# result objects as the real CLI (2.1.332) ends them, trimmed to the fields that decide
+NOT_LOGGED_IN = {"type": "result", "subtype": "success", "is_error": True, "api_error_status": None,
+                 "terminal_reason": "api_error", "modelUsage": {}, "usage": {"output_tokens": 0},
+                 "result": "Not logged in · Please run /login"}
+REFUSED = {"type": "result", "subtype": "success", "is_error": True, "api_error_status": None,
+           "api_error": "connection_failed", "terminal_reason": "api_error", "modelUsage": {},
+           "result": "API Error: Connection refused — a firewall or proxy may be blocking it (ECONNREFUSED)"}
+BAD_KEY = {"type": "result", "subtype": "success", "is_error": True, "api_error_status": 401,
+           "api_error_type": "authentication_error", "modelUsage": {}, "result": "Invalid API key · Fix external API key"}
+
+
+@pytest.mark.parametrize("result, words", [
+    (NOT_LOGGED_IN, ["API error", "Not logged in"]), (REFUSED, ["connection_failed", "ECONNREFUSED"]),
+    (BAD_KEY, ["authentication failed", "401", "Invalid API key"]),
+    ({"type": "result", "subtype": "error_during_execution", "is_error": True, "errors": ["boom"]},
+     ["no model answer", "boom"])])
+def test_runs_without_a_model_answer_are_infrastructure_failures(result, words):
+    reason = usage.infra_reason(result)
+    assert reason and all(w in reason for w in words), reason
+    assert usage.outcome(result, 1) != "completed" and "success" not in usage.outcome(result, 1)
+
+
+def test_errors_after_real_model_turns_are_the_agents_outcome():
+    answered = {"modelUsage": {"m": {"inputTokens": 10, "outputTokens": 50, "costUSD": 0.1}}}
+    for result, outcome in [({"subtype": "error_max_turns", "is_error": True, **answered}, "max_turns"),
+                            ({"subtype": "error_max_budget_usd", "is_error": True, **answered}, "error_max_budget_usd"),
+                            ({"subtype": "success", "is_error": True, "terminal_reason": "prompt_too_long",
+                              **answered}, "error_prompt_too_long"),
+                            ({"subtype": "success", "is_error": False, **answered}, "completed")]:
+        assert usage.infra_reason({"type": "result", **result}) is None, result
+        assert usage.outcome({"type": "result", **result}, 1) == outcome

@@ -121,4 +121,5 @@ def test_missing_key_without_base_url_fails_clearly(hello, monkeypatch):
     hello.edit_spec(lambda s: s["judges"].append({"adapter": "openai", "model": "gpt-4o",
                                                   "api_key_env": "SCYLLA_TEST_NO_SUCH_KEY"}))
     run = hello.doit("judge:T0/00/run_01/judge_03", check=False)
-    assert run.returncode != 0 and "SCYLLA_TEST_NO_SUCH_KEY is not set" in run.stdout
+    assert run.returncode != 0 and "refused by preflight" in run.stdout        # found before the call
+    assert "none of SCYLLA_TEST_NO_SUCH_KEY is set: export the key" in run.stdout

@@ -13,6 +13,9 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
+from conftest import claude_ready_env, downstream
 from scylla.plan import TaskId
 from scylla.status import Selection
 
@@ -120,7 +123,12 @@ def test_a_failed_judge_and_an_invalid_judgment(hello):
     assert st["tasks"]["judge:T0/00/run_01/judge_02"]["reasons"][0].startswith("failed last time (infra failure")
     assert st["judges"]["judge_02"]["invalid"] == 1 and st["judges"]["judge_02"]["failed"] == 1
     assert st["runs"]["failed"] == 1
-    _assert_predicted(hello, st, hello.doit())
+    second = hello.doit()
+    # the failure did not make doit forget the consensus records it blocked: each consensus of a judge
+    # that runs now "may run" (the new reply decides), and these replies change every one of them
+    _assert_predicted(hello, st, second, exact=False)
+    rejudged = {n.split(":")[1].rsplit("/", 1)[0] for n in st["to_run"] if n.startswith("judge:")}
+    assert set(second.executed) - set(st["to_run"]) == {f"consensus:{r}" for r in rejudged}
     assert _status(hello)["to_run"] == []
 
     hello.reset_calls()
@@ -171,8 +179,9 @@ def test_an_adopted_projectscylla_tree_shows_exactly_its_unfinished_work(tmp_pat
     from test_adopt import FINISHED, UNFINISHED, _adopt, _doit, _setup
     checkout, hello, ps = _setup(tmp_path, "completed", FINISHED)
     _adopt(checkout, hello, ps)
-    st = json.loads(_doit(checkout, ps, "status", "--json").stdout)
-    assert set(st["to_run"]) == UNFINISHED and st["may_run"] == [] and st["blocked"] == []
+    st = json.loads(_doit(checkout, ps, "status", "--json", env=claude_ready_env(tmp_path)).stdout)
+    # preflight runs in the first `doit` after adoption (adoption runs no check for paid work)
+    assert set(st["to_run"]) == UNFINISHED | {"preflight"} and st["may_run"] == [] and st["blocked"] == []
     assert st["runs"]["expected"] == 8 and st["runs"]["agent"] == 1        # the rate-limited run, from its agent on
 
 
@@ -197,3 +206,29 @@ def test_status_dry_runs_in_scratch_and_writes_nothing(hello, tmp_path):
     assert _snapshot(hello.root) == before
     assert list(scratch.iterdir()) == []                 # the scratch directory is gone too
     assert hello.calls("agent") == [] and hello.calls("judge") == []
+
+
+def test_a_lost_raw_capture_is_named_once_with_the_command_and_price_to_rebuy_it(hello):
+    """Only what a finished paid task captured is lost; what needs it is blocked, nothing else is.
+    (In a tier others inherit from, its tier aggregate would block their agents too: not yet solved.)"""
+    (hello.root / "T5/01/run_02/agent/stdout.log").unlink()
+    (hello.root / "T5/01/run_02/agent/patch.diff").unlink()
+    st = _status(hello)
+    seal = str(hello.root / "T5/01/run_02/agent/.seal.json")
+    assert [(x["file"], x["paid_task"], x["rebuy"]) for x in st["lost"]] == [
+        ("T5/01/run_02/agent/patch.diff", "agent:T5/01/run_02", f"rm {seal} && doit agent:T5/01/run_02"),
+        ("T5/01/run_02/agent/stdout.log", "agent:T5/01/run_02", f"rm {seal} && doit agent:T5/01/run_02")]
+    t5_costs = [hello.json(f"T5/01/run_0{n}/agent/result.json")["cost_usd"] for n in (1, 2)]
+    assert st["lost"][0]["price_usd"] == pytest.approx(sum(t5_costs) / 2)     # the mean of T5's finished agents
+    consumers = {"agent_result:T5/01/run_02", "pipeline:T5/01/run_02", "judge_prompt:T5/01/run_02"}
+    assert st["to_run"] == [] and set(st["blocked"]) == downstream(hello, consumers), st["blocked"]
+    text = hello.doit("status").stdout
+    assert "Lost (2)" in text and text.count("agent:T5/01/run_02;") == 2
+    run = hello.doit("--continue", check=False)
+    assert run.executed == [] and hello.calls("agent") == [] and hello.calls("judge") == []
+    subprocess.run(st["lost"][0]["rebuy"].split(" && ")[0].split(), check=True)       # re-buy it
+    assert _status(hello)["lost"] == []
+    hello.doit()
+    # the scripted agent answers as before: the same judge prompt, so the judgments stand
+    assert hello.calls("agent") == ["T5/01/run_02"] and hello.calls("judge") == []
+    assert hello.doit().executed == []

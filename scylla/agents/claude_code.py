@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..durable import InfraFailure
 from . import command as command_adapter
 
 DEFAULT_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
@@ -73,11 +74,14 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: 
         env["MAX_THINKING_TOKENS"] = "0"
     try:
         version = subprocess.run([cli(exp), "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
-    except OSError:
-        version = "not found"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        shutil.rmtree(home, ignore_errors=True)
+        raise InfraFailure(f"the claude CLI {cli(exp)!r} cannot be run ({exc}): install it "
+                           f"(npm install -g @anthropic-ai/claude-code) or set agent.options.cli to its path") from None
     try:
         return command_adapter.run(exp, run_paths, workspace, manifest, agent_dir,
                                    command=command_line(exp, manifest), extra_env=env,
-                                   model_note=f"**CLI**: {version}\n", replay_prelude=REPLAY_HOME)
+                                   model_note=f"**CLI**: {version}\n", replay_prelude=REPLAY_HOME,
+                                   needs_result=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -63,9 +63,11 @@ def model_md(role: str, model: str, adapter: str, command: str | None) -> str:
 
 
 def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, command: str | None = None,
-        extra_env: dict | None = None, model_note: str = "", replay_prelude: tuple[str, ...] = ()) -> AgentRun:
+        extra_env: dict | None = None, model_note: str = "", replay_prelude: tuple[str, ...] = (),
+        needs_result: bool = False) -> AgentRun:
     """Run the configured command (or `command`, for adapters built on this one); write every raw
-    capture except the patch into `agent_dir`."""
+    capture except the patch into `agent_dir`. `needs_result`: the command is a CLI that always ends
+    with a result object (Claude Code), so a run without one is an infrastructure failure."""
     cfg = exp.agent
     command = command or cfg.command
     prompt = agent_dir / "prompt.md"
@@ -96,18 +98,39 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, comman
                                                    "measured_at": started.isoformat(timespec="seconds")})
     durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, command) + model_note)
     limited, retry_after = usage.rate_limit(result)
-    return AgentRun(exit_code, done.duration_seconds, classify(done, exit_code, result, cfg), limited, retry_after)
+    reason = classify(done, exit_code, result, cfg, needs_result)
+    if reason and not limited:
+        reason = with_tail(reason, agent_dir, ("stderr.log",) if result else ("stderr.log", "stdout.log"))
+    return AgentRun(exit_code, done.duration_seconds, reason, limited, retry_after)
 
 
-def classify(done, exit_code: int, result: dict | None, cfg) -> str | None:
+def classify(done, exit_code: int, result: dict | None, cfg, needs_result: bool = False) -> str | None:
     """Infra failures are retried by the next `doit`; every other ending is the agent's outcome."""
     if done.timed_out:
         return f"timeout after {cfg.timeout_seconds:g} s"
+    if done.capture_error:
+        return f"the agent's output could not be captured whole ({done.capture_error})"
     if reason := usage.infra_reason(result):
         return reason
     if exit_code in cfg.infra_exit_codes:
         return f"exit code {exit_code} (configured as infrastructure failure)"
+    if needs_result and result is None:
+        return f"the CLI ended (exit code {exit_code}) without its result line"
     return None
+
+
+def with_tail(reason: str, agent_dir: Path, logs: tuple[str, ...], lines: int = 5) -> str:
+    """`reason` and the last lines of the first non-empty log of `logs` (already redacted), unless the
+    reason already quotes them: the cause is in the failure message, not only in .failed/."""
+    for name in logs:
+        try:
+            text = (agent_dir / name).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        if text:
+            tail = "\n".join(text.splitlines()[-lines:])[-800:]
+            return reason if tail in reason else f"{reason}\n{name} ends with:\n{tail}"
+    return reason
 
 
 def derive_result(agent_dir: Path) -> dict:

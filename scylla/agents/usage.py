@@ -64,15 +64,48 @@ def usage(result: dict | None) -> dict:
     return out
 
 
+AUTH_STATUSES = {401, 403}
+# the run reached a limit set for it: its turns were taken, whatever the usage says
+LIMIT_SUBTYPES = {"error_max_turns", "error_max_budget_usd", "error_max_structured_output_retries"}
+
+
+def error_text(result: dict) -> str:
+    """The CLI's own words about an error result: `result`, else `errors[]`."""
+    text = result.get("result") if isinstance(result.get("result"), str) else ""
+    errors = result.get("errors") if isinstance(result.get("errors"), list) else []
+    return (text or "; ".join(str(e) for e in errors)).strip()[:500]
+
+
+def model_answered(result: dict) -> bool:
+    """Whether any model call of the run produced tokens (per modelUsage, else the main loop's usage)."""
+    per_model = result.get("modelUsage")
+    if isinstance(per_model, dict) and per_model:
+        return any(isinstance(u, dict) and _int(u.get("outputTokens")) for u in per_model.values())
+    u = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    return bool(_int(u.get("output_tokens")))
+
+
 def infra_reason(result: dict | None) -> str | None:
-    """Why a result is an infrastructure failure (rate limit, overload, 5xx), from structured fields."""
+    """Why an error result is an infrastructure failure, from structured fields: an API error of any
+    kind (auth, connection, rate limit, 5xx: `terminal_reason: api_error`) or a run in which no model
+    call answered. Errors after real model turns (max turns, budget, ...) are the agent's outcome."""
     if not result or not result.get("is_error"):
         return None
-    status = result.get("api_error_status")
-    kind = result.get("api_error_type")
-    if status in INFRA_STATUSES or kind in INFRA_TYPES or rate_limit(result)[0]:
-        return f"API error {status or ''} {kind or ''}".strip()
-    return None
+    status, kind, failure = result.get("api_error_status"), result.get("api_error_type"), result.get("api_error")
+    if status in AUTH_STATUSES or kind == "authentication_error":
+        why = f"authentication failed (API error {status or ''} {kind or ''})".replace(" )", ")")
+    elif status in INFRA_STATUSES or kind in INFRA_TYPES or rate_limit(result)[0]:
+        why = f"API error {status or ''} {kind or ''}".strip()
+    elif failure or result.get("terminal_reason") == "api_error":
+        why = f"API error ({failure or status or 'no model answer'})"
+    elif result.get("startup_failure_reason"):
+        why = f"the CLI failed to start ({result['startup_failure_reason']})"
+    elif result.get("subtype") not in LIMIT_SUBTYPES and not model_answered(result):
+        why = "the agent got no model answer"
+    else:
+        return None
+    text = error_text(result)
+    return f"{why}: {text}" if text else why
 
 
 def assistant_text(stream: str) -> str:
@@ -102,10 +135,14 @@ def rate_limit(result: dict | None) -> tuple[bool, float | None]:
 
 
 def outcome(result: dict | None, exit_code: int) -> str:
-    """How the agent's run ended, for the record: completed, max_turns, error_* or exit_<code>."""
+    """How the agent's run ended, for the record: completed, max_turns, error_* or exit_<code>.
+    Never 'completed' (or the CLI's 'success' subtype) when the CLI reported an error."""
     if result and isinstance(result.get("subtype"), str):
         sub = result["subtype"]
-        if sub == "success" and not result.get("is_error"):
-            return "completed"
-        return "max_turns" if sub == "error_max_turns" else sub
+        if sub == "error_max_turns":
+            return "max_turns"
+        if sub != "success" or not result.get("is_error"):
+            return "completed" if sub == "success" else sub
+        reason = result.get("terminal_reason")
+        return f"error_{reason}" if isinstance(reason, str) and reason else "error"
     return "completed" if exit_code == 0 else f"exit_{exit_code}"

@@ -49,9 +49,10 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
         out.unlink(), err.unlink()
         logs.append(f"=== attempt {attempt}: exit {done.exit_code} ===\n{stdout}\n--- stderr ---\n{stderr}\n")
         durable.write_text(out_dir / "stdout.log", "".join(logs))
-        if done.timed_out or done.exit_code != 0:
-            why = "timed out" if done.timed_out else f"exited with code {done.exit_code}"
-            raise durable.InfraFailure(f"judge command {why}: {stderr.strip()[-500:]}")
+        if done.timed_out or done.exit_code != 0 or done.capture_error:
+            why = "timed out" if done.timed_out else f"exited with code {done.exit_code}" if done.exit_code \
+                else f"output not captured whole ({done.capture_error})"
+            raise durable.InfraFailure(f"judge command {why}: {(stderr.strip() or stdout.strip())[-500:]}")
         wrapped = usage.parse_result_json(stdout)
         limited, retry_after = usage.rate_limit(wrapped)
         if limited:

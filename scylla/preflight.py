@@ -1,0 +1,184 @@
+"""Preflight: what would make paid work fail, found before any agent or judge is paid for.
+
+Checked: the adapters' executables (on PATH or as configured, with their version), the variables
+holding their keys, the fixture repository (mapped, present, holding `source.hash`), every subtest's
+resources, and the pipeline's tools.
+
+The `preflight` task, which every sealed task waits for, writes its findings to `.scylla/preflight.json`;
+an agent or judge call that is due refuses to start while there are any (`refusal`); the free sealed
+tasks (baseline, pipeline, the pipeline judge) go ahead. The task itself never fails:
+a failed dependency would stop doit from even checking whether the sealed tasks are up to date, and a
+tree whose paid work is all done (say, a CI job rebuilding results without keys) must not be held up.
+`facts()` is the cheap part (stats and environment lookups, no process): the task is up to date while
+they are unchanged and nothing was found, so a no-op `doit` pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from . import durable, resources, tree, workspace
+from .pipeline import runs_steps
+from .spec import Experiment
+
+# any one of these lets the claude CLI reach a model (its private HOME per run hides an OAuth login)
+CLAUDE_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+                      "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
+
+
+TASK = "preflight"
+REFUSED = "refused by preflight"
+
+
+def repo_cache(exp: Experiment) -> Path:
+    return workspace.cache_path(exp.root, exp.fixture.repo_url)
+
+
+def _claude_cli(options: dict) -> str:
+    return str(options.get("cli") or "claude")
+
+
+def _executables(exp: Experiment) -> dict[str, str]:
+    """Executable -> who needs it."""
+    needed = {}
+    if exp.agent.adapter == "claude-code":
+        needed[_claude_cli(exp.agent.options)] = "agent (adapter claude-code; set agent.options.cli to its path)"
+    for slot in exp.judges:
+        if slot.adapter == "claude-code":
+            needed.setdefault(_claude_cli(slot.options),
+                              f"judges[{slot.number - 1}] (adapter claude-code; set options.cli to its path)")
+    return needed
+
+
+def _keys(exp: Experiment) -> dict[str, tuple[str, ...]]:
+    """Who needs a key -> the variables, any one of which will do."""
+    keys = {}
+    if exp.agent.adapter == "claude-code":
+        keys["agent (adapter claude-code)"] = CLAUDE_CREDENTIALS
+    for slot in exp.judges:
+        if slot.adapter == "claude-code":
+            keys[f"judges[{slot.number - 1}] (adapter claude-code)"] = CLAUDE_CREDENTIALS
+        elif slot.adapter == "openai" and not slot.base_url:     # local servers take any key
+            keys[f"judges[{slot.number - 1}] (adapter openai, model {slot.model})"] = (slot.api_key_env,)
+    return keys
+
+
+def _repo(exp: Experiment) -> Path | None:
+    local = exp.repos.get(exp.fixture.repo_url)
+    if local is None and Path(exp.fixture.repo_url).expanduser().is_absolute():
+        local = Path(exp.fixture.repo_url).expanduser()
+    return local
+
+
+def _stat(path: str | os.PathLike | None) -> list | None:
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return st and [st.st_size, st.st_mtime_ns]
+
+
+def facts(exp: Experiment) -> dict:
+    """What preflight's verdict depends on, gathered without starting a process (names, stats, and
+    whether key variables are set: never their values)."""
+    repo = _repo(exp)
+    return {
+        "source": [exp.fixture.repo_url, exp.fixture.source_hash],
+        "executables": {name: [shutil.which(name), _stat(shutil.which(name))] for name in _executables(exp)},
+        "keys": {who: [v for v in names if os.environ.get(v)] for who, names in _keys(exp).items()},
+        # (relative to the spec: a tree moved with its spec stays up to date)
+        "repo": [os.path.relpath(repo, exp.spec_path.parent) if repo else None, _stat(repo),
+                 _stat(repo / ".git" if repo else None)],
+        "resources": {s.tier + "/" + s.id: resources.own_resources(exp.tiers_dir, s)[1] for s in exp.all_subtests()},
+        "pytest": runs_steps(exp.fixture.language) and importlib.util.find_spec("pytest") is not None,
+    }
+
+
+def findings(exp: Experiment, cache: Path | None = None) -> list[str]:
+    """Everything that would make paid work fail, each with its fix. `cache`: the experiment's
+    repository cache, which may already hold the commit (then the mapped repository is not needed)."""
+    found = []
+    for name, who in _executables(exp).items():
+        if _version(name):
+            continue
+        found.append(f"{who}: executable {name!r} not found or not runnable "
+                     f"(install it, e.g. npm install -g @anthropic-ai/claude-code, or fix the path)")
+    for who, names in _keys(exp).items():
+        if not any(os.environ.get(v) for v in names):
+            found.append(f"{who}: none of {', '.join(names)} is set: export the key before `doit`")
+    found += _repo_findings(exp, cache)
+    for s in exp.all_subtests():
+        found += [f"{s.path}: {m}" for m in resources.own_resources(exp.tiers_dir, s)[1]]
+    if runs_steps(exp.fixture.language) and importlib.util.find_spec("pytest") is None:
+        found.append(f"pipeline ({exp.fixture.language}): pytest is not installed for {sys.executable}: "
+                     f"pip install pytest")
+    return found
+
+
+def _version(name: str) -> str | None:
+    path = shutil.which(name)
+    if path is None:
+        return None
+    try:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or done.stderr.strip() or "unknown version"
+
+
+def versions(exp: Experiment) -> dict[str, str | None]:
+    return {name: _version(name) for name in _executables(exp)}
+
+
+def _repo_findings(exp: Experiment, cache: Path | None) -> list[str]:
+    fx, repo = exp.fixture, _repo(exp)
+    if cache is not None and cache.exists() and workspace.has_commit(cache, fx.source_hash):
+        return []
+    where = f"{exp.spec_path}: repos"
+    if repo is None:
+        return [f"{where}: {fx.repo_url!r} is not mapped to a local repository: add "
+                f"`\"{fx.repo_url}\": PATH/TO/CLONE` under repos:"]
+    if not repo.is_dir():
+        return [f"{where}: {fx.repo_url!r} is mapped to {repo}, which does not exist: clone it there or fix the path"]
+    if workspace.is_git_repo(repo):
+        if not workspace.has_commit(repo, fx.source_hash):
+            return [f"{where}: {repo} does not hold commit {fx.source_hash} ({fx.test_yaml}: source.hash): "
+                    f"fetch it (git -C {repo} fetch origin {fx.source_hash}) or map a clone that has it"]
+    elif (commit := workspace.source_commit(repo)) != fx.source_hash:
+        return [f"{where}: the directory {repo} commits as {commit}, not {fx.source_hash} ({fx.test_yaml}: "
+                f"source.hash): restore its files, or pin source.hash to {commit} if the change is intended"]
+    return []
+
+
+def record(exp: Experiment) -> list[str]:
+    """Run every check and write `.scylla/preflight.json` (what the sealed tasks read); the findings."""
+    problems = findings(exp, repo_cache(exp))
+    durable.write_json(tree.PREFLIGHT, {"problems": problems, "versions": versions(exp)})
+    return problems
+
+
+def clean() -> bool:
+    """Whether the last preflight found nothing (its task re-runs every `doit` until then)."""
+    try:
+        return not durable.read_json_object(tree.PREFLIGHT).get("problems")
+    except durable.ArtifactError:
+        return False
+
+
+def refusal() -> str | None:
+    """Why a sealed task that is due must not start: the last preflight's findings, if any."""
+    try:
+        problems = durable.read_json_object(tree.PREFLIGHT).get("problems") or []
+    except durable.ArtifactError:
+        return None             # no preflight ran in this tree (a task selected without its dependencies)
+    if not problems:
+        return None
+    return (f"{len(problems)} problem(s) would make paid work fail (`doit status` lists them):\n"
+            + "\n".join(f"  - {p}" for p in problems))
