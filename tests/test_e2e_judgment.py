@@ -83,3 +83,21 @@ def test_a_score_out_of_range_is_retried_then_an_invalid_judgment_with_the_reaso
     (judge / "judgment.json").unlink()
     assert hello.doit().executed == [f"judgment:{RUN}/judge_02"] and hello.calls("judge") == []
     assert (judge / "judgment.json").read_bytes() == before
+
+
+def test_a_lost_reply_is_named_once_with_its_price_and_nothing_is_called(hello):
+    """The reply is the judge's raw capture: gone, only paying the judge again brings it back. doit status
+    names it once (lost), with the command that re-buys exactly that judge call; the judgment.json made
+    from it stays as it is, and no doit calls a judge over it."""
+    hello.doit()                                       # (whatever a copied tree makes due runs first)
+    reply = hello.root / RUN / "judge/judge_02/response.txt"
+    judgment = (reply.parent / "judgment.json").read_bytes()
+    reply.unlink()
+    st = json.loads(hello.doit("status", "--json", check=False).stdout)
+    assert [(x["file"], x["paid_task"]) for x in st["lost"]] == [(f"{RUN}/judge/judge_02/response.txt",
+                                                                  f"judge:{RUN}/judge_02")]
+    assert st["lost"][0]["rebuy"].endswith(f"judge_02/.seal.json && doit judge:{RUN}/judge_02")
+    assert f"judgment:{RUN}/judge_02" in st["blocked"] and st["to_run"] == []
+    run = hello.doit("--continue", check=False)
+    assert run.executed == [] and hello.calls("judge") == []
+    assert (reply.parent / "judgment.json").read_bytes() == judgment
