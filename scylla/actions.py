@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import time
 from datetime import datetime, timezone
@@ -46,13 +47,64 @@ def _now() -> str:
 ADOPTING = False
 
 
-def _left_for_doit(action):
-    @functools.wraps(action)
-    def wrapper(*args, **kwargs):
-        if ADOPTING:
-            return TaskFailed("not finished in the adopted experiment; the next `doit` builds it")
-        return action(*args, **kwargs)
-    return wrapper
+def _left_for_doit(kind: str, slot: bool = False):
+    """The action of a run-level derived task (`kind`:RUN, or `kind`:RUN/judge_NN with `slot`, the last
+    argument being the slot number): refused while adopting; in an adopted tree, the files ProjectScylla
+    wrote are restored rather than rebuilt while their inputs are unchanged."""
+    def decorate(action):
+        @functools.wraps(action)
+        def wrapper(*args, **kwargs):
+            if ADOPTING:
+                return TaskFailed("not finished in the adopted experiment; the next `doit` builds it")
+            run = next(a for a in args if isinstance(a, RunPaths))
+            if restored(f"{kind}:{run.id}" + (f"/judge_{args[-1]:02d}" if slot else "")):
+                return None
+            return action(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+# The experiment root, absolute (set by graph.load): plan.py dry-runs these actions in a scratch directory
+ROOT: Path | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def _adopted_derived(root: Path | None) -> dict:
+    try:
+        return read_obj(root / tree.ADOPTED_DERIVED) if root else {}
+    except durable.ArtifactError:
+        return {}
+
+
+def restored(task: str) -> bool:
+    """A derived file ProjectScylla wrote and `scylla adopt` kept is rebuilt while the task's inputs are
+    as they were at adoption: its original bytes (kept under .scylla/originals/) are then the exact
+    answer. A rebuild in Scylla's format would differ, and a different judge_prompt.md would re-buy the
+    adopted judgments that read the original. Returns False (build it) when anything does not match."""
+    entry = _adopted_derived(ROOT).get(task)
+    if entry is None:
+        return False
+    for path, digest in entry["inputs"].items():
+        try:
+            if durable.file_md5(path) != digest:      # (relative to the working directory: no stat cache)
+                return False
+        except OSError:
+            return False
+    originals = {}
+    for target, kept in entry["targets"].items():
+        for source in (target, ROOT / tree.ORIGINALS / kept["original"]):    # as it is, or the kept copy
+            try:
+                data = Path(source).read_bytes()
+            except OSError:
+                continue
+            if hashlib.md5(data).hexdigest() == kept["md5"]:
+                originals[target] = data
+                break
+        else:
+            return False
+    for target, data in originals.items():
+        durable.write_bytes(target, data)          # (unchanged bytes are not rewritten)
+    return True
 
 
 def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root: str, label: str,
@@ -245,7 +297,7 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
                   limits=exp.limits, paid="agent")
 
 
-@_left_for_doit
+@_left_for_doit("agent_result")
 def agent_result(run: RunPaths) -> None:
     durable.write_json(run.agent_result, command_agent.derive_result(Path(run.agent_dir)))
 
@@ -278,7 +330,7 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
                   f"{tree.run_name(run.number)}_pipeline", work)
 
 
-@_left_for_doit
+@_left_for_doit("judge_prompt")
 def judge_prompt(run: RunPaths):
     if reason := _patch_unavailable(run):
         return TaskFailed(reason)
@@ -290,7 +342,26 @@ def judge_prompt(run: RunPaths):
         patch=Path(run.agent("patch.diff")).read_text(encoding="utf-8", errors="replace"),
         state=read_obj(run.agent("workspace_state.json")),
         pipeline=read_obj(run.pipeline), baseline=read_obj(tree.BASELINE))
+    _archive_adopted_original(run, text)
     durable.write_text(run.judge_prompt, text)
+
+
+def _archive_adopted_original(run: RunPaths, text: str) -> None:
+    """An adopted judgment's seal stands on ProjectScylla's judge_prompt.md: a new prompt never replaces
+    it in place. The original moves to .superseded/ first (its bytes also stay under .scylla/originals/);
+    the judgment, its input gone, is stale and runs again on the new prompt."""
+    old = Path(run.judge_prompt)
+    if not old.is_file() or old.read_bytes() == text.encode("utf-8"):
+        return
+    for seal_file in Path(run.judge_root).glob(f"judge_*/{durable.SEAL_NAME}"):
+        try:
+            seal = durable.read_seal(seal_file.parent)
+        except durable.ArtifactError:
+            continue
+        if seal and seal.get("adopted_from") and run.judge_prompt in seal["inputs"]:
+            durable.archive([old], Path(run.subtest_paths.superseded_dir), f"{tree.run_name(run.number)}_judge_prompt",
+                            f"rebuilt from changed inputs; adopted judgments ({seal['adopted_from']}) read this one")
+            return
 
 
 def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inputs: list[str], config: str):
@@ -323,7 +394,7 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
                   paid="judge" if slot.paid else None)
 
 
-@_left_for_doit
+@_left_for_doit("judgment", slot=True)
 def judgment(exp: Experiment, run: RunPaths, slot_number: int) -> None:
     """judgment.json from the judge's raw reply and call record: no call, the same bytes every time."""
     slot = exp.judges[slot_number - 1]
@@ -332,34 +403,22 @@ def judgment(exp: Experiment, run: RunPaths, slot_number: int) -> None:
     call = {"adapter": slot.adapter, "model": slot.model, "judge_number": slot.number, **recorded}
     text = Path(run.judge(slot_number, "response.txt")).read_text(encoding="utf-8", errors="replace")
     threshold = pass_threshold(load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8")))
-    if not recorded:            # adopted: no call of Scylla's; ProjectScylla's own judgment is the record
-        durable.write_bytes(target, _adopted_judgment(exp, target, text, call, threshold))
-        return
-    durable.write_json(target, judge_reply.judgment_file(text, call, threshold))
+    made = judge_reply.judgment_file(text, call, threshold)
+    if not recorded and not made["is_valid"]:
+        # adopted, and not restorable as ProjectScylla wrote it (the decorator's restore): never make an
+        # invalid judgment up from a reply whose format may not be Scylla's
+        raise durable.ArtifactError(
+            f"{target}: an adopted judgment (no call record of Scylla's) that cannot be restored as "
+            f"ProjectScylla wrote it, and its reply {Path(target).with_name('response.txt')} holds no verdict "
+            f"to rebuild it from. Restore judgment.json, or delete {Path(target).with_name(durable.SEAL_NAME)} "
+            f"to judge again")
+    durable.write_json(target, made)
 
 
 def _call_record(path: str) -> dict:
     """call.json; empty for an adopted judgment (ProjectScylla recorded no call: `scylla adopt` leaves
     an empty placeholder)."""
     return read_obj(path) if os.path.getsize(path) else {}
-
-
-def _adopted_judgment(exp: Experiment, target: str, text: str, call: dict, threshold: float) -> bytes:
-    """ProjectScylla's judgment.json as `scylla adopt` kept it (its experiment directory is the root's
-    parent), else one derived from its reply when that holds a valid verdict; never an invalid judgment
-    made up for a reply whose format is not Scylla's."""
-    from .adopt import ORIGINALS
-    original = exp.root / ORIGINALS / os.path.relpath(target, "..")      # (runs are under "..": outside the root)
-    with contextlib.suppress(durable.ArtifactError):
-        if "score" in read_obj(original):
-            return original.read_bytes()
-    derived = judge_reply.judgment_file(text, call, threshold)
-    if derived["is_valid"]:
-        return durable.dumps(derived)
-    raise durable.ArtifactError(
-        f"{target}: an adopted judgment (no call record of Scylla's), and neither ProjectScylla's original "
-        f"{original} nor its reply {Path(target).with_name('response.txt')} holds a verdict to rebuild it from. "
-        f"Restore judgment.json, or delete {Path(target).with_name(durable.SEAL_NAME)} to judge again")
 
 
 # ---------------------------------------------------------------- derived results
@@ -371,12 +430,12 @@ def _judgments(exp: Experiment, run: RunPaths, with_timing: bool = False) -> lis
              **(read_obj(run.judge(j.number, "timing.json")) if with_timing else {})} for j in exp.judges]
 
 
-@_left_for_doit
+@_left_for_doit("consensus")
 def consensus(exp: Experiment, run: RunPaths) -> None:
     durable.write_json(run.consensus, results.consensus(_judgments(exp, run)))
 
 
-@_left_for_doit
+@_left_for_doit("run")
 def run_result(exp: Experiment, run: RunPaths) -> None:
     judges = _judgments(exp, run, with_timing=True)
     result = results.run_result(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 
@@ -55,8 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run_adopt(args.experiment_dir, args.tiers, args.fixture, _repo_map(args.repo))
         except AdoptError as exc:
-            print(f"scylla adopt: {exc}", file=sys.stderr)
+            print(f"scylla adopt: {exc}\n{args.experiment_dir} is as it was: nothing was adopted", file=sys.stderr)
             return 2
+        except Exception:
+            traceback.print_exc()
+            print(f"scylla adopt: failed unexpectedly (above); {args.experiment_dir} is as it was: nothing "
+                  f"was adopted", file=sys.stderr)
+            return 1
     return 0
 
 

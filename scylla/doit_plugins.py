@@ -22,6 +22,7 @@ from doit import dependency, runner
 
 from . import durable
 from doit.dependency import DatabaseException, SqliteDB
+from doit.exceptions import TaskFailed
 from doit.task import Task, dict_to_task
 
 
@@ -132,8 +133,13 @@ def _handle_task_error(self, node, base_fail):
     anyway (UnmetDependency); a task that ran and failed still stops the run."""
     stopped = self._stop_running
     _doit_handle_task_error(self, node, base_fail)
-    if not node.task.executed:
+    if not node.task.executed or isinstance(base_fail, LostInput):
         self._stop_running = stopped
+
+
+class LostInput(TaskFailed):
+    """A cheap task refused to run: an input it derives from is a lost raw capture (graph.cheap_action).
+    Like a task that did not run, it does not stop `doit`."""
 
 
 runner.Runner._handle_task_error = _handle_task_error
@@ -150,8 +156,24 @@ class MD5Checker(dependency.MD5Checker):
     def info(self, file_path):            # (and this of file_deps)
         st = durable.input_stat(file_path)
         if st is None:
+            if durable.lost_capture(file_path, durable.input_stat):
+                return LOST
             raise self.CheckerError(f"{file_path}: not found")
         return st
+
+    def check_modified(self, file_path, file_stat, state):
+        # a lost or damaged raw capture counts as unchanged: the file derived from it stands, and so does
+        # everything built on that (a task that must run anyway refuses it, naming it; plan.py: blocked)
+        return file_stat is not LOST and super().check_modified(file_path, file_stat, state) \
+            and not durable.damaged_capture(file_path)
+
+    def get_state(self, dep, current_state):
+        if durable.stat(dep) is None:     # (lost: keep what was recorded when it was there)
+            return None
+        return super().get_state(dep, current_state)
+
+
+LOST = os.stat_result((0,) * 10)          # the `info` of a lost raw capture
 
 
 # ---------------------------------------------------------------- task construction

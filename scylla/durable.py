@@ -24,6 +24,7 @@ import orjson
 
 SEAL_NAME = ".seal.json"
 INPUT_MISSING = "input missing:"
+INPUT_CHANGED = "input changed:"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -189,8 +190,12 @@ def seal_path(output_dir: str | os.PathLike) -> Path:
 
 
 def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: list[str]) -> None:
-    """Record that `task` completed from these inputs and this configuration. Call it last."""
-    record = {"task": task, "config": config, "inputs": {p: _fingerprint(p) for p in sorted(inputs)}}
+    """Record that `task` completed from these inputs and this configuration, and the md5 of each
+    output it wrote (its raw captures: a damaged one is then told from a new one). Call it last."""
+    outputs = {e.name: file_md5(e.path) for e in os.scandir(output_dir)
+               if e.is_file(follow_symlinks=False) and not e.name.startswith(".")}
+    record = {"task": task, "config": config, "inputs": {p: _fingerprint(p) for p in sorted(inputs)},
+              "outputs": dict(sorted(outputs.items()))}
     write_json(seal_path(output_dir), record)
 
 
@@ -199,10 +204,20 @@ def _fingerprint(path: str) -> dict:
     return {"md5": file_md5(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, source: str) -> None:
+def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, source: str,
+                       inputs: list[str] = ()) -> None:
     """Seal work another tool finished (e.g. ProjectScylla): it stays done while the configuration
-    is unchanged. Its inputs are not fingerprinted: they were the other tool's, not Scylla's."""
-    write_json(seal_path(output_dir), {"task": task, "config": config, "inputs": {}, "adopted_from": source})
+    and `inputs` are unchanged. `inputs` are those of the task's inputs the adopted work saw (the other
+    tool's own files, e.g. the judge prompt its judges read); inputs Scylla made itself are not covered."""
+    write_json(seal_path(output_dir), {"task": task, "config": config, "adopted_from": source,
+                                       "inputs": {p: _fingerprint(p) for p in sorted(inputs)}})
+
+
+def covered_inputs(seal: dict, inputs: list[str]) -> list[str]:
+    """The task's inputs its seal must cover: all of them, or for adopted work those it recorded."""
+    if seal.get("adopted_from"):
+        return [p for p in inputs if p in seal["inputs"]]
+    return inputs
 
 
 def read_seal(output_dir: str | os.PathLike) -> dict | None:
@@ -227,9 +242,8 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str], 
         return f"seal belongs to {seal.get('task')!r}"
     if seal.get("config") != config:
         return "configuration changed"
-    if seal.get("adopted_from"):
-        return None
     recorded = seal["inputs"]
+    inputs = covered_inputs(seal, inputs)
     if set(recorded) != set(inputs):
         added = sorted(set(inputs) - set(recorded))
         removed = sorted(set(recorded) - set(inputs))
@@ -240,11 +254,33 @@ def seal_mismatch(seal: dict | None, task: str, config: str, inputs: list[str], 
             return f"{INPUT_MISSING} {path}"
         entry = recorded[path]
         if st.st_size != entry.get("size"):
-            return f"input changed: {path}"
+            return f"{INPUT_CHANGED} {path}"
         # like doit's md5 checker: content is hashed only when the timestamp moved (e.g. a copied tree)
         if st.st_mtime_ns != entry.get("mtime_ns") and file_md5(path) != entry.get("md5"):
-            return f"input changed: {path}"
+            return f"{INPUT_CHANGED} {path}"
     return None
+
+
+def lost_capture(path: str, stat_of=stat) -> bool:
+    """Whether `path` is missing from a directory a seal stands on: a raw capture of finished paid
+    work, which only paying again brings back. What was derived from it stands (a loss never spreads)."""
+    return stat_of(path) is None and stat(f"{os.path.dirname(path) or '.'}/{SEAL_NAME}") is not None
+
+
+def damaged_capture(path: str) -> bool:
+    """Whether `path` differs from what the seal of its directory recorded when it was written (a
+    truncated or overwritten raw capture): as lost as a missing one, never a new measurement."""
+    try:
+        recorded = read_json_object(f"{os.path.dirname(path) or '.'}/{SEAL_NAME}").get("outputs") or {}
+    except ArtifactError:
+        return False
+    name = os.path.basename(path)
+    return name in recorded and stat(path) is not None and file_md5(path) != recorded[name]
+
+
+def unusable_capture(path: str) -> bool:
+    """A raw capture of finished paid work that is missing or damaged."""
+    return lost_capture(path) or damaged_capture(path)
 
 
 def unseal(output_dir: str | os.PathLike) -> None:

@@ -65,9 +65,9 @@ class Sealed:
             self.reason = str(exc)
             return False
         self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs, durable.input_stat)
-        if seal is not None and self.reason and self.reason.startswith(durable.INPUT_MISSING):
-            # a lost input (a raw capture of finished paid work): nothing runs over it, and its outputs
-            # stay as they are; what needs the lost file is blocked (plan.py lists it as lost)
+        if seal is not None and self.reason and _lost_input(self.reason):
+            # a lost input (a raw capture of finished paid work, missing or damaged): nothing runs over
+            # it, and its outputs stay as they are (plan.py lists it as lost)
             self.reason = f"{self.reason} (kept: nothing runs over a lost input)"
             return True
         if self.reason is None and self.retry_invalid and invalid_judgment(self.out_dir):
@@ -123,6 +123,13 @@ def invalid_judgment(judge_dir: str) -> bool:
     return False
 
 
+def _lost_input(reason: str) -> bool:
+    if reason.startswith(durable.INPUT_MISSING):
+        return True
+    return reason.startswith(durable.INPUT_CHANGED) and \
+        durable.damaged_capture(reason.removeprefix(durable.INPUT_CHANGED).strip())
+
+
 @lru_cache(maxsize=None)
 def _digest(config_json: bytes) -> str:
     return durable.config_digest(orjson.loads(config_json))
@@ -148,9 +155,13 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
     }
 
 
-def cheap_action(action, *args, intact: tuple[str, ...] = ()):
+def cheap_action(action, inputs, *args, intact: tuple[str, ...] = ()):
     """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one).
+    One whose input is a lost raw capture fails as LostInput: it did not run, so `doit` goes on.
     With `intact`, it records those targets' fingerprints for the task's Intact check."""
+    if lost := [p for p in inputs if durable.unusable_capture(p)]:
+        return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work, "
+                                      f"missing or damaged; `doit status` says how to re-buy it)")
     with durable.rebuildable():
         result = action(*args)
     return intact_values(intact) if intact and result is None else result
@@ -168,7 +179,7 @@ def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[
     if intact:
         extra["uptodate"] = [*extra.get("uptodate", ()), Intact()]
     return {"basename": basename, **({"name": name} if name else {}),
-            "actions": [(cheap_action, (action, *args), {"intact": tuple(targets)} if intact else {})],
+            "actions": [(cheap_action, (action, file_dep, *args), {"intact": tuple(targets)} if intact else {})],
             "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
 
 
@@ -310,6 +321,7 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     Path(exp.root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
     os.chdir(exp.root)
+    actions.ROOT = Path(exp.root).resolve()
     tree.set_runs_dir(exp.runs_dir)
     executes = _command_executes_tasks(sys.argv[1:])
     if not executes:

@@ -105,6 +105,7 @@ class _Reasons:
     damaged_targets: list[str] = field(default_factory=list)     # (Intact's reasons) rebuilt like missing ones
     certain: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)      # lost raw captures the task's outputs were built from
     changes: dict[str, list[str]] = field(default_factory=dict)      # producer -> inputs it changes
     may_change: dict[str, list[str]] = field(default_factory=dict)   # producer -> inputs it may change
     measured: bool = False          # an input changes because it carries a fresh measurement
@@ -127,7 +128,8 @@ def _sealed(task) -> Sealed | None:
 
 
 def _outside(path: str) -> bool:
-    return path.startswith("../") or os.path.isabs(path)
+    """Sources outside the tree (the fixture, tiers...); an adopted tree's runs above its root are in it."""
+    return (path.startswith("../") or os.path.isabs(path)) and not tree.in_outer_runs_dir(path)
 
 
 class Plan:
@@ -145,6 +147,7 @@ class Plan:
         # deleting its seal and paying again brings it back; what needs it is blocked)
         self.lost: dict[str, str] = {}
         self._box: str | None = None
+        self._cwd: str | None = None        # the scratch directory's stand-in for the experiment root
         self._md5: dict[str, str] = {}
         self._failed_dirs: dict[str, list[str]] = {}
         try:
@@ -197,6 +200,8 @@ class Plan:
             self._file_reasons(task, status, r)
             self._moved_aside(task, r)
         certain, maybe = r.all_certain(), r.all_maybe(self.verdicts)
+        if r.lost and (certain or maybe):           # it would run, and fail reading what is lost
+            r.broken += [f"input missing: {p} (lost, see `doit status`; no task rebuilds it)" for p in r.lost]
         v.reasons = r.broken or certain or maybe
         v.state = "blocked" if r.broken else "to_run" if certain else "may_run" if maybe else "done"
         if v.state in ("to_run", "may_run"):
@@ -222,8 +227,9 @@ class Plan:
                            if made else "new task")
         missing, changed = set(status.get("missing_file_dep", [])), set(status.get("changed_file_dep", []))
         for path in sorted(task.file_dep):
-            self._input(path, path in missing, recorded and path in changed,
-                        lambda p=path: self._db_md5(task.name, p), r)
+            lost = self._lost(path, self.dep._get(task.name, path))
+            self._input(path, path in missing or lost, recorded and path in changed and not lost,
+                        lambda p=path: self._db_md5(task.name, p), r, kept=lost)
 
     def _moved_aside(self, task, r: _Reasons) -> None:
         """A sealed task that runs first moves its whole directory aside (to .superseded/ or .failed/),
@@ -250,29 +256,45 @@ class Plan:
             certain.append(head + (self._config_hint(task) if seal.get("config") != sealed.config else ""))
             return
         recorded = seal["inputs"]
-        if seal.get("adopted_from"):
-            pass                                    # adopted work: inputs were another tool's
-        elif set(recorded) != set(sealed.inputs):
+        inputs = durable.covered_inputs(seal, sealed.inputs)      # adopted work: what it saw
+        if set(recorded) != set(inputs):
             certain.append(durable.seal_mismatch(seal, sealed.task, sealed.config, sealed.inputs))
         else:
-            for path in sealed.inputs:
+            for path in inputs:
                 one = {**seal, "inputs": {path: recorded[path]}}
                 changed = durable.seal_mismatch(one, sealed.task, sealed.config, [path]) is not None
-                missing = durable.stat(path) is None
-                self._input(path, missing, changed and not missing, lambda p=path: recorded[p].get("md5"), r)
+                lost = durable.stat(path) is None or changed and durable.damaged_capture(path)
+                self._input(path, lost, changed and not lost, lambda p=path: recorded[p].get("md5"), r,
+                            kept=lost)          # (graph.Sealed: nothing runs over a lost input)
         if task.name.startswith("judge:") and invalid_judgment(sealed.out_dir):
             v.invalid = True
             if sealed.retry_invalid:
                 certain.append("invalid judgment, re-judging on request (rejudge=invalid)")
 
-    def _input(self, path: str, missing_now: bool, changed_now: bool, recorded_md5, r: _Reasons) -> None:
-        """How one input looks to its consumer when doit reaches the consumer."""
+    @staticmethod
+    def _lost(path: str, state) -> bool:
+        """A raw capture of finished paid work the task's outputs were built from (its DB `state`),
+        now missing or damaged (looked into only when its timestamp moved)."""
+        if state is None:
+            return False
+        st = durable.stat(path)
+        if st is None:
+            return durable.lost_capture(path)
+        return st.st_mtime != state[0] and durable.damaged_capture(path)
+
+    def _input(self, path: str, missing_now: bool, changed_now: bool, recorded_md5, r: _Reasons,
+               kept: bool = False) -> None:
+        """How one input looks to its consumer when doit reaches the consumer. `kept`: a lost raw
+        capture the consumer's outputs were built from, which stand while nothing else changes."""
         nxt, producer = self._next(path)
         if nxt is None:
-            if missing_now:
+            if missing_now and producer and path not in self.producers \
+                    and self.verdicts.get(producer, Verdict("?")).state == "done":
+                self.lost[path] = producer
+            if missing_now and kept:
+                r.lost.append(path)
+            elif missing_now:
                 r.broken.append(f"input missing: {path} (no task rebuilds it)")
-                if producer and path not in self.producers and self.verdicts.get(producer, Verdict("?")).state == "done":
-                    self.lost[path] = producer
             elif changed_now:
                 r.certain.append(f"changed input: {path}")
         elif nxt == "differs" or (nxt == "known" and self._box_md5(path) != recorded_md5()):
@@ -302,7 +324,7 @@ class Plan:
         if v is None or v.state not in ("to_run", "may_run"):
             return None, producer
         if v.outputs == "known":
-            return ("known" if os.path.lexists(os.path.join(self._box, path)) else "unknown"), producer
+            return ("known" if os.path.lexists(os.path.join(self._cwd, path)) else "unknown"), producer
         if v.outputs == "timing":
             return ("differs" if path in v.differs else "unknown"), producer
         return v.outputs, producer
@@ -365,11 +387,14 @@ class Plan:
             self._box = self._scratch_path
         elif self._box is None:
             self._box = tempfile.mkdtemp(prefix="scylla-plan-")
-        return self._box
+        # the root's place in the scratch directory: deeper when an adopted tree's runs sit above it
+        self._cwd = os.path.join(self._box, *["root"] * tree.runs_depth())
+        os.makedirs(self._cwd, exist_ok=True)
+        return self._cwd
 
     def _box_md5(self, path: str) -> str:
         if path not in self._md5:
-            self._md5[path] = durable.file_md5(os.path.join(self._box, path))
+            self._md5[path] = durable.file_md5(os.path.join(self._cwd, path))
         return self._md5[path]
 
     def _db_md5(self, task_name: str, path: str) -> str | None:

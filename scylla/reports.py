@@ -28,6 +28,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _count(n: int | None) -> str:
+    """A token count; None is one the agent's result did not record (ProjectScylla's older results)."""
+    return "unknown" if n is None else str(n)
+
+
 def run_report(run_id: str, r: dict) -> tuple[str, dict]:
     judges = [[str(j["judge_number"]), j["model"], _num(j["score"]), j["grade"], _num(j["passed"]),
                "valid" if j["is_valid"] else "**invalid** (excluded)"] for j in r["judges"]]
@@ -37,7 +42,7 @@ def run_report(run_id: str, r: dict) -> tuple[str, dict]:
         f"{'passed' if r['judge_passed'] else 'failed'})",
         f"- Agent: exit code {r['exit_code']}, outcome {r['agent_outcome']}, "
         f"{r['agent_duration_seconds']:.1f} s, {_usd(r['cost_usd'])}",
-        f"- Tokens: {r['tokens_input']} in, {r['tokens_output']} out",
+        f"- Tokens: {_count(r['tokens_input'])} in, {_count(r['tokens_output'])} out",
         *([f"- Permission denials: {', '.join(r['permission_denials'])}"] if r.get("permission_denials") else []),
         f"- Judges: {_usd(r['judge_cost_usd'])}, {r['judge_duration_seconds']:.1f} s", "",
         "## Judges", "", _table(["slot", "model", "score", "grade", "passed", "validity"], judges),
@@ -60,7 +65,7 @@ def subtest_report(s: dict, runs: list[dict]) -> tuple[str, dict]:
         f"stdev {_num(s['std_score'])}, consistency {_num(s['consistency'])}",
         f"- Cost: mean {_usd(s['mean_cost_usd'])}, total {_usd(s['total_cost_usd'])} "
         f"(judges {_usd(s['total_judge_cost_usd'])})",
-        f"- Tokens: {s['total_tokens']}; grades: {grades or '—'}",
+        f"- Tokens: {_count(s['total_tokens'])}; grades: {grades or '—'}",
         f"- Invalid judgments: {s['invalid_judgments']}", "",
         _table(["run", "score", "grade", "passed", "exit", "cost", "invalid judges"], rows),
     ])
@@ -70,7 +75,7 @@ def subtest_report(s: dict, runs: list[dict]) -> tuple[str, dict]:
 def tier_report(t: dict) -> tuple[str, dict]:
     rows = [[("**" + sid + "**") if sid == t["best_subtest"] else sid, _num(s["median_score"]),
              _num(s["mean_score"]), _num(s["pass_rate"]), _num(s["consistency"]), _usd(s["mean_cost_usd"]),
-             str(s["total_tokens"]), str(s["invalid_judgments"])] for sid, s in sorted(t["subtests"].items())]
+             _count(s["total_tokens"]), str(s["invalid_judgments"])] for sid, s in sorted(t["subtests"].items())]
     md = "\n".join([
         f"# Tier {t['tier']}", "",
         f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "

@@ -5,8 +5,10 @@ Nothing here touches the file system. Inputs and outputs are plain dicts in Proj
 
 from __future__ import annotations
 
+import math
 import statistics
 GRADES = (("S", 1.0), ("A", 0.80), ("B", 0.60), ("C", 0.40), ("D", 0.20))
+GRADE_NAMES = {g for g, _ in GRADES} | {"F"}
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 TIE_MARGIN = 0.05
 
@@ -19,19 +21,29 @@ def grade_for(score: float) -> str:
     return "F"
 
 
+def _number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def is_valid(judgment: dict) -> bool:
+    """A judgment counts when it has a score and does not say it is invalid (ProjectScylla's older
+    judgments have no `is_valid`: a scored one is valid, as ProjectScylla reads them)."""
+    return judgment.get("is_valid", True) is not False and _number(judgment.get("score"))
+
+
 # ---------------------------------------------------------------- judges
 
 def consensus(judgments: list[dict]) -> dict:
     """Mean of valid scores; passed by strict majority of valid judges; grade from the mean;
     reasoning and criteria from the valid judge closest to the mean (lowest slot on ties)."""
-    valid = [j for j in judgments if j.get("is_valid")]
+    valid = [j for j in judgments if is_valid(j)]
     if not valid:
         return {"score": 0.0, "passed": False, "grade": "F", "is_valid": False,
                 "reasoning": "No valid judgment: every judge failed to produce a parseable verdict.",
                 "criteria_scores": {}, "judge_count": len(judgments), "valid_count": 0,
                 "closest_judge": None}
     score = statistics.fmean(j["score"] for j in valid)
-    passed = sum(1 for j in valid if j["passed"]) * 2 > len(valid)
+    passed = sum(1 for j in valid if j.get("passed")) * 2 > len(valid)
     closest = min(valid, key=lambda j: (abs(j["score"] - score), j["judge_number"]))
     return {"score": score, "passed": passed, "grade": grade_for(score), "is_valid": True,
             "reasoning": closest.get("reasoning", ""), "criteria_scores": closest.get("criteria_scores") or {},
@@ -42,8 +54,25 @@ def consensus(judgments: list[dict]) -> dict:
 # ---------------------------------------------------------------- run
 
 def token_stats(agent_result: dict) -> dict:
+    """The four token counts; one the agent result does not record is None (unknown), never 0."""
     stats = agent_result.get("token_stats") or {}
-    return {k: int(stats.get(k) or 0) for k in TOKEN_KEYS}
+    return {k: int(stats[k]) if _number(stats.get(k)) else None for k in TOKEN_KEYS}
+
+
+def total(values) -> int | float | None:
+    """A sum that is unknown (None) when any part is."""
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
+
+
+def read_consensus(c: dict) -> dict:
+    """judge/result.json as run_result reads it. ProjectScylla's may lack `is_valid` (valid when scored)
+    or, when no judge was valid, have a null score: that is Scylla's no-valid-judgment consensus."""
+    c = {**c, "reasoning": c.get("reasoning") or ""}
+    if not _number(c.get("score")):
+        return {**c, "score": 0.0, "passed": False, "grade": "F", "is_valid": False}
+    return {**c, "score": float(c["score"]), "passed": bool(c.get("passed")), "grade": grade_for(float(c["score"])),
+            "is_valid": c.get("is_valid", True) is not False}
 
 
 def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensus_: dict,
@@ -51,13 +80,14 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
     """ProjectScylla's run_result.json. `judges`: judgment dicts with judge_number, model,
     judge_duration_seconds and cost_usd added."""
     tokens = token_stats(agent_result)
+    consensus_ = read_consensus(consensus_)
     agent_seconds = float(agent_timing.get("agent_duration_seconds") or 0.0)
     judge_seconds = sum(float(j.get("judge_duration_seconds") or 0.0) for j in judges)
     return {
         "run_number": run_number,
-        "exit_code": int(agent_result.get("exit_code", -1)),
-        "token_stats": tokens,
-        "tokens_input": tokens["input_tokens"] + tokens["cache_read_tokens"],
+        "exit_code": int(agent_result["exit_code"]) if _number(agent_result.get("exit_code")) else -1,
+        "token_stats": {k: v for k, v in tokens.items() if v is not None},     # (the schema: integers only)
+        "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
         "tokens_output": tokens["output_tokens"],
         "cost_usd": float(agent_result.get("cost_usd") or 0.0),
         "judge_cost_usd": sum(float(j.get("cost_usd") or 0.0) for j in judges),
@@ -69,8 +99,8 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
         "judge_grade": consensus_["grade"],
         "judge_reasoning": consensus_["reasoning"],
         "judge_valid": consensus_["is_valid"],
-        "judges": [{k: j.get(k) for k in ("model", "judge_number", "score", "passed", "grade", "reasoning",
-                                          "is_valid", "criteria_scores")} for j in judges],
+        "judges": [{**{k: j.get(k) for k in ("model", "judge_number", "score", "passed", "grade", "reasoning",
+                                             "criteria_scores")}, "is_valid": is_valid(j)} for j in judges],
         "criteria_scores": consensus_.get("criteria_scores") or {},
         "agent_outcome": agent_result.get("outcome", "completed"),
         "permission_denials": [str(d.get("tool_name")) for d in agent_result.get("permission_denials") or []
@@ -84,11 +114,15 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
 def normalized_run(r: dict) -> dict:
     """A run_result.json as the aggregates read it, with Scylla's defaults for keys that older
     ProjectScylla writers left out (derived token totals, judge cost, judges' validity)."""
-    tokens = r.get("token_stats") or {}
-    judges = [{"is_valid": True, **j} for j in r.get("judges") or []]
+    tokens = token_stats(r)
+    judges = [{**j, "is_valid": is_valid(j)} for j in r.get("judges") or []]
+    if not _number(r.get("judge_score")):       # ProjectScylla: no valid judge left a null consensus
+        r = {**r, "judge_score": 0.0, "judge_passed": False, "judge_grade": "F", "judge_valid": False}
+    elif r.get("judge_grade") not in GRADE_NAMES:
+        r = {**r, "judge_grade": grade_for(float(r["judge_score"]))}
     return {"judge_cost_usd": 0.0, "judges": judges,
-            "tokens_input": int(tokens.get("input_tokens") or 0) + int(tokens.get("cache_read_tokens") or 0),
-            "tokens_output": int(tokens.get("output_tokens") or 0),
+            "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
+            "tokens_output": tokens["output_tokens"],
             "duration_seconds": float(r.get("agent_duration_seconds") or 0.0)
             + float(r.get("judge_duration_seconds") or 0.0),
             **{k: v for k, v in r.items() if k != "judges"}}
@@ -116,9 +150,9 @@ def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
         "mean_cost_usd": statistics.fmean(costs) if costs else 0.0,
         "total_cost_usd": sum(costs),
         "total_judge_cost_usd": sum(float(r.get("judge_cost_usd") or 0.0) for r in runs),
-        "tokens_input": sum(int(r["tokens_input"]) for r in runs),
-        "tokens_output": sum(int(r["tokens_output"]) for r in runs),
-        "total_tokens": sum(int(r["tokens_input"]) + int(r["tokens_output"]) for r in runs),
+        "tokens_input": total(r["tokens_input"] for r in runs),
+        "tokens_output": total(r["tokens_output"] for r in runs),
+        "total_tokens": total(v for r in runs for v in (r["tokens_input"], r["tokens_output"])),
         "total_duration_seconds": sum(float(r["duration_seconds"]) for r in runs),
         "grade_distribution": grades,
         "invalid_judgments": sum(1 for r in runs for j in r["judges"] if not j["is_valid"]),
@@ -136,8 +170,8 @@ def best_subtest(subtests: list[dict]) -> dict | None:
     best = ranked[0]
     if len(ranked) > 1:
         second = ranked[1]
-        if best["median_score"] - second["median_score"] < TIE_MARGIN and \
-                second["total_tokens"] < best["total_tokens"]:
+        if best["median_score"] - second["median_score"] < TIE_MARGIN and None not in (
+                second["total_tokens"], best["total_tokens"]) and second["total_tokens"] < best["total_tokens"]:
             best = second
     return best
 
@@ -160,7 +194,7 @@ def tier_summary(tier: str, subtests: list[dict]) -> dict:
         "runs": sum(s["runs"] for s in subtests),
         "total_cost_usd": sum(s["total_cost_usd"] for s in subtests),
         "total_judge_cost_usd": sum(s["total_judge_cost_usd"] for s in subtests),
-        "total_tokens": sum(s["total_tokens"] for s in subtests),
+        "total_tokens": total(s["total_tokens"] for s in subtests),
         "total_duration_seconds": sum(s["total_duration_seconds"] for s in subtests),
     }
 
@@ -185,7 +219,7 @@ def experiment_summary(experiment_id: str, tiers: list[dict]) -> dict:
         "total_agent_cost_usd": sum(t["total_cost_usd"] for t in tiers),
         "total_judge_cost_usd": sum(t["total_judge_cost_usd"] for t in tiers),
         "total_cost_usd": sum(t["total_cost_usd"] + t["total_judge_cost_usd"] for t in tiers),
-        "total_tokens": sum(t["total_tokens"] for t in tiers),
+        "total_tokens": total(t["total_tokens"] for t in tiers),
         "total_duration_seconds": sum(t["total_duration_seconds"] for t in tiers),
     }
 

@@ -96,7 +96,8 @@ def _lost(plan: Plan, exp) -> list[dict]:
     for path, producer in sorted(plan.lost.items()):
         seal = durable.seal_path(os.path.abspath(_sealed(plan.tasks[producer]).out_dir))
         e = estimate(TaskId.parse(producer))
-        out.append({"file": path, "paid_task": producer, "price_usd": e.cost, "price_basis": e.basis,
+        out.append({"file": path, "damage": "missing" if durable.stat(path) is None else "differs from its seal",
+                    "paid_task": producer, "price_usd": e.cost, "price_basis": e.basis,
                     "rebuy": f"rm {seal} && doit {producer}"})
     return out
 
@@ -242,7 +243,8 @@ def _render_lost(lost: list[dict]) -> list[str]:
              f"paying again brings them back (then `doit status` prices what follows the new call):"]
     for item in lost:
         price = _money(item["price_usd"]) if item["price_usd"] is not None else "unpriced"
-        lines.append(f"  {item['file']} (made by {item['paid_task']}; re-buy it, {price}: {item['rebuy']})")
+        lines.append(f"  {item['file']}, {item['damage']} (made by {item['paid_task']}; re-buy it, {price}: "
+                     f"{item['rebuy']})")
     return lines + [""]
 
 

@@ -7,6 +7,7 @@ path (or machine) stays up to date.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,6 +26,10 @@ REPOS_DIR = f"{STATE_DIR}/repos"
 WORKSPACES_DIR = f"{STATE_DIR}/workspaces"
 LOCKS_DIR = f"{STATE_DIR}/locks"
 PREFLIGHT = f"{STATE_DIR}/preflight.json"
+# an adopted ProjectScylla tree: its original files (hard links), and the derived ones adoption kept
+# (not in .scylla/: it survives the loss of doit's DB, when every derived task runs again)
+ORIGINALS = f"{STATE_DIR}/originals"
+ADOPTED_DERIVED = "adopted_derived.json"
 
 REPORT_FILES = ("report.md", "report.json")
 AGENT_RAW = ("prompt.md", "replay.sh", "stdout.log", "stderr.log", "output.txt", "command_log.json",
@@ -41,6 +46,17 @@ _runs_prefix = ""
 def set_runs_dir(runs_dir: str) -> None:
     global _runs_prefix
     _runs_prefix = "" if runs_dir in ("", ".") else runs_dir.rstrip("/") + "/"
+
+
+def in_outer_runs_dir(path: str) -> bool:
+    """Whether `path` (relative to the root) is in an adopted tree's runs directory outside the root."""
+    return _runs_prefix.startswith("../") and path.startswith(_runs_prefix) and \
+        re.match(r"T\d+/", path[len(_runs_prefix):]) is not None
+
+
+def runs_depth() -> int:
+    """How many levels above the root the runs directory starts (0, or 1 for `..` and `../completed`)."""
+    return len(re.match(r"(\.\./)*", _runs_prefix).group(0)) // 3
 
 
 def run_name(n: int) -> str:

@@ -30,6 +30,8 @@ class Run:
     where: str = "completed"                # completed | in_progress (current layout only)
     rate_limited: bool = False              # the agent was refused (429): ProjectScylla archived an attempt
     scores: tuple[float, ...] = (0.9, 0.8, 0.85)
+    keep_workspace: bool = False            # kept after judging too (ProjectScylla's --keep-workspaces)
+    legacy_keys: bool = False               # judgments and judge/result.json without is_valid (older writers)
 
 
 @dataclass
@@ -114,7 +116,8 @@ def _judges(run_dir: Path, run: Run) -> None:
             continue
         score = run.scores[n - 1]
         _write(jd / "judgment.json", {"score": score, "passed": score >= 0.6, "grade": "A" if score >= 0.8 else "B",
-                                      "reasoning": f"judge {n}: solid", "is_valid": True, "criteria_scores": {}})
+                                      "reasoning": f"judge {n}: solid", "criteria_scores": {},
+                                      **({} if run.legacy_keys else {"is_valid": True})})
         _write(jd / "MODEL.md", f"# Judge Model Information\n\n**Model**: {model}\n"
                                 "**Claude Code Version**: 2.1.12 (Claude Code)\n**Timestamp**: 2026-03-30T04:13:00+00:00\n")
         _write(jd / "response.txt", json.dumps({"score": score}))
@@ -124,8 +127,8 @@ def _judges(run_dir: Path, run: Run) -> None:
     valid = [s for n, s in enumerate(run.scores, start=1) if n not in run.failed_judges]
     mean = sum(valid) / len(valid)
     _write(run_dir / "judge/result.json", {"score": mean, "passed": True, "grade": "A" if mean >= 0.8 else "B",
-                                           "reasoning": "closest judge", "is_valid": not run.failed_judges,
-                                           "criteria_scores": None})
+                                           "reasoning": "closest judge", "criteria_scores": None,
+                                           **({} if run.legacy_keys else {"is_valid": not run.failed_judges})})
     _write(run_dir / "judge/timing.json", {"judge_duration_seconds": 150.3, "measured_at": "2026-03-30T04:14:00+00:00"})
 
 
@@ -168,7 +171,7 @@ def build(dest: Path, layout: str, runs: list[Run], fixture: Path, repo: Path, r
         if run.rate_limited:
             _limited_agent(run_dir)
             continue
-        _agent(run_dir, repo, keep_workspace=run.stage == "agent")
+        _agent(run_dir, repo, keep_workspace=run.stage == "agent" or run.keep_workspace)
         (run_dir / "task_prompt.md").parent.mkdir(parents=True, exist_ok=True)
         (run_dir / "task_prompt.md").symlink_to(dest / "prompt.md")
         if run.stage in ("judged", "complete"):

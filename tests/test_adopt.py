@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import claude_cli, make_checkout
+from conftest import EXECUTED, claude_cli, make_checkout
 from mock_anthropic import KEY, AnthropicMock, implement_textkit, text
 from projectscylla_tree import JUDGE_MODELS as JUDGES
 from projectscylla_tree import Run, build
@@ -44,6 +45,15 @@ UNFINISHED = {
 STANDALONE = {"setup", "baseline", "experiment"}      # the other names without ':' are doit group tasks
 
 
+@pytest.fixture(autouse=True)
+def claude_ready(monkeypatch):
+    """Adopted trees use the claude-code adapters: preflight holds back their calls unless the CLI and a
+    key are there. A key for nobody, and an endpoint nobody listens on, unless a test's mock says otherwise."""
+    monkeypatch.setenv("PATH", f"{Path(claude_cli()).parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-nobody-0123456789")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+
+
 @pytest.fixture
 def mock():
     server = AnthropicMock()
@@ -58,21 +68,47 @@ def _files(root: Path) -> dict[str, str]:
             for p in root.rglob("*") if p.is_file() and not p.is_symlink()}
 
 
-def _setup(tmp_path, layout: str, runs: list[Run]):
+URL = "https://example.invalid/scylla/hello-textkit.git"
+
+
+def _setup(tmp_path, layout: str, runs: list[Run], tiers: tuple[str, ...] = ("T0", "T1"), per_subtest: int = 2):
     checkout = make_checkout(tmp_path / "scylla")
     hello = checkout.path / "examples/hello"
     ps = build(tmp_path / "results/2026-03-30T04-09-50-hello-ps", layout, runs, hello / "fixture", hello / "repo",
-               runs_per_subtest=2, tiers=["T0", "T1"])
+               runs_per_subtest=per_subtest, tiers=list(tiers))
     return checkout, hello, ps
 
 
-def _adopt(checkout, hello, ps) -> subprocess.CompletedProcess:
+def _adopt(checkout, hello, ps, tiers: Path | None = None, repo: Path | None = None, check: bool = True,
+           inject: str = "") -> subprocess.CompletedProcess:
+    """`scylla adopt` in a subprocess; `inject`: Python run first in that process (a fault to recover from)."""
+    main = "import sys\n" + inject + "\nfrom scylla.cli import main\nsys.exit(main(sys.argv[1:]))"
     done = subprocess.run(
-        [sys.executable, "-m", "scylla.cli", "adopt", str(ps.dir), "--tiers", str(hello / "tiers"),
-         "--fixture", str(hello / "fixture"), "--repo", f"https://example.invalid/scylla/hello-textkit.git={hello / 'repo'}"],
+        [sys.executable, "-c", main, "adopt", str(ps.dir), "--tiers", str(tiers or hello / "tiers"),
+         "--fixture", str(hello / "fixture"), "--repo", f"{URL}={repo or hello / 'repo'}"],
         cwd=checkout.path, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
     return done
+
+
+def _exact(root: Path) -> dict:
+    """Every path under `root`: a file's bytes, mode and mtime, a link's target, a directory's mtime."""
+    out = {".": ("dir", root.stat().st_mtime_ns)}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath, name)
+            st = p.lstat()
+            out[str(p.relative_to(root))] = ("link", os.readlink(p)) if p.is_symlink() else \
+                ("dir", st.st_mtime_ns) if p.is_dir() else \
+                ("file", hashlib.md5(p.read_bytes()).hexdigest(), st.st_mode, st.st_mtime_ns)
+    return out
+
+
+def _status(checkout, ps) -> dict:
+    done = subprocess.run([sys.executable, "-m", "scylla.cli", "status", "--json", f"exp={ps.dir / 'scylla.yaml'}"],
+                          cwd=checkout.path, capture_output=True, text=True, timeout=600)
+    return json.loads(done.stdout)
 
 
 def _doit(checkout, ps, *args, env=None) -> subprocess.CompletedProcess:
@@ -112,7 +148,11 @@ def test_adopting_a_legacy_flat_tree(tmp_path, mock):
     env = _env(mock)
     checkout, hello, ps = _setup(tmp_path, "flat", FINISHED)
     before = _files(ps.dir)
-    _adopt(checkout, hello, ps)
+    done = _adopt(checkout, hello, ps)
+    # a summary, not doit's per-task report (that is in scylla/.scylla/adopt.log)
+    assert len(done.stdout.splitlines()) <= 6 and not done.stderr and "TaskFailed" not in done.stdout
+    assert "runs: 4 finished, 4 unfinished" in done.stdout and "7 judgments" in done.stdout.splitlines()[2]
+    assert "UnmetDependency" in (ps.dir / "scylla/.scylla/adopt.log").read_text()
     assert _to_run(checkout, ps) == UNFINISHED
     assert not [r for r in mock.requests]                                  # adoption itself calls nothing
     run = _doit(checkout, ps, env=env)
@@ -153,6 +193,11 @@ def test_adopting_a_completed_and_in_progress_tree(tmp_path, mock):
     _check_originals(ps, before, [ps.run_dir(r) for r in runs if r.stage != "complete" or r.failed_judges or r.rate_limited])
     assert _files(ps.dir / "in_progress") == {k[len("in_progress/"):]: v for k, v in before.items()
                                               if k.startswith("in_progress/")}
+    finished = _files(ps.dir)
+    again = _adopt(checkout, hello, ps)                  # adopting again: nothing changes, nothing to run
+    assert "runs: 8 finished, 0 unfinished" in again.stdout and _to_run(checkout, ps) == set()
+    assert {r: d for r, d in _files(ps.dir).items() if r in finished and not r.startswith("scylla/.scylla/")} == \
+        {r: d for r, d in finished.items() if not r.startswith("scylla/.scylla/")}
 
 
 def test_adopt_names_the_missing_file(tmp_path):
@@ -213,3 +258,190 @@ def test_a_lost_or_damaged_adopted_judgment_is_restored_with_no_call(tmp_path, l
     assert {ln[3:] for ln in run.stdout.splitlines() if ln.startswith(".  ")} == expected
     assert tree() == before
     assert _to_run(checkout, ps) == set() and _doit(checkout, ps).stdout.strip() == ""
+
+
+# ---------------------------------------------------------------- all or nothing
+
+def _refused(ps, before: dict, done: subprocess.CompletedProcess, code: int, *expected: str) -> None:
+    assert done.returncode == code, done.stdout + done.stderr
+    for text in expected:
+        assert text in done.stderr, done.stderr
+    assert f"{ps.dir} is as it was" in done.stderr
+    assert not (ps.dir / "scylla.yaml").exists() and not (ps.dir / "scylla").exists()
+    assert _exact(ps.dir) == before                         # every path, byte, mode and mtime
+
+
+def test_adopting_100_runs_prints_a_summary_and_the_next_doit_does_what_it_says(tmp_path, mock):
+    runs = [Run(t, s, n, stage="judged" if n == 4 else "complete")
+            for t, s in (("T0", "00"), ("T0", "01"), ("T1", "01"), ("T1", "02")) for n in range(1, 26)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, per_subtest=25)
+    done = _adopt(checkout, hello, ps)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 5 and not done.stderr and "100 finished agent runs, 300 judgments" in lines[0]
+    assert lines[1] == "runs: 96 finished, 4 unfinished" and "(0 agent runs, 0 judgments, 0 pipelines)" in lines[2]
+    predicted = set(_status(checkout, ps)["to_run"])
+    run = _doit(checkout, ps, env=_env(mock))
+    assert set(EXECUTED.findall(run.stdout)) == predicted and not mock.requests
+    assert {f"run:{t}/run_04" for t in ("T0/00", "T0/01", "T1/01", "T1/02")} <= predicted
+    assert _to_run(checkout, ps) == set()
+
+
+def test_a_commit_missing_from_the_mapped_repository_leaves_the_directory_as_it_was(tmp_path):
+    checkout, hello, ps = _setup(tmp_path, "flat", FINISHED)
+    clone = tmp_path / "other-clone"                        # a clone without the fixture's source.hash
+    clone.mkdir()
+    (clone / "README.md").write_text("another project\n")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
+        subprocess.run(["git", *args], cwd=clone, check=True)
+    commit = yaml.safe_load((hello / "fixture/test.yaml").read_text())["source"]["hash"]
+    before = _exact(ps.dir)
+    done = _adopt(checkout, hello, ps, repo=clone, check=False)
+    _refused(ps, before, done, 2, f"commit {commit} of {URL} is not in the mapped repository {clone}",
+             f"fix: fetch it there, or map --repo {URL}=PATH to a clone that has it")
+
+
+def _tiers_without(hello, tmp_path, *removed: str) -> Path:
+    copy = tmp_path / "tiers-copy"
+    shutil.copytree(hello / "tiers", copy)
+    for rel in removed:
+        (copy / rel).unlink()
+    return copy
+
+
+def test_a_fixture_whose_prompt_differs_from_projectscylla_s_leaves_the_directory_as_it_was(tmp_path):
+    checkout, hello, ps = _setup(tmp_path, "flat", FINISHED[:2])
+    (hello / "fixture/prompt.md").write_text("Another task.\n")
+    before = _exact(ps.dir)
+    done = _adopt(checkout, hello, ps, check=False)
+    _refused(ps, before, done, 2, f"{hello / 'fixture/prompt.md'} differs from {ps.dir / 'prompt.md'}",
+             "fix: pass --fixture the fixture ProjectScylla ran")
+
+
+@pytest.mark.parametrize("bad", ["missing", "without a subtest ProjectScylla ran", "without a block"])
+def test_a_bad_tiers_directory_leaves_the_directory_as_it_was(tmp_path, bad):
+    checkout, hello, ps = _setup(tmp_path, "current", FINISHED[:7])
+    tiers, expected = {
+        "missing": lambda: (tmp_path / "no-such-tiers", f"tiers directory {tmp_path / 'no-such-tiers'} does not exist"),
+        "without a subtest ProjectScylla ran": lambda: (_tiers_without(hello, tmp_path, "t1/02-rle-skill.yaml"),
+                                                        "ProjectScylla ran subtests that"),
+        "without a block": lambda: (_tiers_without(hello, tmp_path, "blocks/B02-text-conventions.md"),
+                                    "resources.claude_md.blocks: B02"),
+    }[bad]()
+    before = _exact(ps.dir)
+    done = _adopt(checkout, hello, ps, tiers=tiers, check=False)
+    _refused(ps, before, done, 2, expected, "fix: pass --tiers the tiers directory ProjectScylla ran with")
+    if "subtest" in bad:
+        assert "T1/02" in done.stderr
+
+
+def test_an_unexpected_failure_midway_is_rolled_back(tmp_path):
+    """After the spec, seals, patches, hard links, repository cache and doit DB are written, an error:
+    every one of them is removed again."""
+    checkout, hello, ps = _setup(tmp_path, "flat", FINISHED)
+    before = _exact(ps.dir)
+    inject = ("import scylla.adopt as a\n"
+              "def boom(*args):\n    raise RuntimeError('injected failure')\n"
+              "a.record_derived = boom")
+    done = _adopt(checkout, hello, ps, check=False, inject=inject)
+    _refused(ps, before, done, 1, "RuntimeError: injected failure", "failed unexpectedly")
+    assert not list(ps.dir.rglob(".seal.json"))
+
+
+# ---------------------------------------------------------------- after adoption
+
+COMPLETE = [Run("T0", "00", 1, legacy_keys=True),
+            Run("T0", "00", 2, stage="judged", legacy_keys=True, scores=(1.0, 0.4, 0.7)),    # no run_result.json
+            Run("T0", "01", 1, stage="judged", legacy_keys=True, scores=(0.3, 0.5, 0.4)),    # nor judge/result.json
+            Run("T0", "01", 2), Run("T1", "01", 1), Run("T1", "01", 2), Run("T1", "02", 1), Run("T1", "02", 2)]
+
+
+def _check_run_result(run_dir: Path, scores: tuple[float, ...], passed: bool) -> None:
+    result = json.loads((run_dir / "run_result.json").read_text())
+    assert result["judge_score"] == pytest.approx(sum(scores) / 3) and result["judge_valid"] is True
+    assert result["judge_passed"] is passed and [j["is_valid"] for j in result["judges"]] == [True] * 3
+    assert result["tokens_input"] == 29 + 112686 and result["tokens_output"] == 656
+    assert result["cost_usd"] == 0.135 and result["exit_code"] == 0
+
+
+def test_projectscylla_formats_are_read_and_lost_derived_files_come_back_as_they_were(tmp_path, mock):
+    """Older judgments and judge/result.json without is_valid: the run results and consensus Scylla builds
+    from them have the right numbers. Derived files ProjectScylla wrote, deleted after adoption, come back
+    byte for byte from the originals (status predicts exactly that), with no call: no original changes."""
+    env = _env(mock)
+    checkout, hello, ps = _setup(tmp_path, "flat", COMPLETE)
+    (ps.run_dir(COMPLETE[2]) / "judge/result.json").unlink()
+    before = _files(ps.dir)
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps, env=env)
+    assert not mock.requests
+    first = _files(ps.dir)
+    assert {r: first.get(r) for r in before} == before                        # Scylla added files, changed none
+    judged, no_consensus = ps.run_dir(COMPLETE[1]), ps.run_dir(COMPLETE[2])
+    _check_run_result(judged, COMPLETE[1].scores, passed=True)               # 2 of 3 judges passed: 1.0, 0.7
+    _check_run_result(no_consensus, COMPLETE[2].scores, passed=False)
+    consensus = json.loads((no_consensus / "judge/result.json").read_text())
+    assert consensus["valid_count"] == 3 and consensus["grade"] == "C" and consensus["score"] == pytest.approx(0.4)
+
+    legacy, plain = ps.run_dir(COMPLETE[0]), ps.run_dir(COMPLETE[4])
+    deleted = [legacy / "judge_prompt.md", legacy / "agent/result.json", legacy / "run_result.json",
+               plain / "judge/result.json", plain / "report.md", judged / "run_result.json"]
+    for path in deleted:
+        path.unlink()
+    predicted = set(_status(checkout, ps)["to_run"])
+    run = _doit(checkout, ps, env=env)
+    executed = set(EXECUTED.findall(run.stdout))
+    assert not mock.requests and predicted == executed and not [t for t in executed if t.startswith("judge:")]
+    assert {"judge_prompt:T0/00/run_01", "agent_result:T0/00/run_01", "run:T0/00/run_01", "consensus:T1/01/run_01",
+            "run:T1/01/run_01", "run:T0/00/run_02"} <= executed
+    after = {r: d for r, d in _files(ps.dir).items() if not r.startswith("scylla/.scylla/")}
+    assert after == {r: d for r, d in first.items() if not r.startswith("scylla/.scylla/")}    # as they were
+    assert _to_run(checkout, ps) == set()
+    # doit's DB and the originals lost with all of .scylla/: every derived task runs, and keeps its file
+    shutil.rmtree(ps.dir / "scylla/.scylla")
+    _doit(checkout, ps, env=env)
+    assert not mock.requests
+    assert {r: d for r, d in _files(ps.dir).items() if not r.startswith("scylla/.scylla/")} == after
+
+
+def test_a_changed_task_prompt_makes_the_adopted_agent_runs_stale(tmp_path):
+    """The agents ran with the fixture's prompt (ProjectScylla's copy of it is checked equal): a new
+    prompt makes every adopted agent run to run again, priced, as it would Scylla's own."""
+    runs = [Run("T0", s, n) for s in ("00", "01") for n in (1, 2)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, tiers=("T0",))
+    _adopt(checkout, hello, ps)
+    assert not [t for t in _status(checkout, ps)["to_run"] if t.startswith(("agent:", "judge:"))]
+    (hello / "fixture/prompt.md").write_text((hello / "fixture/prompt.md").read_text() + "\nAlso add docstrings.\n")
+    status = _status(checkout, ps)
+    assert {t for t in status["to_run"] if t.startswith("agent:")} == {
+        f"agent:T0/{s}/run_0{n}" for s in ("00", "01") for n in (1, 2)}
+    assert status["forecast"]["rows"]["agent"]["to_run"] == 4 and status["forecast"]["cost_usd"] > 0
+
+
+def test_a_changed_rubric_makes_the_adopted_judgments_stale(tmp_path, mock):
+    """Adopted seals fingerprint the judge_prompt.md the judges read: a new rubric rebuilds it, the
+    judgments are listed to run (priced) and re-judged; ProjectScylla's prompt is archived, never replaced."""
+    env = _env(mock)
+    runs = [Run("T0", s, n, keep_workspace=True) for s in ("00", "01") for n in (1, 2)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, tiers=("T0",))
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps, env=env)
+    assert not mock.requests and _to_run(checkout, ps) == set()
+    prompt = ps.run_dir(runs[0]) / "judge_prompt.md"
+    original = prompt.read_bytes()
+    rubric = hello / "fixture/expected/rubric.yaml"
+    rubric.write_text(rubric.read_text().replace("All tests in tests/test_textkit.py pass", "Every test passes"))
+    status = _status(checkout, ps)
+    judges = {f"judge:{r.tier}/{r.subtest}/run_{r.number:02d}/judge_0{n}" for r in runs for n in (1, 2, 3)}
+    assert judges <= set(status["to_run"]) and not [t for t in status["to_run"] if t.startswith("agent:")]
+    rows = status["forecast"]["rows"]
+    assert sorted(rows) == ["judge_01", "judge_02", "judge_03"] and status["forecast"]["cost_usd"] > 0
+    assert all(row["to_run"] == 4 and not row["unpriced"] for row in rows.values())             # priced
+    assert status["tasks"]["judge:T0/00/run_01/judge_01"]["reasons"]
+    _doit(checkout, ps, env=env)
+    assert len([r for r in mock.requests if not r["main_loop"]]) == 12                # the 12 judgments
+    assert not [r for r in mock.requests if r["main_loop"]]                          # and no agent
+    assert "Every test passes" in prompt.read_text()
+    archived = ps.dir / "T0/00/.superseded/run_01_judge_prompt_attempt_01/judge_prompt.md"
+    assert archived.read_bytes() == original
+    assert (ps.dir / "scylla/.scylla/originals/T0/00/run_01/judge_prompt.md").read_bytes() == original
+    assert _to_run(checkout, ps) == set()

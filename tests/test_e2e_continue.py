@@ -17,7 +17,7 @@ import pytest
 
 from scylla import tree
 
-LOST = "T0/00/run_01/agent/stdout.log"       # a raw capture: agent_result:T0/00/run_01 cannot check its inputs
+LOST = "T0/00/run_01/agent/stdout.log"       # a raw capture of finished paid work (what was derived from it stands)
 BROKEN = "T0/01/run_02/agent/timing.json"    # read by run:T0/01/run_02, which runs and fails on it
 FAILS = "run:T0/01/run_02"
 
@@ -82,21 +82,24 @@ def test_a_failing_doit_keeps_the_records_of_tasks_that_did_not_run(hello, optio
 
 @pytest.mark.parametrize("options", [(), ("-n", "4")], ids=["plain", "n4"])
 def test_a_lost_file_does_not_stop_plain_doit_regenerating_unrelated_files(hello, options):
-    """doit stops at the first failure; a task that could not run (its input is missing) is not one:
-    the run results beside it, in the same subtest and in another, are regenerated in this invocation."""
+    """doit stops at the first failure; a task that could not run (an input it derives from is lost) is
+    not one: the run results beside it, in the same subtest and in another, are regenerated in this
+    invocation."""
     settled(hello)
     before, kept = snapshot(hello.root), records(hello)
-    lost = (hello.root / LOST).read_bytes()
-    (hello.root / LOST).unlink()
-    for rel in ("T0/00/run_02/run_result.json", "T0/01/run_02/run_result.json"):
+    derived = LOST.replace("stdout.log", "result.json")          # must be derived again from the lost log
+    originals = {rel: (hello.root / rel).read_bytes() for rel in (LOST, derived)}
+    for rel in (LOST, derived, "T0/00/run_02/run_result.json", "T0/01/run_02/run_result.json"):
         (hello.root / rel).unlink()
 
     run = hello.doit(*options, check=False)
-    assert run.returncode != 0 and f"Dependent file '{LOST}' does not exist" in run.stdout, str(run)
-    assert sorted(run.executed) == ["run:T0/00/run_02", "run:T0/01/run_02"], str(run)
-    assert records(hello) == kept
+    assert run.returncode != 0 and f"input lost: {LOST}" in run.stdout, str(run)
+    assert sorted(run.executed) == ["agent_result:T0/00/run_01", "run:T0/00/run_02", "run:T0/01/run_02"], str(run)
+    assert records(hello) == kept - {"agent_result:T0/00/run_01"}      # (it ran, and failed)
 
-    (hello.root / LOST).write_bytes(lost)
+    for rel, data in originals.items():
+        (hello.root / rel).write_bytes(data)
+    assert hello.doit().executed == ["agent_result:T0/00/run_01"]      # its bytes come out the same
     assert hello.doit().executed == []
     assert snapshot(hello.root) == before
     assert hello.calls("agent") == [] and hello.calls("judge") == []

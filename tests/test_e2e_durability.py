@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -168,6 +169,11 @@ def test_a_deleted_raw_capture_never_buys_a_second_run(hello):
     (run / "judge/judge_02/response.txt").unlink()
     status = hello.status()
     assert status["agent:T0/00/run_01"] == "U" and status["judge:T0/00/run_01/judge_02"] == "U"
+    # what was derived from them stands: nothing runs, and `doit status` names them as lost
+    assert hello.doit().executed == [] and hello.calls("agent") == [] and hello.calls("judge") == []
+    lost = json.loads(hello.doit("status", "--json").stdout)["lost"]
+    assert "T0/00/run_01/agent/stdout.log" in [x["file"] for x in lost]
+    (run / "agent/result.json").unlink()                   # needed again: what derives it fails, naming it
     done = hello.doit(check=False)
     assert done.returncode != 0 and "T0/00/run_01/agent/stdout.log" in done.stdout + done.stderr
     assert hello.calls("agent") == [] and hello.calls("judge") == []

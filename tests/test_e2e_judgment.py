@@ -88,7 +88,7 @@ def test_a_score_out_of_range_is_retried_then_an_invalid_judgment_with_the_reaso
 def test_a_lost_reply_is_named_once_with_its_price_and_nothing_is_called(hello):
     """The reply is the judge's raw capture: gone, only paying the judge again brings it back. doit status
     names it once (lost), with the command that re-buys exactly that judge call; the judgment.json made
-    from it stays as it is, and no doit calls a judge over it."""
+    from it stands (a loss never spreads), and no doit calls a judge over it."""
     hello.doit()                                       # (whatever a copied tree makes due runs first)
     reply = hello.root / RUN / "judge/judge_02/response.txt"
     judgment = (reply.parent / "judgment.json").read_bytes()
@@ -97,7 +97,7 @@ def test_a_lost_reply_is_named_once_with_its_price_and_nothing_is_called(hello):
     assert [(x["file"], x["paid_task"]) for x in st["lost"]] == [(f"{RUN}/judge/judge_02/response.txt",
                                                                   f"judge:{RUN}/judge_02")]
     assert st["lost"][0]["rebuy"].endswith(f"judge_02/.seal.json && doit judge:{RUN}/judge_02")
-    assert f"judgment:{RUN}/judge_02" in st["blocked"] and st["to_run"] == []
+    assert (st["to_run"], st["may_run"], st["blocked"]) == ([], [], [])
     run = hello.doit("--continue", check=False)
     assert run.executed == [] and hello.calls("judge") == []
     assert (reply.parent / "judgment.json").read_bytes() == judgment

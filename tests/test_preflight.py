@@ -43,7 +43,7 @@ def _claude_cli_missing(checkout):
     return "executable '/nonexistent/claude' not found", lambda: checkout.edit_spec(lambda s: s.update(agent=agent))
 
 
-PAID = ("agent", "judge", "pipeline", "baseline")
+PAID = ("agent", "judge")
 CAUSES = [_missing_skill, _openai_judge_without_key, _repo_folder_missing, _repo_without_the_commit,
           _claude_cli_missing]
 

@@ -96,3 +96,26 @@ def test_cost_of_pass_and_frontier():
     assert exp["frontier_tier"] == "T0"
     assert results.experiment_summary("e", [t1])["frontier_tier"] is None
     assert results.best_identity("T0", t0) == {"tier": "T0", "subtest": "00"}
+
+
+def test_projectscylla_formats_read_as_projectscylla_reads_them():
+    """Older ProjectScylla judgments and judge/result.json have no is_valid: scored means valid (its own
+    rule, `is_valid is not False`); a consensus with a null score is no valid judgment; a token count the
+    agent result does not record is unknown (None), never 0, and so is every total that includes it."""
+    legacy = [{k: v for k, v in judgment(n, s).items() if k != "is_valid"} for n, s in ((1, .9), (2, .6), (3, .3))]
+    c = results.consensus(legacy + [{**judgment(4, .0), "score": None}])
+    assert c["valid_count"] == 3 and math.isclose(c["score"], 0.6) and c["passed"] is True and c["grade"] == "B"
+    agent = {"exit_code": 0, "cost_usd": 0.1, "token_stats": {"input_tokens": 5, "output_tokens": 3}}
+    r = results.run_result(1, agent, {}, {"score": 0.6, "passed": True, "grade": "B", "reasoning": "r"}, legacy, {})
+    assert r["judge_valid"] is True and [j["is_valid"] for j in r["judges"]] == [True] * 3
+    assert r["token_stats"] == {"input_tokens": 5, "output_tokens": 3} and r["tokens_input"] is None
+    assert r["tokens_output"] == 3
+    none = results.run_result(1, agent, {}, {"score": None, "passed": None, "grade": None}, legacy, {})
+    assert [none[k] for k in ("judge_score", "judge_passed", "judge_grade", "judge_valid")] == [0.0, False, "F", False]
+    s = results.subtest_summary("T0", "00", [results.normalized_run(r), results.normalized_run(_run(2))])
+    assert s["tokens_input"] is None and s["total_tokens"] is None and s["tokens_output"] == 13
+    null = results.normalized_run({"run_number": 3, "exit_code": 0, "judge_score": None, "judge_passed": None,
+                                   "judge_grade": None, "cost_usd": 0.1})
+    assert (null["judge_score"], null["judge_passed"], null["judge_grade"]) == (0.0, False, "F")
+    known = {**s, "subtest": "01", "median_score": s["median_score"] + 0.01, "total_tokens": 10 ** 9}
+    assert results.best_subtest([s, known])["subtest"] == "01"        # no tie-break on an unknown total

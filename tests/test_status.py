@@ -209,26 +209,53 @@ def test_status_dry_runs_in_scratch_and_writes_nothing(hello, tmp_path):
 
 
 def test_a_lost_raw_capture_is_named_once_with_the_command_and_price_to_rebuy_it(hello):
-    """Only what a finished paid task captured is lost; what needs it is blocked, nothing else is.
-    (In a tier others inherit from, its tier aggregate would block their agents too: not yet solved.)"""
-    (hello.root / "T5/01/run_02/agent/stdout.log").unlink()
-    (hello.root / "T5/01/run_02/agent/patch.diff").unlink()
+    """Only what a finished paid task captured is lost. What was derived from it stands, and so does
+    everything built on that, in this tier and in the tiers inheriting from it; what must be derived
+    from it again is blocked, nothing else."""
+    (hello.root / "T1/01/run_02/agent/stdout.log").unlink()
+    (hello.root / "T1/01/run_02/agent/patch.diff").unlink()
     st = _status(hello)
-    seal = str(hello.root / "T5/01/run_02/agent/.seal.json")
+    seal = str(hello.root / "T1/01/run_02/agent/.seal.json")
     assert [(x["file"], x["paid_task"], x["rebuy"]) for x in st["lost"]] == [
-        ("T5/01/run_02/agent/patch.diff", "agent:T5/01/run_02", f"rm {seal} && doit agent:T5/01/run_02"),
-        ("T5/01/run_02/agent/stdout.log", "agent:T5/01/run_02", f"rm {seal} && doit agent:T5/01/run_02")]
-    t5_costs = [hello.json(f"T5/01/run_0{n}/agent/result.json")["cost_usd"] for n in (1, 2)]
-    assert st["lost"][0]["price_usd"] == pytest.approx(sum(t5_costs) / 2)     # the mean of T5's finished agents
-    consumers = {"agent_result:T5/01/run_02", "pipeline:T5/01/run_02", "judge_prompt:T5/01/run_02"}
-    assert st["to_run"] == [] and set(st["blocked"]) == downstream(hello, consumers), st["blocked"]
+        ("T1/01/run_02/agent/patch.diff", "agent:T1/01/run_02", f"rm {seal} && doit agent:T1/01/run_02"),
+        ("T1/01/run_02/agent/stdout.log", "agent:T1/01/run_02", f"rm {seal} && doit agent:T1/01/run_02")]
+    t1_costs = [hello.json(f"T1/{s}/run_0{n}/agent/result.json")["cost_usd"] for s in ("01", "02") for n in (1, 2)]
+    assert st["lost"][0]["price_usd"] == pytest.approx(sum(t1_costs) / 4)     # the mean of T1's finished agents
+    assert st["to_run"] == st["may_run"] == st["blocked"] == []
     text = hello.doit("status").stdout
-    assert "Lost (2)" in text and text.count("agent:T5/01/run_02;") == 2
+    assert "Lost (2)" in text and text.count("agent:T1/01/run_02;") == 2
+    assert hello.doit().executed == [] and hello.doit("--continue").executed == []
+
+    (hello.root / "T1/01/run_02/agent/result.json").unlink()              # now it must be derived again
+    st = _status(hello)
+    assert len(st["lost"]) == 2 and st["to_run"] == [] and st["may_run"] == []
+    assert set(st["blocked"]) == downstream(hello, {"agent_result:T1/01/run_02"}), st["blocked"]
     run = hello.doit("--continue", check=False)
-    assert run.executed == [] and hello.calls("agent") == [] and hello.calls("judge") == []
+    assert run.returncode != 0 and "T1/01/run_02/agent/stdout.log" in run.stdout + run.stderr
+    assert set(run.executed) <= set(st["blocked"]) and hello.calls("agent") == hello.calls("judge") == []
+
     subprocess.run(st["lost"][0]["rebuy"].split(" && ")[0].split(), check=True)       # re-buy it
     assert _status(hello)["lost"] == []
     hello.doit()
     # the scripted agent answers as before: the same judge prompt, so the judgments stand
-    assert hello.calls("agent") == ["T5/01/run_02"] and hello.calls("judge") == []
+    assert hello.calls("agent") == ["T1/01/run_02"] and hello.calls("judge") == []
     assert hello.doit().executed == []
+
+
+def test_a_damaged_raw_capture_is_lost_not_a_new_measurement(hello):
+    """A truncated log differs from what its seal recorded: nothing is derived from it, no number changes."""
+    log = hello.root / "T1/02/run_01/agent/stdout.log"
+    log.write_bytes(log.read_bytes()[:40])
+    before = hello.json("T1/02/run_01/run_result.json")
+    st = _status(hello)
+    assert [(x["file"], x["damage"]) for x in st["lost"]] == [("T1/02/run_01/agent/stdout.log", "differs from its seal")]
+    assert st["to_run"] == st["blocked"] == []
+    assert hello.doit().executed == [] and hello.json("T1/02/run_01/run_result.json") == before
+    (hello.root / "T1/02/run_01/agent/result.json").unlink()
+    st = _status(hello)
+    assert set(st["blocked"]) == downstream(hello, {"agent_result:T1/02/run_01"}) and st["to_run"] == []
+    run = hello.doit("--continue", check=False)
+    assert run.returncode != 0 and "input lost: T1/02/run_01/agent/stdout.log" in run.stdout, str(run)
+    assert not (hello.root / "T1/02/run_01/agent/result.json").exists()
+    assert hello.json("T1/02/run_01/run_result.json") == before
+    assert hello.calls("agent") == hello.calls("judge") == []
