@@ -49,8 +49,9 @@ def export(spec: Path, dest: Path) -> Path:
         tasks.append({"basename": d["basename"], **({"name": d["name"]} if "name" in d else {}),
                       "file_dep": sorted(sealed.inputs if sealed else d.get("file_dep", ())),
                       "targets": list(d.get("targets", ())), "task_dep": list(d.get("task_dep", ())),
-                      # without inputs doit would run it every time (the baseline: Scylla's seal decides)
-                      **({} if sealed is None or sealed.inputs else {"uptodate": [True]})})
+                      # without inputs doit would run it every time (the baseline: Scylla's seal decides;
+                      # preflight: its facts do)
+                      **({} if (sealed.inputs if sealed else d.get("file_dep")) else {"uptodate": [True]})})
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "graph.json").write_bytes(orjson.dumps(tasks))
     dodo = dest / "dodo.py"

@@ -18,7 +18,7 @@ import pytest
 from scylla import tree
 
 LOST = "T0/00/run_01/agent/stdout.log"       # a raw capture of finished paid work (what was derived from it stands)
-BROKEN = "T0/01/run_02/agent/timing.json"    # read by run:T0/01/run_02, which runs and fails on it
+BROKEN = "T0/01/run_02/judge/result.json"    # derived, read by run:T0/01/run_02, which runs and fails on it
 FAILS = "run:T0/01/run_02"
 
 
