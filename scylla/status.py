@@ -250,7 +250,7 @@ def _render_lost(lost: list[dict]) -> list[str]:
 
 def _render_next(rep: dict) -> list[str]:
     kinds = Counter(TaskId.parse(n).kind for n in rep["to_run"])
-    paid = f"{kinds['agent']} agent runs, {kinds['judge']} judge calls, {kinds['pipeline']} pipelines"
+    paid = f"{kinds['agent']} agent runs, {kinds['judge']} judgments, {kinds['pipeline']} pipelines"
     n = len(rep["to_run"])
     line = f"Next `doit`: {n} task{'s' * (n != 1)} to run ({paid})"
     if rep["may_run"]:
