@@ -4,8 +4,8 @@
 
 N runs (10 per subtest, subtests spread over tiers T0..T6) and J judge slots, on the hello fixture.
 It is built through Scylla itself: real `doit` builds every cheap file (setup, baseline, subtest
-configs, agent results, judge prompts, consensus, run results, aggregates, reports), and the paid
-tasks' outputs (agent captures of realistic size, pipeline results, judgments) are written with
+configs, agent results, judge prompts, judgments, consensus, run results, aggregates, reports), and the
+paid tasks' outputs (agent captures of realistic size, pipeline results, judges' replies) are written with
 Scylla's writers and sealed with the inputs their tasks declare, exactly as a finished task seals
 them. No agent or judge is ever called (their commands would fail). Afterwards every task is up to date.
 """
@@ -26,7 +26,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scylla import durable, graph, pipeline, results, tree  # noqa: E402
+from scylla import durable, graph, pipeline, tree  # noqa: E402
+from scylla.judges import reply  # noqa: E402
 from scylla.agents.command import model_md  # noqa: E402
 
 TIERS = [f"T{i}" for i in range(7)]
@@ -115,9 +116,8 @@ def _judge(exp, run, slot_number: int, out: Path) -> None:
     score = _score(run.id, slot_number)
     verdict = {"score": score, "passed": score >= 0.6, "reasoning": f"Synthetic verdict for {run.id}. " * 20,
                "criteria_scores": {"functional": {"score": score, "explanation": "synthetic"}}}
-    durable.write_json(out / "judgment.json", {**verdict, "grade": results.grade_for(score), "judge_number": slot.number,
-                                               "model": slot.model, "adapter": slot.adapter, "cost_usd": 0.02,
-                                               "is_valid": True})
+    durable.write_json(out / tree.JUDGE_CALL, reply.call_record(slot.adapter, slot.model, slot.number, cost_usd=0.02,
+                                                                attempts=1, parsed=True))
     durable.write_text(out / "response.txt", orjson.dumps(verdict).decode())
     durable.write_text(out / "stdout.log", orjson.dumps(verdict).decode() * 10)
     durable.write_json(out / "timing.json", {"judge_duration_seconds": 41.0, "measured_at": "2026-11-26T00:00:00+00:00"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
 import time
 from datetime import datetime, timezone
 from importlib import resources as package_files
@@ -28,7 +29,8 @@ from .judges import command as command_judge
 from .judges import openai_judge
 from .judges import pipeline as pipeline_judge
 from .judges import prompt as judge_prompt_md
-from .spec import Experiment, Limits, Subtest, load_yaml
+from .judges import reply as judge_reply
+from .spec import Experiment, Limits, Subtest, load_yaml, pass_threshold
 from .tree import RunPaths, SubtestPaths, TierPaths
 
 STARTED = time.time()      # when this doit invocation loaded the experiment (inherited by its workers)
@@ -45,16 +47,17 @@ def _now() -> str:
 ADOPTING = False
 
 
-def _left_for_doit(kind: str):
-    """The action of a run-level derived task (`kind`:RUN): refused while adopting; in an adopted tree,
-    the files ProjectScylla wrote are restored rather than rebuilt while their inputs are unchanged."""
+def _left_for_doit(kind: str, slot: bool = False):
+    """The action of a run-level derived task (`kind`:RUN, or `kind`:RUN/judge_NN with `slot`, the last
+    argument being the slot number): refused while adopting; in an adopted tree, the files ProjectScylla
+    wrote are restored rather than rebuilt while their inputs are unchanged."""
     def decorate(action):
         @functools.wraps(action)
         def wrapper(*args, **kwargs):
             if ADOPTING:
                 return TaskFailed("not finished in the adopted experiment; the next `doit` builds it")
             run = next(a for a in args if isinstance(a, RunPaths))
-            if restored(f"{kind}:{run.id}"):
+            if restored(f"{kind}:{run.id}" + (f"/judge_{args[-1]:02d}" if slot else "")):
                 return None
             return action(*args, **kwargs)
         return wrapper
@@ -362,6 +365,8 @@ def _archive_adopted_original(run: RunPaths, text: str) -> None:
 
 
 def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inputs: list[str], config: str):
+    """The paid call: its raw reply (response.txt) and what only the call knows (call.json), sealed.
+    judgment.json is derived from them by the cheap `judgment` task."""
     slot = exp.judges[slot_number - 1]
 
     def work(out: Path) -> None:
@@ -369,7 +374,7 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
         if slot.adapter == "pipeline":
             rubric = load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8"))   # libyaml: shorter GIL holds
             verdict = pipeline_judge.judge(rubric, read_obj(run.pipeline), read_obj(tree.BASELINE))
-            cost, seconds = 0.0, time.monotonic() - t0
+            call, seconds = {"cost_usd": 0.0, "attempts": 1, "parsed": True}, time.monotonic() - t0
             durable.write_text(out / "response.txt", durable.dumps(verdict).decode())
             durable.write_text(out / "stdout.log", "")
             durable.write_text(out / "replay.sh", f"#!/usr/bin/env bash\n# deterministic pipeline judge (no model)\n"
@@ -378,17 +383,42 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
             adapter = {"command": command_judge, "openai": openai_judge, "claude-code": claude_judge}[slot.adapter]
             with throttle.slot("judges", exp.limits.judges):
                 throttle.wait_if_paused(task_name)
-                verdict, cost, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt),
-                                                     Path(tree.JUDGE_SYSTEM_PROMPT), out)
-        judgment = {**verdict, "grade": results.grade_for(verdict["score"]), "judge_number": slot.number,
-                    "model": slot.model, "adapter": slot.adapter, "cost_usd": cost}
-        durable.write_json(out / "judgment.json", judgment)
+                call, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt), Path(tree.JUDGE_SYSTEM_PROMPT), out)
+        record = judge_reply.call_record(slot.adapter, slot.model, slot.number, **call)
+        durable.write_json(out / tree.JUDGE_CALL, record)
         durable.write_json(out / "timing.json", {"judge_duration_seconds": round(seconds, 3), "measured_at": started})
         label = "Judge (deterministic pipeline judge, not a language model)" if slot.adapter == "pipeline" else "Judge"
         durable.write_text(out / "MODEL.md", command_agent.model_md(label, slot.model, slot.adapter, slot.command))
     return sealed(task_name, run.judge_dir(slot.number), inputs, config, run.subtest_paths.failed_dir,
                   f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work, limits=exp.limits,
                   paid="judge" if slot.paid else None)
+
+
+@_left_for_doit("judgment", slot=True)
+def judgment(exp: Experiment, run: RunPaths, slot_number: int) -> None:
+    """judgment.json from the judge's raw reply and call record: no call, the same bytes every time."""
+    slot = exp.judges[slot_number - 1]
+    target = run.judge(slot_number, "judgment.json")
+    recorded = _call_record(run.judge(slot_number, tree.JUDGE_CALL))
+    call = {"adapter": slot.adapter, "model": slot.model, "judge_number": slot.number, **recorded}
+    text = Path(run.judge(slot_number, "response.txt")).read_text(encoding="utf-8", errors="replace")
+    threshold = pass_threshold(load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8")))
+    made = judge_reply.judgment_file(text, call, threshold)
+    if not recorded and not made["is_valid"]:
+        # adopted, and not restorable as ProjectScylla wrote it (the decorator's restore): never make an
+        # invalid judgment up from a reply whose format may not be Scylla's
+        raise durable.ArtifactError(
+            f"{target}: an adopted judgment (no call record of Scylla's) that cannot be restored as "
+            f"ProjectScylla wrote it, and its reply {Path(target).with_name('response.txt')} holds no verdict "
+            f"to rebuild it from. Restore judgment.json, or delete {Path(target).with_name(durable.SEAL_NAME)} "
+            f"to judge again")
+    durable.write_json(target, made)
+
+
+def _call_record(path: str) -> dict:
+    """call.json; empty for an adopted judgment (ProjectScylla recorded no call: `scylla adopt` leaves
+    an empty placeholder)."""
+    return read_obj(path) if os.path.getsize(path) else {}
 
 
 # ---------------------------------------------------------------- derived results

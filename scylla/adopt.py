@@ -46,7 +46,7 @@ SPEC_NAME = "scylla.yaml"
 SCYLLA_ROOT = "scylla"
 PS_PROMPT = "prompt.md"          # ProjectScylla's copy of the task prompt, beside config/
 THINKING = {"none": "none", "low": "low", "high": "high", "ultrathink": "max"}
-DERIVED_KINDS = ("agent_result", "judge_prompt", "consensus", "run")
+DERIVED_KINDS = ("agent_result", "judge_prompt", "judgment", "consensus", "run")
 
 
 class AdoptError(Exception):
@@ -295,6 +295,7 @@ def record_derived(tasks: list[dict], ps_dir: Path | None = None) -> int:
     from doit.task import Task
 
     from .doit_plugins import DurableSqliteDB
+    from .graph import Intact, intact_values
     by_name = {f"{t['basename']}:{t['name']}" if t.get("name") else t["basename"]: t
                for t in tasks if "actions" in t}                       # not the group tasks
     sealed_ok = {n for n, t in by_name.items() if "sealed" in (t.get("meta") or {}) and t["uptodate"][0]()}
@@ -308,7 +309,10 @@ def record_derived(tasks: list[dict], ps_dir: Path | None = None) -> int:
             upstream_sealed = [d for d in task.get("task_dep", []) if "sealed" in (by_name.get(d, {}).get("meta") or {})]
             files = list(task["targets"]) + list(task["file_dep"])
             if all(d in sealed_ok for d in upstream_sealed) and all(Path(f).exists() for f in files):
-                dep.save_success(Task(name, None, file_dep=task["file_dep"]))
+                done = Task(name, None, file_dep=task["file_dep"])
+                if any(isinstance(u, Intact) for u in task.get("uptodate", ())):
+                    done.values = intact_values(task["targets"])    # a damaged original is then rebuilt
+                dep.save_success(done)
                 recorded += 1
                 kept[name] = _kept(task, ps_dir, md5) if ps_dir else None
     finally:

@@ -1,7 +1,8 @@
 """The experiment's budget (`budget_usd`): what was spent, the gate before paid work, the stop during it.
 
 *Spent* is the recorded cost of the experiment's finished agent runs (agent/result.json, else their raw
-captures) and judgments (judgment.json): what its current results cost. Archived attempts (.failed/,
+captures) and judge calls (their call record, call.json; an adopted judgment's judgment.json): what its
+current results cost. Archived attempts (.failed/,
 .superseded/) are not counted.
 
 The gate: when the first agent or judge call of a `doit` is due, the run's forecast (runplan.py, the
@@ -62,8 +63,9 @@ def money(x: float | None) -> str:
 
 def recorded_cost(kind: str, out_dir: str) -> float | None:
     """The cost a finished agent run or judgment recorded in its outputs (None when none is readable)."""
-    if kind == "judge":
-        return _number(f"{out_dir}/judgment.json", "cost_usd")
+    if kind == "judge":             # the call's own record; ProjectScylla's judgments have only judgment.json
+        cost = _number(f"{out_dir}/{tree.JUDGE_CALL}", "cost_usd")
+        return cost if cost is not None else _number(f"{out_dir}/judgment.json", "cost_usd")
     cost = _number(f"{out_dir}/result.json", "cost_usd")
     if cost is None:                # agent/result.json not derived yet: read the raw captures
         from .agents.command import derive_result

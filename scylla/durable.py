@@ -194,7 +194,7 @@ def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: li
     """Record that `task` completed from these inputs and this configuration, and the md5 of each
     output it wrote (its raw captures: a damaged one is then told from a new one). Call it last."""
     outputs = {e.name: output_record(e.path) for e in os.scandir(output_dir)
-               if e.is_file(follow_symlinks=False) and not e.name.startswith(".")}
+               if e.is_file(follow_symlinks=False) and not e.name.startswith(".")} if os.path.isdir(output_dir) else {}
     record = {"task": task, "config": config, "inputs": {p: _fingerprint(p) for p in sorted(inputs)},
               "outputs": dict(sorted(outputs.items()))}
     write_json(seal_path(output_dir), record)
@@ -208,6 +208,8 @@ def output_record(path: str) -> str:
 def output_intact(path: str, record: str) -> bool:
     """Whether `path` holds what an output record (size:mtime_ns:md5) says (md5 only where the
     timestamp moved, e.g. in a copied tree)."""
+    if not isinstance(record, str) or record.count(":") != 2:
+        return True                 # a record of another format: nothing to compare with
     size, mtime_ns, md5 = record.split(":")
     st = stat(path)
     return st is not None and st.st_size == int(size) and \

@@ -9,6 +9,7 @@ Scylla pay for a finished run or judgment again.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import os
@@ -32,7 +33,8 @@ GROUP_DOCS = {
     "agent_result": "derive agent/result.json from the raw captures",
     "pipeline": "build/test pipeline on the re-created workspace (sealed)",
     "judge_prompt": "assemble judge_prompt.md from the run's evidence",
-    "judge": "one judge slot's verdict on one run (paid, sealed)",
+    "judge": "one judge slot's call on one run: its raw reply and call record (paid, sealed)",
+    "judgment": "judgment.json from a judge's raw reply (no call: a lost judgment is rebuilt free)",
     "consensus": "combine the valid judgments of a run",
     "run": "run_result.json and the run report",
     "subtest": "aggregate a subtest's runs",
@@ -71,10 +73,8 @@ class Sealed:
             # it, and its outputs stay as they are (plan.py lists it as lost)
             self.reason = f"{self.reason} (kept: nothing runs over a lost input)"
             return True
-        if self.reason is None and self.retry_invalid:
-            judgment = Path(self.out_dir, "judgment.json")
-            if judgment.exists() and not durable.read_json_object(judgment).get("is_valid", True):
-                self.reason = "invalid judgment, re-judging on request (rejudge=invalid)"
+        if self.reason is None and self.retry_invalid and invalid_judgment(self.out_dir):
+            self.reason = "invalid judgment, re-judging on request (rejudge=invalid)"
         if self.reason is not None and self.paid and Sealed.paid_due:
             Sealed.paid_due(self.task)
         return self.reason is None
@@ -83,6 +83,46 @@ class Sealed:
         return f"sealed {self.out_dir}: {self.reason}"
 
     __repr__ = __str__
+
+
+INTACT = "intact"      # the task's saved doit value: target -> "size:mtime_ns:md5" as the task wrote it
+
+
+class Intact:
+    """doit `uptodate` item of a derived file that must be rebuilt, not passed on, when its bytes are
+    damaged (doit itself only checks that a target exists): false when a target is no longer the bytes
+    its task wrote (truncated, overwritten, replaced by invalid JSON). cheap_action records them."""
+
+    __signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                       for n in ("task", "values")])
+
+    def __init__(self):
+        self.reason = "not checked yet"
+
+    def __call__(self, task, values) -> bool | None:
+        recorded = values.get(INTACT)
+        if not recorded:
+            return None             # written before this record existed, or adopted: doit's checks decide
+        for path, record in recorded.items():
+            if durable.stat(path) is not None and not durable.output_intact(path, record):
+                self.reason = f"damaged target: {path} (not the bytes its task wrote; rebuilt from its inputs)"
+                return False
+        return True                 # (a missing target: doit's own check)
+
+    def __str__(self) -> str:
+        return f"intact targets: {self.reason}"
+
+    __repr__ = __str__
+
+
+def invalid_judgment(judge_dir: str) -> bool:
+    """Whether a judge slot's judgment is invalid: as judgment.json records it, else (judgment.json lost
+    or damaged, to be rebuilt from the reply) as the call recorded it."""
+    for name, invalid in (("judgment.json", lambda j: j.get("is_valid", True) is False),
+                          (tree.JUDGE_CALL, lambda c: c.get("retries_exhausted") is True)):
+        with contextlib.suppress(durable.ArtifactError):
+            return invalid(durable.read_json_object(f"{judge_dir}/{name}"))
+    return False
 
 
 def _lost_input(reason: str) -> bool:
@@ -117,59 +157,32 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
     }
 
 
-TARGETS = "targets"          # the key of a cheap task's saved values: what it wrote, per target
-
-
-def cheap_action(action, inputs, targets, *args):
+def cheap_action(action, inputs, *args, intact: tuple[str, ...] = ()):
     """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one).
     One whose input is a lost raw capture fails as LostInput: it did not run, so `doit` goes on.
-    It returns what it wrote (size, mtime, md5 per target), which doit saves as the task's values."""
+    With `intact`, it records those targets' fingerprints for the task's Intact check."""
     if lost := [p for p in inputs if durable.unusable_capture(p)]:
         return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work, "
                                       f"missing or damaged; `doit status` says how to re-buy it)")
     with durable.rebuildable():
         result = action(*args)
-    if result is not None:
-        return result
-    written = {}
-    for path in targets:
-        if durable.stat(path) is not None:
-            written[path] = durable.output_record(path)
-    return {TARGETS: written}
+    return intact_values(intact) if intact and result is None else result
 
 
-class TargetsIntact:
-    """doit `uptodate` of a cheap task: false when a target differs from what the task wrote, so a
-    truncated or overwritten derived file is rebuilt rather than read by the tasks after it. (A
-    missing one is doit's own target check; a task with no such record is left to doit's checks.)"""
-
-    __signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                                       for n in ("task", "values")])
-
-    def __call__(self, task, values):
-        written = values.get(TARGETS)
-        return None if not written else not changed_targets(written)
-
-    def __str__(self) -> str:
-        return "targets as the task wrote them"
-
-
-TARGETS_INTACT = TargetsIntact()
-
-
-def changed_targets(written: dict) -> list[str]:
-    """Targets that exist but differ from what the task wrote (md5 only where size or mtime moved)."""
-    return [path for path, record in written.items()
-            if durable.stat(path) is not None and not durable.output_intact(path, record)]
+def intact_values(targets) -> dict:
+    """The doit values an Intact check compares a task's targets with (their bytes as written now)."""
+    return {INTACT: {p: durable.output_record(p) for p in targets if durable.stat(p) is not None}}
 
 
 def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],
-           **extra) -> dict:
-    """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them)."""
-    uptodate = [TARGETS_INTACT, *extra.pop("uptodate", ())]
+           intact: bool = True, **extra) -> dict:
+    """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them).
+    `intact`: a damaged target is rebuilt too (Intact), not only a missing one."""
+    if intact:
+        extra["uptodate"] = [*extra.get("uptodate", ()), Intact()]
     return {"basename": basename, **({"name": name} if name else {}),
-            "actions": [(cheap_action, (action, file_dep, targets, *args))],
-            "file_dep": file_dep, "targets": targets, "uptodate": uptodate, "verbosity": 1, **extra}
+            "actions": [(cheap_action, (action, file_dep, *args), {"intact": tuple(targets)} if intact else {})],
+            "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
 
 
 def _timed(result: str) -> dict:
@@ -250,13 +263,17 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
         inputs = [run.judge_prompt, tree.JUDGE_SYSTEM_PROMPT]
         if slot.adapter == "pipeline":
             inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
-        yield _sealed_task("judge", f"{rid}/{slot.name}", actions.judge, (exp, run, slot.number),
+        judge = f"{rid}/{slot.name}"
+        yield _sealed_task("judge", judge, actions.judge, (exp, run, slot.number),
                            run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
                            [], [preflight.TASK, f"judge_prompt:{rid}"], retry_invalid,   # which waits for the rest
                            paid=slot.paid)
+        # the rubric gives the pass threshold of a reply that states none
+        yield _cheap("judgment", judge, actions.judgment, (exp, run, slot.number),
+                     [run.judge(slot.number, f) for f in ("response.txt", tree.JUDGE_CALL)] + [tree.RUBRIC],
+                     [run.judge(slot.number, "judgment.json")], task_dep=[f"judge:{judge}"])
     judgments = [run.judge(j.number, "judgment.json") for j in exp.judges]
-    yield _cheap("consensus", rid, actions.consensus, (exp, run), judgments, [run.consensus],
-                 task_dep=[f"judge:{rid}/{j.name}" for j in exp.judges])
+    yield _cheap("consensus", rid, actions.consensus, (exp, run), judgments, [run.consensus])
     yield _cheap("run", rid, actions.run_result, (exp, run),
                  [run.agent_result, run.agent("timing.json"), run.consensus] + judgments
                  + [run.judge(j.number, "timing.json") for j in exp.judges],

@@ -34,7 +34,7 @@ from functools import lru_cache
 from doit.exceptions import BaseFail
 
 from . import durable, tree
-from .graph import TARGETS, TARGETS_INTACT, Sealed, changed_targets, cheap_action
+from .graph import Intact, Sealed, cheap_action, invalid_judgment
 
 STATES = ("done", "to_run", "may_run", "blocked", "refused")
 TIER = re.compile(r"^T\d+$")
@@ -102,6 +102,7 @@ def dependency_order(tasks: dict, selected: list[str]) -> list[str]:
 class _Reasons:
     """Why a task would run, collected while checking it."""
     missing_targets: list[str] = field(default_factory=list)
+    damaged_targets: list[str] = field(default_factory=list)     # (Intact's reasons) rebuilt like missing ones
     certain: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)      # lost raw captures the task's outputs were built from
@@ -110,7 +111,7 @@ class _Reasons:
     measured: bool = False          # an input changes because it carries a fresh measurement
 
     def all_certain(self) -> list[str]:
-        return [f"missing target: {t}" for t in self.missing_targets] + self.certain + \
+        return [f"missing target: {t}" for t in self.missing_targets] + self.damaged_targets + self.certain + \
             [f"upstream will run: {p} (changes {', '.join(paths)})" for p, paths in self.changes.items()]
 
     def only_targets_missing(self) -> bool:
@@ -141,6 +142,7 @@ class Plan:
         self.producers = {t: task.name for task in tasks.values() for t in task.targets}
         self.sealed_dirs = {s.out_dir: task.name for task in tasks.values() if (s := _sealed(task))}
         self.verdicts: dict[str, Verdict] = {}
+        self._rerun_dirs: set[str] = set()     # out_dirs of the sealed tasks that will run
         # raw captures of finished paid tasks that are gone: file -> the paid task that made it (only
         # deleting its seal and paying again brings it back; what needs it is blocked)
         self.lost: dict[str, str] = {}
@@ -152,7 +154,9 @@ class Plan:
             for name in dependency_order(tasks, list(selected if selected is not None else tasks)):
                 task = tasks[name]
                 if task.actions:                    # group tasks only gather their subtasks
-                    self.verdicts[name] = self._verdict(task)
+                    self.verdicts[name] = v = self._verdict(task)
+                    if v.state == "to_run" and (sealed := _sealed(task)):
+                        self._rerun_dirs.add(sealed.out_dir)
         finally:
             if self._box:
                 shutil.rmtree(self._box, ignore_errors=True)
@@ -194,6 +198,7 @@ class Plan:
             status = self.dep.get_status(task, self.tasks, get_log=True).reasons
             r = _Reasons(list(status.get("missing_target", [])))
             self._file_reasons(task, status, r)
+            self._moved_aside(task, r)
         certain, maybe = r.all_certain(), r.all_maybe(self.verdicts)
         if r.lost and (certain or maybe):           # it would run, and fail reading what is lost
             r.broken += [f"input missing: {p} (lost, see `doit status`; no task rebuilds it)" for p in r.lost]
@@ -206,10 +211,9 @@ class Plan:
     def _file_reasons(self, task, status: dict, r: _Reasons) -> None:
         certain = r.certain
         recorded = self.dep._get(task.name, "deps:") is not None
-        for check, _, _ in status.get("uptodate_false") or ():
-            if check is TARGETS_INTACT:
-                changed = changed_targets(self.dep.get_values(task.name).get(TARGETS) or {})
-                certain.append(f"target changed since it was written: {', '.join(changed)}")
+        for utd, _, _ in status.get("uptodate_false", ()):
+            if isinstance(utd, Intact):
+                r.damaged_targets.append(utd.reason)
             else:
                 certain.append("configuration changed")
         if "checker_changed" in status:
@@ -226,6 +230,16 @@ class Plan:
             lost = self._lost(path, self.dep._get(task.name, path))
             self._input(path, path in missing or lost, recorded and path in changed and not lost,
                         lambda p=path: self._db_md5(task.name, p), r, kept=lost)
+
+    def _moved_aside(self, task, r: _Reasons) -> None:
+        """A sealed task that runs first moves its whole directory aside (to .superseded/ or .failed/),
+        with the derived files kept in it (agent/result.json, judgment.json): those are then missing."""
+        if not self._rerun_dirs:
+            return
+        for target in task.targets:
+            owner = self._sealed_owner(target)
+            if owner and _sealed(self.tasks[owner]).out_dir in self._rerun_dirs and target not in r.missing_targets:
+                r.certain.append(f"upstream will run: {owner} (it moves {target} aside with its previous outputs)")
 
     def _seal_reasons(self, task, sealed: Sealed, v: Verdict, r: _Reasons) -> None:
         certain = r.certain
@@ -252,7 +266,7 @@ class Plan:
                 lost = durable.stat(path) is None or changed and durable.damaged_capture(path)
                 self._input(path, lost, changed and not lost, lambda p=path: recorded[p].get("md5"), r,
                             kept=lost)          # (graph.Sealed: nothing runs over a lost input)
-        if task.name.startswith("judge:") and self._invalid_judgment(sealed.out_dir):
+        if task.name.startswith("judge:") and invalid_judgment(sealed.out_dir):
             v.invalid = True
             if sealed.retry_invalid:
                 certain.append("invalid judgment, re-judging on request (rejudge=invalid)")
@@ -292,11 +306,13 @@ class Plan:
     # ------------------------------------------------------------ what a re-run produces
 
     def _producer(self, path: str) -> str | None:
-        if path in self.producers:
-            return self.producers[path]
+        return self.producers.get(path) or self._sealed_owner(path)
+
+    def _sealed_owner(self, path: str) -> str | None:
+        """The sealed task whose directory holds `path` (raw captures: only its seal is a target)."""
         d = os.path.dirname(path)
         while d:
-            if d in self.sealed_dirs:               # raw captures of a sealed task (only its seal is a target)
+            if d in self.sealed_dirs:
                 return self.sealed_dirs[d]
             d = os.path.dirname(d)
         return None
@@ -414,13 +430,6 @@ class Plan:
             return str(durable.read_json_object(f"{where}/{newest}/archived.json").get("reason", "failed"))
         except durable.ArtifactError:
             return "failed"
-
-    @staticmethod
-    def _invalid_judgment(out_dir: str) -> bool:
-        try:
-            return durable.read_json_object(f"{out_dir}/judgment.json").get("is_valid", True) is False
-        except durable.ArtifactError:
-            return False
 
     def _config_hint(self, task) -> str:
         """What changed, when config/experiment.json (written by the last setup) still shows the old value."""

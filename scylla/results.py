@@ -31,16 +31,6 @@ def is_valid(judgment: dict) -> bool:
     return judgment.get("is_valid", True) is not False and _number(judgment.get("score"))
 
 
-def clamp_score(value) -> float | None:
-    """A judge's score as a float in [0, 1], or None when it is not a finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        return None
-    return min(1.0, max(0.0, value))
-
-
 # ---------------------------------------------------------------- judges
 
 def consensus(judgments: list[dict]) -> dict:

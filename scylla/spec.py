@@ -91,7 +91,12 @@ class Fixture:
 
     @property
     def pass_threshold(self) -> float:
-        return float((self.rubric.get("grading") or {}).get("pass_threshold", DEFAULT_PASS_THRESHOLD))
+        return pass_threshold(self.rubric)
+
+
+def pass_threshold(rubric: dict) -> float:
+    """The rubric's `grading.pass_threshold` (0.6 when it sets none)."""
+    return float((rubric.get("grading") or {}).get("pass_threshold", DEFAULT_PASS_THRESHOLD))
 
 
 @dataclass(frozen=True)

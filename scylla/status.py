@@ -21,8 +21,8 @@ from . import budget, durable, preflight
 from .forecast import Estimator, forecast
 from .plan import STATES, Plan, TaskId, _sealed
 
-ROWS = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt", "judge",
-        "consensus", "run", "subtest", "tier", "experiment")
+ROWS = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt",
+        "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment")
 ALL = "all"                     # the column of tasks that belong to no tier (setup, baseline, experiment)
 MARKS = (("done", "✓"), ("to_run", "▶"), ("may_run", "?"), ("failed", "✗"), ("invalid", "⚠"), ("blocked", "!"),
          ("refused", "⊘"))

@@ -34,7 +34,8 @@ ADOPTED_DERIVED = "adopted_derived.json"
 REPORT_FILES = ("report.md", "report.json")
 AGENT_RAW = ("prompt.md", "replay.sh", "stdout.log", "stderr.log", "output.txt", "command_log.json",
              "timing.json", "MODEL.md", "patch.diff", "workspace_state.json")
-JUDGE_RAW = ("judgment.json", "response.txt", "stdout.log", "timing.json", "MODEL.md", "replay.sh")
+JUDGE_CALL = "call.json"        # what only the judge call knows: cost, attempts, whether a verdict was parsed
+JUDGE_RAW = ("response.txt", JUDGE_CALL, "stdout.log", "timing.json", "MODEL.md", "replay.sh")
 
 
 # Run directories live under the root, except in an adopted ProjectScylla tree (`runs_dir: ..` or

@@ -22,12 +22,33 @@ def test_extract_json_fenced_bare_and_prose():
     assert reply.extract_json('{"not_a_verdict": 1}') is None
 
 
-def test_judgment_recomputes_grade_and_clamps():
-    j = reply.judgment({"score": 1.3, "grade": "F", "reasoning": "x"}, 0.6)
-    assert j["score"] == 1.0 and j["grade"] == "S" and j["passed"] is True and j["is_valid"]
+def test_judgment_recomputes_grade():
+    j = reply.judgment({"score": 0.85, "grade": "F", "reasoning": "x"}, 0.6)
+    assert j["score"] == 0.85 and j["grade"] == "A" and j["passed"] is True and j["is_valid"]
+    assert reply.judgment({"score": 1}, 0.6)["grade"] == "S" and reply.judgment({"score": 0}, 0.6)["passed"] is False
     with pytest.raises(reply.ReplyError):
         reply.judgment({"score": "high"}, 0.6)
     assert reply.invalid_judgment("garbage")["is_valid"] is False
+
+
+@pytest.mark.parametrize("raw, shown", [("7", "7"), ("-3", "-3"), ("1e308", "1e+308"), ("1.0000001", "1.0000001")])
+def test_an_out_of_range_score_is_an_invalid_judgment_with_the_reason(raw, shown):
+    """Never clamped into a grade: the reply is unusable, and judgment.json says why."""
+    text = f'Verdict:\n```json\n{{"score": {raw}, "passed": true, "reasoning": "great"}}\n```'
+    verdict, problem = reply.verdict_from(text, 0.6)
+    assert verdict is None and problem == f"'score' {shown} is outside [0, 1]"
+    call = {"adapter": "command", "model": "m", "judge_number": 2, "cost_usd": 0.01, "attempts": 2}
+    j = reply.judgment_file(text, call, 0.6)
+    assert j["is_valid"] is False and j["passed"] is False and j["score"] == 0.0 and j["grade"] == "F"
+    assert j["reasoning"] == \
+        f"Invalid judgment: no usable JSON verdict after 2 attempt(s): 'score' {shown} is outside [0, 1]"
+    assert (j["judge_number"], j["model"], j["cost_usd"]) == (2, "m", 0.01)
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "true", '"0.5"', "null"])
+def test_a_score_that_is_not_a_finite_number_is_invalid(raw):
+    verdict, problem = reply.verdict_from(f'{{"score": {raw}}}', 0.6)
+    assert verdict is None and problem.startswith("'score' is not a finite number")
 
 
 def test_usage_prefers_model_usage_and_sums_models():
@@ -74,6 +95,14 @@ def test_atomic_write_and_seals(tmp_path, monkeypatch):
     assert durable.seal_mismatch(seal, "judge:x", "other", ["a.json"]) == "configuration changed"
     durable.write_json("a.json", {"b": 2})
     assert durable.seal_mismatch(seal, "judge:x", "cfg", ["a.json"]) == "input changed: a.json"
+    durable.write_text("out/stdout.log", "the whole capture\n")
+    durable.write_seal("out", "judge:x", "cfg", ["a.json"])         # it records the md5 of each output
+    assert not durable.damaged_capture("out/stdout.log") and not durable.lost_capture("out/stdout.log")
+    os.truncate("out/stdout.log", 5)
+    assert durable.damaged_capture("out/stdout.log") and durable.unusable_capture("out/stdout.log")
+    os.unlink("out/stdout.log")
+    assert durable.lost_capture("out/stdout.log") and durable.damaged_outputs("out", durable.read_seal("out")) \
+        == ["out/stdout.log"]
     (tmp_path / "out" / durable.SEAL_NAME).write_text("{trunc")
     with pytest.raises(durable.ArtifactError, match="corrupt JSON"):
         durable.read_seal("out")

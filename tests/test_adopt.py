@@ -30,16 +30,17 @@ FINISHED = [Run("T0", "00", 1), Run("T0", "00", 2, stage="judged"),            #
             Run("T1", "02", 2, rate_limited=True)]                              # refused with a 429
 UNFINISHED = {
     "run:T0/00/run_02",
-    "judge:T0/01/run_01/judge_02", "consensus:T0/01/run_01", "run:T0/01/run_01",
+    "judge:T0/01/run_01/judge_02", "judgment:T0/01/run_01/judge_02", "consensus:T0/01/run_01", "run:T0/01/run_01",
     "pipeline:T1/02/run_01", "judge_prompt:T1/02/run_01", "consensus:T1/02/run_01", "run:T1/02/run_01",
-    *(f"judge:T1/02/run_01/judge_0{n}" for n in (1, 2, 3)),
+    *(f"{kind}:T1/02/run_01/judge_0{n}" for n in (1, 2, 3) for kind in ("judge", "judgment")),
     # their aggregates; T1/01's configuration extends T0's best subtest, not known yet, and Scylla
     # aggregates T1/01 once its configuration is confirmed (its runs stay adopted: nothing re-runs)
     "subtest:T0/00", "subtest:T0/01", "subtest:T1/02", "tier:T0", "tier:T1", "experiment",
     "subtest_config:T1/01", "subtest:T1/01",
     # the rate-limited run, from its agent on
     "agent:T1/02/run_02", "agent_result:T1/02/run_02", "pipeline:T1/02/run_02", "judge_prompt:T1/02/run_02",
-    *(f"judge:T1/02/run_02/judge_0{n}" for n in (1, 2, 3)), "consensus:T1/02/run_02", "run:T1/02/run_02",
+    *(f"{kind}:T1/02/run_02/judge_0{n}" for n in (1, 2, 3) for kind in ("judge", "judgment")),
+    "consensus:T1/02/run_02", "run:T1/02/run_02",
 }
 STANDALONE = {"setup", "baseline", "experiment"}      # the other names without ':' are doit group tasks
 
@@ -229,6 +230,34 @@ def test_the_spec_keeps_to_the_subtests_projectscylla_ran(tmp_path):
     (tmp_path / "config/experiment.json").write_text(json.dumps({**config, "max_subtests": 2}))
     assert spec_for(tmp_path, PROJECTSCYLLA / "tiers", fixture, {})["tiers"] == {"T3": ["01", "02"],
                                                                                 "T4": ["01", "02"]}
+
+
+@pytest.mark.parametrize("layout", ["flat", "current"])
+def test_a_lost_or_damaged_adopted_judgment_is_restored_with_no_call(tmp_path, layout):
+    """ProjectScylla's judgment.json is an adopted judge's record: deleted, or replaced by invalid JSON, it
+    comes back byte for byte from the original `scylla adopt` kept, rebuilding nothing else, calling nothing."""
+    runs = [Run(t, s, n) for t, s in (("T0", "00"), ("T0", "01"), ("T1", "01"), ("T1", "02")) for n in (1, 2)]
+    checkout, hello, ps = _setup(tmp_path, layout, runs)
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps)                                                    # Scylla's aggregates; nothing paid
+    assert _to_run(checkout, ps) == set()
+    tree = lambda: {k: v for k, v in _files(ps.dir).items()                  # noqa: E731  (not doit's state)
+                    if not k.startswith("scylla/.scylla/") or k.startswith("scylla/.scylla/originals/")}
+    before = tree()
+    lost = ps.run_dir(runs[1]) / "judge/judge_02/judgment.json"
+    lost.unlink()
+    damaged = ps.run_dir(runs[7]) / "judge/judge_03/judgment.json"
+    replacement = damaged.with_name("judgment.json.new")                 # a new file (an editor's save), so the
+    replacement.write_bytes(b'{"score": 0.9, "passed": tru')               # original's hard link keeps its bytes
+    replacement.replace(damaged)
+    expected = {"judgment:T0/00/run_02/judge_02", "judgment:T1/02/run_02/judge_03"}
+
+    st = json.loads(_doit(checkout, ps, "status", "--json").stdout)
+    assert (set(st["to_run"]), st["may_run"], st["blocked"]) == (expected, [], [])
+    run = _doit(checkout, ps, "-n", "2", "--continue")
+    assert {ln[3:] for ln in run.stdout.splitlines() if ln.startswith(".  ")} == expected
+    assert tree() == before
+    assert _to_run(checkout, ps) == set() and _doit(checkout, ps).stdout.strip() == ""
 
 
 # ---------------------------------------------------------------- all or nothing

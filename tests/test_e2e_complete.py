@@ -24,8 +24,8 @@ def test_first_doit_completes_and_second_executes_nothing(completed):
 
 def test_every_task_up_to_date_after_completion(hello):
     status = hello.status()
-    groups = {"agent", "agent_result", "pipeline", "judge_prompt", "judge", "consensus", "run", "subtest",
-              "tier", "subtest_config"}
+    groups = {"agent", "agent_result", "pipeline", "judge_prompt", "judge", "judgment", "consensus", "run",
+              "subtest", "tier", "subtest_config"}
     not_done = {t: s for t, s in status.items() if s != "U" and t not in groups}
     assert not_done == {}
     assert {"setup", "baseline", "experiment", "judge:T5/01/run_02/judge_02"} <= set(status)

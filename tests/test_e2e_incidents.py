@@ -113,8 +113,9 @@ def test_f_adding_a_judge_slot_runs_only_its_tasks_and_aggregates(hello):
     judges = [t for t in run.executed if t.startswith("judge:")]
     assert len(judges) == 10 and all(t.endswith("/judge_03") for t in judges)
     assert _paid(run.executed) == judges
-    assert all(t.split(":")[0] in ("judge", "consensus", "run", "subtest", "tier", "experiment", "setup")
+    assert all(t.split(":")[0] in ("judge", "judgment", "consensus", "run", "subtest", "tier", "experiment", "setup")
                for t in run.executed), run.executed
+    assert sorted(t for t in run.executed if t.startswith("judgment:")) == sorted(f"judgment:{t[6:]}" for t in judges)
     assert hello.calls("agent") == [] and sorted(c.split()[1] for c in hello.calls("judge")) == ["3"] * 10
     assert len(hello.json("T0/00/run_01/run_result.json")["judges"]) == 3
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mock_openai import OpenAIMock, rate_limited, text_reply, verdict_reply
@@ -25,7 +27,8 @@ def _add_openai_slot(hello, mock, model="gpt-4o"):
 def test_openai_judge_slot_judges_every_run_with_its_cost(hello, mock):
     _add_openai_slot(hello, mock)
     run = hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
-    assert len([t for t in run.executed if t.endswith("/judge_03")]) == 10 and len(mock.requests) == 10
+    assert len([t for t in run.executed if t.startswith("judge:") and t.endswith("/judge_03")]) == 10
+    assert len(mock.requests) == 10
     request = mock.requests[0]
     assert request["path"] == "/v1/chat/completions" and request["headers"]["authorization"] == f"Bearer {KEY}"
     system, user = request["body"]["messages"]
@@ -43,6 +46,27 @@ def test_openai_judge_slot_judges_every_run_with_its_cost(hello, mock):
     assert "${SCYLLA_TEST_OPENAI_KEY}" in (run_dir / "judge/judge_03/replay.sh").read_text()
     for path in hello.root.rglob("*"):
         assert not path.is_file() or KEY.encode() not in path.read_bytes(), path
+
+
+def test_spend_and_forecast_read_the_judge_cost_from_the_call_record(hello, mock):
+    """A judge's cost is the call's own record (call.json): losing every judgment.json changes neither
+    what was spent nor the forecast, and they are rebuilt from the replies with no request."""
+    _add_openai_slot(hello, mock)
+    hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
+    call = hello.json("T0/00/run_01/judge/judge_03/call.json")
+    assert call["cost_usd"] == pytest.approx(0.0035) and call["cost_known"] is True and call["attempts"] == 1
+    spent = json.loads(hello.doit("status", "--json").stdout)["budget"]["spent_usd"]
+    for judgment in hello.root.glob("T*/*/run_*/judge/judge_03/judgment.json"):
+        judgment.unlink()
+    (hello.root / "T0/00/run_01/judge/judge_03/.seal.json").unlink()           # one to judge again
+    st = json.loads(hello.doit("status", "--json").stdout)
+    assert st["budget"]["spent_usd"] == pytest.approx(spent - 0.0035)          # the unsealed call no longer counts
+    row = st["forecast"]["rows"]["judge_03"]
+    assert row["to_run"] == 1 and row["cost_usd"] == pytest.approx(0.0035)
+    assert row["basis"][0] == "mean of 3 finished in T0"                        # their call records, no judgment.json
+    assert len([t for t in st["to_run"] if t.startswith("judgment:")]) == 10
+    run = hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
+    assert len(mock.requests) == 10 + 1 and len([t for t in run.executed if t.startswith("judgment:")]) == 10
 
 
 def test_unparseable_reply_is_retried_once_then_recorded_invalid(hello, mock):

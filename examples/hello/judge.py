@@ -98,12 +98,15 @@ def main() -> int:
     run_id = os.environ.get("SCYLLA_RUN_ID", "?")
     slot = os.environ.get("SCYLLA_JUDGE_SLOT", "?")
     record_call(f"judge {run_id} {slot}")
-    # Tests inject failures per run: a crash (non-zero exit) or a reply with no JSON in it.
+    # Tests inject failures per run: a crash (non-zero exit), a reply with no JSON in it, or a score out of range.
     if run_id in os.environ.get("SCYLLA_EXAMPLE_JUDGE_FAIL", "").split(","):
         print("[scripted-judge] simulated crash", file=sys.stderr)
         return 2
     if run_id in os.environ.get("SCYLLA_EXAMPLE_JUDGE_GARBAGE", "").split(","):
         print("I am not sure what to say about this run.")
+        return 0
+    if run_id in os.environ.get("SCYLLA_EXAMPLE_JUDGE_SCORE_7", "").split(","):
+        print('Excellent work.\n```json\n{"score": 7, "passed": true, "reasoning": "7 out of 10"}\n```')
         return 0
     path = os.environ.get("SCYLLA_JUDGE_PROMPT_FILE", "")
     try:

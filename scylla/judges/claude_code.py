@@ -25,7 +25,7 @@ def command_line(slot, system_prompt: Path) -> str:
                        "--no-session-persistence"])
 
 
-def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float, float]:
+def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
     home = (out_dir.parent / f".home-{slot.name}").resolve()
     env = private_home(home, slot.options)
     retry_prompt = out_dir / ".retry_prompt.md"

@@ -1,8 +1,9 @@
 """The `command` judge adapter: a shell command that reads the judge prompt and prints a verdict.
 
 Its stdout may be the verdict itself (JSON, fenced or inside prose) or a Claude-Code-style result
-JSON whose `result` holds the verdict (then its cost is recorded). An unparseable reply is retried
-`retries` times with SCYLLA_JUDGE_ATTEMPT raised; after that the judgment is recorded as invalid.
+JSON whose `result` holds the verdict (then its cost is recorded). An unparseable reply (a score outside
+[0, 1] included) is retried `retries` times with SCYLLA_JUDGE_ATTEMPT raised; the final reply is kept
+(response.txt) and the judgment task records it as invalid.
 A non-zero exit or a timeout is an infrastructure failure.
 """
 
@@ -21,8 +22,9 @@ from . import reply
 
 
 def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, command: str | None = None,
-        extra_env: dict | None = None, stdin_for=None) -> tuple[dict, float, float]:
-    """Returns (judgment, cost_usd, duration_seconds); writes stdout.log, response.txt, replay.sh.
+        extra_env: dict | None = None, stdin_for=None) -> tuple[dict, float]:
+    """Returns (the call's record for call.json, duration_seconds); writes stdout.log, response.txt
+    (the final attempt's reply), replay.sh.
     Adapters built on this one pass their `command`, environment and per-attempt stdin."""
     command = command or slot.command
     env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
@@ -35,7 +37,7 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
     env.update(extra_env or {})
     hidden = secrets.secret_values(env)
     logs, cost, seconds = [], 0.0, 0.0
-    verdict, text = None, ""
+    verdict, text, attempt = None, "", 0
     for attempt in range(1, slot.retries + 2):
         env["SCYLLA_JUDGE_ATTEMPT"] = str(attempt)
         out, err = out_dir / f".attempt{attempt}.out", out_dir / f".attempt{attempt}.err"
@@ -60,13 +62,11 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
         if wrapped:
             cost += usage.usage(wrapped)["cost_usd"]
         text = (wrapped.get("result") or usage.assistant_text(stdout)) if wrapped else stdout
-        verdict, text = reply.verdict_from(text, exp.fixture.pass_threshold)
+        verdict, _ = reply.verdict_from(text, exp.fixture.pass_threshold)
         if verdict is not None:
             break
     durable.write_text(out_dir / "response.txt", text)
     env["SCYLLA_JUDGE_ATTEMPT"] = "1"
     durable.write_text(out_dir / "replay.sh", secrets.redact(
         replay_script(command, env, f"{run_paths.dir} (the run directory)"), hidden))
-    if verdict is None:
-        verdict = reply.invalid_judgment(f"no parseable JSON verdict after {slot.retries + 1} attempt(s)")
-    return verdict, cost, seconds
+    return {"cost_usd": cost, "attempts": attempt, "parsed": verdict is not None}, seconds

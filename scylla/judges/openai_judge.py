@@ -2,9 +2,10 @@
 vLLM, llama.cpp server, ...) through the official `openai` SDK.
 
 The judge system prompt goes in the system message, the run's judge prompt in the user message. An
-unparseable reply is answered with a stricter reminder, `retries` times, then recorded as an invalid
-judgment. Every API error (rate limit, 5xx, auth, connection, timeout) is an infrastructure failure:
-the task fails and the next `doit` retries it. Cost comes from `genai-prices` when it knows the model.
+unparseable reply (a score outside [0, 1] included) is answered with a stricter reminder, `retries`
+times; the final reply is kept (response.txt) and the judgment task records it as invalid. Every API
+error (rate limit, 5xx, auth, connection, timeout) is an infrastructure failure: the task fails and the
+next `doit` retries it. Cost comes from `genai-prices` when it knows the model.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from .. import durable, secrets
 from ..throttle import RateLimited
 from . import reply
 
-REMINDER = ("Your reply did not contain the JSON verdict. Reply again with exactly one JSON object: "
+REMINDER = ("Your reply did not contain the JSON verdict (with a score from 0.0 to 1.0). Reply again with exactly "
+            "one JSON object: "
             '{"score": <0.0-1.0>, "passed": <true|false>, "reasoning": "...", "criteria_scores": {...}}')
 
 
@@ -44,8 +46,9 @@ def cost_usd(model: str, base_url: str | None, prompt_tokens: int, cached: int, 
     return None
 
 
-def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float, float]:
-    """Returns (judgment, cost_usd, duration_seconds); writes stdout.log, response.txt, replay.sh."""
+def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
+    """Returns (the call's record for call.json, duration_seconds); writes stdout.log, response.txt
+    (the final attempt's reply), replay.sh."""
     import time
 
     import openai
@@ -82,16 +85,13 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         log.append(f"=== attempt {attempt}: {prompt_tokens} prompt tokens ({cached} cached), {completion} "
                    f"completion tokens, cost {'unknown' if price is None else f'${price:.6f}'} ===\n{text}\n")
         durable.write_text(out_dir / "stdout.log", secrets.redact("".join(log), hidden))
-        verdict, text = reply.verdict_from(text, exp.fixture.pass_threshold)
+        verdict, _ = reply.verdict_from(text, exp.fixture.pass_threshold)
         if verdict is not None:
             break
         messages += [{"role": "assistant", "content": text}, {"role": "user", "content": REMINDER}]
     durable.write_text(out_dir / "response.txt", secrets.redact(text, hidden))
     durable.write_text(out_dir / "replay.sh", replay_script(slot, messages[:2], params))
-    if verdict is None:
-        verdict = reply.invalid_judgment(f"no parseable JSON verdict after {slot.retries + 1} attempt(s)")
-    verdict["cost_known"] = known
-    return verdict, cost, seconds
+    return {"cost_usd": cost, "attempts": attempt, "parsed": verdict is not None, "cost_known": known}, seconds
 
 
 def _retry_after(exc) -> float | None:
