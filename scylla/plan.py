@@ -367,6 +367,8 @@ class Plan:
                 os.makedirs(os.path.dirname(copy), exist_ok=True)
                 shutil.copyfile(path, copy)
         here = os.getcwd()
+        # the stat caches hold the tree's files by relative path: the box's must not land in them
+        caches, durable.STAT_CACHE, durable.INPUT_STATS = (durable.STAT_CACHE, durable.INPUT_STATS), None, None
         try:
             os.chdir(box)
             with contextlib.redirect_stdout(io.StringIO()):
@@ -380,6 +382,7 @@ class Plan:
             return False
         finally:
             os.chdir(here)
+            durable.STAT_CACHE, durable.INPUT_STATS = caches
 
     def _scratch(self) -> str:
         if self._box is None and self._scratch_path:
