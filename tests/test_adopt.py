@@ -445,3 +445,27 @@ def test_a_changed_rubric_makes_the_adopted_judgments_stale(tmp_path, mock):
     assert archived.read_bytes() == original
     assert (ps.dir / "scylla/.scylla/originals/T0/00/run_01/judge_prompt.md").read_bytes() == original
     assert _to_run(checkout, ps) == set()
+
+
+def test_five_lost_judgments_and_ten_run_results_of_an_adopted_tree_come_back_with_no_call(tmp_path, mock):
+    """The case of issue 12 on an adopted tree of 100 runs: status names all 15, and `doit --continue`
+    brings back the 10 run results and the 5 judgments (ProjectScylla's bytes) with no call."""
+    runs = [Run(t, s, n) for t, s in (("T0", "00"), ("T0", "01"), ("T1", "01"), ("T1", "02")) for n in range(1, 26)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, per_subtest=25)
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps, env=_env(mock))                       # Scylla's aggregates of the adopted runs
+    before = _files(ps.dir)
+    judgments = [ps.run_dir(r) / "judge/judge_02/judgment.json" for r in runs[3:80:16]]
+    results = [ps.run_dir(r) / "run_result.json" for r in runs[5:100:10]]
+    for path in judgments + results:
+        path.unlink()
+    st = _status(checkout, ps)
+    run_id = lambda path: str(path.relative_to(ps.dir)).split("/judge/")[0].removesuffix("/run_result.json")  # noqa: E731
+    expected = {f"judgment:{run_id(p)}/judge_02" for p in judgments} | {f"run:{run_id(p)}" for p in results}
+    assert len(expected) == 15 and expected <= set(st["to_run"]), sorted(expected - set(st["to_run"]))
+    assert st["blocked"] == [] and st["lost"] == [] and st["forecast"]["cost_usd"] == 0
+    run = _doit(checkout, ps, "--continue", env=_env(mock))
+    assert set(EXECUTED.findall(run.stdout)) == set(st["to_run"]) and not mock.requests
+    state = lambda files: {k: v for k, v in files.items() if not k.startswith("scylla/.scylla/")}  # noqa: E731
+    assert state(_files(ps.dir)) == state(before)            # every file as it was, ProjectScylla's bytes
+    assert EXECUTED.findall(_doit(checkout, ps, env=_env(mock)).stdout) == []
