@@ -42,16 +42,15 @@ def test_unknown_tier_missing_fixture_file_and_bad_subtest(hello):
     assert run.returncode == 3 and "01-text-conventions.yaml: line" in run.stderr and "malformed YAML" in run.stderr
 
 
-def test_corrupt_json_artifact_names_the_file_and_is_kept(hello):
+def test_a_corrupt_derived_file_is_named_and_rebuilt_from_its_inputs(hello):
     corrupt = hello.root / "T0/00/run_01/agent/result.json"
+    original = corrupt.read_bytes()
     corrupt.write_text('{"exit_code": 0, "tok')
-    run = hello.doit(check=False)
-    assert run.returncode != 0
-    assert "T0/00/run_01/agent/result.json: corrupt JSON" in run.stdout + run.stderr
-    assert corrupt.read_text() == '{"exit_code": 0, "tok'          # left for the researcher to inspect
+    why = hello.doit("status", "--why").stdout
+    assert "agent_result:T0/00/run_01: damaged target: T0/00/run_01/agent/result.json" in why
+    assert hello.doit().executed == ["agent_result:T0/00/run_01"]    # nothing after it: same bytes again
+    assert corrupt.read_bytes() == original
     assert hello.calls("agent") == [] and hello.calls("judge") == []
-    corrupt.unlink()                                                 # deleting it regenerates it
-    hello.doit()
 
 
 def test_corrupt_seal_refuses_to_pay_again(hello):
