@@ -20,8 +20,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-PROJECTSCYLLA = SHARED / "projectscylla"
+PROJECTSCYLLA = REPO / "tests/data/projectscylla"       # ProjectScylla's own files (BSD-3), see its README
 EXECUTED = re.compile(r"^\.  (\S+)$", re.MULTILINE)
 
 

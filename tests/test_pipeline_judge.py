@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import PROJECTSCYLLA
 from scylla.durable import dumps
 from scylla.judges.pipeline import NEEDS_LLM, judge, match_step
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared/projectscylla/fixtures"
+FIXTURES = PROJECTSCYLLA / "fixtures"
 PREAMBLE = "Deterministic pipeline judge (not a language model):"
 
 
