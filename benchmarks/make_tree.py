@@ -26,7 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scylla import durable, graph, pipeline, tree  # noqa: E402
+from scylla import durable, graph, loader, pipeline, tree  # noqa: E402
 from scylla.judges import reply  # noqa: E402
 from scylla.agents.command import model_md  # noqa: E402
 
@@ -143,7 +143,7 @@ def make_tree(dest: Path, runs: int, judges: int) -> Path:
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
     spec = _spec(dest, runs, judges)
-    loaded = graph.load(str(spec))
+    loaded = loader.load(str(spec))
     exp = loaded["EXPERIMENT"]
     log = io.StringIO()
 

@@ -1,6 +1,6 @@
 """Task actions: read a task's inputs from the tree, call an adapter or a formula, write its outputs.
 
-Every action runs with the experiment root as working directory (see graph.load) and takes the
+Every action runs with the experiment root as working directory (see loader.load) and takes the
 paths of `scylla.tree`. Expensive actions go through `sealed()`: previous outputs are archived, the
 work runs, and the seal is written last. Infrastructure failures archive the partial outputs under
 `.failed/` and fail the task so the next `doit` retries it.
@@ -64,7 +64,7 @@ def _left_for_doit(kind: str, slot: bool = False):
     return decorate
 
 
-# The experiment root, absolute (set by graph.load): plan.py dry-runs these actions in a scratch directory
+# The experiment root, absolute (set by loader.load): plan.py dry-runs these actions in a scratch directory
 ROOT: Path | None = None
 
 

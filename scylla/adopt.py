@@ -510,9 +510,9 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
-    from . import actions, graph
+    from . import actions, graph, loader
     spec = write_spec(ps_dir, checked.spec)
-    loaded = graph.load(str(spec))                  # from here on, cwd is Scylla's root in ps_dir
+    loaded = loader.load(str(spec))                  # from here on, cwd is Scylla's root in ps_dir
     exp = loaded["EXPERIMENT"]
     for cache in (checked.scratch / tree.REPOS_DIR).iterdir():           # the repository checked above
         if not Path(tree.REPOS_DIR, cache.name).exists():                  # (adopted before: it has one)

@@ -28,7 +28,7 @@ LOCK = f"{tree.LOCKS_DIR}/budget.lock"
 REFUSED = "refused by the budget"
 OVERRIDE_HINT = "raise budget_usd in the experiment spec, or run `doit over_budget=1` to go ahead anyway"
 
-# Set by graph.load in a doit that executes tasks; worker processes and threads inherit them.
+# Set by loader.load in a doit that executes tasks; worker processes and threads inherit them.
 _exp = None
 _override = False
 _invocation = ""

@@ -57,7 +57,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         self.finished, self.begun, self.seconds = Counter(), Counter(), Counter()
         self.failed: list[str] = []
         self.uptodate, self.not_run, self.refused, self.spent, self.decile = 0, 0, Counter(), 0.0, 0
-        self.run = runplan.RUN                  # None when doit was not started through graph.load
+        self.run = runplan.RUN                  # None when doit was not started through loader.load
         self.plan: dict | None = None
         self.bar_shown = False
 

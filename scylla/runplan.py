@@ -176,7 +176,7 @@ RUN: RunPlan | None = None
 
 
 def begin(exp) -> RunPlan:
-    """graph.load, in a doit that executes tasks."""
+    """loader.load, in a doit that executes tasks."""
     global RUN
     RUN = RunPlan(exp)
     return RUN

@@ -1,0 +1,98 @@
+"""What dodo.py calls: the experiment named by `doit exp=PATH` loaded, doit's working directory moved to
+its root, the run-time state of this invocation set (stat caches, the experiment lock, the budget, the
+run plan), and the task creator doit asks for the tasks (graph.tasks)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+from pathlib import Path
+
+from doit.exceptions import InvalidDodoFile
+
+from . import actions, budget, doit_plugins, durable, graph, progress, runplan, tree
+from .spec import SpecError, load_experiment
+
+DEFAULT_SPEC = "examples/hello/experiment.yaml"
+
+
+def _resolve_spec(arg: str | None) -> Path:
+    """`exp=` is read relative to where doit was started, then to the dodo's directory."""
+    from doit import loader
+    spec = Path(arg or DEFAULT_SPEC).expanduser()
+    if spec.is_absolute():
+        return spec
+    started = Path(getattr(loader, "initial_workdir", None) or os.getcwd())
+    return started / spec if (started / spec).exists() else Path.cwd() / spec
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+READ_ONLY_COMMANDS = {"list", "info", "help", "dumpdb", "tabcompletion", "status"}
+
+
+def _command_executes_tasks(argv: list[str]) -> bool:
+    """Whether this doit invocation may execute tasks or write the DB (anything but list/info/help)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-f", "--file", "-d", "--dir"):
+            next(args, None)
+        elif not arg.startswith("-") and "=" not in arg:
+            return arg not in READ_ONLY_COMMANDS
+    return True
+
+
+def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None) -> dict:
+    """Everything dodo.py exports: DOIT_CONFIG and the task creator.
+
+    doit's working directory becomes the experiment root, so every path doit stores is relative
+    to it and the tree (with its .scylla/ DB) can move without going stale. `over_budget=1` lets
+    paid work start although it exceeds the spec's budget_usd (budget.py)."""
+    try:
+        exp = load_experiment(_resolve_spec(spec_arg))
+    except SpecError as exc:          # a user error: doit prints it without a traceback
+        raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
+    Path(exp.root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
+    os.chdir(exp.root)
+    actions.ROOT = Path(exp.root).resolve()
+    tree.set_runs_dir(exp.runs_dir)
+    executes = _command_executes_tasks(sys.argv[1:])
+    if not executes:
+        durable.STAT_CACHE = {}          # nothing writes during list/info: stat each file once
+        doit_plugins.READ_ONLY = True
+    if executes:
+        durable.INPUT_STATS = {}
+        try:
+            durable.hold_experiment_lock(tree.RUN_LOCK)
+        except durable.ArtifactError as exc:
+            raise InvalidDodoFile(str(exc)) from None
+        budget.configure(exp, override=_flag(over_budget))
+        graph.Sealed.paid_due = runplan.begin(exp).paid_task_due
+    # doit saves its DB on SystemExit but not when SIGTERM kills it outright (CI timeouts).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def task_scylla():
+        # every task object lives until doit exits: the cyclic GC, which would walk them again and
+        # again while they are made (a third of loading 10,000 tasks), is off meanwhile and then
+        # collects on a timer only
+        gc.disable()
+        try:
+            yield from doit_plugins.tasks_from_dicts(graph.tasks(exp, rejudge))
+        finally:
+            doit_plugins.collect_garbage_on_a_timer()
+    task_scylla.__doc__ = f"experiment {exp.id}"
+
+    return {
+        "OVER_BUDGET": _flag(over_budget),
+        # executed-only on stdout (10,000 "-- up to date" lines would bury what actually ran), plus
+        # progress on stderr (scylla/progress.py)
+        "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla",
+                        "check_file_uptodate": doit_plugins.MD5Checker,
+                        "verbosity": 1, "reporter": progress.ProgressReporter},
+        "task_scylla": task_scylla,
+        "EXPERIMENT": exp,
+    }
