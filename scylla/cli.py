@@ -25,7 +25,7 @@ def _doit_status(args: list[str]) -> int:
 
     class ExperimentLoader(NamespaceTaskLoader):
         def setup(self, opt_values):
-            from .graph import load
+            from .loader import load
             self.namespace = load(get_var("exp"), rejudge=get_var("rejudge"), over_budget=get_var("over_budget"))
 
     if any(a in ("-h", "--help") for a in args):
