@@ -91,9 +91,11 @@ def facts(exp: Experiment) -> dict:
         "source": [exp.fixture.repo_url, exp.fixture.source_hash],
         "executables": {name: [shutil.which(name), _stat(shutil.which(name))] for name in _executables(exp)},
         "keys": {who: [v for v in names if os.environ.get(v)] for who, names in _keys(exp).items()},
-        # (relative to the spec: a tree moved with its spec stays up to date)
-        "repo": [os.path.relpath(repo, exp.spec_path.parent) if repo else None, _stat(repo),
-                 _stat(repo / ".git" if repo else None)],
+        # relative to the spec (a tree moved with its spec stays up to date), and no timestamps: git and
+        # tools touch a repository's directories; a repository that loses the commit later fails the
+        # agent's checkout as an infrastructure failure, before any call
+        "repo": [os.path.relpath(repo, exp.spec_path.parent) if repo else None,
+                 bool(repo and repo.is_dir()), bool(repo and workspace.is_git_repo(repo))],
         "resources": {s.tier + "/" + s.id: resources.own_resources(exp.tiers_dir, s)[1] for s in exp.all_subtests()},
         "pytest": runs_steps(exp.fixture.language) and importlib.util.find_spec("pytest") is not None,
     }
