@@ -170,13 +170,12 @@ def intact_values(targets) -> dict:
 
 
 def _cheap(basename: str, name: str | None, action, args: tuple, file_dep: list[str], targets: list[str],
-           intact: bool = True, **extra) -> dict:
-    """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them).
-    `intact`: a damaged target is rebuilt too (Intact), not only a missing one."""
-    if intact:
-        extra["uptodate"] = [*extra.get("uptodate", ()), Intact()]
+           **extra) -> dict:
+    """A derived-file task: ordinary doit file_dep/targets; its writes skip fsync (doit rebuilds them),
+    and a damaged target is rebuilt too (Intact), not only a missing one."""
+    extra["uptodate"] = [*extra.get("uptodate", ()), Intact()]
     return {"basename": basename, **({"name": name} if name else {}),
-            "actions": [(cheap_action, (action, file_dep, *args), {"intact": tuple(targets)} if intact else {})],
+            "actions": [(cheap_action, (action, file_dep, *args), {"intact": tuple(targets)})],
             "file_dep": file_dep, "targets": targets, "verbosity": 1, **extra}
 
 
