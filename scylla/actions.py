@@ -183,8 +183,7 @@ def check_preflight(exp: Experiment):
     """The `preflight` task: record what would make paid work fail (sealed tasks refuse while it does)."""
     if ADOPTING:
         return TaskFailed("preflight: left to the next `doit`")
-    for problem in preflight.record(exp):
-        print(f"preflight: {problem}")
+    preflight.record(exp)          # (its findings reach the user through the calls they refuse, and status)
     return None
 
 
