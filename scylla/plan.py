@@ -8,9 +8,9 @@ sealed task, its seal; then, for each input another task rewrites first, the inp
   its action in a scratch directory (never in the tree) and compares the bytes with what the
   consumer recorded. Cascades stop at unchanged bytes exactly as doit's md5 check stops them.
 * differs: a paid task that re-runs always writes a new `timing.json` (a fresh measurement), and a
-  result that sums the durations beneath it (graph.py's `timed` meta: run, subtest, tier results)
-  changes when it takes in a fresh one. (Two measurements equal to the millisecond would fool this:
-  the aggregates above would be listed as to run and find their bytes unchanged.)
+  result built on timings (graph.py's `timed` meta: run, subtest, tier, experiment results) changes
+  when it takes in a fresh one: each records the newest `measured_at` beneath it, a stamp to the
+  microsecond (durations alone can add up the same; a clock set back between runs could fool it).
 * unknown: anything else a re-run produces (an agent's patch, a judge's verdict, an aggregate of
   them): the consumer *may* run, if the bytes come out different.
 
@@ -73,8 +73,9 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
     failed: str | None = None      # why the last attempt failed (paid tasks: their .failed/ archive)
     invalid: bool = False          # a judgment recorded as invalid
-    outputs: str = ""              # if it runs, its outputs' next content: known | same | timing | unknown
-    differs: frozenset = frozenset()   # with "timing": the outputs a fresh measurement changes (others unknown)
+    outputs: str = ""              # if it runs, its outputs' next content: known | same | timing | restores | unknown
+    differs: frozenset = frozenset()   # with "timing" ("restores"): the outputs a fresh measurement changes
+                                       # (the others: unknown (the same bytes))
 
 
 def dependency_order(tasks: dict, selected: list[str]) -> list[str]:
@@ -255,6 +256,9 @@ class Plan:
         if head:                                    # another task's seal, or the configuration changed
             certain.append(head + (self._config_hint(task) if seal.get("config") != sealed.config else ""))
             return
+        if not sealed.paid:         # a free sealed task (pipeline, baseline) rebuilds a damaged output
+            r.damaged_targets += [f"output changed since it was sealed: {p}" for p in
+                                  durable.damaged_outputs(sealed.out_dir, seal) if p not in r.missing_targets]
         recorded = seal["inputs"]
         inputs = durable.covered_inputs(seal, sealed.inputs)      # adopted work: what it saw
         if set(recorded) != set(inputs):
@@ -325,16 +329,17 @@ class Plan:
             return None, producer
         if v.outputs == "known":
             return ("known" if os.path.lexists(os.path.join(self._cwd, path)) else "unknown"), producer
-        if v.outputs == "timing":
-            return ("differs" if path in v.differs else "unknown"), producer
+        if v.outputs in ("timing", "restores"):
+            return ("differs" if path in v.differs else "unknown" if v.outputs == "timing" else "same"), producer
         return v.outputs, producer
 
     def _outputs(self, task, v: Verdict, sealed: Sealed | None, r: _Reasons) -> str:
         if v.state != "to_run":
             return "unknown"
-        if sealed:                  # a new paid call: a new measurement, any other output may differ
+        if sealed:                  # a new call: a new measurement, any other output may differ
             v.differs = frozenset([f"{sealed.out_dir}/timing.json"])
-            return "timing"
+            # unless a free one (pipeline, pipeline judge) restores what it wrote: it is deterministic
+            return "restores" if not sealed.paid and r.only_targets_missing() else "timing"
         if self._simulate(task, v):
             return "known"
         if r.only_targets_missing():

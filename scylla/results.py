@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from datetime import datetime, timezone
 GRADES = (("S", 1.0), ("A", 0.80), ("B", 0.60), ("C", 0.40), ("D", 0.20))
 GRADE_NAMES = {g for g, _ in GRADES} | {"F"}
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
@@ -29,6 +30,20 @@ def is_valid(judgment: dict) -> bool:
     """A judgment counts when it has a score and does not say it is invalid (ProjectScylla's older
     judgments have no `is_valid`: a scored one is valid, as ProjectScylla reads them)."""
     return judgment.get("is_valid", True) is not False and _number(judgment.get("score"))
+
+
+def latest(stamps) -> str | None:
+    """The newest of these `measured_at` stamps (ISO 8601; unreadable ones and None are skipped).
+    Every result records the newest measurement beneath it, so a fresh measurement (a newer stamp,
+    to the microsecond) always changes each result above it, even when the durations add up the same."""
+    def when(stamp) -> datetime | None:
+        try:
+            t = datetime.fromisoformat(stamp)
+        except (TypeError, ValueError):
+            return None
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    dated = [(t, s) for s in stamps if (t := when(s)) is not None]
+    return max(dated)[1] if dated else None
 
 
 # ---------------------------------------------------------------- judges
@@ -94,6 +109,7 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
         "duration_seconds": agent_seconds + judge_seconds,
         "agent_duration_seconds": agent_seconds,
         "judge_duration_seconds": judge_seconds,
+        "measured_at": latest([agent_timing.get("measured_at"), *(j.get("measured_at") for j in judges)]),
         "judge_score": consensus_["score"],
         "judge_passed": consensus_["passed"],
         "judge_grade": consensus_["grade"],
@@ -154,6 +170,7 @@ def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
         "tokens_output": total(r["tokens_output"] for r in runs),
         "total_tokens": total(v for r in runs for v in (r["tokens_input"], r["tokens_output"])),
         "total_duration_seconds": sum(float(r["duration_seconds"]) for r in runs),
+        "measured_at": latest(r.get("measured_at") for r in runs),
         "grade_distribution": grades,
         "invalid_judgments": sum(1 for r in runs for j in r["judges"] if not j["is_valid"]),
         "run_scores": scores,
@@ -196,6 +213,7 @@ def tier_summary(tier: str, subtests: list[dict]) -> dict:
         "total_judge_cost_usd": sum(s["total_judge_cost_usd"] for s in subtests),
         "total_tokens": total(s["total_tokens"] for s in subtests),
         "total_duration_seconds": sum(s["total_duration_seconds"] for s in subtests),
+        "measured_at": latest(s.get("measured_at") for s in subtests),
     }
 
 
@@ -221,6 +239,7 @@ def experiment_summary(experiment_id: str, tiers: list[dict]) -> dict:
         "total_cost_usd": sum(t["total_cost_usd"] + t["total_judge_cost_usd"] for t in tiers),
         "total_tokens": total(t["total_tokens"] for t in tiers),
         "total_duration_seconds": sum(t["total_duration_seconds"] for t in tiers),
+        "measured_at": latest(t.get("measured_at") for t in tiers),
     }
 
 

@@ -59,6 +59,28 @@ def test_run_result_token_and_duration_formulas():
     assert math.isclose(r["judge_cost_usd"], 0.03) and r["cost_usd"] == 0.25
 
 
+def test_a_fresh_measurement_changes_every_result_above_it_even_when_durations_add_up_the_same():
+    def run(n, judge_s, at):
+        judges = [{**judgment(1, .5), "judge_duration_seconds": judge_s, "measured_at": at}]
+        return results.run_result(n, {"exit_code": 0}, {"agent_duration_seconds": 1.0,
+                                                        "measured_at": "2026-12-04T10:00:00+00:00"},
+                                  results.consensus(judges), judges, {})
+    before = [run(1, 0.035, "2026-12-04T10:00:01.000001+00:00"), run(2, 0.040, "2026-12-04T10:00:01+00:00")]
+    # both judges re-measured: 0.036 + 0.039 = 0.035 + 0.040, the same seconds in every total
+    after = [run(1, 0.036, "2026-12-04T11:00:00.000002+00:00"), run(2, 0.039, "2026-12-04T11:00:00.000001+00:00")]
+    old, new = (results.subtest_summary("T0", "00", rs) for rs in (before, after))
+    assert old["total_duration_seconds"] == new["total_duration_seconds"]
+    assert (old["measured_at"], new["measured_at"]) == ("2026-12-04T10:00:01.000001+00:00",
+                                                        "2026-12-04T11:00:00.000002+00:00")
+    tiers = [results.tier_summary("T0", [s]) for s in (old, new)]
+    assert tiers[0]["measured_at"] != tiers[1]["measured_at"]
+    assert results.experiment_summary("e", tiers[1:])["measured_at"] == new["measured_at"]
+    # ProjectScylla's stamps (seconds, other offsets, none at all) compare as instants
+    assert results.latest(["2026-03-30T04:12:00+00:00", "2026-03-30T06:11:00+02:00", None, "bad"]) == \
+        "2026-03-30T04:12:00+00:00"
+    assert results.latest([None]) is None
+
+
 def test_subtest_summary():
     runs = [_run(1, 0.9), _run(2, 0.5, passed=False), _run(3, 0.7)]
     s = results.subtest_summary("T0", "00", runs)

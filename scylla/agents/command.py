@@ -95,7 +95,7 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, comman
                       replay_prelude, tuple(k for k in extra_env or {} if k not in ("HOME", "CLAUDE_CONFIG_DIR"))),
         hidden))
     durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
-                                                   "measured_at": started.isoformat(timespec="seconds")})
+                                                   "measured_at": started.isoformat(timespec="microseconds")})
     durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, command) + model_note)
     limited, retry_after = usage.rate_limit(result)
     reason = classify(done, exit_code, result, cfg, needs_result)
