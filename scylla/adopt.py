@@ -38,7 +38,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from . import durable, tree, workspace
+from . import durable, pipeline, tree, workspace
 from .agents import usage
 
 SOURCE = "projectscylla"
@@ -162,6 +162,14 @@ def keep_originals(ps_dir: Path, store: Path) -> int:
     return kept
 
 
+def _unlink_copy(kept: Path) -> None:
+    """Make the kept original of a derived file a copy of its own: a hard link shares the bytes a
+    truncation or an editor writing in place damages, and restoring the file needs them intact."""
+    if kept.is_file() and kept.stat().st_nlink > 1:
+        shutil.copy2(kept, f"{kept}.copy")
+        os.replace(f"{kept}.copy", kept)
+
+
 # ---------------------------------------------------------------- what ProjectScylla finished
 
 def _json(path: Path) -> dict | None:
@@ -275,14 +283,12 @@ def seal_finished(exp, tasks: list[dict], originals: set[str], same: frozenset[s
         if task["basename"] == "agent":
             _recover_patch(exp, out.parent, out)
         if task["basename"] == "pipeline" and not Path(out, "pipeline.json").exists():
-            durable.write_json(out / "pipeline.json", {
-                "adopted_from": SOURCE, "all_passed": None, "steps": {}, "tests": None,
-                "note": "ProjectScylla kept only the step scripts and logs in this directory"})
-        raw = {"agent": tree.AGENT_RAW, "judge": tree.JUDGE_RAW}.get(task["basename"], ())
+            durable.write_json(out / "pipeline.json", pipeline.adopted_placeholder(SOURCE))
+        raw = {"agent": tree.AGENT_RAW, "judge": tree.JUDGE_RAW, "pipeline": ("pipeline.json",)}[task["basename"]]
         _fill([*task["targets"], *(str(out / f) for f in raw)])
         name = f"{task['basename']}:{task['name']}"
         seen = [p for p in task["uptodate"][0].inputs if os.path.abspath(p) in originals or p in same]
-        durable.write_adopted_seal(out, name, durable.config_digest(meta["config"]), SOURCE, seen)
+        durable.write_adopted_seal(out, name, durable.config_digest(meta["config"]), SOURCE, seen, raw)
         counts[task["basename"]] += 1
     return counts
 
@@ -330,6 +336,7 @@ def _kept(task: dict, ps_dir: Path, md5) -> dict | None:
         if original.startswith(".."):
             return None                                # not ProjectScylla's file
         targets[t] = {"original": original, "md5": durable.file_md5(t)}
+        _unlink_copy(Path(ORIGINALS) / original)
     return {"inputs": {f: md5(f) for f in task["file_dep"]}, "targets": targets}
 
 

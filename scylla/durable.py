@@ -222,12 +222,15 @@ def _fingerprint(path: str) -> dict:
 
 
 def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, source: str,
-                       inputs: list[str] = ()) -> None:
+                       inputs: list[str] = (), outputs: list[str] = ()) -> None:
     """Seal work another tool finished (e.g. ProjectScylla): it stays done while the configuration
     and `inputs` are unchanged. `inputs` are those of the task's inputs the adopted work saw (the other
-    tool's own files, e.g. the judge prompt its judges read); inputs Scylla made itself are not covered."""
+    tool's own files, e.g. the judge prompt its judges read); inputs Scylla made itself are not covered.
+    `outputs`: the names of its raw captures, recorded so that a damaged one is told from the original."""
+    recorded = {n: output_record(f"{os.fspath(output_dir)}/{n}") for n in sorted(outputs)
+                if os.path.isfile(f"{os.fspath(output_dir)}/{n}")}
     write_json(seal_path(output_dir), {"task": task, "config": config, "adopted_from": source,
-                                       "inputs": {p: _fingerprint(p) for p in sorted(inputs)}})
+                                       "inputs": {p: _fingerprint(p) for p in sorted(inputs)}, "outputs": recorded})
 
 
 def covered_inputs(seal: dict, inputs: list[str]) -> list[str]:

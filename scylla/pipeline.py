@@ -46,6 +46,12 @@ def runs_steps(language: str) -> bool:
     return language.lower() == "python"
 
 
+def adopted_placeholder(source: str) -> dict:
+    """pipeline.json of a pipeline another tool ran (`source`), which kept only its scripts and logs."""
+    return {"adopted_from": source, "all_passed": None, "steps": {}, "tests": None,
+            "note": "ProjectScylla kept only the step scripts and logs in this directory"}
+
+
 def not_applicable(language: str, commands_dir: Path) -> dict:
     reason = _unsupported_reason(language)
     return _result(language, {name: _skip(Path(commands_dir), name, "", reason) for name in STEPS}, None)
