@@ -43,6 +43,19 @@ DAMAGE = {
 }
 
 
+def _record(tree_kind: str, damage: str, step, files: dict[str, str], st: dict, run, calls: int) -> None:
+    """With $SCYLLA_FAULT_TABLE set, one JSON line per damaged file: what status predicted for it,
+    what doit executed, and the agent and judge calls (the fault matrix table of the issue's note)."""
+    if not (out := os.environ.get("SCYLLA_FAULT_TABLE")):
+        return
+    lost = {x["paid_task"] for x in st["lost"]}
+    with open(out, "a", encoding="utf-8") as fh:
+        for rel, task in files.items():
+            predicted = task if task in st["to_run"] else f"lost (re-buy: {task})" if task in lost else "nothing"
+            fh.write(json.dumps({"tree": tree_kind, "file": rel, "damage": damage, "step": " ".join(step) or "doit",
+                                 "predicted": predicted, "executed": task in run.executed, "calls": calls}) + "\n")
+
+
 def _files(root) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] != tree.STATE_DIR}
@@ -67,6 +80,7 @@ def test_every_damage_is_predicted_repaired_or_named_and_never_paid_for(hello, d
     run = hello.doit(*step)
     assert sorted(run.executed) == sorted(st["to_run"]), str(run)
     assert hello.calls("agent") == [] and hello.calls("judge") == []
+    _record("example", damage, step, {**DERIVED, **RAW}, st, run, 0)
     after = _files(hello.root)
     for rel, digest in before.items():              # derived files as they were, raw ones as damaged
         if not rel.startswith(RERUN_DIR) or rel in DERIVED:
@@ -132,6 +146,7 @@ def test_every_damage_to_an_adopted_tree_is_predicted_repaired_or_named_and_neve
         run = checkout.doit(*step, spec)
         assert sorted(run.executed) == sorted(st["to_run"]), str(run)
         assert not server.requests
+        _record("adopted", damage, step, {**ADOPTED_DERIVED, **ADOPTED_RAW}, st, run, len(server.requests))
         after = _files(ps.dir)
         rerun = os.path.dirname(next(p for p, t in ADOPTED_DERIVED.items() if t.startswith("pipeline:"))) + "/"
         # the kept originals of raw captures are hard links (no second copy of every log): a damage
