@@ -6,7 +6,7 @@ resources, and the pipeline's tools.
 
 The `preflight` task, which every sealed task waits for, writes its findings to `.scylla/preflight.json`;
 an agent or judge call that is due refuses to start while there are any (`refusal`); the free sealed
-tasks (baseline, pipeline, the pipeline judge) go ahead. The task itself never fails:
+tasks (baseline, pipeline, the pipeline judge) go ahead unless the pipeline's own tools are missing. The task itself never fails:
 a failed dependency would stop doit from even checking whether the sealed tasks are up to date, and a
 tree whose paid work is all done (say, a CI job rebuilding results without keys) must not be held up.
 `facts()` is the cheap part (stats and environment lookups, no process): the task is up to date while
@@ -116,10 +116,16 @@ def findings(exp: Experiment, cache: Path | None = None) -> list[str]:
     found += _repo_findings(exp, cache)
     for s in exp.all_subtests():
         found += [f"{s.path}: {m}" for m in resources.own_resources(exp.tiers_dir, s)[1]]
+    return found + toolchain_findings(exp)
+
+
+def toolchain_findings(exp: Experiment) -> list[str]:
+    """What the pipeline needs and lacks: its results would be sealed wrong, so the pipeline and
+    baseline refuse too (not only the paid tasks)."""
     if runs_steps(exp.fixture.language) and importlib.util.find_spec("pytest") is None:
-        found.append(f"pipeline ({exp.fixture.language}): pytest is not installed for {sys.executable}: "
-                     f"pip install pytest")
-    return found
+        return [f"pipeline ({exp.fixture.language}): pytest is not installed for {sys.executable}: "
+                f"pip install pytest"]
+    return []
 
 
 def _version(name: str) -> str | None:
@@ -162,7 +168,8 @@ def _repo_findings(exp: Experiment, cache: Path | None) -> list[str]:
 def record(exp: Experiment) -> list[str]:
     """Run every check and write `.scylla/preflight.json` (what the sealed tasks read); the findings."""
     problems = findings(exp, repo_cache(exp))
-    durable.write_json(tree.PREFLIGHT, {"problems": problems, "versions": versions(exp)})
+    durable.write_json(tree.PREFLIGHT, {"problems": problems, "toolchain": toolchain_findings(exp),
+                                        "versions": versions(exp)})
     return problems
 
 
@@ -174,13 +181,15 @@ def clean() -> bool:
         return False
 
 
-def refusal() -> str | None:
-    """Why a sealed task that is due must not start: the last preflight's findings, if any."""
+def refusal(paid: bool = True) -> str | None:
+    """Why a sealed task that is due must not start: the last preflight's findings, if any (for a
+    free one, a pipeline or the baseline: those about the pipeline's tools)."""
     try:
-        problems = durable.read_json_object(tree.PREFLIGHT).get("problems") or []
+        recorded = durable.read_json_object(tree.PREFLIGHT)
     except durable.ArtifactError:
         return None             # no preflight ran in this tree (a task selected without its dependencies)
+    problems = recorded.get("problems" if paid else "toolchain") or []
     if not problems:
         return None
-    return (f"{len(problems)} problem(s) would make paid work fail (`doit status` lists them):\n"
-            + "\n".join(f"  - {p}" for p in problems))
+    return (f"{len(problems)} problem(s) would make {'paid work' if paid else 'the pipeline'} fail "
+            f"(`doit status` lists them):\n" + "\n".join(f"  - {p}" for p in problems))

@@ -102,10 +102,11 @@ def _lost(plan: Plan, exp) -> list[dict]:
     return out
 
 
-def _hold_for_preflight(plan: Plan, problems: list[str]) -> set[str]:
-    """With preflight findings, the next doit starts no agent or judge call: those due are blocked."""
-    due = {n for n, v in plan.verdicts.items()
-           if v.state in ("to_run", "may_run") and getattr(_sealed(plan.tasks[n]), "paid", False)}
+def _hold_for_preflight(plan: Plan, problems: list[str], toolchain: list[str]) -> set[str]:
+    """With preflight findings, the next doit starts no agent or judge call (with findings about the
+    pipeline's tools, no pipeline or baseline either): those due are blocked."""
+    due = {n for n, v in plan.verdicts.items() if v.state in ("to_run", "may_run") and (s := _sealed(plan.tasks[n]))
+           and (s.paid or toolchain)}
     if problems and due:
         plan.refuse(due, f"{preflight.REFUSED}: " + "; ".join(problems), state="blocked", held_by="preflight")
     return due if problems else set()
@@ -342,7 +343,7 @@ class Status(DoitCmdBase):
         exp = namespace.get("EXPERIMENT")
         plan = Plan(control.tasks, self.dep_manager, control.selected_tasks)
         problems = preflight.findings(exp, preflight.repo_cache(exp)) if exp is not None else []
-        held = _hold_for_preflight(plan, problems)
+        held = _hold_for_preflight(plan, problems, preflight.toolchain_findings(exp) if problems else [])
         rep = report(plan, exp, Selection.parse(tier, subtest, runs, kind), namespace.get("OVER_BUDGET", False))
         rep["preflight"] = problems
         sys.stdout.write(json.dumps(rep, indent=1) + "\n" if as_json else render(rep, exp, why))

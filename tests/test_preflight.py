@@ -10,48 +10,58 @@ import shutil
 import pytest
 
 
-def _missing_skill(checkout):
+def _missing_skill(checkout, env):
     path = checkout.path / "examples/hello/tiers/t1/01-text-skills.yaml"
     path.write_text(path.read_text() + "    names: [no-such-skill]\n")
     return "resources.skills: name/no-such-skill", lambda: path.write_text(path.read_text().replace(
         "    names: [no-such-skill]\n", ""))
 
 
-def _openai_judge_without_key(checkout):
+def _openai_judge_without_key(checkout, env):
     checkout.edit_spec(lambda s: s["judges"].append(
         {"adapter": "openai", "model": "gpt-4o", "api_key_env": "SCYLLA_TEST_UNSET_KEY"}))
     return "SCYLLA_TEST_UNSET_KEY is set", lambda: checkout.edit_spec(lambda s: s["judges"].pop())
 
 
-def _repo_folder_missing(checkout):
+def _repo_folder_missing(checkout, env):
     repo = checkout.path / "examples/hello/repo"
     repo.rename(repo.with_name("repo-moved"))
     return f"mapped to {repo}, which does not exist", lambda: repo.with_name("repo-moved").rename(repo)
 
 
-def _repo_without_the_commit(checkout):
+def _repo_without_the_commit(checkout, env):
     textkit = checkout.path / "examples/hello/repo/textkit.py"
     original = textkit.read_bytes()
     textkit.write_bytes(original + b"# edited\n")
     return "755f832bdff5d50d234db98ccb70de41282f6bc3", lambda: textkit.write_bytes(original)
 
 
-def _claude_cli_missing(checkout):
+def _claude_cli_missing(checkout, env):
     agent = {}
     checkout.edit_spec(lambda s: (agent.update(s["agent"]), s.update(agent={
         "adapter": "claude-code", "model": "claude-sonnet-4-6", "options": {"cli": "/nonexistent/claude"}})))
     return "executable '/nonexistent/claude' not found", lambda: checkout.edit_spec(lambda s: s.update(agent=agent))
 
 
+def _pytest_missing(checkout, env):
+    """The pipeline's test runner is gone: pipelines and the baseline would be sealed with every test
+    failing, so they refuse too."""
+    blocker = checkout.path / "without-pytest"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text('import sys\nsys.modules["pytest"] = None    # as if not installed\n')
+    env["PYTHONPATH"] = str(blocker)
+    return "pytest is not installed", lambda: env.pop("PYTHONPATH")
+
+
 PAID = ("agent", "judge")
 CAUSES = [_missing_skill, _openai_judge_without_key, _repo_folder_missing, _repo_without_the_commit,
-          _claude_cli_missing]
+          _claude_cli_missing, _pytest_missing]
 
 
 @pytest.mark.parametrize("cause", CAUSES, ids=lambda c: c.__name__.strip("_"))
 def test_preflight_finds_it_before_any_paid_call(fresh, cause):
     env = {"ANTHROPIC_API_KEY": "sk-ant-unused-0123456789"}     # the claude case is about the CLI alone
-    words, fix = cause(fresh)
+    words, fix = cause(fresh, env)
     status = fresh.doit("status", "--json", env=env, check=False)
     assert status.returncode == 1, str(status)
     report = json.loads(status.stdout)
@@ -67,6 +77,8 @@ def test_preflight_finds_it_before_any_paid_call(fresh, cause):
     assert fresh.calls("agent") == [] and fresh.calls("judge") == []
     assert not list(fresh.root.glob("T*/*/run_*/agent/.seal.json"))
     assert "setup" in run.executed and (fresh.root / "config/experiment.json").exists()   # free work still done
+    if "pytest" in words:                             # the baseline is not sealed with every test failing
+        assert "baseline" in run.executed and not (fresh.root / "baseline/.seal.json").exists()
     assert "refused by preflight" in run.stderr.strip().splitlines()[-1]                  # counted, not repeated
     assert run.stdout.count("refused by preflight") == 1
 
