@@ -279,11 +279,11 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
         resources.verify(config_dir, manifest)
         cache = _repo(exp)
         config_commit = workspace.config_commit(cache, exp.fixture.source_hash, config_dir)
-        with workspace.checkout(cache, Path(run.workspace).resolve(), config_commit) as ws:
+        with workspace.checkout(cache, workspace.attempt_path(run.workspace), config_commit) as ws:
             with throttle.slot("agents", exp.limits.agents):
                 throttle.wait_if_paused(task_name)
                 if exp.agent.adapter == "claude-code":
-                    outcome = claude_code.run(exp, run, ws, manifest, out, Path(run.workspace + "-home").resolve())
+                    outcome = claude_code.run(exp, run, ws, manifest, out, Path(f"{ws}-home"))
                 else:
                     outcome = command_agent.run(exp, run, ws, manifest, out)
             patch, state = workspace.capture(ws, config_commit)

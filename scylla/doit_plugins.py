@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sqlite3
 import sys
 import threading
@@ -20,7 +21,7 @@ import orjson
 
 from doit import dependency, runner
 
-from . import durable
+from . import durable, reaper
 from doit.dependency import DatabaseException, SqliteDB
 from doit.exceptions import TaskFailed
 from doit.task import Task, dict_to_task
@@ -143,6 +144,28 @@ class LostInput(TaskFailed):
 
 
 runner.Runner._handle_task_error = _handle_task_error
+_doit_worker = runner.MRunner.execute_task_subprocess
+
+
+def _worker(self, job_q, result_q, reporter_class):
+    """A `-P process` worker dies with doit and leaves Ctrl-C to it.
+
+    A worker forked by multiprocessing outlived a SIGKILL of doit's PID, blocked on its job queue
+    forever; and a Ctrl-C (SIGINT to the whole group) reached the workers too, where an interrupted
+    task could send a worker back to its queue while doit waited for it at exit. Now the kernel kills
+    the worker when doit dies (PR_SET_PDEATHSIG), it ignores SIGINT, and doit's SIGTERM on an
+    interruption (multiprocessing's terminate) ends it at once; its commands are reaped (reaper.py)."""
+    if self.Child is runner.Process:
+        reaper.die_with(_LEADER)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return _doit_worker(self, job_q, result_q, reporter_class)
+
+
+_LEADER = os.getpid()          # (imported by doit before it forks its workers)
+
+
+runner.MRunner.execute_task_subprocess = _worker
 
 
 class MD5Checker(dependency.MD5Checker):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from doit.exceptions import InvalidDodoFile
 
-from . import actions, budget, doit_plugins, durable, graph, progress, runplan, tree
+from . import actions, budget, doit_plugins, durable, graph, progress, reaper, runplan, tree
 from .spec import SpecError, load_experiment
 
 DEFAULT_SPEC = "examples/hello/experiment.yaml"
@@ -72,8 +72,11 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
             raise InvalidDodoFile(str(exc)) from None
         budget.configure(exp, override=_flag(over_budget))
         graph.Sealed.paid_due = runplan.begin(exp).paid_task_due
-    # doit saves its DB on SystemExit but not when SIGTERM kills it outright (CI timeouts).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        reaper.start()
+    # doit saves its DB on SystemExit but not when a signal kills it outright (CI timeouts), and
+    # prints a traceback for a KeyboardInterrupt: both end doit as an exit that says it was interrupted
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, progress.interrupted)
 
     def task_scylla():
         # every task object lives until doit exits: the cyclic GC, which would walk them again and

@@ -20,6 +20,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from scylla import reaper
 from scylla.durable import InfraFailure, write_text
 from scylla.process import run_shell
 
@@ -62,7 +63,7 @@ def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: fl
     workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
     if not runs_steps(language):
         return not_applicable(language, commands_dir)
-    with tempfile.TemporaryDirectory(prefix="scylla-pipeline-", ignore_cleanup_errors=True) as scratch:
+    with tempfile.TemporaryDirectory(prefix=reaper.scratch_prefix("pipeline"), ignore_cleanup_errors=True) as scratch:
         steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout))
     return _result(language, steps, tests)
 

@@ -33,7 +33,7 @@ from functools import lru_cache
 
 from doit.exceptions import BaseFail
 
-from . import durable, tree
+from . import durable, reaper, tree
 from .graph import Intact, Sealed, cheap_action, invalid_judgment
 
 STATES = ("done", "to_run", "may_run", "blocked", "refused")
@@ -394,7 +394,7 @@ class Plan:
             os.mkdir(self._scratch_path, 0o700)
             self._box = self._scratch_path
         elif self._box is None:
-            self._box = tempfile.mkdtemp(prefix="scylla-plan-")
+            self._box = tempfile.mkdtemp(prefix=reaper.scratch_prefix("plan"))
         # the root's place in the scratch directory: deeper when an adopted tree's runs sit above it
         self._cwd = os.path.join(self._box, *["root"] * tree.runs_depth())
         os.makedirs(self._cwd, exist_ok=True)

@@ -1,7 +1,8 @@
 """Run an adapter's shell command: captured to files, bounded by a timeout, killed with its children.
 
-The child stays in doit's process group on purpose: if doit is killed as a group, the agent dies
-with it instead of running on (and paying) unobserved.
+The child starts a session of its own: a Ctrl-C or signal meant for doit's process group is doit's to
+handle; whatever ends doit, its reaper (reaper.py) then kills the command and all it started, found
+by the token in their environment. A timeout kills the command's process tree here.
 
 The child writes into pipes that Scylla copies to the capture files, counting bytes: a capture that
 could not be written whole (a full disk, an I/O error) is known, and reported as `capture_error`,
@@ -21,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import durable
+from . import durable, reaper
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,10 @@ def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path | N
     started = time.monotonic()
     with open(stdout, "wb") as out, open(stderr if stderr else os.devnull, "wb") as err, \
             open(stdin if stdin else os.devnull, "rb") as inp:
+        if reaper.TOKEN:
+            env = {**env, reaper.TOKEN_VAR: reaper.TOKEN}
         proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdin=inp, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE if stderr else subprocess.STDOUT)
+                                stderr=subprocess.PIPE if stderr else subprocess.STDOUT, start_new_session=True)
         copiers = [_Copier(proc.stdout, out, Path(stdout).name)]
         if stderr:
             copiers.append(_Copier(proc.stderr, err, Path(stderr).name))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import time
 from collections import Counter
@@ -27,6 +28,15 @@ from . import budget, preflight, runplan
 
 PREFIX = "[scylla]"
 PAID = ("agent", "pipeline", "judge")
+INTERRUPTED: str | None = None      # the signal that ended this doit, if one did
+
+
+def interrupted(signum, frame) -> None:
+    """Signal handler of a doit: stop it as an exit (doit still saves its DB and reports), remembered
+    so that the last line says it was interrupted; the status is 128 + the signal, as a shell's."""
+    global INTERRUPTED
+    INTERRUPTED = signal.Signals(signum).name
+    raise SystemExit(128 + signum)
 
 
 def _kind(name: str) -> str:
@@ -56,6 +66,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         # running totals per kind: a status line must not walk every task so far (quadratic at 10,000)
         self.finished, self.begun, self.seconds = Counter(), Counter(), Counter()
         self.failed: list[str] = []
+        self.ended: set[str] = set()
         self.uptodate, self.not_run, self.refused, self.spent, self.decile = 0, 0, Counter(), 0.0, 0
         self.run = runplan.RUN                  # None when doit was not started through loader.load
         self.plan: dict | None = None
@@ -117,6 +128,7 @@ class ProgressReporter(ExecutedOnlyReporter):
     # ------------------------------------------------------------ bookkeeping
 
     def _finished(self, task) -> None:
+        self.ended.add(task.name)
         kind = _kind(task.name)
         self.finished[kind] += 1
         self.seconds[kind] += time.monotonic() - self.started.get(task.name, time.monotonic())
@@ -191,6 +203,12 @@ class ProgressReporter(ExecutedOnlyReporter):
                 + f" · ${self.spent:.2f} spent on agents and judges")
         if self.failed:
             text += " · failed: " + ", ".join(self.failed[:5]) + (" ..." if len(self.failed) > 5 else "")
+        if INTERRUPTED:
+            stopped = sorted(set(self.started) - self.ended)
+            text = (f"INTERRUPTED by {INTERRUPTED}: {len(stopped)} task(s) stopped mid-way"
+                    + (f" ({', '.join(stopped[:5])}{' ...' if len(stopped) > 5 else ''})" if stopped else "")
+                    + "; the next `doit` runs them again (finished agent runs and judgments are kept) · "
+                    + text.replace("finished in", "ran for", 1))
         return text
 
     def _line(self, text: str) -> None:

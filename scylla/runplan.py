@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 
-from . import budget
+from . import budget, reaper
 
 LONG_RUN = 5.0
 NICE = 10               # the child's priority below the run's when it computes progress totals only
@@ -59,12 +59,14 @@ class _Child:
     """summary() computed in a forked child; poll() returns it once it has arrived ({} if it failed)."""
 
     def __init__(self, *args, urgent: bool = False):
-        self.scratch = os.path.join(tempfile.gettempdir(), f"scylla-runplan-{os.getpid()}-{secrets.token_hex(4)}")
+        self.scratch = os.path.join(tempfile.gettempdir(), reaper.scratch_prefix("runplan") + secrets.token_hex(4))
         self.fd, write = os.pipe()
+        leader = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:                       # the child: compute (the plan removes its scratch), send, leave
             code = 1
             try:
+                reaper.die_with(leader)
                 os.close(self.fd)
                 gc.disable()                    # it makes one summary and exits: collections would only slow it
                 if not urgent:                  # nobody waits for it: the run's workers and agents come first

@@ -16,6 +16,7 @@ config commit's objects are written without it (git writes objects atomically).
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import re
@@ -25,7 +26,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import tree
+from . import reaper, tree
 from .durable import file_lock
 
 # Fixed identity and dates: the same files always give the same commit hash.
@@ -186,6 +187,15 @@ def checkout(cache: Path, path: Path, commit: str):
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def attempt_path(base: str) -> Path:
+    """This doit's own workspace for a run (`base@<token>`), never one an earlier attempt used: an
+    agent process left from a killed doit, if any outlived its reaper, writes into its own directory
+    only. Leftovers of earlier attempts are removed first (one doit at a time holds the experiment)."""
+    for old in glob.glob(f"{glob.escape(base)}@*"):
+        shutil.rmtree(old, ignore_errors=True)
+    return Path(f"{base}@{reaper.TOKEN or os.getpid()}").resolve()
 
 
 _CONFIG_COMMITS: dict[tuple[Path, str, str], str] = {}

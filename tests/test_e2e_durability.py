@@ -141,28 +141,6 @@ def test_a_second_doit_on_the_same_experiment_is_refused(fresh):
         proc.wait()
 
 
-def test_a_orphaned_worker_finishing_an_agent_is_not_paid_again(fresh):
-    """SIGKILL of doit's main process alone leaves its workers running their agents; a new doit
-    started meanwhile waits for those tasks instead of paying for them again."""
-    env = {**os.environ, "SCYLLA_CALL_LOG": str(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "4"}
-    proc = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2"], cwd=fresh.path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while len(fresh.calls("agent")) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        in_flight = fresh.calls("agent")
-        assert len(in_flight) == 2
-        os.kill(proc.pid, signal.SIGKILL)                  # the main process only
-        proc.wait()
-        run = fresh.doit()
-        calls = fresh.calls("agent")
-        assert sorted(set(calls)) == sorted(calls), f"an agent ran twice: {calls}"
-        assert len(calls) == 10 and "experiment" in run.executed
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def test_a_deleted_raw_capture_never_buys_a_second_run(hello):
     run = hello.root / "T0/00/run_01"
     (run / "agent/stdout.log").unlink()

@@ -115,6 +115,9 @@ def record_call(line: str) -> None:
 def main() -> int:
     run_id = os.environ.get("SCYLLA_RUN_ID", "local")
     record_call(f"agent {run_id}")
+    if os.environ.get("SCYLLA_EXAMPLE_AGENT_PIDS"):     # tests check that no agent outlives its doit
+        with open(os.environ["SCYLLA_EXAMPLE_AGENT_PIDS"], "a", encoding="utf-8") as fh:
+            fh.write(f"{run_id} {os.getpid()}\n")
     delay = float(os.environ.get("SCYLLA_EXAMPLE_AGENT_DELAY", "0"))
     time.sleep(delay)  # tests use this to make the agent slow
     if run_id in os.environ.get("SCYLLA_EXAMPLE_AGENT_FAIL", "").split(","):

@@ -1,0 +1,99 @@
+"""Nothing a doit started outlives it, however it ends (a SIGKILL of its PID included).
+
+A `doit` that executes tasks starts one reaper (`start`): a small process in a session of its own,
+which holds the read end of a pipe whose write end only doit and its forked workers hold. When
+they are all gone, the pipe reads EOF and the reaper SIGKILLs every process whose environment
+carries this doit's token (each agent, judge and pipeline command gets it, process.run_shell, and
+hands it down to everything it starts), then removes the scratch directories named with the token.
+An orphaned agent would otherwise run on unobserved, and the next `doit` would pay for it again.
+
+This file runs as a script (`python -I -S reaper.py TOKEN TMPDIR`): standard library only.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TOKEN_VAR = "SCYLLA_RUN_TOKEN"
+TOKEN: str | None = None        # this doit's token, once start() ran (commands get it in their environment)
+
+
+def start() -> None:
+    """Start the reaper of this doit (the leader, before any worker or command exists)."""
+    global TOKEN
+    if TOKEN is not None:
+        return
+    token = f"{os.getpid()}-{time.time_ns()}"
+    read, write = os.pipe()
+    try:
+        subprocess.Popen([sys.executable, "-I", "-S", __file__, token, tempfile.gettempdir()], stdin=read,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    finally:
+        os.close(read)
+    # `write` stays open, unwritten, for the life of this process and of the workers it forks; no
+    # command inherits it (descriptors are not inheritable, and subprocess closes the others)
+    TOKEN = token
+
+
+def die_with(parent: int) -> None:
+    """In a process forked from doit (`parent`): the kernel SIGKILLs it when doit dies."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG
+    if os.getppid() != parent:           # doit died before the line above
+        os._exit(1)
+
+
+def scratch_prefix(kind: str) -> str:
+    """mkdtemp prefix of a scratch directory the reaper removes if its doit dies before it can."""
+    return f"scylla-{kind}-{TOKEN}-" if TOKEN else f"scylla-{kind}-"
+
+
+def reap(token: str, tmp: str) -> None:
+    for _ in range(100):                # again until none is left: a dying tree may still fork
+        pids = _tagged(token)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.02)
+    for path in glob.glob(os.path.join(glob.escape(tmp), f"scylla-*-{glob.escape(token)}-*")):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _tagged(token: str) -> list[int]:
+    """Processes whose environment holds TOKEN_VAR=token (as its first entry or a later one)."""
+    entry = f"{TOKEN_VAR}={token}\0".encode()
+    me, found = os.getpid(), []
+    for proc in os.scandir("/proc"):
+        if not proc.name.isdigit() or int(proc.name) == me:
+            continue
+        try:
+            with open(f"/proc/{proc.name}/environ", "rb") as fh:
+                env = fh.read()
+        except OSError:
+            continue
+        if env.startswith(entry) or b"\0" + entry in env:
+            found.append(int(proc.name))
+    return found
+
+
+def main(token: str, tmp: str) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_IGN)       # a Ctrl-C to doit's group, or a kill of it, is not for us
+    while os.read(0, 4096):
+        pass                                     # EOF: doit and its workers are gone
+    reap(token, tmp)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
