@@ -33,3 +33,13 @@ def test_the_benchmark_prints_its_table(tmp_path):
                             "--skip-p5", "--keep", str(tmp_path)], cwd=REPO, capture_output=True, text=True,
                            timeout=900)
     assert again.returncode == 0 and "reusing" in again.stderr, again.stderr[-3000:]
+
+
+def test_the_fault_trials_run_from_their_documented_command():
+    """A fixed-seed handful of benchmarks/faults.py's signal trials: none hangs, leaves a process or a
+    directory, tears a file, pays again or ends with a different result (exit 0 says so)."""
+    done = subprocess.run([sys.executable, "benchmarks/faults.py", "--trials", "3", "--seed", "7"],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert len(rows) == 3 and "3 trials, 0 bad" in done.stdout
