@@ -195,7 +195,7 @@ def normalized_run(r: dict) -> dict:
         r = {**r, "judge_score": 0.0, "judge_passed": False, "judge_grade": "F", "judge_valid": False}
     elif r.get("judge_grade") not in GRADE_NAMES:
         r = {**r, "judge_grade": grade_for(float(r["judge_score"]))}
-    return {**{k: r.get(k) for k in ("judge_cost_usd", "started_at", "ended_at")}, "judges": judges,
+    return {"started_at": None, "ended_at": None, "judges": judges,
             "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
             "tokens_output": tokens["output_tokens"],
             "duration_seconds": float(r.get("agent_duration_seconds") or 0.0)
