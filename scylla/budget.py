@@ -68,14 +68,14 @@ def recorded_cost(kind: str, out_dir: str) -> float | None:
     if kind == "judge":             # the call's own record; ProjectScylla's judgments have only judgment.json
         cost = _number(f"{out_dir}/{tree.JUDGE_CALL}", "cost_usd")
         return cost if cost is not None else _number(f"{out_dir}/judgment.json", "cost_usd")
-    cost = _number(f"{out_dir}/result.json", "cost_usd")
-    if cost is None:                # agent/result.json not derived yet: read the raw captures
+    try:                            # (a null cost_usd is one never recorded: the captures hold no other)
+        return _finite(durable.read_json_object(f"{out_dir}/result.json").get("cost_usd"))
+    except durable.ArtifactError:   # agent/result.json not derived yet: read the raw captures
         from .agents.command import derive_result
         try:
-            cost = _finite(derive_result(Path(out_dir)).get("cost_usd"))
+            return _finite(derive_result(Path(out_dir)).get("cost_usd"))
         except (OSError, ValueError, KeyError, IndexError, durable.ArtifactError):
             return None
-    return cost
 
 
 def finished_cost(kind: str, out_dir: str) -> float | None:
