@@ -2,8 +2,10 @@
 
 *Spent* is the recorded cost of the experiment's finished agent runs (agent/result.json, else their raw
 captures) and judge calls (their call record, call.json; an adopted judgment's judgment.json): what its
-current results cost. Archived attempts (.failed/,
-.superseded/) are not counted.
+current results cost; plus, counted separately, what its failed and interrupted attempts consumed where
+the CLI reported it (a result line in an archived attempt's stdout.log under .failed/). A finished call
+whose cost was never recorded counts as $0 and is counted as such (`unknown_calls`). Superseded results
+(.superseded/) are not counted (docs/numbers.md).
 
 The gate: when the first agent or judge call of a `doit` is due, the run's forecast (runplan.py, the
 same plan as `doit status`) is added; if spent + forecast > budget, no paid call starts in this doit.
@@ -66,14 +68,14 @@ def recorded_cost(kind: str, out_dir: str) -> float | None:
     if kind == "judge":             # the call's own record; ProjectScylla's judgments have only judgment.json
         cost = _number(f"{out_dir}/{tree.JUDGE_CALL}", "cost_usd")
         return cost if cost is not None else _number(f"{out_dir}/judgment.json", "cost_usd")
-    cost = _number(f"{out_dir}/result.json", "cost_usd")
-    if cost is None:                # agent/result.json not derived yet: read the raw captures
+    try:                            # (a null cost_usd is one never recorded: the captures hold no other)
+        return _finite(durable.read_json_object(f"{out_dir}/result.json").get("cost_usd"))
+    except durable.ArtifactError:   # agent/result.json not derived yet: read the raw captures
         from .agents.command import derive_result
         try:
-            cost = _finite(derive_result(Path(out_dir)).get("cost_usd"))
+            return _finite(derive_result(Path(out_dir)).get("cost_usd"))
         except (OSError, ValueError, KeyError, IndexError, durable.ArtifactError):
             return None
-    return cost
 
 
 def finished_cost(kind: str, out_dir: str) -> float | None:
@@ -102,15 +104,47 @@ def _finite(value) -> float | None:
     return float(value) if number and math.isfinite(value) else None
 
 
-def spent(exp) -> float:
-    """Recorded cost of the experiment's finished (sealed) agent runs and judgments."""
-    total = 0.0
+@dataclass(frozen=True)
+class Spending:
+    sealed_usd: float       # the recorded cost of the finished (sealed) agent runs and judgments
+    unknown_calls: int      # finished calls whose cost was never recorded (in sealed_usd as $0)
+    archived_usd: float     # what failed and interrupted attempts consumed, where the CLI reported it
+
+    @property
+    def total(self) -> float:
+        return self.sealed_usd + self.archived_usd
+
+
+def spending(exp) -> Spending:
+    sealed, unknown, archived = 0.0, 0, 0.0
     for s in exp.all_subtests():
         for n in range(1, exp.runs + 1):
             run = tree.RunPaths(s.tier, s.id, n)
             dirs = [("agent", run.agent_dir)] + [("judge", run.judge_dir(j.number)) for j in exp.judges]
-            total += sum(recorded_cost(kind, d) or 0.0 for kind, d in dirs if durable.stat(str(durable.seal_path(d))))
-    return total
+            costs = [recorded_cost(kind, d) for kind, d in dirs if durable.stat(str(durable.seal_path(d)))]
+            sealed += sum(c for c in costs if c is not None)
+            unknown += costs.count(None)
+        archived += sum(reported_cost(log) or 0.0 for log in
+                        sorted(Path(tree.SubtestPaths(s.tier, s.id).failed_dir).glob("*_attempt_*/*/stdout.log")))
+    return Spending(sealed, unknown, archived)
+
+
+def reported_cost(log: Path) -> float | None:
+    """The cost an archived attempt's CLI reported: each result line of its stdout.log (a judge's log holds
+    one per attempt), summed; None when it reported none (a killed CLI often did not get to print it)."""
+    from .agents import usage
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    costs = [usage.usage(r)["cost_usd"] for line in text.splitlines() if (r := usage.parse_result_json(line))]
+    costs = [c for c in costs if c is not None]
+    return sum(costs) if costs else None
+
+
+def spent(exp) -> float:
+    """What the experiment has spent: its finished agent runs and judgments, and its archived attempts."""
+    return spending(exp).total
 
 
 # ---------------------------------------------------------------- the decision
@@ -122,6 +156,7 @@ class Decision:
     forecast: float
     unpriced: int = 0               # calls the forecast could not price (counted as $0)
     override: bool = False
+    spending: Spending | None = None        # what `spent` is made of, when the caller read it
 
     def refusal(self) -> str | None:
         """Why paid work may not start, or None."""

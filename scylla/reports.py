@@ -19,7 +19,26 @@ def _num(value, digits: int = 3) -> str:
 
 
 def _usd(value) -> str:
-    return "—" if value is None else f"${value:.4f}"
+    """A cost; None is one never recorded: unknown, never $0.0000."""
+    return "unknown" if value is None else f"${value:.4f}"
+
+
+def _sum_usd(value, unknown_runs: int, runs: int) -> str:
+    """A cost summed over runs: unknown says how many runs did not record it."""
+    return f"unknown ({unknown_runs} of {runs} runs not recorded)" if value is None and unknown_runs else _usd(value)
+
+
+def _cost_of_pass(value, pass_rate) -> str:
+    return _usd(value) if value is not None or pass_rate else "— (nothing passed)"
+
+
+def _seconds(value) -> str:
+    return "unknown" if value is None else f"{value:.1f} s"
+
+
+def _durations(d: dict) -> str:
+    return (f"- Duration: {_seconds(d['total_duration_seconds'])} summed over runs (agents + judges), "
+            f"{_seconds(d.get('wall_clock_seconds'))} wall clock")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -33,6 +52,25 @@ def _count(n: int | None) -> str:
     return "unknown" if n is None else str(n)
 
 
+def _tokens(r: dict) -> str:
+    t = r.get("token_stats") or {}
+    parts = ", ".join(f"{_count(t.get(k))} {name}" for k, name in (
+        ("input_tokens", "input"), ("output_tokens", "output"), ("cache_creation_tokens", "cache creation"),
+        ("cache_read_tokens", "cache read")))
+    return f"- Tokens: {_count(r.get('total_tokens'))} total ({parts})"
+
+
+def _model_usage(usage: dict) -> list[str]:
+    """Every model the agent's run used, as its CLI reported it (token_stats are the main model's)."""
+    if not usage:
+        return []
+    rows = [[model, *(str(u.get(k, 0)) for k in ("input_tokens", "output_tokens", "cache_creation_tokens",
+                                                 "cache_read_tokens")), _usd(u.get("cost_usd"))]
+            for model, u in sorted(usage.items())]
+    return ["## Agent usage by model", "", _table(["model", "input", "output", "cache creation", "cache read",
+                                                   "cost"], rows)]
+
+
 def run_report(run_id: str, r: dict) -> tuple[str, dict]:
     judges = [[str(j["judge_number"]), j["model"], _num(j["score"]), j["grade"], _num(j["passed"]),
                "valid" if j["is_valid"] else "**invalid** (excluded)"] for j in r["judges"]]
@@ -41,31 +79,34 @@ def run_report(run_id: str, r: dict) -> tuple[str, dict]:
         f"- Score: **{_num(r['judge_score'])}** (grade {r['judge_grade']}, "
         f"{'passed' if r['judge_passed'] else 'failed'})",
         f"- Agent: exit code {r['exit_code']}, outcome {r['agent_outcome']}, "
-        f"{r['agent_duration_seconds']:.1f} s, {_usd(r['cost_usd'])}",
-        f"- Tokens: {_count(r['tokens_input'])} in, {_count(r['tokens_output'])} out",
+        f"{r['agent_duration_seconds']:.1f} s, {_usd(r.get('cost_usd'))}",
+        _tokens(r),
         *([f"- Permission denials: {', '.join(r['permission_denials'])}"] if r.get("permission_denials") else []),
-        f"- Judges: {_usd(r['judge_cost_usd'])}, {r['judge_duration_seconds']:.1f} s", "",
+        f"- Judges: {_usd(r.get('judge_cost_usd'))}, {r['judge_duration_seconds']:.1f} s", "",
         "## Judges", "", _table(["slot", "model", "score", "grade", "passed", "validity"], judges),
+        *_model_usage(r.get("model_usage")),
         "## Reasoning (judge closest to the consensus)", "", r["judge_reasoning"] or "(none)", "",
     ])
-    return md, {"run": run_id, **{k: r[k] for k in ("judge_score", "judge_grade", "judge_passed", "judge_valid",
-                                                    "exit_code", "cost_usd", "judge_cost_usd", "tokens_input",
-                                                    "tokens_output", "judges")}}
+    return md, {"run": run_id, **{k: r.get(k) for k in (
+        "judge_score", "judge_grade", "judge_passed", "judge_valid", "exit_code", "cost_usd", "judge_cost_usd",
+        "token_stats", "tokens_input", "tokens_output", "total_tokens", "model_usage", "judges")}}
 
 
 def subtest_report(s: dict, runs: list[dict]) -> tuple[str, dict]:
     rows = [[str(r["run_number"]), _num(r["judge_score"]), r["judge_grade"], _num(r["judge_passed"]),
-             str(r["exit_code"]), _usd(r["cost_usd"]),
+             str(r["exit_code"]), _usd(r.get("cost_usd")),
              str(sum(1 for j in r["judges"] if not j["is_valid"]))] for r in runs]
-    grades = ", ".join(f"{g}: {n}" for g, n in s["grade_distribution"].items() if n)
+    grades = ", ".join(f"{g}: {k}" for g, k in s["grade_distribution"].items() if k)
+    n = s["runs"]
     md = "\n".join([
         f"# Subtest {s['tier']}/{s['subtest']}", "",
         f"- Runs: {s['runs']}, pass rate {_num(s['pass_rate'])}",
         f"- Score: mean {_num(s['mean_score'])}, median {_num(s['median_score'])}, "
         f"stdev {_num(s['std_score'])}, consistency {_num(s['consistency'])}",
-        f"- Cost: mean {_usd(s['mean_cost_usd'])}, total {_usd(s['total_cost_usd'])} "
-        f"(judges {_usd(s['total_judge_cost_usd'])})",
-        f"- Tokens: {_count(s['total_tokens'])}; grades: {grades or '—'}",
+        f"- Cost: mean {_usd(s['mean_cost_usd'])}, "
+        f"total {_sum_usd(s['total_cost_usd'], s['cost_unknown_runs'], n)} "
+        f"(judges {_sum_usd(s['total_judge_cost_usd'], s['judge_cost_unknown_runs'], n)})",
+        _tokens(s), _durations(s), f"- Grades: {grades or '—'}",
         f"- Invalid judgments: {s['invalid_judgments']}", "",
         _table(["run", "score", "grade", "passed", "exit", "cost", "invalid judges"], rows),
     ])
@@ -80,8 +121,10 @@ def tier_report(t: dict) -> tuple[str, dict]:
         f"# Tier {t['tier']}", "",
         f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "
         f"pass rate {_num(t['best_pass_rate'])})",
-        f"- Cost of pass: {_usd(t['cost_of_pass'])}",
-        f"- Runs: {t['runs']}; agent cost {_usd(t['total_cost_usd'])}; judge cost {_usd(t['total_judge_cost_usd'])}",
+        f"- Cost of pass: {_cost_of_pass(t['cost_of_pass'], t['best_pass_rate'])}",
+        f"- Runs: {t['runs']}; agent cost {_sum_usd(t['total_cost_usd'], t['cost_unknown_runs'], t['runs'])}; "
+        f"judge cost {_sum_usd(t['total_judge_cost_usd'], t['judge_cost_unknown_runs'], t['runs'])}",
+        _tokens(t), _durations(t),
         "", _table(["subtest", "median", "mean", "pass rate", "consistency", "mean cost", "tokens",
                     "invalid judges"], rows),
     ])
@@ -90,13 +133,20 @@ def tier_report(t: dict) -> tuple[str, dict]:
 
 def experiment_report(e: dict, tiers: list[dict]) -> tuple[str, dict]:
     rows = [[("**" + t["tier"] + "**") if t["tier"] == e["frontier_tier"] else t["tier"], str(t["best_subtest"]),
-             _num(t["best_median_score"]), _num(t["best_pass_rate"]), _usd(t["cost_of_pass"]), str(t["runs"]),
+             _num(t["best_median_score"]), _num(t["best_pass_rate"]),
+             _cost_of_pass(t["cost_of_pass"], t["best_pass_rate"]), str(t["runs"]),
              _usd(t["total_cost_usd"]), _usd(t["total_judge_cost_usd"])] for t in tiers]
+    passed = any(t["best_pass_rate"] for t in tiers)
+    frontier = e["frontier_tier"] or ("unknown — the cost of pass is unknown" if passed
+                                      else "none — nothing passed")
     md = "\n".join([
         f"# Experiment {e['experiment_id']}", "",
-        f"- Frontier (lowest cost of pass): **{e['frontier_tier'] or 'none — nothing passed'}**",
-        f"- Runs: {e['runs']}; agent cost {_usd(e['total_agent_cost_usd'])}; "
-        f"judge cost {_usd(e['total_judge_cost_usd'])}; total {_usd(e['total_cost_usd'])}",
+        f"- Frontier (lowest cost of pass): **{frontier}**",
+        f"- Runs: {e['runs']}; "
+        f"agent cost {_sum_usd(e['total_agent_cost_usd'], e['cost_unknown_runs'], e['runs'])}; "
+        f"judge cost {_sum_usd(e['total_judge_cost_usd'], e['judge_cost_unknown_runs'], e['runs'])}; "
+        f"total {_usd(e['total_cost_usd'])}",
+        _tokens(e), _durations(e),
         "", _table(["tier", "best subtest", "median", "pass rate", "cost of pass", "runs", "agent cost",
                     "judge cost"], rows),
     ])

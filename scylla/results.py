@@ -1,13 +1,17 @@
 """Pure formulas: grades, consensus, run results and subtest/tier/experiment aggregates.
 
 Nothing here touches the file system. Inputs and outputs are plain dicts in ProjectScylla's formats.
+Every number is defined once, here, and documented in docs/numbers.md with ProjectScylla's name for it.
+A value that was never recorded is None (unknown), never 0, and so is every sum that includes it; a sum
+over runs says how many runs it could not count (`*_unknown_runs`).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
 GRADES = (("S", 1.0), ("A", 0.80), ("B", 0.60), ("C", 0.40), ("D", 0.20))
 GRADE_NAMES = {g for g, _ in GRADES} | {"F"}
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
@@ -36,14 +40,43 @@ def latest(stamps) -> str | None:
     """The newest of these `measured_at` stamps (ISO 8601; unreadable ones and None are skipped).
     Every result records the newest measurement beneath it, so a fresh measurement (a newer stamp,
     to the microsecond) always changes each result above it, even when the durations add up the same."""
-    def when(stamp) -> datetime | None:
-        try:
-            t = datetime.fromisoformat(stamp)
-        except (TypeError, ValueError):
-            return None
-        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-    dated = [(t, s) for s in stamps if (t := when(s)) is not None]
+    dated = [(t, s) for s in stamps if (t := _when(s)) is not None]
     return max(dated)[1] if dated else None
+
+
+def _when(stamp) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _stamp(t: datetime) -> str:
+    return t.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def span(measurements) -> tuple[str | None, str | None]:
+    """(started_at, ended_at) of (measured_at, seconds) pairs: the earliest start and the latest end
+    (start + seconds). Unknown (None, None) when any measurement has no readable stamp or duration."""
+    starts, ends = [], []
+    for stamp, seconds in measurements:
+        t = _when(stamp)
+        if t is None or not _number(seconds):
+            return None, None
+        starts.append(t)
+        ends.append(t + timedelta(seconds=float(seconds)))
+    return (_stamp(min(starts)), _stamp(max(ends))) if starts else (None, None)
+
+
+def wall_clock(items: list[dict]) -> dict:
+    """The wall-clock span of results that carry started_at/ended_at: from the earliest start to the
+    latest end (pauses between doit invocations included). Unknown when any item's span is."""
+    started, ended = [_when(i.get("started_at")) for i in items], [_when(i.get("ended_at")) for i in items]
+    if not items or None in started or None in ended:
+        return {"started_at": None, "ended_at": None, "wall_clock_seconds": None}
+    return {"started_at": _stamp(min(started)), "ended_at": _stamp(max(ended)),
+            "wall_clock_seconds": round((max(ended) - min(started)).total_seconds(), 6)}
 
 
 # ---------------------------------------------------------------- judges
@@ -80,6 +113,20 @@ def total(values) -> int | float | None:
     return None if any(v is None for v in values) else sum(values)
 
 
+def total_tokens(stats: dict) -> int | None:
+    """ProjectScylla's TokenStats.total_tokens: input + output + cache_creation + cache_read."""
+    return total(stats.get(k) for k in TOKEN_KEYS)
+
+
+def sum_stats(stats: list[dict]) -> dict:
+    """ProjectScylla's TokenStats sum, key by key (a key is unknown when any part of it is)."""
+    return {k: total(s.get(k) for s in stats) for k in TOKEN_KEYS}
+
+
+def money(value) -> float | None:
+    return float(value) if _number(value) else None
+
+
 def read_consensus(c: dict) -> dict:
     """judge/result.json as run_result reads it. ProjectScylla's may lack `is_valid` (valid when scored)
     or, when no judge was valid, have a null score: that is Scylla's no-valid-judgment consensus."""
@@ -90,26 +137,36 @@ def read_consensus(c: dict) -> dict:
             "is_valid": c.get("is_valid", True) is not False}
 
 
+# run_result.json keys typed as numbers by ProjectScylla's schema: left out when unknown (null fails it)
+SCHEMA_NUMBERS = ("cost_usd", "tokens_input", "tokens_output")
+
+
 def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensus_: dict,
                judges: list[dict], paths: dict) -> dict:
     """ProjectScylla's run_result.json. `judges`: judgment dicts with judge_number, model,
-    judge_duration_seconds and cost_usd added."""
+    judge_duration_seconds and cost_usd added (a judge cost never recorded is None: unknown)."""
     tokens = token_stats(agent_result)
     consensus_ = read_consensus(consensus_)
     agent_seconds = float(agent_timing.get("agent_duration_seconds") or 0.0)
     judge_seconds = sum(float(j.get("judge_duration_seconds") or 0.0) for j in judges)
-    return {
+    started_at, ended_at = span([(agent_timing.get("measured_at"), agent_seconds)] + [
+        (j.get("measured_at"), j.get("judge_duration_seconds")) for j in judges])
+    result = {
         "run_number": run_number,
         "exit_code": int(agent_result["exit_code"]) if _number(agent_result.get("exit_code")) else -1,
         "token_stats": {k: v for k, v in tokens.items() if v is not None},     # (the schema: integers only)
         "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
         "tokens_output": tokens["output_tokens"],
-        "cost_usd": float(agent_result.get("cost_usd") or 0.0),
-        "judge_cost_usd": sum(float(j.get("cost_usd") or 0.0) for j in judges),
+        "total_tokens": total_tokens(tokens),
+        "model_usage": agent_result.get("model_usage") or {},
+        "cost_usd": money(agent_result.get("cost_usd")),
+        "judge_cost_usd": total(money(j.get("cost_usd")) for j in judges),
         "duration_seconds": agent_seconds + judge_seconds,
         "agent_duration_seconds": agent_seconds,
         "judge_duration_seconds": judge_seconds,
         "measured_at": latest([agent_timing.get("measured_at"), *(j.get("measured_at") for j in judges)]),
+        "started_at": started_at,
+        "ended_at": ended_at,
         "judge_score": consensus_["score"],
         "judge_passed": consensus_["passed"],
         "judge_grade": consensus_["grade"],
@@ -123,37 +180,48 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
                                if isinstance(d, dict)],
         **paths,
     }
+    return {k: v for k, v in result.items() if not (k in SCHEMA_NUMBERS and v is None)}
 
 
 # ---------------------------------------------------------------- subtest
 
 def normalized_run(r: dict) -> dict:
     """A run_result.json as the aggregates read it, with Scylla's defaults for keys that older
-    ProjectScylla writers left out (derived token totals, judge cost, judges' validity)."""
+    ProjectScylla writers left out (derived token totals, judges' validity). What ProjectScylla never
+    recorded (the judges' cost, the measurements' span) is None: unknown."""
     tokens = token_stats(r)
     judges = [{**j, "is_valid": is_valid(j)} for j in r.get("judges") or []]
     if not _number(r.get("judge_score")):       # ProjectScylla: no valid judge left a null consensus
         r = {**r, "judge_score": 0.0, "judge_passed": False, "judge_grade": "F", "judge_valid": False}
     elif r.get("judge_grade") not in GRADE_NAMES:
         r = {**r, "judge_grade": grade_for(float(r["judge_score"]))}
-    return {"judge_cost_usd": 0.0, "judges": judges,
+    return {"started_at": None, "ended_at": None, "judges": judges,
             "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
             "tokens_output": tokens["output_tokens"],
             "duration_seconds": float(r.get("agent_duration_seconds") or 0.0)
             + float(r.get("judge_duration_seconds") or 0.0),
-            **{k: v for k, v in r.items() if k != "judges"}}
+            **{k: v for k, v in r.items() if k != "judges"},
+            "cost_usd": money(r.get("cost_usd")), "judge_cost_usd": money(r.get("judge_cost_usd")),
+            "token_stats": tokens, "total_tokens": total_tokens(tokens)}
+
+
+def _money_sum(items: list[dict], key: str, unknown_key: str) -> dict:
+    """A cost summed over runs (or subtests, tiers): None when any is unknown, and how many runs are."""
+    counts = [i.get(unknown_key, i.get(key) is None) for i in items]
+    return {key: total(money(i.get(key)) for i in items), unknown_key: sum(int(c) for c in counts)}
 
 
 def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
-    """Aggregate a subtest's run results."""
+    """Aggregate a subtest's run results (normalized_run's)."""
     scores = [float(r["judge_score"]) for r in runs]
-    costs = [float(r["cost_usd"]) for r in runs]
+    costs = [money(r.get("cost_usd")) for r in runs]
     n = len(runs)
     mean = statistics.fmean(scores) if scores else 0.0
     std = statistics.stdev(scores) if n >= 2 else 0.0
     grades = {g: 0 for g, _ in GRADES} | {"F": 0}
     for r in runs:
         grades[r["judge_grade"]] += 1
+    agent_cost = _money_sum(runs, "cost_usd", "cost_unknown_runs")
     return {
         "tier": tier, "subtest": subtest, "runs": n,
         "passed": sum(1 for r in runs if r["judge_passed"]),
@@ -163,18 +231,25 @@ def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
         "std_score": std,
         "min_score": min(scores, default=0.0), "max_score": max(scores, default=0.0),
         "consistency": max(0.0, 1.0 - std / mean) if mean > 0 else 0.0,
-        "mean_cost_usd": statistics.fmean(costs) if costs else 0.0,
-        "total_cost_usd": sum(costs),
-        "total_judge_cost_usd": sum(float(r.get("judge_cost_usd") or 0.0) for r in runs),
-        "tokens_input": total(r["tokens_input"] for r in runs),
-        "tokens_output": total(r["tokens_output"] for r in runs),
-        "total_tokens": total(v for r in runs for v in (r["tokens_input"], r["tokens_output"])),
+        "mean_cost_usd": None if None in costs else statistics.fmean(costs) if costs else 0.0,
+        "total_cost_usd": agent_cost["cost_usd"], "cost_unknown_runs": agent_cost["cost_unknown_runs"],
+        **_judge_cost(runs, "judge_cost_usd"),
+        "token_stats": sum_stats([r.get("token_stats") or {} for r in runs]),
+        "tokens_input": total(r.get("tokens_input") for r in runs),
+        "tokens_output": total(r.get("tokens_output") for r in runs),
+        "total_tokens": total(r.get("total_tokens") for r in runs),
         "total_duration_seconds": sum(float(r["duration_seconds"]) for r in runs),
+        **wall_clock(runs),
         "measured_at": latest(r.get("measured_at") for r in runs),
         "grade_distribution": grades,
         "invalid_judgments": sum(1 for r in runs for j in r["judges"] if not j["is_valid"]),
         "run_scores": scores,
     }
+
+
+def _judge_cost(items: list[dict], key: str) -> dict:
+    s = _money_sum(items, key, "judge_cost_unknown_runs")
+    return {"total_judge_cost_usd": s[key], "judge_cost_unknown_runs": s["judge_cost_unknown_runs"]}
 
 
 # ---------------------------------------------------------------- tier
@@ -193,8 +268,23 @@ def best_subtest(subtests: list[dict]) -> dict | None:
     return best
 
 
-def cost_of_pass(mean_cost: float, pass_rate: float) -> float | None:
-    return mean_cost / pass_rate if pass_rate > 0 else None
+def cost_of_pass(mean_cost: float | None, pass_rate: float) -> float | None:
+    """mean cost / pass rate: None when nothing passed, and when the mean cost is unknown."""
+    return mean_cost / pass_rate if pass_rate > 0 and mean_cost is not None else None
+
+
+def _totals(items: list[dict]) -> dict:
+    """What a tier sums over its subtests and an experiment over its tiers."""
+    return {
+        "runs": sum(i["runs"] for i in items),
+        **_money_sum(items, "total_cost_usd", "cost_unknown_runs"),
+        **_judge_cost(items, "total_judge_cost_usd"),
+        "token_stats": sum_stats([i.get("token_stats") or {} for i in items]),
+        "total_tokens": total(i["total_tokens"] for i in items),
+        "total_duration_seconds": sum(i["total_duration_seconds"] for i in items),
+        **wall_clock(items),
+        "measured_at": latest(i.get("measured_at") for i in items),
+    }
 
 
 def tier_summary(tier: str, subtests: list[dict]) -> dict:
@@ -208,12 +298,7 @@ def tier_summary(tier: str, subtests: list[dict]) -> dict:
         "best_pass_rate": best["pass_rate"] if best else None,
         "best_mean_cost_usd": best["mean_cost_usd"] if best else None,
         "cost_of_pass": cost_of_pass(best["mean_cost_usd"], best["pass_rate"]) if best else None,
-        "runs": sum(s["runs"] for s in subtests),
-        "total_cost_usd": sum(s["total_cost_usd"] for s in subtests),
-        "total_judge_cost_usd": sum(s["total_judge_cost_usd"] for s in subtests),
-        "total_tokens": total(s["total_tokens"] for s in subtests),
-        "total_duration_seconds": sum(s["total_duration_seconds"] for s in subtests),
-        "measured_at": latest(s.get("measured_at") for s in subtests),
+        **_totals(subtests),
     }
 
 
@@ -229,17 +314,15 @@ def experiment_summary(experiment_id: str, tiers: list[dict]) -> dict:
     """Totals and the frontier: the tier with the lowest cost-of-pass."""
     priced = [t for t in tiers if t["cost_of_pass"] is not None]
     frontier = min(priced, key=lambda t: (t["cost_of_pass"], t["tier"]))["tier"] if priced else None
+    totals = _totals(tiers)
+    agent, judge = totals.pop("total_cost_usd"), totals["total_judge_cost_usd"]
     return {
         "experiment_id": experiment_id,
         "frontier_tier": frontier,
         "tiers": [t["tier"] for t in tiers],
-        "runs": sum(t["runs"] for t in tiers),
-        "total_agent_cost_usd": sum(t["total_cost_usd"] for t in tiers),
-        "total_judge_cost_usd": sum(t["total_judge_cost_usd"] for t in tiers),
-        "total_cost_usd": sum(t["total_cost_usd"] + t["total_judge_cost_usd"] for t in tiers),
-        "total_tokens": total(t["total_tokens"] for t in tiers),
-        "total_duration_seconds": sum(t["total_duration_seconds"] for t in tiers),
-        "measured_at": latest(t.get("measured_at") for t in tiers),
+        "total_agent_cost_usd": agent,
+        "total_cost_usd": total([agent, judge]),
+        **totals,
     }
 
 

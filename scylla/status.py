@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
@@ -83,6 +83,9 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
         "forecast": fc,
         # the next doit's budget gate (over the whole run, whatever the view's filters)
         "budget": decision and {"budget_usd": decision.budget, "spent_usd": decision.spent,
+                                # of which: archived (failed, interrupted) attempts; calls of unknown cost ($0)
+                                "archived_usd": decision.spending.archived_usd,
+                                "unknown_calls": decision.spending.unknown_calls,
                                 "forecast_usd": decision.forecast, "left_usd": decision.left(),
                                 "unpriced_calls": decision.unpriced, "over_budget": decision.override,
                                 "refusal": decision.refusal()},
@@ -116,7 +119,9 @@ def _gate(plan: Plan, exp, over_budget: bool) -> budget.Decision | None:
     """What the next doit's budget gate decides; the paid tasks it would hold back become `refused`."""
     if exp is None:
         return None
-    decision = budget.decide(exp, budget.spent(exp), forecast(plan, exp, list(plan.verdicts)), over_budget)
+    spending = budget.spending(exp)
+    decision = replace(budget.decide(exp, spending.total, forecast(plan, exp, list(plan.verdicts)), over_budget),
+                       spending=spending)
     if reason := decision.refusal():
         plan.refuse({n for n, v in plan.verdicts.items()
                      if v.state in ("to_run", "may_run") and getattr(_sealed(plan.tasks[n]), "paid", False)},
@@ -294,11 +299,18 @@ def _render_forecast(fc: dict) -> list[str]:
     return lines + ([f"  (assumption: {fc['assumption']})"] if fc["assumption"] else [])
 
 
+def _spent(b: dict) -> str:
+    """What was spent, with what it holds that is not a current result's recorded cost."""
+    parts = ([f"{_money(b['archived_usd'])} by failed or interrupted attempts"] if b.get("archived_usd") else []) \
+        + ([f"{b['unknown_calls']} finished calls of unknown cost counted as $0"] if b.get("unknown_calls") else [])
+    return _money(b["spent_usd"]) + (f" ({'; '.join(parts)})" if parts else "")
+
+
 def _render_budget(b: dict | None) -> list[str]:
     if not b or b["budget_usd"] is None:
-        return [] if not b else [f"Spent so far on agents and judges: {_money(b['spent_usd'])} (no budget_usd)"]
+        return [] if not b else [f"Spent so far on agents and judges: {_spent(b)} (no budget_usd)"]
     unpriced = f" (+{b['unpriced_calls']} calls of unknown price)" if b["unpriced_calls"] else ""
-    line = (f"Budget: {_money(b['budget_usd'])} · spent {_money(b['spent_usd'])} · forecast "
+    line = (f"Budget: {_money(b['budget_usd'])} · spent {_spent(b)} · forecast "
             f"{_money(b['forecast_usd'])}{unpriced} · left after it {_money(b['left_usd'])}")
     if b["over_budget"]:
         line += " · over_budget=1: the budget is not enforced"

@@ -52,11 +52,25 @@ def _write(path: Path, data) -> None:
     path.write_text(data)
 
 
+# What ProjectScylla recorded for each agent run (agent/result.json, run_result.json): the CLI result's
+# top-level `usage` (the main model's loop). Its `modelUsage` also lists a second model (the CLI's own haiku
+# calls), which ProjectScylla left out.
+TOKEN_STATS = {"input_tokens": 29, "output_tokens": 656, "cache_creation_tokens": 23106, "cache_read_tokens": 112686}
+HAIKU = "claude-haiku-4-5-20251001"
+
+
 def _claude_result(cost: float) -> dict:
     return {"type": "result", "subtype": "success", "is_error": False, "duration_ms": 35340, "num_turns": 6,
             "result": "Implemented word_count.", "session_id": "3f1c", "total_cost_usd": cost,
             "usage": {"input_tokens": 29, "cache_creation_input_tokens": 23106, "cache_read_input_tokens": 112686,
-                      "output_tokens": 656}}
+                      "output_tokens": 656},
+            "modelUsage": {
+                AGENT_MODEL: {"inputTokens": 29, "outputTokens": 656, "cacheReadInputTokens": 112686,
+                              "cacheCreationInputTokens": 23106, "webSearchRequests": 0, "costUSD": cost - 0.004,
+                              "contextWindow": 200000},
+                HAIKU: {"inputTokens": 1830, "outputTokens": 92, "cacheReadInputTokens": 0,
+                        "cacheCreationInputTokens": 0, "webSearchRequests": 0, "costUSD": 0.004,
+                        "contextWindow": 200000}}}
 
 
 LIMITED = {"type": "result", "subtype": "success", "is_error": True, "api_error_status": 429,

@@ -51,20 +51,35 @@ def test_a_score_that_is_not_a_finite_number_is_invalid(raw):
     assert verdict is None and problem.startswith("'score' is not a finite number")
 
 
-def test_usage_prefers_model_usage_and_sums_models():
-    result = {"type": "result", "num_turns": 4, "total_cost_usd": 9.0,
-              "usage": {"input_tokens": 1, "output_tokens": 1},
+def test_usage_takes_the_top_level_usage_as_projectscylla_did_and_keeps_every_model_beside_it():
+    """Definition changed (issue 13): token_stats are the CLI result's top-level `usage` and cost_usd its
+    `total_cost_usd`, as ProjectScylla took them; `modelUsage` is kept as model_usage, never summed in."""
+    result = {"type": "result", "num_turns": 4, "total_cost_usd": 0.102,
+              "usage": {"input_tokens": 33, "output_tokens": 700, "cache_read_input_tokens": 195735,
+                        "cache_creation_input_tokens": 2000},
               "modelUsage": {
                   "claude-sonnet-4-6": {"inputTokens": 33, "outputTokens": 700, "cacheReadInputTokens": 195735,
                                         "cacheCreationInputTokens": 2000, "costUSD": 0.1},
                   "claude-haiku-4-5": {"inputTokens": 10, "outputTokens": 5, "costUSD": 0.002}}}
     u = usage.usage(result)
-    assert u["token_stats"] == {"input_tokens": 43, "output_tokens": 705, "cache_creation_tokens": 2000,
+    assert u["token_stats"] == {"input_tokens": 33, "output_tokens": 700, "cache_creation_tokens": 2000,
                                 "cache_read_tokens": 195735}
-    assert u["cost_usd"] == pytest.approx(0.102) and u["api_calls"] == 4
+    assert u["cost_usd"] == 0.102 and u["api_calls"] == 4
+    assert u["model_usage"] == {
+        "claude-haiku-4-5": {"input_tokens": 10, "output_tokens": 5, "cache_creation_tokens": 0,
+                             "cache_read_tokens": 0, "cost_usd": 0.002},
+        "claude-sonnet-4-6": {"input_tokens": 33, "output_tokens": 700, "cache_creation_tokens": 2000,
+                              "cache_read_tokens": 195735, "cost_usd": 0.1}}
+    # a key the CLI leaves out of `usage` is 0, as ProjectScylla read it
     fallback = usage.usage({"type": "result", "total_cost_usd": 0.5,
                             "usage": {"input_tokens": 33, "cache_read_input_tokens": 195735}})
-    assert fallback["token_stats"]["cache_read_tokens"] == 195735 and fallback["cost_usd"] == 0.5
+    assert fallback["token_stats"] == {"input_tokens": 33, "output_tokens": 0, "cache_creation_tokens": 0,
+                                       "cache_read_tokens": 195735} and fallback["cost_usd"] == 0.5
+    # no total_cost_usd: the models' costs; nothing recorded at all: unknown (None), never 0
+    assert usage.usage({**result, "total_cost_usd": None})["cost_usd"] == pytest.approx(0.102)
+    nothing = usage.usage(None)
+    assert nothing["cost_usd"] is None and set(nothing["token_stats"].values()) == {None}
+    assert usage.usage({"type": "result", "result": "done"})["token_stats"]["input_tokens"] is None
 
 
 def test_result_json_found_after_other_output_and_infra_classes():

@@ -19,8 +19,9 @@ import yaml
 from conftest import EXECUTED, claude_cli, make_checkout
 from mock_anthropic import KEY, AnthropicMock, implement_textkit, text
 from projectscylla_tree import JUDGE_MODELS as JUDGES
-from projectscylla_tree import Run, build
+from projectscylla_tree import HAIKU, TOKEN_STATS, Run, build
 from scylla.adopt import AdoptError
+from scylla.tree import ADOPTED_DERIVED, ORIGINALS
 
 VERDICT = {"score": 0.75, "passed": True, "reasoning": "Mock judge.", "criteria_scores": {}}
 FINISHED = [Run("T0", "00", 1), Run("T0", "00", 2, stage="judged"),            # run_result.json missing
@@ -469,3 +470,67 @@ def test_five_lost_judgments_and_ten_run_results_of_an_adopted_tree_come_back_wi
     state = lambda files: {k: v for k, v in files.items() if not k.startswith("scylla/.scylla/")}  # noqa: E731
     assert state(_files(ps.dir)) == state(before)            # every file as it was, ProjectScylla's bytes
     assert EXECUTED.findall(_doit(checkout, ps, env=_env(mock)).stdout) == []
+
+
+# ---------------------------------------------------------------- numbers (issue 13)
+
+def _numbers(ps, runs: list[Run]) -> None:
+    """Tokens and totals at every level are ProjectScylla's: each run's token_stats as it recorded them,
+    totals by its TokenStats.total_tokens (input + output + cache creation + cache read); the judge cost,
+    which ProjectScylla never recorded, is unknown (null), never $0."""
+    per_run = sum(TOKEN_STATS.values())
+    assert per_run == 29 + 656 + 23106 + 112686 == 136477
+    for r in runs:
+        result = json.loads((ps.run_dir(r) / "run_result.json").read_text())
+        assert result["token_stats"] == TOKEN_STATS, r
+        assert (result["tokens_input"], result["tokens_output"], result["cost_usd"]) == (29 + 112686, 656, 0.135)
+    scylla = ps.dir / "scylla"
+    for sid in ("00", "01"):
+        s = json.loads((scylla / f"T0/{sid}/result.json").read_text())
+        assert s["token_stats"] == {k: 2 * v for k, v in TOKEN_STATS.items()} and s["total_tokens"] == 2 * per_run
+        assert s["total_cost_usd"] == pytest.approx(0.27) and s["cost_unknown_runs"] == 0
+        assert s["total_judge_cost_usd"] is None and s["judge_cost_unknown_runs"] == 2
+    tier, exp = (json.loads((scylla / f).read_text()) for f in ("T0/result.json", "result.json"))
+    assert tier["total_tokens"] == exp["total_tokens"] == 4 * per_run
+    assert tier["token_stats"]["cache_creation_tokens"] == 4 * 23106
+    assert exp["total_agent_cost_usd"] == pytest.approx(0.54) and exp["total_judge_cost_usd"] is None
+    assert exp["total_cost_usd"] is None and exp["judge_cost_unknown_runs"] == 4
+    report = (scylla / "report.md").read_text()
+    assert "agent cost $0.5400; judge cost unknown (4 of 4 runs not recorded); total unknown" in report
+    assert f"- Tokens: {4 * per_run} total (116 input, 2624 output, 92424 cache creation, 450744 cache read)" \
+        in report
+    assert "(judges unknown (2 of 2 runs not recorded))" in (scylla / "T0/00/report.md").read_text()
+    for md in scylla.rglob("report.md"):
+        assert "$0.0000" not in md.read_text(), md
+
+
+def test_tokens_and_totals_of_an_adopted_tree_are_projectscylla_s_also_after_agent_result_json_is_regenerated(
+        tmp_path, mock):
+    """ProjectScylla took an agent's tokens from the CLI result's top-level `usage`; its `modelUsage` also
+    counts a second model. Scylla's numbers equal ProjectScylla's for the same runs, and stay equal when an
+    agent/result.json (and the original adoption kept) is lost and rebuilt from the raw captures: the
+    rebuilt file keeps every model's usage beside the tokens (model_usage), shown in the run report."""
+    runs = [Run("T0", "00", 1), Run("T0", "00", 2, stage="judged"), Run("T0", "01", 1), Run("T0", "01", 2)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, tiers=("T0",))
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps, env=_env(mock))
+    assert not mock.requests
+    _numbers(ps, runs)
+
+    rebuilt = ps.run_dir(runs[0]) / "agent/result.json"
+    kept = json.loads((ps.dir / "scylla" / ADOPTED_DERIVED).read_text())["agent_result:T0/00/run_01"]
+    original = ps.dir / "scylla" / ORIGINALS / kept["targets"]["../T0/00/run_01/agent/result.json"]["original"]
+    rebuilt.unlink()
+    original.unlink()
+    run = _doit(checkout, ps, env=_env(mock))
+    assert {"agent_result:T0/00/run_01", "run:T0/00/run_01"} <= set(EXECUTED.findall(run.stdout))
+    assert not mock.requests
+    result = json.loads(rebuilt.read_text())
+    assert result["token_stats"] == TOKEN_STATS and result["cost_usd"] == 0.135
+    assert result["model_usage"][HAIKU] == {"input_tokens": 1830, "output_tokens": 92, "cache_creation_tokens": 0,
+                                            "cache_read_tokens": 0, "cost_usd": 0.004}
+    assert set(result["model_usage"]) == {"claude-sonnet-4-6", HAIKU}
+    _numbers(ps, runs)
+    report = (ps.run_dir(runs[0]) / "report.md").read_text()
+    assert "## Agent usage by model" in report and f"| {HAIKU} | 1830 | 92 | 0 | 0 | $0.0040 |" in report
+    assert "- Judges: unknown," in report

@@ -1,12 +1,14 @@
 """The budget (`budget_usd`): the gate before paid work and the stop while it runs, through real doit.
 
 Costs are the scripted agent's (a deterministic function of its configuration, $0.02-$0.04 a run);
-the scripted judge reports none. Adapter calls are counted from $SCYLLA_CALL_LOG.
+the scripted judge reports none (unknown: counted as $0, and said so). Adapter calls are counted from
+$SCYLLA_CALL_LOG.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
@@ -70,8 +72,8 @@ def _calls_in_order(checkout) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("parallel", [[], ["-n", "3", "-P", "process"], ["-n", "3", "-P", "thread"]],
                          ids=["serial", "processes", "threads"])
 def test_paid_work_stops_at_the_budget_and_resumes_when_it_is_raised(hello, parallel):
-    for seal in hello.root.glob(AGENT_SEALS):                      # every agent runs again
-        seal.unlink()
+    for seal in hello.root.glob(AGENT_SEALS):                      # every agent runs again, afresh: the
+        shutil.rmtree(seal.parent)                                 # old outputs, archived, would count as spent
     st = _status(hello)
     assert st["budget"]["spent_usd"] == 0 and st["budget"]["unpriced_calls"] == 10   # no price known: $0
     budget = 0.1
@@ -110,3 +112,25 @@ def test_paid_work_stops_at_the_budget_and_resumes_when_it_is_raised(hello, para
     every_run = [str(p.parent.parent.relative_to(hello.root)) for p in hello.root.glob(AGENT_SEALS)]
     assert len(every_run) == 10         # spent at this doit's start (the runs above) + what it paid
     assert _ledger(hello)["spent"] == pytest.approx(sum(_agent_cost(hello, r) for r in every_run), abs=1e-9)
+
+
+def test_what_failed_and_interrupted_attempts_consumed_is_spent_and_shown_apart(hello):
+    """An archived attempt (.failed/) whose CLI printed its result line consumed what that line says: it
+    counts as spent, shown apart from the current results' cost; an attempt killed before its result line
+    reported nothing and adds nothing. A finished call whose cost was never recorded is counted as such."""
+    before = _status(hello)["budget"]
+    assert before["archived_usd"] == 0 and before["unknown_calls"] == 10       # the scripted judge's calls
+    failed = hello.root / "T0/00/.failed"
+    reported = failed / "run_01_attempt_01/agent/stdout.log"                  # interrupted after its result line
+    reported.parent.mkdir(parents=True)
+    reported.write_text('{"type": "assistant"}\n{"type": "result", "is_error": true, "total_cost_usd": 0.125, '
+                        '"usage": {"input_tokens": 5, "output_tokens": 7}}\n')
+    killed = failed / "run_02_attempt_01/agent/stdout.log"                     # killed before it
+    killed.parent.mkdir(parents=True)
+    killed.write_text('{"type": "assistant", "message": {"usage": {"output_tokens": 3}}}\n')
+    st = _status(hello)["budget"]
+    assert st["archived_usd"] == pytest.approx(0.125)
+    assert st["spent_usd"] == pytest.approx(before["spent_usd"] + 0.125)
+    text = hello.doit("status").stdout
+    assert f"spent {money(st['spent_usd'])} ($0.1250 by failed or interrupted attempts; 10 finished calls of " \
+           f"unknown cost counted as $0)" in text

@@ -35,7 +35,7 @@ def test_claude_code_agent_edits_the_workspace_and_reports_usage(fresh, mock):
     main_loop = [r for r in mock.requests if r["body"].get("tools")]
     assert len(main_loop) >= 2 and result["outcome"] == "completed" and result["permission_denials"] == []
     assert all(r["body"]["thinking"] == {"type": "disabled"} for r in main_loop)      # thinking: none
-    # tokens are what the mock reported, summed over every request the CLI made (modelUsage)
+    # tokens are what the mock reported, summed over every request the CLI made (its top-level `usage`)
     n = len([r for r in mock.requests if "count_tokens" not in r["path"]])
     assert result["token_stats"] == {"input_tokens": 33 * n, "output_tokens": 12 * n,
                                      "cache_creation_tokens": 100 * n, "cache_read_tokens": 2000 * n}

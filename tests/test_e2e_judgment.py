@@ -52,13 +52,17 @@ def test_a_lost_or_damaged_judgment_is_rebuilt_from_the_reply_with_no_call(hello
 def test_the_judge_task_keeps_the_raw_reply_and_the_call_record(hello):
     judge = hello.root / RUN / "judge/judge_02"
     call = json.loads((judge / "call.json").read_bytes())
-    assert call == {"adapter": "command", "model": "scripted-hello-judge", "judge_number": 2, "cost_usd": 0.0,
+    # the scripted judge prints its verdict without a result line: its cost was never recorded (null, shown
+    # as unknown), where it was $0.0 before issue 13
+    assert call == {"adapter": "command", "model": "scripted-hello-judge", "judge_number": 2, "cost_usd": None,
                     "attempts": 1, "retries_exhausted": False}
     judgment = json.loads((judge / "judgment.json").read_bytes())
     assert "```json" in (judge / "response.txt").read_text()              # the reply as the judge wrote it
-    assert judgment["is_valid"] is True and judgment["judge_number"] == 2 and judgment["cost_usd"] == 0.0
+    assert judgment["is_valid"] is True and judgment["judge_number"] == 2 and judgment["cost_usd"] is None
+    assert "- Judges: unknown," in (hello.root / RUN / "report.md").read_text()
     pipeline = json.loads((hello.root / RUN / "judge/judge_01/call.json").read_bytes())
     assert pipeline["adapter"] == "pipeline" and pipeline["retries_exhausted"] is False
+    assert pipeline["cost_usd"] == 0.0                                   # free, and known to be
     assert json.loads((hello.root / RUN / "judge/judge_01/judgment.json").read_bytes())["judge_kind"] == "pipeline"
 
 

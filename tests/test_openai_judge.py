@@ -24,7 +24,16 @@ def _add_openai_slot(hello, mock, model="gpt-4o"):
          "options": {"max_retries": 0}}))
 
 
+# the scripted judge's reply inside a Claude-Code-style result line that records its cost ($0.001)
+PRICED_JUDGE = ('"$SCYLLA_PYTHON" "$SCYLLA_SPEC_DIR/judge.py" | "$SCYLLA_PYTHON" -c "import json,sys; '
+                'print(json.dumps({\'type\': \'result\', \'result\': sys.stdin.read(), \'total_cost_usd\': 0.001}))"')
+
+
 def test_openai_judge_slot_judges_every_run_with_its_cost(hello, mock):
+    """Every judge's cost is summed: $0 (pipeline) + $0.001 (scripted, as its result line says) + $0.0035.
+    (The scripted judge of examples/hello records no cost on its own: that one would be unknown.)"""
+    hello.edit_spec(lambda s: s["judges"][1].update(command=PRICED_JUDGE))
+    hello.doit()                            # slot 2 judges again (without the key in its environment)
     _add_openai_slot(hello, mock)
     run = hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
     assert len([t for t in run.executed if t.startswith("judge:") and t.endswith("/judge_03")]) == 10
@@ -41,8 +50,8 @@ def test_openai_judge_slot_judges_every_run_with_its_cost(hello, mock):
     # gpt-4o list price: 1000 prompt tokens x $2.50/M + 100 completion tokens x $10/M
     assert judgment["cost_usd"] == pytest.approx(0.0035) and judgment["cost_known"] is True
     result = hello.json("T0/00/run_01/run_result.json")
-    assert result["judge_cost_usd"] == pytest.approx(0.0035) and len(result["judges"]) == 3
-    assert hello.json("T0/result.json")["total_judge_cost_usd"] == pytest.approx(4 * 0.0035)
+    assert result["judge_cost_usd"] == pytest.approx(0.0045) and len(result["judges"]) == 3
+    assert hello.json("T0/result.json")["total_judge_cost_usd"] == pytest.approx(4 * 0.0045)
     assert "${SCYLLA_TEST_OPENAI_KEY}" in (run_dir / "judge/judge_03/replay.sh").read_text()
     for path in hello.root.rglob("*"):
         assert not path.is_file() or KEY.encode() not in path.read_bytes(), path

@@ -1,11 +1,14 @@
 """Claude-Code-style result JSON: tokens, cost and failure class.
 
 Claude Code's `--print --output-format json` ends with one result object. Scripted agents and judges
-may print the same shape so their usage is accounted for. `modelUsage` covers every model a run used
-and is preferred; `usage` + `total_cost_usd` (main loop only) is the fallback.
+may print the same shape so their usage is accounted for. Tokens come from the top-level `usage` and cost
+from `total_cost_usd`, as ProjectScylla took them; `modelUsage` (every model the run used) is kept beside
+them as `model_usage` (docs/numbers.md).
 """
 
 from __future__ import annotations
+
+import math
 
 import orjson
 
@@ -33,33 +36,45 @@ def _int(value) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0
 
 
+def _count(value) -> int | None:
+    """A token count as recorded: None when absent or not a number (unknown, never 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return max(int(value), 0)
+
+
+def _money(value) -> float | None:
+    return None if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+        else float(value)
+
+
+# the CLI's `usage` keys (top level) and `modelUsage` keys (per model), by token_stats key
+USAGE_KEYS = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
+              "cache_creation_tokens": "cache_creation_input_tokens", "cache_read_tokens": "cache_read_input_tokens"}
+MODEL_USAGE_KEYS = {"input_tokens": "inputTokens", "output_tokens": "outputTokens",
+                    "cache_creation_tokens": "cacheCreationInputTokens", "cache_read_tokens": "cacheReadInputTokens"}
+
+
 def usage(result: dict | None) -> dict:
-    """token_stats, cost_usd, api_calls and model_usage from a result object (zeros when absent)."""
-    stats = {"input_tokens": 0, "output_tokens": 0, "cache_creation_tokens": 0, "cache_read_tokens": 0}
-    out = {"token_stats": stats, "cost_usd": 0.0, "api_calls": 0, "model_usage": {}}
+    """token_stats, cost_usd, api_calls and model_usage from a result object, as ProjectScylla took them
+    (docs/numbers.md): token_stats from the top-level `usage`, cost_usd from `total_cost_usd` (else the sum
+    of `modelUsage` costs); every model's usage is kept beside them in model_usage, never mixed into
+    token_stats. A value the result does not record is None (unknown), never 0."""
+    out = {"token_stats": dict.fromkeys(USAGE_KEYS), "cost_usd": None, "api_calls": 0, "model_usage": {}}
     if not result:
         return out
-    per_model = result.get("modelUsage")
-    if isinstance(per_model, dict) and per_model:
-        cost = 0.0
-        for model, u in sorted(per_model.items()):
-            if not isinstance(u, dict):
-                continue
-            entry = {"input_tokens": _int(u.get("inputTokens")), "output_tokens": _int(u.get("outputTokens")),
-                     "cache_creation_tokens": _int(u.get("cacheCreationInputTokens")),
-                     "cache_read_tokens": _int(u.get("cacheReadInputTokens")),
-                     "cost_usd": float(u.get("costUSD") or 0.0)}
-            out["model_usage"][model] = entry
-            for k in stats:
-                stats[k] += entry[k]
-            cost += entry["cost_usd"]
-        out["cost_usd"] = cost
-    else:
-        u = result.get("usage") if isinstance(result.get("usage"), dict) else {}
-        stats.update(input_tokens=_int(u.get("input_tokens")), output_tokens=_int(u.get("output_tokens")),
-                     cache_creation_tokens=_int(u.get("cache_creation_input_tokens")),
-                     cache_read_tokens=_int(u.get("cache_read_input_tokens")))
-        out["cost_usd"] = float(result.get("total_cost_usd") or 0.0)
+    u = result.get("usage")
+    if isinstance(u, dict):         # a key it leaves out is 0, as ProjectScylla read it (the CLI omits zeros)
+        out["token_stats"] = {k: _count(u.get(raw)) or 0 for k, raw in USAGE_KEYS.items()}
+    per_model = result.get("modelUsage") if isinstance(result.get("modelUsage"), dict) else {}
+    for model, m in sorted(per_model.items()):
+        if isinstance(m, dict):
+            out["model_usage"][model] = {**{k: _count(m.get(raw)) or 0 for k, raw in MODEL_USAGE_KEYS.items()},
+                                         "cost_usd": _money(m.get("costUSD"))}
+    costs = [m["cost_usd"] for m in out["model_usage"].values()]
+    out["cost_usd"] = _money(result.get("total_cost_usd"))
+    if out["cost_usd"] is None and costs and None not in costs:
+        out["cost_usd"] = sum(costs)
     out["api_calls"] = _int(result.get("num_turns"))
     return out
 

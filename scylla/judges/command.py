@@ -1,7 +1,7 @@
 """The `command` judge adapter: a shell command that reads the judge prompt and prints a verdict.
 
 Its stdout may be the verdict itself (JSON, fenced or inside prose) or a Claude-Code-style result
-JSON whose `result` holds the verdict (then its cost is recorded). An unparseable reply (a score outside
+JSON whose `result` holds the verdict (then its cost is recorded; without one the cost is unknown, null). An unparseable reply (a score outside
 [0, 1] included) is retried `retries` times with SCYLLA_JUDGE_ATTEMPT raised; the final reply is kept
 (response.txt) and the judgment task records it as invalid.
 A non-zero exit or a timeout is an infrastructure failure.
@@ -59,8 +59,9 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
             raise RateLimited(f"judge rate limited: {usage.infra_reason(wrapped)}", retry_after)
         if reason := usage.infra_reason(wrapped):
             raise durable.InfraFailure(f"judge {reason}")
-        if wrapped:
-            cost += usage.usage(wrapped)["cost_usd"]
+        reported = usage.usage(wrapped)["cost_usd"] if wrapped else None
+        # the call's cost is known only when every attempt reported its own (docs/numbers.md)
+        cost = None if cost is None or reported is None else cost + reported
         text = (wrapped.get("result") or usage.assistant_text(stdout)) if wrapped else stdout
         verdict, _ = reply.verdict_from(text, exp.fixture.pass_threshold)
         if verdict is not None:

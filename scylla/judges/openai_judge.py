@@ -91,7 +91,8 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         messages += [{"role": "assistant", "content": text}, {"role": "user", "content": REMINDER}]
     durable.write_text(out_dir / "response.txt", secrets.redact(text, hidden))
     durable.write_text(out_dir / "replay.sh", replay_script(slot, messages[:2], params))
-    return {"cost_usd": cost, "attempts": attempt, "parsed": verdict is not None, "cost_known": known}, seconds
+    return {"cost_usd": cost if known else None, "attempts": attempt, "parsed": verdict is not None,
+            "cost_known": known}, seconds
 
 
 def _retry_after(exc) -> float | None:

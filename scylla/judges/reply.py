@@ -77,7 +77,7 @@ def invalid_judgment(reason: str) -> dict:
             "is_valid": False, "criteria_scores": {}}
 
 
-def call_record(adapter: str, model: str, judge_number: int, cost_usd: float, attempts: int, parsed: bool,
+def call_record(adapter: str, model: str, judge_number: int, cost_usd: float | None, attempts: int, parsed: bool,
                 **extra) -> dict:
     """call.json: what only the call knows (the reply itself is response.txt)."""
     return {"adapter": adapter, "model": model, "judge_number": judge_number, "cost_usd": cost_usd,
@@ -96,4 +96,4 @@ def judgment_file(text: str, call: dict, pass_threshold: float) -> dict:
         verdict["judge_kind"] = "pipeline"
     extra = {"cost_known": call["cost_known"]} if "cost_known" in call else {}
     return {**verdict, "judge_number": call["judge_number"], "model": call["model"], "adapter": call["adapter"],
-            "cost_usd": call.get("cost_usd", 0.0), **extra}
+            "cost_usd": call.get("cost_usd"), **extra}     # None: never recorded (an adopted judgment's)
