@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-_SECRET_NAME = re.compile(r"(_API_KEY|API_KEY$|_TOKEN$|^TOKEN$|_SECRET|PASSWORD|_AUTH_TOKEN)", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"(_API_KEY|API_KEY$|_KEY$|^KEY$|_TOKEN$|^TOKEN$|_SECRET|PASSWORD|_AUTH_TOKEN)", re.IGNORECASE)
 MASK = "[REDACTED]"
 
 

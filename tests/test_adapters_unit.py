@@ -96,6 +96,9 @@ def test_secrets_redacted():
     hidden = secrets.secret_values(env)
     assert secrets.redact("key sk-ant-123456 and ghp_abcdef", hidden) == "key [REDACTED] and [REDACTED]"
     assert secrets.safe_env(env)["ANTHROPIC_API_KEY"] == "[REDACTED]" and secrets.safe_env(env)["HOME"] == "/root"
+    # a judge's api_key_env may be named anything ending in _KEY (it once reached a replay.sh in clear)
+    assert secrets.secret_values({"SCYLLA_TEST_OPENAI_KEY": "sk-test-0123456789", "SORT_ORDER": "descending"}) == \
+        ["sk-test-0123456789"]
 
 
 def test_atomic_write_and_seals(tmp_path, monkeypatch):
