@@ -30,7 +30,7 @@ CAPTURE_LIMIT = 4 << 20
 MAX_CANDIDATES = 100        # objects mentioning "score" decoded before giving up (a verdict is one of the first)
 
 _FENCED = re.compile(r"```(?:json)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-_SPECIAL = re.compile(r'[{}"\\\n]')
+_SPECIAL = re.compile(r'\{+|[}"\\\n]')       # a run of `{` is one match (1 MiB of them: one step)
 _DECODE_ERRORS = (ValueError, RecursionError, OverflowError, MemoryError)
 
 
@@ -41,8 +41,9 @@ class ReplyError(Exception):
 def capped(text: str, limit: int = REPLY_LIMIT) -> tuple[str, int]:
     """(the longest prefix of `text` whose UTF-8 fits in `limit` bytes, whole characters; the UTF-8 size
     of all of it). Unencodable characters (lone surrogates) become '?', so the prefix can always be stored."""
-    data = text.encode("utf-8", "replace")
-    return data[:limit].decode("utf-8", "ignore"), len(data)
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+    # `limit` characters hold at least `limit` bytes: only they are encoded (memory bounded by `limit`)
+    return text[:limit].encode("utf-8", "replace")[:limit].decode("utf-8", "ignore"), size
 
 
 def read_head(path: str | os.PathLike, limit: int = REPLY_LIMIT) -> tuple[str, int]:
@@ -72,8 +73,8 @@ def _spans(text: str) -> tuple[array, array]:
                 in_string = False
             elif ch == "\\":
                 escaped = i + 1
-        elif ch == "{":
-            stack.append(i)
+        elif ch[0] == "{":
+            stack.extend(range(i, match.end()))
         elif ch == "}" and stack:
             start = stack.pop()
             while starts and starts[-1] > start:       # spans inside this one are no longer outermost
