@@ -13,6 +13,7 @@ import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,20 +28,19 @@ FIRST = "Invalid judgment: no usable JSON verdict after 2 attempt(s): "
 PROSE_10MIB = b"x" * (10 * MiB) + b'\n```json\n{"score": 0.9, "passed": true}\n```\n'    # verdict past the cap
 HOSTILE = {
     "braces_1mib": (b"{" * MiB, "no JSON object with a 'score' in the reply"),
-    "prose_10mib": (PROSE_10MIB, "no JSON object with a 'score' in the reply (the reply was "
-                    f"{len(PROSE_10MIB)} bytes: only its first {reply.REPLY_LIMIT} were kept and read)"),
+    "prose_10mib": (PROSE_10MIB, ("no JSON object with a 'score' in the reply (the reply was "
+                                  f"{len(PROSE_10MIB)} bytes: only its first {reply.REPLY_LIMIT} were kept and read)")),
     "nested_1000": (b'```json\n{"score": 0.5, "criteria_scores": ' + b'{"a": ' * 1000 + b"1" + b"}" * 1001 + b"\n```",
-                    "an object with a 'score' is not readable JSON (RecursionError: maximum recursion depth "
-                    "exceeded"),
+                    "an object with a 'score' is not readable JSON (RecursionError: maximum recursion depth"),
     "score_400_digits": (b'```json\n{"score": ' + b"9" * 400 + b', "passed": true}\n```',
                          "'score' (an integer of 400 digits) is outside [0, 1]"),
     "random_bytes": (random.Random(13).randbytes(MiB), "no JSON object with a 'score' in the reply"),
 }
 
 
-def _doit_peak_rss(checkout, env: dict, *args: str) -> tuple[int, int]:
+def _doit_peak_rss(checkout, output: Path, env: dict, *args: str) -> tuple[int, int]:
     """(exit code, peak RSS in bytes) of a real `doit` (wait4: the largest of it and its waited children)."""
-    with open(checkout.path / "doit.out", "wb") as out:
+    with open(output, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=checkout.path, stdout=out,
                                 stderr=subprocess.STDOUT,
                                 env={**os.environ, "SCYLLA_CALL_LOG": str(checkout.call_log), **env})
@@ -57,8 +57,8 @@ def test_a_hostile_reply_is_an_invalid_judgment_in_bounded_memory_and_never_paid
     judge_dir = hello.root / RUN / "judge/judge_02"
     (judge_dir / ".seal.json").unlink()                     # re-buy this one judgment
 
-    code, peak = _doit_peak_rss(hello, env, "-n", "1")
-    assert code == 0, (hello.path / "doit.out").read_text(errors="replace")[-3000:]
+    code, peak = _doit_peak_rss(hello, tmp_path / "doit.out", env, "-n", "1")
+    assert code == 0, (tmp_path / "doit.out").read_text(errors="replace")[-3000:]
     print(f"{case}: peak RSS of doit -n 1 {peak / MiB:.0f} MiB")
     assert peak < PEAK_RSS_LIMIT
     assert hello.calls("judge") == [f"{RUN} 2", f"{RUN} 2"]       # the reply, then the retry with a reminder
