@@ -417,7 +417,7 @@ def judgment(exp: Experiment, run: RunPaths, slot_number: int) -> None:
     target = run.judge(slot_number, "judgment.json")
     recorded = _call_record(run.judge(slot_number, tree.JUDGE_CALL))
     call = {"adapter": slot.adapter, "model": slot.model, "judge_number": slot.number, **recorded}
-    text = Path(run.judge(slot_number, "response.txt")).read_text(encoding="utf-8", errors="replace")
+    text = judge_reply.read_reply(run.judge(slot_number, "response.txt"))     # its first REPLY_LIMIT bytes
     threshold = pass_threshold(load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8")))
     made = judge_reply.judgment_file(text, call, threshold)
     if not recorded and not made["is_valid"]:

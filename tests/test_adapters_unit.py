@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,66 @@ def test_extract_json_fenced_bare_and_prose():
     assert reply.extract_json(prose)["score"] == 0.4
     assert reply.extract_json("no json here {at all}") is None
     assert reply.extract_json('{"not_a_verdict": 1}') is None
+
+
+MiB = 1 << 20
+
+
+def test_extraction_skips_prose_braces_and_prefers_a_fenced_verdict():
+    stray = 'Add the missing { in parse(). Verdict:\n```json\n{"score": 0.3, "reasoning": "a } and a \\" quote"}\n```'
+    assert reply.extract_json(stray) == {"score": 0.3, "reasoning": 'a } and a " quote'}
+    assert reply.extract_json('He wrote {"oops } on one line\nthen {"score": 0.9}')["score"] == 0.9
+    assert reply.extract_json('x {"verdict": {"score": 0.7}} y') == {"score": 0.7}      # nested counts
+    example = 'An example: {"score": 0.5}. My verdict:\n```json\n{"score": 0.8}\n```'
+    assert reply.extract_json(example) == {"score": 0.8}
+
+
+HOSTILE = {
+    "1 MiB of {": ("{" * MiB, "no JSON object with a 'score' in the reply"),
+    "a { every 100 bytes": (("x" * 99 + "{") * (MiB // 100), "no JSON object with a 'score' in the reply"),
+    "1 MiB of unclosed objects with a score": ('{"score": [' * (MiB // 11), "no JSON object with a 'score'"),
+    "10 MiB, the verdict past the cap": ("x" * (10 * MiB) + '{"score": 0.5}', "no JSON object with a 'score'"),
+    "random bytes": (random.Random(5).randbytes(MiB).decode("utf-8", "replace"), "no JSON object with a 'score'"),
+    "nested 1,000 deep": ('{"score": 0.5, "c": ' + '{"a": ' * 1000 + "1" + "}" * 1001,
+                          "an object with a 'score' is not readable JSON (RecursionError"),
+    "criteria nested 300 deep": ('{"score": 0.5, "criteria_scores": ' + '{"a": ' * 300 + "1" + "}" * 301,
+                                 "the verdict cannot be stored as JSON: Recursion limit reached"),
+    "a 400-digit score": ('{"score": ' + "9" * 400 + "}", "'score' (an integer of 400 digits) is outside [0, 1]"),
+    "a 5,000-digit score": ('{"score": ' + "9" * 5000 + "}",
+                            "an object with a 'score' is not readable JSON (ValueError: Exceeds the limit (4300"),
+    "a criterion beyond 64 bits": ('{"score": 0.5, "criteria_scores": {"a": ' + "9" * 30 + "}}",
+                                   "the verdict cannot be stored as JSON: Integer exceeds 64-bit range"),
+    "a lone surrogate": ('{"score": 0.5, "reasoning": "\\ud800"}', "the verdict cannot be stored as JSON: str is not"),
+    "1,000 bad candidates": ('{"score": 1,}' * 1000, "an object with a 'score' is not readable JSON (JSONDecodeError"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_reply_is_a_reason_in_bounded_memory_never_an_exception(case, monkeypatch):
+    """Linear: one pass over the first REPLY_LIMIT bytes, each outermost object decoded at most once and at
+    most MAX_CANDIDATES of them (counted, not timed); memory measured by tracemalloc."""
+    text, reason = HOSTILE[case]
+    decoded, loads = [], json.loads
+    monkeypatch.setattr(reply.json, "loads", lambda s: decoded.append(len(s)) or loads(s))
+    tracemalloc.start()
+    try:
+        verdict, problem = reply.verdict_from(text, 0.6)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert verdict is None and problem.startswith(reason), problem
+    assert peak < 16 * MiB, f"{peak / MiB:.1f} MiB"
+    assert len(decoded) <= reply.MAX_CANDIDATES and sum(decoded) <= reply.REPLY_LIMIT
+
+
+def test_the_stored_reply_reads_back_as_the_judge_read_it(tmp_path):
+    """A reply cut at the cap keeps whole characters, so the judgment task (read_reply) sees the same text."""
+    text = "é" * MiB + '{"score": 1}'
+    kept, size = reply.capped(text)
+    assert size == 2 * MiB + 12 and len(kept.encode()) == reply.REPLY_LIMIT and kept == "é" * (MiB // 2)
+    durable.write_text(tmp_path / "response.txt", kept)
+    assert reply.read_reply(tmp_path / "response.txt") == kept
+    assert reply.capped("abc") == ("abc", 3)
 
 
 def test_judgment_recomputes_grade():

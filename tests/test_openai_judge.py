@@ -96,6 +96,26 @@ def test_unparseable_reply_is_retried_once_then_recorded_invalid(hello, mock):
     assert consensus["valid_count"] == 2 and consensus["judge_count"] == 3
 
 
+def test_a_huge_reply_is_cut_to_the_limit_recorded_invalid_and_not_bought_again(hello, mock):
+    """2 MiB of `{`: only the first 1 MiB is read, kept and sent back with the reminder; the judgment is
+    invalid with the reason and call.json keeps the full size; the next doit sends no request."""
+    from scylla.judges import reply
+    _add_openai_slot(hello, mock, model="local-llama")
+    mock.default = lambda: text_reply("{" * (2 << 20))
+    hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})
+    assert len(mock.requests) == 10 * 2
+    assert len(mock.requests[1]["body"]["messages"][-2]["content"]) == reply.REPLY_LIMIT    # the reply, cut
+    judge = hello.root / "T0/00/run_01/judge/judge_03"
+    assert (judge / "response.txt").read_bytes() == b"{" * reply.REPLY_LIMIT
+    assert hello.json("T0/00/run_01/judge/judge_03/call.json")["reply_bytes"] == 2 << 20
+    judgment = hello.json("T0/00/run_01/judge/judge_03/judgment.json")
+    assert judgment["is_valid"] is False and judgment["reasoning"] == (
+        "Invalid judgment: no usable JSON verdict after 2 attempt(s): no JSON object with a 'score' in the "
+        f"reply (the reply was {2 << 20} bytes: only its first {reply.REPLY_LIMIT} were kept and read)")
+    mock.requests.clear()
+    assert hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY}).executed == [] and mock.requests == []
+
+
 def _small(hello, **extra):
     hello.edit_spec(lambda s: s.update(tiers={"T0": ["00"], "T1": ["02"]}, **extra))
     hello.doit()

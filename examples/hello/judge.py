@@ -10,6 +10,7 @@ Category weights mirror fixture/expected/rubric.yaml.
 
 import json
 import os
+import shutil
 import sys
 
 WEIGHTS = {"functional": 0.60, "code_quality": 0.25, "overall_quality": 0.15}
@@ -98,7 +99,8 @@ def main() -> int:
     run_id = os.environ.get("SCYLLA_RUN_ID", "?")
     slot = os.environ.get("SCYLLA_JUDGE_SLOT", "?")
     record_call(f"judge {run_id} {slot}")
-    # Tests inject failures per run: a crash (non-zero exit), a reply with no JSON in it, or a score out of range.
+    # Tests inject failures per run: a crash (non-zero exit), a reply with no JSON in it, or a score out of range;
+    # or, for every run, a reply read from a file.
     if run_id in os.environ.get("SCYLLA_EXAMPLE_JUDGE_FAIL", "").split(","):
         print("[scripted-judge] simulated crash", file=sys.stderr)
         return 2
@@ -107,6 +109,10 @@ def main() -> int:
         return 0
     if run_id in os.environ.get("SCYLLA_EXAMPLE_JUDGE_SCORE_7", "").split(","):
         print('Excellent work.\n```json\n{"score": 7, "passed": true, "reasoning": "7 out of 10"}\n```')
+        return 0
+    if os.environ.get("SCYLLA_EXAMPLE_JUDGE_REPLY_FILE"):     # a hostile reply: these bytes, as they are
+        with open(os.environ["SCYLLA_EXAMPLE_JUDGE_REPLY_FILE"], "rb") as fh:
+            shutil.copyfileobj(fh, sys.stdout.buffer)
         return 0
     path = os.environ.get("SCYLLA_JUDGE_PROMPT_FILE", "")
     try:

@@ -4,7 +4,8 @@ Its stdout may be the verdict itself (JSON, fenced or inside prose) or a Claude-
 JSON whose `result` holds the verdict (then its cost is recorded; without one the cost is unknown, null). An unparseable reply (a score outside
 [0, 1] included) is retried `retries` times with SCYLLA_JUDGE_ATTEMPT raised; the final reply is kept
 (response.txt) and the judgment task records it as invalid.
-A non-zero exit or a timeout is an infrastructure failure.
+A non-zero exit or a timeout is an infrastructure failure. Output is read and kept only up to the limits
+of `reply` (stdout read up to CAPTURE_LIMIT, reply and log entries kept up to REPLY_LIMIT).
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
         done = run_shell(command, prompt.parent.resolve(), env, out, err, slot.timeout_seconds,
                          stdin=stdin_for(attempt) if stdin_for else None)
         seconds += done.duration_seconds
-        stdout = secrets.redact(out.read_text(encoding="utf-8", errors="replace"), hidden)
-        stderr = secrets.redact(err.read_text(encoding="utf-8", errors="replace"), hidden)
+        (stdout, size), (stderr, err_size) = reply.read_head(out, reply.CAPTURE_LIMIT), reply.read_head(err)
+        stdout, stderr = secrets.redact(stdout, hidden), secrets.redact(stderr, hidden)   # before any cut
         out.unlink(), err.unlink()
-        logs.append(f"=== attempt {attempt}: exit {done.exit_code} ===\n{stdout}\n--- stderr ---\n{stderr}\n")
+        logs.append(f"=== attempt {attempt}: exit {done.exit_code} ===\n{_kept(stdout, size)}\n"
+                    f"--- stderr ---\n{_kept(stderr, err_size)}\n")
         durable.write_text(out_dir / "stdout.log", "".join(logs))
         if done.timed_out or done.exit_code != 0 or done.capture_error:
             why = "timed out" if done.timed_out else f"exited with code {done.exit_code}" if done.exit_code \
@@ -63,6 +65,8 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
         # the call's cost is known only when every attempt reported its own (docs/numbers.md)
         cost = None if cost is None or reported is None else cost + reported
         text = (wrapped.get("result") or usage.assistant_text(stdout)) if wrapped else stdout
+        text, text_size = reply.capped(text)
+        reply_bytes = text_size if wrapped else max(size, text_size)
         verdict, _ = reply.verdict_from(text, exp.fixture.pass_threshold)
         if verdict is not None:
             break
@@ -70,4 +74,13 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
     env["SCYLLA_JUDGE_ATTEMPT"] = "1"
     durable.write_text(out_dir / "replay.sh", secrets.redact(
         replay_script(command, env, f"{run_paths.dir} (the run directory)"), hidden))
-    return {"cost_usd": cost, "attempts": attempt, "parsed": verdict is not None}, seconds
+    cut = {"reply_bytes": reply_bytes} if reply_bytes > reply.REPLY_LIMIT else {}
+    return {"cost_usd": cost, "attempts": attempt, "parsed": verdict is not None, **cut}, seconds
+
+
+def _kept(text: str, size: int) -> str:
+    """An attempt's output for stdout.log: its first REPLY_LIMIT bytes, and its full size when cut."""
+    kept, encoded = reply.capped(text)
+    size = max(size, encoded)
+    return kept if size <= reply.REPLY_LIMIT else \
+        f"{kept}\n[scylla: output cut: {size} bytes in all, the first {reply.REPLY_LIMIT} kept]"

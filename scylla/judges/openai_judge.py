@@ -3,7 +3,8 @@ vLLM, llama.cpp server, ...) through the official `openai` SDK.
 
 The judge system prompt goes in the system message, the run's judge prompt in the user message. An
 unparseable reply (a score outside [0, 1] included) is answered with a stricter reminder, `retries`
-times; the final reply is kept (response.txt) and the judgment task records it as invalid. Every API
+times; the final reply is kept (response.txt, its first REPLY_LIMIT bytes: the rest is neither read nor
+stored, nor sent back with the reminder) and the judgment task records it as invalid. Every API
 error (rate limit, 5xx, auth, connection, timeout) is an infrastructure failure: the task fails and the
 next `doit` retries it. Cost comes from `genai-prices` when it knows the model.
 """
@@ -75,7 +76,7 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
                                        f"{secrets.redact(str(exc), hidden)[:500]}") from None
         finally:
             seconds += time.monotonic() - started
-        text = (response.choices[0].message.content or "") if response.choices else ""
+        text, reply_bytes = reply.capped((response.choices[0].message.content or "") if response.choices else "")
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None) or 0
@@ -91,8 +92,9 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         messages += [{"role": "assistant", "content": text}, {"role": "user", "content": REMINDER}]
     durable.write_text(out_dir / "response.txt", secrets.redact(text, hidden))
     durable.write_text(out_dir / "replay.sh", replay_script(slot, messages[:2], params))
+    cut = {"reply_bytes": reply_bytes} if reply_bytes > reply.REPLY_LIMIT else {}
     return {"cost_usd": cost if known else None, "attempts": attempt, "parsed": verdict is not None,
-            "cost_known": known}, seconds
+            "cost_known": known, **cut}, seconds
 
 
 def _retry_after(exc) -> float | None:
