@@ -8,7 +8,7 @@ sealed, compared with the baseline and scored by the pipeline judge. Nothing is 
 bytecode and the junit report go to a scratch directory outside it, tool caches are disabled, and whatever
 a step still creates (e.g. pytest-benchmark's `.benchmarks/`, files written by the tests) is removed after it.
 
-The toolchain is part of a result's identity: every tool runs with this interpreter (`$PYTHON -m ...`), so
+The toolchain is part of a result's identity: every tool runs with this interpreter (`python -m ...`), so
 the versions `toolchain()` reads from the installed distributions are those of the tools that ran. They
 are recorded in the result, and graph.py makes them part of the pipeline's and baseline's configuration:
 another toolchain makes their results stale (one subtest's runs are never scored by two pipelines).
@@ -36,14 +36,17 @@ PYTEST_NO_TESTS = 5  # pytest's exit code when no test was collected
 # Step commands as they appear in the scripts. $PYTHON is this interpreter, $SCRATCH a directory outside
 # the workspace (the scripts define both), so the text never holds the workspace path or a temp name.
 BUILD = 'PYTHONPYCACHEPREFIX="$SCRATCH/pycache" "$PYTHON" -m compileall -q -x \'(^|/)\\.git(/|$)\' .'
-FORMAT = '"$PYTHON" -m ruff format --check --no-cache .'
-LINT = '"$PYTHON" -m ruff check --no-cache .'
+FORMAT = "ruff format --check --no-cache ."
+LINT = "ruff check --no-cache ."
 # --confcutdir=.: a conftest.py above the workspace (it may sit inside another project) must not load.
 TEST = (
     'PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -q -p no:cacheprovider --confcutdir=. '
     '--junitxml="$SCRATCH/junit.xml"'
 )
-PRECOMMIT = '"$PYTHON" -m pre_commit run --all-files'
+PRECOMMIT = "pre-commit run --all-files"
+# Tools the scripts run as `"$PYTHON" -m MODULE` (a shell function of the tool's name: the command reads as
+# one types it), never a same-named program elsewhere on PATH: the version recorded is the one that ran.
+MODULE_TOOLS = {"ruff": "ruff", "pre-commit": "pre_commit"}
 # The distributions whose tools the python steps run. ruff and pytest are pinned dependencies of Scylla
 # (pyproject.toml); pre-commit is optional: only a workspace with a .pre-commit-config.yaml uses it, and
 # its hooks pin their own versions (it is N/A without pre-commit installed beside Scylla).
@@ -216,8 +219,11 @@ class _Runner:
 def _script(name: str, command: str) -> str:
     """The bash script of a step: defines only the variables its command uses, then runs it."""
     lines = ["#!/usr/bin/env bash", f"# Scylla pipeline step '{name}': run from the workspace root."]
-    if "$PYTHON" in command:
+    tool = command.split(" ", 1)[0]
+    if "$PYTHON" in command or tool in MODULE_TOOLS:
         lines.append(f"PYTHON={shlex.quote(sys.executable)}")
+    if tool in MODULE_TOOLS:
+        lines.append(f'{tool}() {{ "$PYTHON" -m {MODULE_TOOLS[tool]} "$@"; }}  # the {tool} installed for this Python')
     if "$SCRATCH" in command:
         lines.append('SCRATCH="${SCYLLA_SCRATCH:-$(mktemp -d)}"  # scratch space outside the workspace')
     lines.append(command)

@@ -442,6 +442,8 @@ class Plan:
 
     def _config_hint(self, task) -> str:
         """What changed, when config/experiment.json (written by the last setup) still shows the old value."""
+        if task.name.partition(":")[0] in ("pipeline", "baseline"):
+            return self._toolchain_hint(task)
         try:
             before = durable.read_json_object(tree.EXPERIMENT_JSON)
         except durable.ArtifactError:
@@ -452,8 +454,6 @@ class Plan:
             old = next((j for j in before.get("judges", []) if j.get("judge_number") == number), None)
         elif t.kind == "agent":
             old = {**before.get("agent", {}), **{k: before.get(k) for k in ("thinking", "max_turns")}}
-        elif t.kind in ("pipeline", "baseline"):
-            return self._toolchain_hint(task)
         else:
             return ""
         if old is None:

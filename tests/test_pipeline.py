@@ -90,7 +90,7 @@ def test_passing_workspace(tmp_path):
     assert result["tests"] == {"total": 2, "passed": 2, "failed": 0, "errors": 0, "skipped": 0}
     assert result["steps"]["format"] == {
         "status": "na", "exit_code": None, "reason": "ruff not installed",
-        "command": '"$PYTHON" -m ruff format --check --no-cache .',
+        "command": "ruff format --check --no-cache .",
     }
     assert result["steps"]["lint"]["reason"] == "ruff not installed"
     assert result["steps"]["precommit"]["reason"] == "no .pre-commit-config.yaml"
@@ -222,13 +222,16 @@ def test_ruff_steps_run_the_installed_ruff_and_record_its_version(tmp_path, monk
     assert result["toolchain"]["ruff"] == "9.9.9"
     assert result["steps"]["format"] == {
         "status": "pass", "exit_code": 0, "reason": "exit code 0",
-        "command": '"$PYTHON" -m ruff format --check --no-cache .',
+        "command": "ruff format --check --no-cache .",
     }
     assert result["steps"]["lint"] == {
-        "status": "fail", "exit_code": 1, "reason": "exit code 1", "command": '"$PYTHON" -m ruff check --no-cache .',
+        "status": "fail", "exit_code": 1, "reason": "exit code 1", "command": "ruff check --no-cache .",
     }
     assert "fake ruff check --no-cache ." in (tmp_path / "commands" / "lint.log").read_text()
     assert result["all_passed"] is False
+    # the script, run by hand, runs the same ruff (not the one on PATH)
+    replay = subprocess.run(["bash", str(tmp_path / "commands" / "lint.sh")], cwd=ws, capture_output=True, text=True)
+    assert (replay.returncode, replay.stdout) == (1, "fake ruff check --no-cache .\n")
 
 
 def test_precommit_runs_only_with_a_config(tmp_path, monkeypatch, hidden):
@@ -242,7 +245,7 @@ def test_precommit_runs_only_with_a_config(tmp_path, monkeypatch, hidden):
     step = run_pipeline(ws, "python", tmp_path / "c2")["steps"]["precommit"]
     assert step == {
         "status": "pass", "exit_code": 0, "reason": "exit code 0",
-        "command": '"$PYTHON" -m pre_commit run --all-files',
+        "command": "pre-commit run --all-files",
     }
     assert "fake pre-commit run --all-files" in (tmp_path / "c2" / "precommit.log").read_text()
 
