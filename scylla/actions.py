@@ -86,6 +86,8 @@ def restored(task: str) -> bool:
     if entry is None:
         return False
     for path, digest in entry["inputs"].items():
+        if path == tree.BASELINE:
+            continue        # Scylla's own baseline (e.g. re-run with a new toolchain), not what ProjectScylla's judges read
         try:
             if durable.file_md5(path) != digest:      # (relative to the working directory: no stat cache)
                 return False
@@ -314,7 +316,7 @@ def _patch_unavailable(run: RunPaths) -> str | None:
 
 def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], config: str):
     sp = run.subtest_paths
-    if _restored_adopted_pipeline(run, task_name, inputs, config):
+    if _restored_adopted_pipeline(exp, run, task_name, inputs):
         return None
     if reason := _patch_unavailable(run):
         return TaskFailed(reason)
@@ -332,14 +334,16 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
                   f"{tree.run_name(run.number)}_pipeline", work)
 
 
-def _restored_adopted_pipeline(run: RunPaths, task_name: str, inputs: list[str], config: str) -> bool:
+def _restored_adopted_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str]) -> bool:
     """An adopted pipeline (ProjectScylla kept its scripts and logs) whose pipeline.json is lost or
     damaged while its seal still covers it: the placeholder adoption wrote comes back, byte for byte
-    (its workspace is often gone, and its judges read the prompt built from the placeholder)."""
+    (its workspace is often gone, and its judges read the prompt built from the placeholder). Its seal
+    records the configuration without a toolchain (graph.Sealed.config_for)."""
     try:
         seal = durable.read_seal(run.commands_dir)
     except durable.ArtifactError:
         return False
+    config = durable.config_digest(pipeline.identity(exp.fixture))
     if not seal or not seal.get("adopted_from") or durable.seal_mismatch(seal, task_name, config, inputs):
         return False
     durable.write_json(run.pipeline, pipeline.adopted_placeholder(seal["adopted_from"]))

@@ -288,7 +288,8 @@ def seal_finished(exp, tasks: list[dict], originals: set[str], same: frozenset[s
         _fill([*task["targets"], *(str(out / f) for f in raw)])
         name = f"{task['basename']}:{task['name']}"
         seen = [p for p in task["uptodate"][0].inputs if os.path.abspath(p) in originals or p in same]
-        durable.write_adopted_seal(out, name, durable.config_digest(meta["config"]), SOURCE, seen, raw)
+        # the configuration without Scylla's toolchain: ProjectScylla's was not recorded (graph.Sealed)
+        durable.write_adopted_seal(out, name, task["uptodate"][0].adopted_config, SOURCE, seen, raw)
         counts[task["basename"]] += 1
     return counts
 

@@ -2,8 +2,10 @@
 
 Per call: the mean of up to SAMPLE finished calls of the same kind (the agent, or one judge slot) in
 the same tier, else in any tier of this experiment, else the model's list price (`genai-prices`) for
-ASSUMED_TOKENS, an assumption the output states. Finished calls are the paid tasks the plan finds done
-(their seal matches the current configuration), so a changed model is never estimated from the old one.
+ASSUMED_TOKENS, an assumption the output states. Finished calls are the paid tasks whose seal matches the
+current configuration: those the plan finds done, and those that only *may* run (an input they read may
+come out different, e.g. after a new pipeline toolchain), so a changed model is never estimated from the
+old one, and calls that may be bought again are priced from what they cost last time.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Estimator:
         self.done: dict[tuple[str, str | None], list] = {}
         for name, v in plan.verdicts.items():
             t = TaskId.parse(name)
-            if t.kind in PAID_CALLS and v.state == "done":
+            if t.kind in PAID_CALLS and v.state in ("done", "may_run"):     # (a may_run one: sealed as configured)
                 self.done.setdefault((t.row, t.tier), []).append(plan.tasks[name])
         self.cache: dict[tuple[str, str | None], Estimate] = {}
         self.assumed = False

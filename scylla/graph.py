@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 from doit.tools import config_changed
 
-from . import actions, doit_plugins, durable, preflight, resources, tree
+from . import actions, doit_plugins, durable, pipeline, preflight, resources, tree
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
@@ -48,10 +48,16 @@ class Sealed:
     paid_due = None
 
     def __init__(self, task: str, out_dir: str, inputs: list[str], config: str, retry_invalid: bool = False,
-                 paid: bool = False):
+                 paid: bool = False, adopted_config: str | None = None):
         self.task, self.out_dir, self.inputs, self.config = task, out_dir, inputs, config
         self.retry_invalid, self.paid = retry_invalid, paid
+        self.adopted_config = adopted_config or config
         self.reason = "not checked yet"
+
+    def config_for(self, seal: dict | None) -> str:
+        """The configuration digest `seal` must record. Adopted work is compared without the toolchain:
+        another tool ran it with its own, unrecorded, and it cannot run again (its workspace is gone)."""
+        return self.adopted_config if seal and seal.get("adopted_from") else self.config
 
     def __call__(self) -> bool:
         try:
@@ -59,7 +65,8 @@ class Sealed:
         except durable.ArtifactError as exc:
             self.reason = str(exc)
             return False
-        self.reason = durable.seal_mismatch(seal, self.task, self.config, self.inputs, durable.input_stat)
+        self.reason = durable.seal_mismatch(seal, self.task, self.config_for(seal), self.inputs,
+                                            durable.input_stat)
         if self.reason is None and not self.paid and (damaged := durable.damaged_outputs(self.out_dir, seal)):
             # a free sealed task (pipeline, baseline) rebuilds a damaged output; a paid one never does
             self.reason = f"output changed since it was sealed: {', '.join(damaged)}"
@@ -134,19 +141,23 @@ def _digest(config_json: bytes) -> str:
 
 def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, inputs: list[str],
                  config: dict, targets: list[str], task_dep: list[str], retry_invalid: bool = False,
-                 paid: bool = False, **extra) -> dict:
+                 paid: bool = False, toolchain: dict | None = None, **extra) -> dict:
     """A sealed task's targets are its seal plus `targets`. Paid tasks (agent, judge) declare only the
     seal: doit re-runs a task whose target is missing, and a deleted log must never buy a second agent
-    run (tasks that need it fail naming the file; delete the seal to pay for a new run on purpose)."""
+    run (tasks that need it fail naming the file; delete the seal to pay for a new run on purpose).
+    `toolchain`: the versions of the tools it runs, part of its configuration (not of adopted work's)."""
     task = f"{basename}:{name}" if name else basename
     # thousands of tasks share a handful of configurations (the agent, each judge slot): digest each once
+    adopted = _digest(orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str))
+    if toolchain is not None:
+        config = {**config, "toolchain": toolchain}
     digest = _digest(orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str))
     return {
         "basename": basename, **({"name": name} if name else {}),
         "actions": [(action, (*args, task, inputs, digest))],
         "targets": targets + [f"{out_dir}/{durable.SEAL_NAME}"],
         "task_dep": task_dep,
-        "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid, paid)],
+        "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid, paid, adopted)],
         "meta": {"sealed": out_dir, "config": config},
         "verbosity": 1, **extra,
     }
@@ -208,13 +219,14 @@ def tasks(exp: Experiment, rejudge: str | None = None):
                  [tree.EXPERIMENT_JSON, tree.PROMPT, tree.RUBRIC, tree.CRITERIA, tree.JUDGE_SYSTEM_PROMPT],
                  doc="copy the spec, prompt, rubric and criteria into config/",
                  uptodate=[config_changed(actions.system_prompt_source().decode())])
-    yield _sealed_task("baseline", None, actions.baseline, (exp,), tree.BASELINE_DIR, [],
-                       {"repo": fx.repo_url, "hash": fx.source_hash, "language": fx.language},
-                       [tree.BASELINE], [preflight.TASK], doc="build/test pipeline on the untouched repository (sealed)")
+    toolchain = pipeline.toolchain(fx.language)     # (once: it reads installed distributions' metadata)
+    yield _sealed_task("baseline", None, actions.baseline, (exp,), tree.BASELINE_DIR, [], pipeline.identity(fx),
+                       [tree.BASELINE], [preflight.TASK], toolchain=toolchain,
+                       doc="build/test pipeline on the untouched repository (sealed)")
     for s in exp.all_subtests():
         yield _subtest_config(exp, s)
         for n in range(1, exp.runs + 1):
-            yield from _run_tasks(exp, RunPaths(s.tier, s.id, n), retry_invalid)
+            yield from _run_tasks(exp, RunPaths(s.tier, s.id, n), retry_invalid, toolchain)
         sp = SubtestPaths(s.tier, s.id)
         yield _cheap("subtest", sp.dir, actions.subtest, (exp, sp),
                      [sp.run(n).run_result for n in range(1, exp.runs + 1)], [sp.result] + sp.reports(),
@@ -237,7 +249,7 @@ def _subtest_config(exp: Experiment, s) -> dict:
     return _cheap("subtest_config", sp.dir, actions.subtest_config, (exp, s), deps, [sp.manifest])
 
 
-def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
+def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool, toolchain: dict):
     sp, rid = run.subtest_paths, run.id
     yield _sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
                        exp.agent.identity(exp.fixture), [], [preflight.TASK, "setup", f"subtest_config:{sp.dir}"],
@@ -246,9 +258,8 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool):
                  [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
                  task_dep=[f"agent:{rid}"])
     yield _sealed_task("pipeline", rid, actions.run_pipeline, (exp, run), run.commands_dir,
-                       [run.agent("patch.diff"), sp.manifest],
-                       {"repo": exp.fixture.repo_url, "hash": exp.fixture.source_hash,
-                        "language": exp.fixture.language}, [run.pipeline], [f"agent:{rid}"])
+                       [run.agent("patch.diff"), sp.manifest], pipeline.identity(exp.fixture), [run.pipeline],
+                       [f"agent:{rid}"], toolchain=toolchain)
     evidence = [tree.PROMPT, tree.RUBRIC, tree.CRITERIA, run.agent("output.txt"), run.agent("patch.diff"),
                 run.agent("workspace_state.json"), run.pipeline, tree.BASELINE]
     yield _cheap("judge_prompt", rid, actions.judge_prompt, (run,), evidence, [run.judge_prompt],

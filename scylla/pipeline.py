@@ -7,11 +7,18 @@ The returned dict depends only on the workspace content (no timings, absolute pa
 sealed, compared with the baseline and scored by the pipeline judge. Nothing is written into the workspace:
 bytecode and the junit report go to a scratch directory outside it, tool caches are disabled, and whatever
 a step still creates (e.g. pytest-benchmark's `.benchmarks/`, files written by the tests) is removed after it.
+
+The toolchain is part of a result's identity: every tool runs with this interpreter (`python -m ...`), so
+the versions `toolchain()` reads from the installed distributions are those of the tools that ran. They
+are recorded in the result, and graph.py makes them part of the pipeline's and baseline's configuration:
+another toolchain makes their results stale (one subtest's runs are never scored by two pipelines).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
 import shlex
 import shutil
 import sys
@@ -38,6 +45,13 @@ TEST = (
     '--junitxml="$SCRATCH/junit.xml"'
 )
 PRECOMMIT = "pre-commit run --all-files"
+# Tools the scripts run as `"$PYTHON" -m MODULE` (a shell function of the tool's name: the command reads as
+# one types it), never a same-named program elsewhere on PATH: the version recorded is the one that ran.
+MODULE_TOOLS = {"ruff": "ruff", "pre-commit": "pre_commit"}
+# The distributions whose tools the python steps run. ruff and pytest are pinned dependencies of Scylla
+# (pyproject.toml); pre-commit is optional: only a workspace with a .pre-commit-config.yaml uses it, and
+# its hooks pin their own versions (it is N/A without pre-commit installed beside Scylla).
+PYTHON_TOOLS = ("pytest", "ruff", "pre-commit")
 # The command that tells whether a language's toolchain is installed (ProjectScylla also runs mojo fixtures).
 TOOLCHAINS = {"mojo": "mojo"}
 
@@ -45,6 +59,28 @@ TOOLCHAINS = {"mojo": "mojo"}
 def runs_steps(language: str) -> bool:
     """Whether `language` has pipeline steps (otherwise every step is N/A and no workspace is needed)."""
     return language.lower() == "python"
+
+
+def dist_version(name: str) -> str | None:
+    """The installed version of distribution `name` (None: not installed); reads metadata, starts nothing."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def toolchain(language: str) -> dict:
+    """The versions of what the pipeline runs for `language` (a tool not installed: null). Cheap: the
+    graph computes it on every `doit` and `doit list`."""
+    if not runs_steps(language):
+        return {}
+    return {"python": platform.python_version(), **{name: dist_version(name) for name in PYTHON_TOOLS}}
+
+
+def identity(fixture) -> dict:
+    """What a pipeline's result depends on besides the workspace and the toolchain (the configuration
+    of adopted pipelines, which another tool ran with a toolchain nobody recorded)."""
+    return {"repo": fixture.repo_url, "hash": fixture.source_hash, "language": fixture.language}
 
 
 def adopted_placeholder(source: str) -> dict:
@@ -63,9 +99,10 @@ def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: fl
     workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
     if not runs_steps(language):
         return not_applicable(language, commands_dir)
+    tools = toolchain(language)
     with tempfile.TemporaryDirectory(prefix=reaper.scratch_prefix("pipeline"), ignore_cleanup_errors=True) as scratch:
-        steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout))
-    return _result(language, steps, tests)
+        steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout), tools)
+    return _result(language, steps, tests, tools)
 
 
 def _unsupported_reason(language: str) -> str:
@@ -78,9 +115,10 @@ def _unsupported_reason(language: str) -> str:
     return f"{language} pipeline not implemented in Scylla ({toolchain} is on PATH)"
 
 
-def _result(language: str, steps: dict, tests: dict | None) -> dict:
+def _result(language: str, steps: dict, tests: dict | None, tools: dict | None = None) -> dict:
     return {
         "language": language,
+        "toolchain": tools if tools is not None else toolchain(language),
         "steps": steps,
         "tests": tests,
         "all_passed": all(step["status"] != "fail" for step in steps.values()),
@@ -101,13 +139,12 @@ def _skip(commands_dir: Path, name: str, command: str, reason: str) -> dict:
 
 # ---------------------------------------------------------------- python
 
-def _python_steps(run: _Runner) -> tuple[dict, dict | None]:
-    has_ruff = shutil.which("ruff") is not None
+def _python_steps(run: _Runner, tools: dict) -> tuple[dict, dict | None]:
     steps = {"build": run.step("build", BUILD)[0]}
     for name, command in (("format", FORMAT), ("lint", LINT)):
-        steps[name] = run.step(name, command)[0] if has_ruff else run.skip(name, command, "ruff not installed")
+        steps[name] = run.step(name, command)[0] if tools["ruff"] else run.skip(name, command, "ruff not installed")
     steps["test"], tests = _pytest(run)
-    steps["precommit"] = _precommit(run)
+    steps["precommit"] = _precommit(run, tools)
     return steps, tests
 
 
@@ -122,10 +159,10 @@ def _pytest(run: _Runner) -> tuple[dict, dict | None]:
     return step, tests
 
 
-def _precommit(run: _Runner) -> dict:
+def _precommit(run: _Runner, tools: dict) -> dict:
     if not (run.workspace / ".pre-commit-config.yaml").is_file():
         return run.skip("precommit", PRECOMMIT, "no .pre-commit-config.yaml")
-    if shutil.which("pre-commit") is None:
+    if not tools["pre-commit"]:
         return run.skip("precommit", PRECOMMIT, "pre-commit not installed")
     return run.step("precommit", PRECOMMIT)[0]
 
@@ -183,8 +220,11 @@ class _Runner:
 def _script(name: str, command: str) -> str:
     """The bash script of a step: defines only the variables its command uses, then runs it."""
     lines = ["#!/usr/bin/env bash", f"# Scylla pipeline step '{name}': run from the workspace root."]
-    if "$PYTHON" in command:
+    tool = command.split(" ", 1)[0]
+    if "$PYTHON" in command or tool in MODULE_TOOLS:
         lines.append(f"PYTHON={shlex.quote(sys.executable)}")
+    if tool in MODULE_TOOLS:
+        lines.append(f'{tool}() {{ "$PYTHON" -m {MODULE_TOOLS[tool]} "$@"; }}  # the {tool} installed for this Python')
     if "$SCRATCH" in command:
         lines.append('SCRATCH="${SCYLLA_SCRATCH:-$(mktemp -d)}"  # scratch space outside the workspace')
     lines.append(command)

@@ -252,9 +252,10 @@ class Plan:
         if seal is None:
             certain.append(self._not_done(task, sealed, v))
             return
-        head = durable.seal_mismatch({**seal, "inputs": {}}, sealed.task, sealed.config, [])
+        config = sealed.config_for(seal)           # (adopted work: without the toolchain)
+        head = durable.seal_mismatch({**seal, "inputs": {}}, sealed.task, config, [])
         if head:                                    # another task's seal, or the configuration changed
-            certain.append(head + (self._config_hint(task) if seal.get("config") != sealed.config else ""))
+            certain.append(head + (self._config_hint(task) if seal.get("config") != config else ""))
             return
         if not sealed.paid:         # a free sealed task (pipeline, baseline) rebuilds a damaged output
             r.damaged_targets += [f"output changed since it was sealed: {p}" for p in
@@ -262,11 +263,11 @@ class Plan:
         recorded = seal["inputs"]
         inputs = durable.covered_inputs(seal, sealed.inputs)      # adopted work: what it saw
         if set(recorded) != set(inputs):
-            certain.append(durable.seal_mismatch(seal, sealed.task, sealed.config, sealed.inputs))
+            certain.append(durable.seal_mismatch(seal, sealed.task, config, sealed.inputs))
         else:
             for path in inputs:
                 one = {**seal, "inputs": {path: recorded[path]}}
-                changed = durable.seal_mismatch(one, sealed.task, sealed.config, [path]) is not None
+                changed = durable.seal_mismatch(one, sealed.task, config, [path]) is not None
                 lost = durable.stat(path) is None or changed and durable.damaged_capture(path)
                 self._input(path, lost, changed and not lost, lambda p=path: recorded[p].get("md5"), r,
                             kept=lost)          # (graph.Sealed: nothing runs over a lost input)
@@ -441,6 +442,8 @@ class Plan:
 
     def _config_hint(self, task) -> str:
         """What changed, when config/experiment.json (written by the last setup) still shows the old value."""
+        if task.name.partition(":")[0] in ("pipeline", "baseline"):
+            return self._toolchain_hint(task)
         try:
             before = durable.read_json_object(tree.EXPERIMENT_JSON)
         except durable.ArtifactError:
@@ -457,3 +460,18 @@ class Plan:
             return ""
         diff = [f"{k} {old[k]!r} -> {now[k]!r}" for k in sorted(set(old) & set(now)) if old[k] != now[k]]
         return f": {', '.join(diff)}" if diff else ""
+
+    @staticmethod
+    def _toolchain_hint(task) -> str:
+        """A pipeline's or the baseline's tool versions: as its result recorded them -> as installed now."""
+        try:
+            result = durable.read_json_object(task.targets[0])        # pipeline.json, pipeline_baseline.json
+        except durable.ArtifactError:
+            return ""
+        if result.get("adopted_from"):
+            return ""
+        old, now = result.get("toolchain"), task.meta.get("config", {}).get("toolchain") or {}
+        if old is None:
+            return ": its result records no toolchain (sealed before Scylla recorded one)"
+        diff = [f"{k} {old.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(old) | set(now)) if old.get(k) != now.get(k)]
+        return f": toolchain {', '.join(diff)}" if diff else ''

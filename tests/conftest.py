@@ -179,3 +179,14 @@ def claude_ready_env(tmp_path: Path) -> dict:
     fake.write_text("#!/bin/sh\necho '2.1.332 (Claude Code, stand-in)'\n")
     fake.chmod(0o755)
     return {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}", "ANTHROPIC_API_KEY": "sk-ant-dummy-0123456789"}
+
+
+def other_ruff_env(tmp_path: Path, version: str = "0.0.1") -> dict:
+    """An environment whose `ruff` distribution reports `version`: its metadata (a dist-info directory)
+    on PYTHONPATH, in front of the installed one, as `pip install ruff==VERSION --target` would put it.
+    The pipeline still runs the installed ruff: what changes is the toolchain Scylla reads and records."""
+    site = tmp_path / f"ruff-{version}-site"
+    info = site / f"ruff-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: ruff\nVersion: {version}\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXECUTED, claude_cli, make_checkout
+from conftest import EXECUTED, claude_cli, make_checkout, other_ruff_env
 from mock_anthropic import KEY, AnthropicMock, implement_textkit, text
 from projectscylla_tree import JUDGE_MODELS as JUDGES
 from projectscylla_tree import HAIKU, TOKEN_STATS, Run, build
@@ -259,6 +259,31 @@ def test_a_lost_or_damaged_adopted_judgment_is_restored_with_no_call(tmp_path, l
     assert {ln[3:] for ln in run.stdout.splitlines() if ln.startswith(".  ")} == expected
     assert tree() == before
     assert _to_run(checkout, ps) == set() and _doit(checkout, ps).stdout.strip() == ""
+
+
+def test_a_new_toolchain_re_runs_scylla_s_baseline_and_no_adopted_pipeline_or_judgment(tmp_path, mock):
+    """ProjectScylla's pipelines ran with a toolchain nobody recorded, and their workspaces are gone: another
+    ruff makes only Scylla's own baseline stale (free). The judge prompts ProjectScylla's judges read are
+    kept (the baseline is not what they saw), so no adopted pipeline or judgment runs and nothing is called."""
+    env = _env(mock)
+    runs = [Run("T0", s, n) for s in ("00", "01") for n in (1, 2)]
+    checkout, hello, ps = _setup(tmp_path, "flat", runs, tiers=("T0",))
+    _adopt(checkout, hello, ps)
+    _doit(checkout, ps, env=env)
+    assert not mock.requests and _to_run(checkout, ps) == set()
+    runs_now = lambda: {k: v for k, v in _files(ps.dir).items() if k.startswith("T0/")}      # noqa: E731
+    before = runs_now()
+    other = {**env, **other_ruff_env(tmp_path)}
+    st = json.loads(_doit(checkout, ps, "status", "--json", env=other).stdout)
+    assert st["to_run"] == ["baseline"] and st["blocked"] == []
+    assert not [t for t in st["may_run"] if t.startswith(("pipeline:", "agent:"))]
+    assert "toolchain ruff" in st["tasks"]["baseline"]["reasons"][0]
+    done = _doit(checkout, ps, env=other)
+    assert "baseline" in done.stdout.split() and "pipeline:" not in done.stdout
+    assert not mock.requests
+    assert runs_now() == before
+    assert json.loads((ps.dir / "scylla/pipeline_baseline.json").read_text())["toolchain"]["ruff"] == "0.0.1"
+    assert _to_run(checkout, ps) == {"baseline"}              # (the installed ruff: stale again, free)
 
 
 # ---------------------------------------------------------------- all or nothing

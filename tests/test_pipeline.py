@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
 import shutil
 import subprocess
 import time
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from scylla import pipeline
 from scylla.durable import dumps
 from scylla.pipeline import STEPS, run_pipeline
 
@@ -21,18 +24,12 @@ FAILING_TESTS = PASSING_TESTS + "\n\ndef test_wrong():\n    assert add(1, 1) == 
 LEFTOVERS = ("__pycache__", ".pytest_cache", ".ruff_cache", ".benchmarks", ".hypothesis")
 
 
-@pytest.fixture
-def real_which():
-    return shutil.which
-
-
 @pytest.fixture(autouse=True)
-def no_optional_tools(monkeypatch, real_which):
-    """ruff and pre-commit absent unless a test puts a fake one on PATH: results must not depend on the host."""
-    def which(name, *args, **kwargs):
-        return None if name in ("ruff", "pre-commit") else real_which(name, *args, **kwargs)
-
-    monkeypatch.setattr(shutil, "which", which)
+def hidden(monkeypatch) -> set[str]:
+    """ruff and pre-commit absent unless a test installs a fake one: results must not depend on the host."""
+    hidden, real = {"ruff", "pre-commit"}, pipeline.dist_version
+    monkeypatch.setattr(pipeline, "dist_version", lambda name: None if name in hidden else real(name))
+    return hidden
 
 
 def make_workspace(root: Path, files: dict[str, str]) -> Path:
@@ -47,14 +44,29 @@ def make_workspace(root: Path, files: dict[str, str]) -> Path:
     return ws
 
 
-def fake_tool(root: Path, monkeypatch, real_which, name: str, body: str) -> None:
+def fake_tool(root: Path, monkeypatch, name: str, body: str) -> None:
     """Put an executable `name` on PATH (found by shutil.which and by the step scripts)."""
     bin_dir = root / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
     (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(shutil, "which", real_which)
+
+
+def fake_distribution(root: Path, monkeypatch, hidden: set[str], dist: str, module: str, main: str,
+                      version: str = "9.9.9") -> None:
+    """Install a fake Python distribution `dist` (its metadata, and a `module` whose `python -m` runs
+    `main`) on this process's path and the steps' PYTHONPATH, in front of any real one."""
+    site = root / "site"
+    (site / module).mkdir(parents=True)
+    (site / module / "__init__.py").write_text("")
+    (site / module / "__main__.py").write_text(main)
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.syspath_prepend(str(site))
+    hidden.discard(dist)
 
 
 def workspace_files(ws: Path) -> list[str]:
@@ -67,6 +79,9 @@ def test_passing_workspace(tmp_path):
     result = run_pipeline(ws, "python", tmp_path / "commands")
 
     assert result["language"] == "python"
+    # the versions of the tools that ran (those not installed: null)
+    assert result["toolchain"] == {"python": platform.python_version(), "pytest": importlib.metadata.version("pytest"),
+                                   "ruff": None, "pre-commit": None}
     assert result["steps"]["build"] == {
         "status": "pass", "exit_code": 0, "reason": "exit code 0", "command": result["steps"]["build"]["command"],
     }
@@ -174,14 +189,15 @@ def test_mojo_without_its_toolchain_is_not_applicable(tmp_path, monkeypatch):
     result = run_pipeline(ws, "mojo", tmp_path / "commands")
     reason = "mojo toolchain not installed (mojo not on PATH)"
     na = {"status": "na", "exit_code": None, "reason": reason, "command": ""}
-    assert result == {"language": "mojo", "steps": {step: na for step in STEPS}, "tests": None, "all_passed": True}
+    assert result == {"language": "mojo", "toolchain": {}, "steps": {step: na for step in STEPS}, "tests": None,
+                      "all_passed": True}
     for step in STEPS:
         assert (tmp_path / "commands" / f"{step}.log").read_text() == f"not run: {reason}\n"
     assert workspace_files(ws) == ["hello.mojo"]
 
 
-def test_mojo_on_path_is_still_not_applicable(tmp_path, monkeypatch, real_which):
-    fake_tool(tmp_path, monkeypatch, real_which, "mojo", "exit 0")
+def test_mojo_on_path_is_still_not_applicable(tmp_path, monkeypatch):
+    fake_tool(tmp_path, monkeypatch, "mojo", "exit 0")
     ws = make_workspace(tmp_path, {"hello.mojo": "fn main():\n    pass\n"})
     steps = run_pipeline(ws, "mojo", tmp_path / "commands")["steps"]
     assert {s["status"] for s in steps.values()} == {"na"}
@@ -195,35 +211,47 @@ def test_unknown_language(tmp_path):
     assert steps == {step: na for step in STEPS}
 
 
-def test_ruff_steps_run_when_ruff_is_on_path(tmp_path, monkeypatch, real_which):
-    # A fake ruff: format passes, check fails. It records its arguments in its output.
-    fake_tool(tmp_path, monkeypatch, real_which, "ruff", 'echo "ruff $*"; [ "$1" = format ]')
+def test_ruff_steps_run_the_installed_ruff_and_record_its_version(tmp_path, monkeypatch, hidden):
+    # A fake ruff 9.9.9 installed for this interpreter: format passes, check fails; it echoes its arguments.
+    # A ruff on PATH is never run: the version recorded is that of the ruff that ran.
+    fake_tool(tmp_path, monkeypatch, "ruff", "exit 3")
+    fake_distribution(tmp_path, monkeypatch, hidden, "ruff", "ruff",
+                      'import sys\nprint("fake ruff", *sys.argv[1:])\nsys.exit(0 if sys.argv[1] == "format" else 1)\n')
     ws = make_workspace(tmp_path, {"mod.py": MODULE})
     result = run_pipeline(ws, "python", tmp_path / "commands")
+    assert result["toolchain"]["ruff"] == "9.9.9"
     assert result["steps"]["format"] == {
-        "status": "pass", "exit_code": 0, "reason": "exit code 0", "command": "ruff format --check --no-cache .",
+        "status": "pass", "exit_code": 0, "reason": "exit code 0",
+        "command": "ruff format --check --no-cache .",
     }
     assert result["steps"]["lint"] == {
         "status": "fail", "exit_code": 1, "reason": "exit code 1", "command": "ruff check --no-cache .",
     }
-    assert "ruff check --no-cache ." in (tmp_path / "commands" / "lint.log").read_text()
+    assert "fake ruff check --no-cache ." in (tmp_path / "commands" / "lint.log").read_text()
     assert result["all_passed"] is False
+    # the script, run by hand, runs the same ruff (not the one on PATH)
+    replay = subprocess.run(["bash", str(tmp_path / "commands" / "lint.sh")], cwd=ws, capture_output=True, text=True)
+    assert (replay.returncode, replay.stdout) == (1, "fake ruff check --no-cache .\n")
 
 
-def test_precommit_runs_only_with_a_config(tmp_path, monkeypatch, real_which):
-    fake_tool(tmp_path, monkeypatch, real_which, "pre-commit", 'echo "pre-commit $*"')
+def test_precommit_runs_only_with_a_config(tmp_path, monkeypatch, hidden):
+    fake_distribution(tmp_path, monkeypatch, hidden, "pre-commit", "pre_commit",
+                      'import sys\nprint("fake pre-commit", *sys.argv[1:])\n', version="4.7.0")
     ws = make_workspace(tmp_path, {"mod.py": MODULE})
-    step = run_pipeline(ws, "python", tmp_path / "c1")["steps"]["precommit"]
-    assert step["reason"] == "no .pre-commit-config.yaml"
+    result = run_pipeline(ws, "python", tmp_path / "c1")
+    assert result["toolchain"]["pre-commit"] == "4.7.0"
+    assert result["steps"]["precommit"]["reason"] == "no .pre-commit-config.yaml"
     (ws / ".pre-commit-config.yaml").write_text("repos: []\n")
     step = run_pipeline(ws, "python", tmp_path / "c2")["steps"]["precommit"]
     assert step == {
-        "status": "pass", "exit_code": 0, "reason": "exit code 0", "command": "pre-commit run --all-files",
+        "status": "pass", "exit_code": 0, "reason": "exit code 0",
+        "command": "pre-commit run --all-files",
     }
-    assert "pre-commit run --all-files" in (tmp_path / "c2" / "precommit.log").read_text()
+    assert "fake pre-commit run --all-files" in (tmp_path / "c2" / "precommit.log").read_text()
 
 
-def test_precommit_config_without_the_tool(tmp_path):
+def test_precommit_config_without_the_tool(tmp_path, monkeypatch):
+    fake_tool(tmp_path, monkeypatch, "pre-commit", "exit 0")       # on PATH, but not installed beside Scylla
     ws = make_workspace(tmp_path, {"mod.py": MODULE, ".pre-commit-config.yaml": "repos: []\n"})
     assert run_pipeline(ws, "python", tmp_path / "c")["steps"]["precommit"]["reason"] == "pre-commit not installed"
 

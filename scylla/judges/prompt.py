@@ -5,6 +5,9 @@ from __future__ import annotations
 from .. import durable
 
 PATCH_LIMIT = 60_000
+# The judges read the pipeline's results, not its tool versions: a new toolchain that leaves every result
+# the same leaves the prompt the same, so no judge is paid again for it.
+NOT_EVIDENCE = ("toolchain",)
 
 
 def _fenced(text: str, lang: str = "") -> str:
@@ -28,7 +31,11 @@ def build(prompt: str, rubric_yaml: str, criteria: str, output: str, patch: str,
         f"untracked files left: {len(state.get('untracked_files', []))}", "",
         "## Patch", "", _fenced(patch or "(no changes)", "diff"),
         "## Build/test pipeline", "", "Results on the agent's workspace:", "",
-        _fenced(durable.dumps(pipeline).decode(), "json"),
+        _fenced(_results(pipeline), "json"),
         "## Baseline pipeline", "", "Results on the untouched repository:", "",
-        _fenced(durable.dumps(baseline).decode(), "json"),
+        _fenced(_results(baseline), "json"),
     ])
+
+
+def _results(pipeline: dict) -> str:
+    return durable.dumps({k: v for k, v in pipeline.items() if k not in NOT_EVIDENCE}).decode()
