@@ -97,7 +97,7 @@ def facts(exp: Experiment) -> dict:
         "repo": [os.path.relpath(repo, exp.spec_path.parent) if repo else None,
                  bool(repo and repo.is_dir()), bool(repo and workspace.is_git_repo(repo))],
         "resources": {s.tier + "/" + s.id: resources.own_resources(exp.tiers_dir, s)[1] for s in exp.all_subtests()},
-        "pytest": runs_steps(exp.fixture.language) and importlib.util.find_spec("pytest") is not None,
+        "toolchain": toolchain_findings(exp),
     }
 
 
@@ -122,10 +122,12 @@ def findings(exp: Experiment, cache: Path | None = None) -> list[str]:
 def toolchain_findings(exp: Experiment) -> list[str]:
     """What the pipeline needs and lacks: its results would be sealed wrong, so the pipeline and
     baseline refuse too (not only the paid tasks)."""
-    if runs_steps(exp.fixture.language) and importlib.util.find_spec("pytest") is None:
-        return [f"pipeline ({exp.fixture.language}): pytest is not installed for {sys.executable}: "
-                f"pip install pytest"]
-    return []
+    if not runs_steps(exp.fixture.language):
+        return []
+    # (pre-commit is optional: a step of its own that is N/A without it)
+    return [f"pipeline ({exp.fixture.language}): {tool} is not installed for {sys.executable}: reinstall "
+            f"Scylla (pip install -e .), which pins it" for tool in ("pytest", "ruff")
+            if importlib.util.find_spec(tool) is None]
 
 
 def _version(name: str) -> str | None:
