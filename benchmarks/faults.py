@@ -49,6 +49,8 @@ from pathlib import Path
 
 from common import REPO, checkout, experiment_root
 
+from scylla.reaper import alive, working_in
+
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 KINDS = ("signal", "reply", "disk", "readonly")
 WEIGHTS = (6, 2, 1, 1)
@@ -97,33 +99,12 @@ def _doit(spec: Path, *args: str, env: dict, timeout: float = 600) -> subprocess
         return subprocess.CompletedProcess(exc.cmd, None, exc.stdout or "", exc.stderr or "")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
-
-
-def _in_tree(root: Path) -> set[int]:
-    found = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cwd = os.readlink(f"/proc/{entry.name}/cwd")
-            except OSError:
-                continue
-            if (cwd + "/").startswith(f"{root}/") and _alive(int(entry.name)):
-                found.add(int(entry.name))
-    return found
-
-
 def _leftovers(trial: Trial, work: Path, doit_pid: int | None) -> None:
     pids = [int(ln.split()[1]) for ln in (work / "pids").read_text().splitlines()] if (work / "pids").exists() else []
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and ([p for p in pids if _alive(p)] or _in_tree(work)):
+    while time.monotonic() < deadline and ([p for p in pids if alive(p)] or working_in(work)):
         time.sleep(0.1)
-    trial.left = len({p for p in pids if _alive(p)} | _in_tree(work))
+    trial.left = len({p for p in pids if alive(p)} | working_in(work))
     if doit_pid:
         trial.dirs = len(list(Path(tempfile.gettempdir()).glob(f"scylla-*-{doit_pid}-*")))
 

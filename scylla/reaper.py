@@ -87,6 +87,30 @@ def _tagged(token: str) -> list[int]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def working_in(root: str | os.PathLike) -> set[int]:
+    """The running processes (other than this one) whose working directory is inside `root`: what a
+    finished or killed doit must not leave behind (tests and benchmarks/faults.py check it)."""
+    found, prefix = set(), f"{os.fspath(root)}/"
+    for proc in os.scandir("/proc"):
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                cwd = os.readlink(f"/proc/{proc.name}/cwd")
+            except OSError:
+                continue
+            if f"{cwd}/".startswith(prefix) and alive(int(proc.name)):
+                found.add(int(proc.name))
+    return found
+
+
 def main(token: str, tmp: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)       # a Ctrl-C to doit's group, or a kill of it, is not for us

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Checkout
+from scylla.reaper import alive, working_in
 
 
 def _start(checkout: Checkout, *args: str, delay: str, pids: Path) -> subprocess.Popen:
@@ -25,28 +26,6 @@ def _start(checkout: Checkout, *args: str, delay: str, pids: Path) -> subprocess
            "SCYLLA_EXAMPLE_AGENT_PIDS": str(pids), "SCYLLA_PROGRESS": "lines"}
     return subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=checkout.path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
-
-
-def _in_tree(root: Path) -> list[int]:
-    """Processes (other than this one) whose working directory is inside `root`."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cwd = os.readlink(f"/proc/{entry.name}/cwd")
-            except OSError:
-                continue
-            if (cwd + "/").startswith(f"{root}/") and _alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
 
 
 def _wait_until(check, seconds: float) -> bool:
@@ -72,7 +51,7 @@ def test_a_signal_to_doit_alone_stops_every_agent_and_the_next_doit_reruns_only_
         assert _wait_until(lambda: pids.exists() and len(pids.read_text().splitlines()) == 2, 120), \
             "no two agents started"
         running = {int(ln.split()[1]): ln.split()[0] for ln in pids.read_text().splitlines()}
-        assert all(_alive(p) for p in running)
+        assert all(alive(p) for p in running)
         os.kill(proc.pid, sig)                                   # doit's PID only, not its group
         _, err = proc.communicate(timeout=30)                    # no hang
     finally:
@@ -85,9 +64,9 @@ def test_a_signal_to_doit_alone_stops_every_agent_and_the_next_doit_reruns_only_
         last = err.strip().splitlines()[-1]
         assert f"INTERRUPTED by {sig.name}: 2 task(s) stopped mid-way" in last, err
         assert "0 failed" not in last.split("·")[0]
-    assert _wait_until(lambda: not any(_alive(p) for p in running), 10), \
-        f"agents outlived doit: {[p for p in running if _alive(p)]}"
-    assert _wait_until(lambda: not _in_tree(fresh.path), 10), f"left running: {_in_tree(fresh.path)}"
+    assert _wait_until(lambda: not any(alive(p) for p in running), 10), \
+        f"agents outlived doit: {[p for p in running if alive(p)]}"
+    assert _wait_until(lambda: not working_in(fresh.path), 10), f"left running: {working_in(fresh.path)}"
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob(f"scylla-pipeline-{proc.pid}-*"))
 
     stopped, finished = set(running.values()), _sealed(fresh)
@@ -125,6 +104,6 @@ def test_ctrl_c_never_hangs_a_parallel_doit(fresh, tmp_path):
             proc.communicate()
             pytest.fail(f"trial {trial}: doit hung after Ctrl-C")
         assert proc.returncode in (0, 130), f"trial {trial}: exit {proc.returncode}\n{err[-3000:]}"
-        assert _wait_until(lambda: not _in_tree(fresh.path), 10), f"trial {trial}: left {_in_tree(fresh.path)}"
+        assert _wait_until(lambda: not working_in(fresh.path), 10), f"trial {trial}: left {working_in(fresh.path)}"
     fresh.doit()
     assert fresh.doit().executed == []
