@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import orjson
+from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from . import actions, doit_plugins, durable, preflight, resources, tree
@@ -160,7 +161,12 @@ def cheap_action(action, inputs, *args, intact: tuple[str, ...] = ()):
         return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work, "
                                       f"missing or damaged; `doit status` says how to re-buy it)")
     with durable.rebuildable():
-        result = action(*args)
+        try:
+            result = action(*args)
+        except OSError as exc:
+            if not durable.out_of_space(exc):
+                raise
+            return TaskFailed(durable.space_failure(exc))      # (one line, no traceback)
     return intact_values(intact) if intact and result is None else result
 
 
