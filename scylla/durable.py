@@ -37,10 +37,12 @@ class ArtifactError(Exception):
 
 class DiskFull(OSError):
     """A write failed for lack of space. An OSError (ENOSPC), so that what handles a machine's failure
-    handles it; its message names the file, the space it needed and the space left."""
+    handles it; its message names the file, the space it needed and the space left. (Made by `at`: its
+    arguments stay OSError's, so it pickles across -P process workers.)"""
 
-    def __init__(self, path: str | os.PathLike, needed: int | None = None):
-        super().__init__(errno.ENOSPC, space_message(path, needed))
+    @classmethod
+    def at(cls, path: str | os.PathLike, needed: int | None = None) -> "DiskFull":
+        return cls(errno.ENOSPC, space_message(path, needed))
 
     def __str__(self) -> str:
         return self.strerror
@@ -69,7 +71,7 @@ def space_message(path: str | os.PathLike, needed: int | None = None, at_least: 
     except OSError:
         left = "free space unknown"
     need = f"needed {'at least ' * at_least}{_size(needed)}; " if needed is not None else ""
-    return (f"{os.path.abspath(path)}: no space left on device ({need}{left}); free some space and run `doit` "
+    return (f"{os.path.abspath(path)}: No space left on device ({need}{left}); free some space and run `doit` "
             f"again (every file is written whole or not at all, and finished work is kept)")
 
 
@@ -127,7 +129,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         if out_of_space(exc):
-            raise DiskFull(path, len(data)) from None
+            raise DiskFull.at(path, len(data)) from None
         raise
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)      # mkstemp makes 0600; artifacts are ordinary files
@@ -140,7 +142,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
         with _suppress():
             os.unlink(tmp)
         if out_of_space(exc) and not isinstance(exc, DiskFull):
-            raise DiskFull(path, len(data)) from None
+            raise DiskFull.at(path, len(data)) from None
         raise
     return True
 

@@ -135,7 +135,7 @@ def test_a_full_disk_fails_in_one_line_and_the_next_doit_completes(hello, small_
     run = tree.doit(check=False)
     out = run.stdout + run.stderr
     assert run.returncode != 0 and "Traceback" not in out and "OperationalError" not in out, str(run)
-    message = re.search(rf"{re.escape(str(tree.root))}/(\S+): no space left on device \((needed [^;]+; )?"
+    message = re.search(rf"{re.escape(str(tree.root))}/(\S+): No space left on device \((needed [^;]+; )?"
                         rf"[\d.]+ (bytes|KiB) free of 24.0 MiB on its file system\); free some space and run "
                         rf"`doit` again", out)
     assert message, str(run)
