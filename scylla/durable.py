@@ -41,7 +41,7 @@ class DiskFull(OSError):
     arguments stay OSError's, so it pickles across -P process workers.)"""
 
     @classmethod
-    def at(cls, path: str | os.PathLike, needed: int | None = None) -> "DiskFull":
+    def at(cls, path: str | os.PathLike, needed: int | None = None) -> DiskFull:
         return cls(errno.ENOSPC, space_message(path, needed))
 
     def __str__(self) -> str:
