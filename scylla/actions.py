@@ -116,25 +116,21 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
     if ADOPTING:
         return TaskFailed(f"{task}: not finished in the adopted experiment; the next `doit` runs it")
     out = Path(out_dir)
-    try:
-        with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
-            if _done_by_another_doit(out, task, config, inputs):
-                return None
-            if missing := [p for p in inputs if durable.stat(p) is None]:
-                # a lost input (a raw capture of finished paid work): leave every output where it is
-                return TaskFailed(f"{task}: input missing: {', '.join(missing)}; nothing was archived, called or "
-                                  f"sealed (`doit status` names what is lost and how to re-buy it)")
-            if reason := preflight.refusal(paid is not None):     # before anything is archived, called or sealed
-                return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
-            if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed
-                return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
-            failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
-            if paid and failed is None:
-                budget.record(paid, out_dir)
-            return failed
-    except durable.DiskFull as exc:
-        # (outputs written before it are whole; without a seal the next `doit` archives them and runs it)
-        return TaskFailed(f"{task}: {exc}")
+    with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
+        if _done_by_another_doit(out, task, config, inputs):
+            return None
+        if missing := [p for p in inputs if durable.stat(p) is None]:
+            # a lost input (a raw capture of finished paid work): leave every output where it is
+            return TaskFailed(f"{task}: input missing: {', '.join(missing)}; nothing was archived, called or "
+                              f"sealed (`doit status` names what is lost and how to re-buy it)")
+        if reason := preflight.refusal(paid is not None):     # before anything is archived, called or sealed
+            return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
+        if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed
+            return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
+        failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
+        if paid and failed is None:
+            budget.record(paid, out_dir)
+        return failed
 
 
 def _done_by_another_doit(out: Path, task: str, config: str, inputs: list[str]) -> bool:
@@ -188,10 +184,7 @@ def check_preflight(exp: Experiment):
     """The `preflight` task: record what would make paid work fail (sealed tasks refuse while it does)."""
     if ADOPTING:
         return TaskFailed("preflight: left to the next `doit`")
-    try:
-        preflight.record(exp)      # (its findings reach the user through the calls they refuse, and status)
-    except durable.DiskFull as exc:
-        return TaskFailed(str(exc))
+    preflight.record(exp)          # (its findings reach the user through the calls they refuse, and status)
     return None
 
 
