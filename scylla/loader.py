@@ -53,7 +53,11 @@ def _enter_tree(root: Path, executes: bool) -> None:
         if executes:
             Path(root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
         elif not Path(root).is_dir():
-            Path(root).mkdir(parents=True)
+            try:
+                Path(root).mkdir(parents=True)
+            except OSError as exc:
+                raise InvalidDodoFile(f"{root}: the experiment has no results yet, and its directory cannot be "
+                                      f"made ({exc.strerror}): nothing to show") from None
         os.chdir(root)
     except OSError as exc:
         raise InvalidDodoFile(_unwritable(root, exc)) from None
