@@ -3,8 +3,10 @@ construction.
 
 Stock doit writes its DB once, when `doit run` ends, so a SIGKILL forgets every task finished in
 that invocation. Expensive tasks do not rely on the DB at all (see graph.Sealed); this backend
-keeps the cheap tasks' records too, at most COMMIT_EVERY seconds behind, and treats an unreadable DB
-as empty (it is only a cache).
+keeps the cheap tasks' records too, at most COMMIT_EVERY seconds behind, and treats a damaged DB
+as empty (it is only a cache). Read-only commands open it read-only and write nothing (a read-only tree
+reads as it is); a DB that cannot be opened or saved (permissions, a full disk) is reported in one line,
+never taken for damaged.
 """
 
 from __future__ import annotations
