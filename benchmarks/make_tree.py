@@ -130,8 +130,7 @@ def _seal_all(tasks: list[dict], kind: str, write) -> None:
     for task in tasks:
         if task.get("basename") != kind or "meta" not in task:
             continue
-        action, args = task["actions"][0]
-        *action_args, name, inputs, digest = args
+        _, (_action, *action_args, name, inputs, digest) = task["actions"][0]    # (graph.space_checked, (action, ...))
         write(*action_args, Path(task["meta"]["sealed"]))
         durable.write_seal(task["meta"]["sealed"], name, digest, inputs)
 

@@ -3,19 +3,24 @@ construction.
 
 Stock doit writes its DB once, when `doit run` ends, so a SIGKILL forgets every task finished in
 that invocation. Expensive tasks do not rely on the DB at all (see graph.Sealed); this backend
-keeps the cheap tasks' records too, at most COMMIT_EVERY seconds behind, and treats an unreadable DB
-as empty (it is only a cache).
+keeps the cheap tasks' records too, at most COMMIT_EVERY seconds behind, and treats a damaged DB
+as empty (it is only a cache). Read-only commands open it read-only and write nothing (a read-only tree
+reads as it is); a DB that cannot be opened or saved (permissions, a full disk) is reported in one line,
+never taken for damaged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import shutil
 import signal
 import sqlite3
 import sys
 import threading
 import time
+import urllib.parse
 
 import orjson
 
@@ -23,7 +28,7 @@ from doit import dependency, runner
 
 from . import durable, reaper
 from doit.dependency import DatabaseException, SqliteDB
-from doit.exceptions import TaskFailed
+from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.task import Task, dict_to_task
 
 
@@ -37,6 +42,84 @@ COMMIT_EVERY = 0.2
 READ_ONLY = False
 
 
+def _read_records(name: str) -> dict:
+    """Every record of a DB file, writing nothing the tree keeps. Where its directory can be written, a
+    plain connection (the last one to close removes the -wal and -shm files; `mode=ro` would leave them);
+    else `mode=ro`, which reads the -wal a killed doit left, or, without one (SQLite cannot make a -shm
+    file there), `immutable=1`, which takes no lock and writes nothing at all."""
+    uri = "file:" + urllib.parse.quote(os.path.abspath(name))
+    if os.access(os.path.dirname(os.path.abspath(name)), os.W_OK):
+        modes = ["mode=rw", "mode=ro", "immutable=1"]
+    else:
+        modes = ["mode=ro", "immutable=1"] if os.path.exists(name + "-wal") else ["immutable=1"]
+    for mode in modes:
+        try:
+            conn = sqlite3.connect(f"{uri}?{mode}", uri=True)
+            try:
+                return dict(conn.execute("select task_id, task_data from doit"))
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as exc:
+            if mode == modes[-1] or _corrupt(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _sqlite_error(exc: BaseException) -> BaseException:
+    """The sqlite3 error behind doit's DatabaseException (raised from it)."""
+    return exc.__context__ if isinstance(exc, DatabaseException) and exc.__context__ else exc
+
+
+def _corrupt(exc: BaseException) -> bool:
+    """Whether a DB error says the file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB), not that it cannot be
+    opened or written (permissions, a read-only file system, a full disk): only then is it moved aside."""
+    return getattr(_sqlite_error(exc), "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def _cause(exc: BaseException) -> str:
+    err = _sqlite_error(exc)
+    return f"{err} [{getattr(err, 'sqlite_errorname', type(err).__name__)}]"
+
+
+def _trouble(name: str, exc: BaseException, doing: str, needed: int | None = None) -> str:
+    """Why the DB cannot be opened or saved (not corrupt): a full disk, with the space, or what SQLite said."""
+    name, error = os.path.abspath(name), getattr(_sqlite_error(exc), "sqlite_errorname", "")
+    # SQLite reports a full disk as SQLITE_FULL, or as an I/O error when it cannot grow its -shm or -wal file
+    if error == "SQLITE_FULL" or error.startswith("SQLITE_IOERR") and _free(name) < LOW_SPACE:
+        return durable.space_message(name, needed, at_least=True)     # (plus its journal)
+    return f"{name}: cannot {doing} the dependency DB ({_cause(exc)})"
+
+
+LOW_SPACE = 1 << 20     # bytes free below which an I/O error of the DB is taken for a full disk
+
+
+def _free(path: str) -> float:
+    try:
+        return shutil.disk_usage(os.path.dirname(path)).free
+    except OSError:
+        return float("inf")
+
+
+class DBUnsaved(Exception):
+    """The DB could not be saved when doit finished (runner.finish reports it)."""
+
+
+def _finish(self):
+    """doit's Runner.finish, except that a DB it cannot save (a full disk) fails the run with one message
+    from the reporter instead of a traceback that skips the reporter's summary."""
+    try:
+        self.dep_manager.close()
+    except DBUnsaved as exc:
+        self.reporter.runtime_error(str(exc))
+        self.final_result = runner.ERROR
+    self.teardown()
+    self.reporter.complete_run()
+    return self.final_result
+
+
+runner.Runner.finish = _finish
+
+
 class DurableSqliteDB(SqliteDB):
     """SQLite backend, WAL mode, finished task records committed at least every COMMIT_EVERY
     seconds (doit writes a record's `deps:` key last) and at the end."""
@@ -44,11 +127,16 @@ class DurableSqliteDB(SqliteDB):
     desc = "sqlite3, committed per task (Scylla)"
 
     def __init__(self, name, codec, *, module_name=None):
+        if READ_ONLY:
+            self._open_read_only(name, codec)
+            return
         os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
         try:
             super().__init__(name, codec, module_name=module_name)
             self._conn.execute("select count(*) from doit").fetchone()
         except (DatabaseException, sqlite3.DatabaseError) as exc:
+            if not _corrupt(exc):       # a permission error, a full disk...: the DB is fine, say what is wrong
+                raise InvalidDodoFile(_trouble(name, exc, "open")) from None
             aside = f"{name}.corrupt-{int(time.time())}"
             os.replace(name, aside)
             print(f"scylla: dependency DB {name} was unreadable ({exc}); moved to {aside}, starting "
@@ -63,6 +151,19 @@ class DurableSqliteDB(SqliteDB):
             self._raw = dict(raw.execute("select task_id, task_data from doit"))
         finally:
             raw.close()
+
+    def _open_read_only(self, name, codec):
+        """For status, list, info: every record read, nothing written to the tree (no journal, no -wal or
+        -shm file where it cannot be written, a corrupt DB not moved aside: it reads as empty)."""
+        self.name, self.codec, self._cache, self._dirty = name, codec, {}, set()
+        self._committed_at, self._raw = time.monotonic(), {}
+        if not os.path.exists(name):
+            return
+        try:
+            self._raw = _read_records(name)
+        except sqlite3.DatabaseError as exc:
+            print(f"scylla: dependency DB {name} is unreadable ({_cause(exc)}); read as empty (finished agent "
+                  f"runs and judgments are recognised from their seals)", file=sys.stderr)
 
     def _get_task_data(self, task_id):
         text = self._raw.pop(task_id, None)
@@ -81,9 +182,16 @@ class DurableSqliteDB(SqliteDB):
     def _commit_dirty(self):
         if READ_ONLY:
             return
-        self._conn.executemany("insert or replace into doit values (?,?)",
-                               [(t, self.codec.encode(self._cache[t])) for t in self._dirty])
-        self._conn.commit()
+        try:
+            self._conn.executemany("insert or replace into doit values (?,?)",
+                                   [(t, self.codec.encode(self._cache[t])) for t in self._dirty])
+            self._conn.commit()
+        except sqlite3.OperationalError:
+            # a full disk: the records stay dirty, tried again at the next commit and at the end (dump),
+            # which reports it; meanwhile the tasks go on (their outputs are written whole or not at all)
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.rollback()
+            return
         self._dirty.clear()
         self._committed_at = time.monotonic()
 
@@ -91,7 +199,15 @@ class DurableSqliteDB(SqliteDB):
         if READ_ONLY:
             self._dirty = set()
             return
-        super().dump()
+        needed = sum(len(self.codec.encode(self._cache[t])) for t in self._dirty)
+        try:
+            super().dump()
+        except sqlite3.OperationalError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            raise DBUnsaved(f"{_trouble(self.name, exc, 'save', needed)}; the records of tasks this `doit` ran "
+                            f"since it last saved them are lost: the next `doit` runs those again (they make the "
+                            f"same files; no agent or judge call)") from None
 
     def remove_all(self):
         self._raw = {}
@@ -103,8 +219,14 @@ class DurableSqliteDB(SqliteDB):
             self._cache.pop(task_id, None)
             self._dirty.discard(task_id)
             return
-        super().remove(task_id)
-        self._conn.commit()
+        try:
+            super().remove(task_id)
+            self._conn.commit()
+        except sqlite3.OperationalError:
+            # a full disk: the old record stays; it describes the targets as they were before this failed
+            # run (a target it did rewrite no longer matches its Intact record: rebuilt next time)
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.rollback()
 
 
 def _remove_success(self, task):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import fcntl
 import functools
 import hashlib
@@ -32,6 +33,58 @@ os.umask(_UMASK)
 
 class ArtifactError(Exception):
     """A file of the experiment tree is missing or unreadable; the message names it."""
+
+
+class DiskFull(OSError):
+    """A write failed for lack of space. An OSError (ENOSPC), so that what handles a machine's failure
+    handles it; its message names the file, the space it needed and the space left. (Made by `at`: its
+    arguments stay OSError's, so it pickles across -P process workers.)"""
+
+    @classmethod
+    def at(cls, path: str | os.PathLike, needed: int | None = None) -> DiskFull:
+        return cls(errno.ENOSPC, space_message(path, needed))
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def out_of_space(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB" \
+        if n < 1 << 30 else f"{n / (1 << 30):.1f} GiB"
+
+
+def space_message(path: str | os.PathLike, needed: int | None = None, at_least: bool = False) -> str:
+    """One line for a write that found no space: the file, what it needed, what is left there."""
+    where = os.path.abspath(path)
+    while not os.path.isdir(where) and os.path.dirname(where) != where:
+        where = os.path.dirname(where)
+    try:
+        usage = shutil.disk_usage(where)
+        left = f"{_size(usage.free)} free of {_size(usage.total)} on its file system"
+    except OSError:
+        left = "free space unknown"
+    need = f"needed {'at least ' * at_least}{_size(needed)}; " if needed is not None else ""
+    return (f"{os.path.abspath(path)}: No space left on device ({need}{left}); free some space and run `doit` "
+            f"again (every file is written whole or not at all, and finished work is kept)")
+
+
+def space_failure(exc: OSError) -> str:
+    """The message of an out-of-space error, whoever raised it."""
+    return str(exc) if isinstance(exc, DiskFull) else space_message(exc.filename or os.getcwd())
+
+
+def unwritable_message(path: str | os.PathLike, exc: OSError) -> str:
+    """A tree `doit` cannot write to (a read-only mount, permissions)."""
+    what = "read-only" if exc.errno == errno.EROFS else "not writable"
+    return (f"{path}: the experiment tree is {what} ({exc.strerror}); `doit` records its work there: make it "
+            f"writable, or run on a writable copy (`doit status` and `doit list` read it as it is)")
 
 
 class InfraFailure(Exception):
@@ -71,8 +124,13 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
             return False
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        if out_of_space(exc):
+            raise DiskFull.at(path, len(data)) from None
+        raise
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)      # mkstemp makes 0600; artifacts are ordinary files
         with os.fdopen(fd, "wb") as fh:
@@ -80,9 +138,11 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
             fh.flush()
             sync(fh)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with _suppress():
             os.unlink(tmp)
+        if out_of_space(exc) and not isinstance(exc, DiskFull):
+            raise DiskFull.at(path, len(data)) from None
         raise
     return True
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import orjson
+from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from . import actions, doit_plugins, durable, pipeline, preflight, resources, tree
@@ -154,7 +155,7 @@ def _sealed_task(basename: str, name: str, action, args: tuple, out_dir: str, in
     digest = _digest(orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str))
     return {
         "basename": basename, **({"name": name} if name else {}),
-        "actions": [(action, (*args, task, inputs, digest))],
+        "actions": [(space_checked, (action, *args, task, inputs, digest))],
         "targets": targets + [f"{out_dir}/{durable.SEAL_NAME}"],
         "task_dep": task_dep,
         "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid, paid, adopted)],
@@ -171,8 +172,19 @@ def cheap_action(action, inputs, *args, intact: tuple[str, ...] = ()):
         return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work, "
                                       f"missing or damaged; `doit status` says how to re-buy it)")
     with durable.rebuildable():
-        result = action(*args)
+        result = space_checked(action, *args)
     return intact_values(intact) if intact and result is None else result
+
+
+def space_checked(action, *args):
+    """Every task's action runs through this: a full disk fails the task in one line naming the file and
+    the space (durable.space_failure), not a traceback."""
+    try:
+        return action(*args)
+    except OSError as exc:
+        if not durable.out_of_space(exc):
+            raise
+        return TaskFailed(durable.space_failure(exc))
 
 
 def intact_values(targets) -> dict:
@@ -210,7 +222,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
         yield {"basename": basename, "name": None, "doc": doc, "uptodate": [True]}
     fx = exp.fixture
     # not a cheap_action: plan.py never dry-runs it (it starts the CLIs to read their versions)
-    yield {"basename": preflight.TASK, "actions": [(actions.check_preflight, (exp,))],
+    yield {"basename": preflight.TASK, "actions": [(space_checked, (actions.check_preflight, exp))],
            "targets": [tree.PREFLIGHT], "verbosity": 1,
            "uptodate": [config_changed(preflight.facts(exp)), preflight.clean],
            "doc": "check what would make paid work fail (CLIs, keys, repository, resources, tools)"}

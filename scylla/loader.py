@@ -46,6 +46,27 @@ def _command_executes_tasks(argv: list[str]) -> bool:
     return True
 
 
+def _enter_tree(root: Path, executes: bool) -> None:
+    """Make doit's working directory the experiment root. Only a command that executes tasks makes the
+    tree's state directory: status, list and info write nothing (a read-only tree reads as it is)."""
+    try:
+        if executes:
+            Path(root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
+        elif not Path(root).is_dir():
+            try:
+                Path(root).mkdir(parents=True)
+            except OSError as exc:
+                raise InvalidDodoFile(f"{root}: the experiment has no results yet, and its directory cannot be "
+                                      f"made ({exc.strerror}): nothing to show") from None
+        os.chdir(root)
+    except OSError as exc:
+        raise InvalidDodoFile(_unwritable(root, exc)) from None
+
+
+def _unwritable(root: Path, exc: OSError) -> str:
+    return durable.space_failure(exc) if durable.out_of_space(exc) else durable.unwritable_message(root, exc)
+
+
 def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None) -> dict:
     """Everything dodo.py exports: DOIT_CONFIG and the task creator.
 
@@ -56,11 +77,10 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
         exp = load_experiment(_resolve_spec(spec_arg))
     except SpecError as exc:          # a user error: doit prints it without a traceback
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
-    Path(exp.root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
-    os.chdir(exp.root)
+    executes = _command_executes_tasks(sys.argv[1:])
+    _enter_tree(exp.root, executes)
     actions.ROOT = Path(exp.root).resolve()
     tree.set_runs_dir(exp.runs_dir)
-    executes = _command_executes_tasks(sys.argv[1:])
     if not executes:
         durable.STAT_CACHE = {}          # nothing writes during list/info: stat each file once
         doit_plugins.READ_ONLY = True
@@ -70,6 +90,8 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
             durable.hold_experiment_lock(tree.RUN_LOCK)
         except durable.ArtifactError as exc:
             raise InvalidDodoFile(str(exc)) from None
+        except OSError as exc:          # (the first write of a `doit`)
+            raise InvalidDodoFile(_unwritable(exp.root, exc)) from None
         budget.configure(exp, override=_flag(over_budget))
         graph.Sealed.paid_due = runplan.begin(exp).paid_task_due
         reaper.start()

@@ -63,7 +63,7 @@ class Selection:
 # ---------------------------------------------------------------- the report (a dict; --json prints it)
 
 def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: bool = False) -> dict:
-    names = [n for n in plan.verdicts if selection(TaskId.parse(n))]
+    names = sorted(n for n in plan.verdicts if selection(TaskId.parse(n)))     # (--json: the same bytes each time)
     fc = forecast(plan, exp, names)             # what the calls cost, before the budget holds any back
     decision = _gate(plan, exp, over_budget)
     lists = {s: sorted(n for n in names if plan.verdicts[n].state == s) for s in STATES if s != "done"}

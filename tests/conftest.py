@@ -133,6 +133,29 @@ def fresh(tmp_path) -> Checkout:
     return make_checkout(tmp_path / "scylla")
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 24 MiB tmpfs (the tests run as root, as CI does)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill a (small) file system up to `leave` bytes free, with one file (delete it to free the space)."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        try:
+            while fh.write(b"\0" * (1 << 20)):
+                pass
+        except OSError:
+            pass
+        fh.truncate(max(0, os.path.getsize(filler) // 4096 * 4096 - leave))
+    return filler
+
+
 def all_tasks_of(status: dict[str, str], prefix: str) -> list[str]:
     return [t for t in status if t.startswith(prefix + ":")]
 

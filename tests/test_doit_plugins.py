@@ -1,7 +1,11 @@
-"""Scylla's fast task construction makes the same doit Tasks as doit's own loader."""
+"""Scylla's fast task construction makes the same doit Tasks as doit's own loader; its DB backend sets aside
+only a damaged DB."""
 
 import os
 
+import pytest
+from doit.dependency import JSONCodec
+from doit.exceptions import InvalidDodoFile
 from doit.loader import generate_tasks
 
 from scylla import doit_plugins, graph, spec
@@ -32,3 +36,18 @@ def test_fast_tasks_equal_doits_own_for_every_task_of_an_experiment(fresh):
     assert {"setup", "agent", "judge", "run", "subtest", "tier", "experiment"} <= kinds
     for fast, slow in zip(ours, doits):
         assert _comparable(fast) == _comparable(slow), fast.name
+
+
+def test_a_db_that_cannot_be_opened_is_reported_not_moved_aside(tmp_path):
+    """Only a damaged DB (SQLITE_CORRUPT, SQLITE_NOTADB) is set aside; one SQLite cannot open (here a
+    directory where the file should be; a permission error, a read-only file system) is left alone."""
+    db = tmp_path / "doit.db"
+    db.mkdir()
+    with pytest.raises(InvalidDodoFile, match=rf"^{db}: cannot open the dependency DB \(unable to open database "
+                                              rf"file \[SQLITE_CANTOPEN\]\)$"):
+        doit_plugins.DurableSqliteDB(str(db), JSONCodec())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doit.db"] and db.is_dir()
+    db.rmdir()
+    db.write_bytes(b"not a database" * 100)
+    doit_plugins.DurableSqliteDB(str(db), JSONCodec()).dump()          # damaged: moved aside, a new one made
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["doit.db", "doit.db.corrupt"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 
 import pytest
 
@@ -130,16 +129,6 @@ def test_a_run_without_a_model_answer_is_neither_sealed_nor_priced(fresh):
     fresh.doit(env={**env, "FAIL_RUNS": ""})
     assert fresh.calls("agent") == ["T0/00/run_02"] and fresh.calls("judge") == ["T0/00/run_02 2"]
     assert fresh.json("T0/00/run_02/agent/result.json")["outcome"] == "completed"
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 24 MiB tmpfs (the tests run as root, as CI does)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_full_disk_while_capturing_is_an_infrastructure_failure(fresh, small_disk):
