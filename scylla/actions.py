@@ -117,8 +117,8 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
     A paid task (`paid`: its kind, agent or judge) starts only within the budget and records its cost."""
     if ADOPTING:
         return TaskFailed(f"{task}: not finished in the adopted experiment; the next `doit` runs it")
-    out = Path(out_dir)
-    with durable.file_lock(Path(tree.LOCKS_DIR) / (task.replace("/", "_").replace(":", "-") + ".lock")):
+    out, lock = Path(out_dir), Path(tree.LOCKS_DIR) / task.replace("/", "_").replace(":", "-")
+    with durable.file_lock(f"{lock}.lock"):
         if _done_by_another_doit(out, task, config, inputs):
             return None
         if missing := [p for p in inputs if durable.stat(p) is None]:
@@ -129,9 +129,14 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
             return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
         if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed
             return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
-        failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
-        if paid and failed is None:
-            budget.record(paid, out_dir)
+        # a paid call holds room for its seal meanwhile: a disk that fills up during the call must not
+        # leave it finished but unsealed (the next doit would buy it again)
+        with durable.space_reserved(f"{lock}.space") if paid else contextlib.nullcontext():
+            failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
+        if failed is None:
+            durable.write_seal(out, task, config, inputs)
+            if paid:
+                budget.record(paid, out_dir)
         return failed
 
 
@@ -179,7 +184,7 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
             except OSError as archiving:
                 where = f"partial outputs left in place ({archiving}); the next `doit` archives them"
             return TaskFailed(f"{task}: infrastructure failure: {reason}\n{where}; the next `doit` retries this task")
-    durable.write_seal(out, task, config, inputs)
+    return None
 
 
 def check_preflight(exp: Experiment):

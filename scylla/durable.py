@@ -87,6 +87,30 @@ def unwritable_message(path: str | os.PathLike, exc: OSError) -> str:
             f"writable, or run on a writable copy (`doit status` and `doit list` read it as it is)")
 
 
+SEAL_RESERVE = 1 << 20       # bytes held, while paid work runs, for the seal written after it
+
+
+@contextlib.contextmanager
+def space_reserved(path: str | os.PathLike, size: int = SEAL_RESERVE):
+    """Hold `size` bytes at `path` (allocated, not sparse) until the block ends, then free them. A paid
+    task holds them while it calls, so that the disk filling meanwhile cannot keep its seal from being
+    written afterwards (an unsealed finished call would be paid for again). No space for them: DiskFull
+    before any call."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if out_of_space(exc):
+                raise DiskFull.at(path, size) from None
+            raise
+        yield
+    finally:
+        os.close(fd)
+        with _suppress():
+            os.unlink(path)
+
+
 class InfraFailure(Exception):
     """Rate limit, timeout, missing CLI, git/workspace error...: the task fails, its partial outputs are
     archived under .failed/, and the next `doit` retries it."""

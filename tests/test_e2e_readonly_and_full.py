@@ -152,3 +152,22 @@ def test_a_full_disk_fails_in_one_line_and_the_next_doit_completes(hello, small_
     assert {f: (tree.root / f).read_bytes() for f in DERIVED} == original
     assert tree.calls("agent") == tree.calls("judge") == []
     assert tree.doit().executed == []
+
+
+def test_a_paid_call_holds_room_for_its_seal_and_starts_only_with_it(small_disk):
+    """actions.sealed holds durable.SEAL_RESERVE bytes while an agent or judge call runs: the disk filling
+    meanwhile (the agent's own files, a neighbour) cannot keep the finished call from being sealed; with
+    no room for it, nothing is called."""
+    from scylla import durable
+    filler = fill(small_disk, leave=durable.SEAL_RESERVE + 256 * 1024)
+    with durable.space_reserved(small_disk / "call.space"):
+        with pytest.raises(OSError) as full:                    # the disk fills up during the call
+            durable.write_bytes(small_disk / "agent-output", b"x" * durable.SEAL_RESERVE)
+        assert durable.out_of_space(full.value)
+    durable.write_bytes(small_disk / "seal.json", b"s" * (durable.SEAL_RESERVE // 2))   # then the seal fits
+    assert not (small_disk / "call.space").exists()
+    filler.unlink()
+    fill(small_disk, leave=64 * 1024)
+    with pytest.raises(durable.DiskFull, match="call.space"):
+        with durable.space_reserved(small_disk / "call.space"):
+            pytest.fail("a call started without room for its seal")
