@@ -52,6 +52,7 @@ MODULE_TOOLS = {"ruff": "ruff", "pre-commit": "pre_commit"}
 # (pyproject.toml); pre-commit is optional: only a workspace with a .pre-commit-config.yaml uses it, and
 # its hooks pin their own versions (it is N/A without pre-commit installed beside Scylla).
 PYTHON_TOOLS = ("pytest", "ruff", "pre-commit")
+CALLER_PYTEST_VARS = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
 # The command that tells whether a language's toolchain is installed (ProjectScylla also runs mojo fixtures).
 TOOLCHAINS = {"mojo": "mojo"}
 
@@ -210,7 +211,9 @@ class _Runner:
         return _step("pass" if code == 0 else "fail", code, f"exit code {code}", command), code
 
     def _execute(self, script: Path, out_path: Path) -> tuple[int | None, str]:
-        env = {**os.environ, "SCYLLA_SCRATCH": str(self.scratch)}
+        # the caller's pytest options (e.g. a test run's PYTEST_ADDOPTS=-n 2) are not the pipeline's
+        env = {**{k: v for k, v in os.environ.items() if k not in CALLER_PYTEST_VARS},
+               "SCYLLA_SCRATCH": str(self.scratch)}
         done = run_shell(f"bash {shlex.quote(str(script))}", self.workspace, env, out_path, None, self.timeout)
         if done.capture_error:          # a step's log cut short must not pass for what the step printed
             raise InfraFailure(f"pipeline step {script.stem}: output not captured whole ({done.capture_error})")
