@@ -34,7 +34,8 @@ def start() -> None:
     read, write = os.pipe()
     try:
         subprocess.Popen([sys.executable, "-I", "-S", __file__, token, tempfile.gettempdir()], stdin=read,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                         cwd="/")          # (it must not hold the tree's file system busy)
     finally:
         os.close(read)
     # `write` stays open, unwritten, for the life of this process and of the workers it forks; no
