@@ -277,11 +277,17 @@ def seal_path(output_dir: str | os.PathLike) -> Path:
 def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: list[str]) -> None:
     """Record that `task` completed from these inputs and this configuration, and the md5 of each
     output it wrote (its raw captures: a damaged one is then told from a new one). Call it last."""
-    outputs = {e.name: output_record(e.path) for e in os.scandir(output_dir)
-               if e.is_file(follow_symlinks=False) and not e.name.startswith(".")} if os.path.isdir(output_dir) else {}
     record = {"task": task, "config": config, "inputs": {p: _fingerprint(p) for p in sorted(inputs)},
-              "outputs": dict(sorted(outputs.items()))}
+              "outputs": _output_records(output_dir)}
     write_json(seal_path(output_dir), record)
+
+
+def _output_records(output_dir: str | os.PathLike, names: list[str] | None = None) -> dict[str, str]:
+    """name -> output_record of the files in `output_dir` (those of `names`, or all but dot files)."""
+    if not os.path.isdir(output_dir):
+        return {}
+    return {e.name: output_record(e.path) for e in sorted(os.scandir(output_dir), key=lambda e: e.name)
+            if e.is_file(follow_symlinks=False) and (e.name in names if names is not None else not e.name.startswith("."))}
 
 
 def output_record(path: str) -> str:
@@ -311,10 +317,9 @@ def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, so
     and `inputs` are unchanged. `inputs` are those of the task's inputs the adopted work saw (the other
     tool's own files, e.g. the judge prompt its judges read); inputs Scylla made itself are not covered.
     `outputs`: the names of its raw captures, recorded so that a damaged one is told from the original."""
-    recorded = {n: output_record(f"{os.fspath(output_dir)}/{n}") for n in sorted(outputs)
-                if os.path.isfile(f"{os.fspath(output_dir)}/{n}")}
     write_json(seal_path(output_dir), {"task": task, "config": config, "adopted_from": source,
-                                       "inputs": {p: _fingerprint(p) for p in sorted(inputs)}, "outputs": recorded})
+                                       "inputs": {p: _fingerprint(p) for p in sorted(inputs)},
+                                       "outputs": _output_records(output_dir, list(outputs))})
 
 
 def covered_inputs(seal: dict, inputs: list[str]) -> list[str]:
