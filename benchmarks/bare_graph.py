@@ -36,16 +36,16 @@ def task_graph():
 
 def export(spec: Path, dest: Path) -> Path:
     """Write DEST/graph.json and DEST/dodo.py for the experiment of `spec`; returns the dodo."""
-    from scylla import graph, tree
+    from scylla import context, graph, kinds
     from scylla.spec import load_experiment
     exp = load_experiment(spec)
     os.chdir(exp.root)                       # task paths are relative to the experiment root
-    tree.set_runs_dir(exp.runs_dir)
+    context.install(context.RunContext(root=Path(exp.root).resolve(), runs_dir=exp.runs_dir))
     tasks = []
     for d in graph.tasks(exp):
         if d.get("name", "") is None:
             continue                         # group tasks: doit makes them from the subtasks
-        sealed = next((u for u in d.get("uptodate", ()) if isinstance(u, graph.Sealed)), None)
+        sealed = next((u for u in d.get("uptodate", ()) if isinstance(u, kinds.Sealed)), None)
         tasks.append({"basename": d["basename"], **({"name": d["name"]} if "name" in d else {}),
                       "file_dep": sorted(sealed.inputs if sealed else d.get("file_dep", ())),
                       "targets": list(d.get("targets", ())), "task_dep": list(d.get("task_dep", ())),

@@ -130,7 +130,7 @@ def _seal_all(tasks: list[dict], kind: str, write) -> None:
     for task in tasks:
         if task.get("basename") != kind or "meta" not in task:
             continue
-        _, (_action, *action_args, name, inputs, digest) = task["actions"][0]    # (graph.space_checked, (action, ...))
+        _, (_action, *action_args, name, inputs, digest) = task["actions"][0]    # (kinds.space_checked, (action, ...))
         write(*action_args, Path(task["meta"]["sealed"]))
         durable.write_seal(task["meta"]["sealed"], name, digest, inputs)
 

@@ -20,7 +20,7 @@ from typing import Callable
 
 from doit.exceptions import TaskFailed
 
-from . import budget, durable, pipeline, preflight, reports, resources, results, secrets, throttle, tree, workspace
+from . import budget, context, durable, pipeline, preflight, reports, resources, results, secrets, throttle, tree, workspace
 from .agents import claude_code
 from .agents import command as command_agent
 from .durable import read_json_object as read_obj
@@ -33,7 +33,6 @@ from .judges import reply as judge_reply
 from .spec import Experiment, Limits, Subtest, load_yaml, pass_threshold
 from .tree import RunPaths, SubtestPaths, TierPaths
 
-STARTED = time.time()      # when this doit invocation loaded the experiment (inherited by its workers)
 
 
 def _now() -> str:
@@ -43,11 +42,6 @@ def _now() -> str:
 
 # ---------------------------------------------------------------- sealed execution
 
-# True while `scylla adopt` builds Scylla's own files around adopted work: it pays for nothing and
-# leaves every run-level file to the next `doit` (so `doit list --status` shows what remains)
-ADOPTING = False
-
-
 def _left_for_doit(kind: str, slot: bool = False):
     """The action of a run-level derived task (`kind`:RUN, or `kind`:RUN/judge_NN with `slot`, the last
     argument being the slot number): refused while adopting; in an adopted tree, the files ProjectScylla
@@ -55,7 +49,7 @@ def _left_for_doit(kind: str, slot: bool = False):
     def decorate(action):
         @functools.wraps(action)
         def wrapper(*args, **kwargs):
-            if ADOPTING:
+            if context.CURRENT.adopting:      # (`scylla adopt` leaves every run-level file to the next `doit`)
                 return TaskFailed("not finished in the adopted experiment; the next `doit` builds it")
             run = next(a for a in args if isinstance(a, RunPaths))
             if restored(f"{kind}:{run.id}" + (f"/judge_{args[-1]:02d}" if slot else "")):
@@ -63,10 +57,6 @@ def _left_for_doit(kind: str, slot: bool = False):
             return action(*args, **kwargs)
         return wrapper
     return decorate
-
-
-# The experiment root, absolute (set by loader.load): plan.py dry-runs these actions in a scratch directory
-ROOT: Path | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,7 +72,8 @@ def restored(task: str) -> bool:
     as they were at adoption: its original bytes (kept under .scylla/originals/) are then the exact
     answer. A rebuild in Scylla's format would differ, and a different judge_prompt.md would re-buy the
     adopted judgments that read the original. Returns False (build it) when anything does not match."""
-    entry = _adopted_derived(ROOT).get(task)
+    root = context.CURRENT.root     # (absolute: plan.py dry-runs these actions in a scratch directory)
+    entry = _adopted_derived(root).get(task)
     if entry is None:
         return False
     for path, digest in entry["inputs"].items():
@@ -95,7 +86,7 @@ def restored(task: str) -> bool:
             return False
     originals = {}
     for target, kept in entry["targets"].items():
-        for source in (target, ROOT / tree.ORIGINALS / kept["original"]):    # as it is, or the kept copy
+        for source in (target, root / tree.ORIGINALS / kept["original"]):    # as it is, or the kept copy
             try:
                 data = Path(source).read_bytes()
             except OSError:
@@ -115,7 +106,7 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
            paid: str | None = None):
     """Run an expensive task so that it is either complete and sealed, or archived and failed.
     A paid task (`paid`: its kind, agent or judge) starts only within the budget and records its cost."""
-    if ADOPTING:
+    if context.CURRENT.adopting:
         return TaskFailed(f"{task}: not finished in the adopted experiment; the next `doit` runs it")
     out, lock = Path(out_dir), Path(tree.LOCKS_DIR) / task.replace("/", "_").replace(":", "-")
     with durable.file_lock(f"{lock}.lock"):
@@ -144,7 +135,7 @@ def _done_by_another_doit(out: Path, task: str, config: str, inputs: list[str]) 
     """A seal that covers this task and appeared after this doit started was written by a worker of an
     earlier doit (left running when its parent was killed) while we waited for the task's lock."""
     try:
-        if durable.seal_path(out).stat().st_mtime < STARTED:
+        if durable.seal_path(out).stat().st_mtime < context.CURRENT.started:
             return False
         return durable.seal_mismatch(durable.read_seal(out), task, config, inputs) is None
     except (OSError, durable.ArtifactError):
@@ -189,7 +180,7 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
 
 def check_preflight(exp: Experiment):
     """The `preflight` task: record what would make paid work fail (sealed tasks refuse while it does)."""
-    if ADOPTING:
+    if context.CURRENT.adopting:
         return TaskFailed("preflight: left to the next `doit`")
     preflight.record(exp)          # (its findings reach the user through the calls they refuse, and status)
     return None
@@ -343,7 +334,7 @@ def _restored_adopted_pipeline(exp: Experiment, run: RunPaths, task_name: str, i
     """An adopted pipeline (ProjectScylla kept its scripts and logs) whose pipeline.json is lost or
     damaged while its seal still covers it: the placeholder adoption wrote comes back, byte for byte
     (its workspace is often gone, and its judges read the prompt built from the placeholder). Its seal
-    records the configuration without a toolchain (graph.Sealed.config_for)."""
+    records the configuration without a toolchain (kinds.Sealed.config_for)."""
     try:
         seal = durable.read_seal(run.commands_dir)
     except durable.ArtifactError:

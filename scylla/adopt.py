@@ -288,7 +288,7 @@ def seal_finished(exp, tasks: list[dict], originals: set[str], same: frozenset[s
         _fill([*task["targets"], *(str(out / f) for f in raw)])
         name = f"{task['basename']}:{task['name']}"
         seen = [p for p in task["uptodate"][0].inputs if os.path.abspath(p) in originals or p in same]
-        # the configuration without Scylla's toolchain: ProjectScylla's was not recorded (graph.Sealed)
+        # the configuration without Scylla's toolchain: ProjectScylla's was not recorded (kinds.Sealed)
         durable.write_adopted_seal(out, name, task["uptodate"][0].adopted_config, SOURCE, seen, raw)
         counts[task["basename"]] += 1
     return counts
@@ -302,7 +302,7 @@ def record_derived(tasks: list[dict], ps_dir: Path | None = None) -> int:
     from doit.task import Task
 
     from .doit_plugins import DurableSqliteDB
-    from .graph import Intact, intact_values
+    from .kinds import Intact, intact_values
     by_name = {f"{t['basename']}:{t['name']}" if t.get("name") else t["basename"]: t
                for t in tasks if "actions" in t}                       # not the group tasks
     sealed_ok = {n for n, t in by_name.items() if "sealed" in (t.get("meta") or {}) and t["uptodate"][0]()}
@@ -518,10 +518,15 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
-    from . import actions, graph, loader
+    from . import context, graph, loader
     spec = write_spec(ps_dir, checked.spec)
     loaded = loader.load(str(spec))                  # from here on, cwd is Scylla's root in ps_dir
     exp = loaded["EXPERIMENT"]
+    # one context for every doit below (not one per doit: SCYLLA_BEGIN is left out), nothing cached
+    # between them (each changes the tree)
+    del loaded["SCYLLA_BEGIN"]
+    ctx = context.install(context.RunContext(command="adopt", root=Path(exp.root).resolve(), runs_dir=exp.runs_dir))
+    loader.start_writing(exp, ctx, over_budget=False)
     for cache in (checked.scratch / tree.REPOS_DIR).iterdir():           # the repository checked above
         if not Path(tree.REPOS_DIR, cache.name).exists():                  # (adopted before: it has one)
             Path(tree.REPOS_DIR).mkdir(parents=True, exist_ok=True)
@@ -539,11 +544,8 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
     same = frozenset([tree.PROMPT] if (ps_dir / PS_PROMPT).is_file() else [])
     counts = seal_finished(exp, tasks, originals, same)
     record_derived(tasks)
-    actions.ADOPTING = True                          # Scylla's configs and aggregates; nothing paid
-    try:
+    with context.scoped(adopting=True):              # Scylla's configs and aggregates; nothing paid
         doit("adopt.log", "--continue")
-    finally:
-        actions.ADOPTING = False
     _check_configs(exp)
     # doit drops the record of every task downstream of a failure (here: of unfinished work); restore them
     counts["derived"] = record_derived(tasks, ps_dir)

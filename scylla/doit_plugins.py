@@ -2,7 +2,7 @@
 construction.
 
 Stock doit writes its DB once, when `doit run` ends, so a SIGKILL forgets every task finished in
-that invocation. Expensive tasks do not rely on the DB at all (see graph.Sealed); this backend
+that invocation. Expensive tasks do not rely on the DB at all (see kinds.Sealed); this backend
 keeps the cheap tasks' records too, at most COMMIT_EVERY seconds behind, and treats a damaged DB
 as empty (it is only a cache). Read-only commands open it read-only and write nothing (a read-only tree
 reads as it is); a DB that cannot be opened or saved (permissions, a full disk) is reported in one line,
@@ -26,20 +26,18 @@ import orjson
 
 from doit import dependency, runner
 
-from . import durable, reaper
+from doit.cmd_base import NamespaceTaskLoader
 from doit.dependency import DatabaseException, SqliteDB
 from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.task import Task, dict_to_task
+
+from . import context, durable, reaper
 
 
 # A commit per task record costs ~0.2 ms: 1,000 regenerated results paid ~0.25 s for it. Records of
 # cheap tasks lost to a SIGKILL inside this window only make those tasks run again (their outputs come
 # out byte-identical and are left untouched); paid tasks are recognised by their seals, not by the DB.
 COMMIT_EVERY = 0.2
-
-# True in read-only commands (status, list, info) and in a plan computed beside a run (runplan.py): doit's
-# status check drops a task's record when its file checker changed, and that must not reach the DB then
-READ_ONLY = False
 
 
 def _read_records(name: str) -> dict:
@@ -120,6 +118,22 @@ def _finish(self):
 runner.Runner.finish = _finish
 
 
+_namespace_load_tasks = NamespaceTaskLoader.load_tasks
+
+
+def _load_tasks(self, cmd, pos_args):
+    """doit's dodo.py (namespace) loader, telling the namespace first which command runs: doit names the
+    command only here, once it made its DB (scylla.loader.Experiment.begin builds the run-time context
+    from it and opens the DB accordingly)."""
+    begin = (self.namespace or {}).get("SCYLLA_BEGIN")
+    if begin is not None:
+        begin(cmd)
+    return _namespace_load_tasks(self, cmd, pos_args)
+
+
+NamespaceTaskLoader.load_tasks = _load_tasks
+
+
 class DurableSqliteDB(SqliteDB):
     """SQLite backend, WAL mode, finished task records committed at least every COMMIT_EVERY
     seconds (doit writes a record's `deps:` key last) and at the end."""
@@ -127,7 +141,20 @@ class DurableSqliteDB(SqliteDB):
     desc = "sqlite3, committed per task (Scylla)"
 
     def __init__(self, name, codec, *, module_name=None):
-        if READ_ONLY:
+        # opened by open(): doit makes its DB before it tells the task loader which command runs, and the
+        # command decides how (read-only commands, and a plan computed beside a run, write nothing: doit's
+        # status check drops a task's record when its file checker changed, and that must not reach the DB)
+        self.name, self.codec, self._module_name, self._conn = name, codec, module_name, None
+        self._cache, self._dirty, self._raw, self._opened = {}, set(), {}, False
+        self._committed_at = time.monotonic()
+
+    def open(self):
+        """Open the DB as the installed context says (scylla.loader.begin calls it; else the first use)."""
+        if self._opened:
+            return
+        self._opened = True
+        name, codec, module_name = self.name, self.codec, self._module_name
+        if context.CURRENT.read_only:
             self._open_read_only(name, codec)
             return
         os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
@@ -166,13 +193,16 @@ class DurableSqliteDB(SqliteDB):
                   f"runs and judgments are recognised from their seals)", file=sys.stderr)
 
     def _get_task_data(self, task_id):
+        self.open()
         text = self._raw.pop(task_id, None)
         return orjson.loads(text) if text is not None else {}
 
     def in_(self, task_id):
+        self.open()
         return task_id in self._cache or task_id in self._raw
 
     def set(self, task_id, dependency, value):
+        self.open()
         super().set(task_id, dependency, value)
         # `deps:` is the last key Dependency.save_success writes; it runs in doit's main thread, one
         # task at a time, so every dirty record is complete here
@@ -180,7 +210,7 @@ class DurableSqliteDB(SqliteDB):
             self._commit_dirty()
 
     def _commit_dirty(self):
-        if READ_ONLY:
+        if context.CURRENT.read_only:
             return
         try:
             self._conn.executemany("insert or replace into doit values (?,?)",
@@ -196,7 +226,9 @@ class DurableSqliteDB(SqliteDB):
         self._committed_at = time.monotonic()
 
     def dump(self):
-        if READ_ONLY:
+        if not self._opened:
+            return
+        if context.CURRENT.read_only:
             self._dirty = set()
             return
         needed = sum(len(self.codec.encode(self._cache[t])) for t in self._dirty)
@@ -210,12 +242,14 @@ class DurableSqliteDB(SqliteDB):
                             f"same files; no agent or judge call)") from None
 
     def remove_all(self):
+        self.open()
         self._raw = {}
         super().remove_all()
 
     def remove(self, task_id):
+        self.open()
         self._raw.pop(task_id, None)
-        if READ_ONLY:
+        if context.CURRENT.read_only:
             self._cache.pop(task_id, None)
             self._dirty.discard(task_id)
             return
@@ -261,7 +295,7 @@ def _handle_task_error(self, node, base_fail):
 
 
 class LostInput(TaskFailed):
-    """A cheap task refused to run: an input it derives from is a lost raw capture (graph.cheap_action).
+    """A cheap task refused to run: an input it derives from is a lost raw capture (kinds.cheap_action).
     Like a task that did not run, it does not stop `doit`."""
 
 

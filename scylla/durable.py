@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from . import context
+
 SEAL_NAME = ".seal.json"
 INPUT_MISSING = "input missing:"
 INPUT_CHANGED = "input changed:"
@@ -220,39 +222,34 @@ def read_json_object(path: str | os.PathLike) -> dict:
 
 # ---------------------------------------------------------------- fingerprints
 
-# Set to a dict while a read-only doit command (list, info) checks the graph: nothing writes then, and
-# a status check stats most files several times (as one task's output and other tasks' inputs).
-STAT_CACHE: dict[str, os.stat_result | None] | None = None
-
-
 def stat(path: str) -> os.stat_result | None:
-    """os.stat, or None for a missing file; cached while STAT_CACHE is on."""
-    if STAT_CACHE is not None and path in STAT_CACHE:
-        return STAT_CACHE[path]
+    """os.stat, or None for a missing file; cached while a read-only command runs (context.stat_cache:
+    nothing writes then, and a status check stats most files several times, as one task's output and
+    other tasks' inputs)."""
+    cache = context.CURRENT.stat_cache
+    if cache is not None and path in cache:
+        return cache[path]
     try:
         st = os.stat(path)
     except OSError:
         st = None
-    if STAT_CACHE is not None:
-        STAT_CACHE[path] = st
+    if cache is not None:
+        cache[path] = st
     return st
 
 
-# Set to a dict while `doit` executes tasks: the stats its status checks take of task *inputs*. doit
-# checks a task's inputs only once every task that writes them has finished, and no task writes them
-# again in the same invocation, so the first consumer's stat holds for every later one (config/ files
-# are inputs of thousands of tasks). Targets (checked before their task writes them) are not cached, nor
-# are the checks a task makes under its lock before paying (actions.sealed): those stat afresh.
-INPUT_STATS: dict[str, os.stat_result | None] | None = None
-
-
 def input_stat(path: str) -> os.stat_result | None:
-    """`stat` for a status check of a task's input: cached in INPUT_STATS while doit executes tasks."""
-    if INPUT_STATS is None:
+    """`stat` for a status check of a task's input, cached while doit executes tasks (context.input_stats).
+    doit checks a task's inputs only once every task that writes them has finished, and no task writes them
+    again in the same invocation, so the first consumer's stat holds for every later one (config/ files
+    are inputs of thousands of tasks). Targets (checked before their task writes them) are not cached, nor
+    are the checks a task makes under its lock before paying (actions.sealed): those stat afresh."""
+    cache = context.CURRENT.input_stats
+    if cache is None:
         return stat(path)
-    if path not in INPUT_STATS:
-        INPUT_STATS[path] = stat(path)
-    return INPUT_STATS[path]
+    if path not in cache:
+        cache[path] = stat(path)
+    return cache[path]
 
 
 def file_md5(path: str | os.PathLike) -> str:
@@ -426,13 +423,13 @@ def file_lock(path: str | os.PathLike):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-_HELD_LOCKS: list = []
+_HELD_LOCKS: dict = {}
 
 
 def _close_in_child() -> None:
     # Forked workers must not keep the experiment lock alive if the main doit process dies: a worker
     # that is mid-task is covered by that task's own lock (see actions.sealed).
-    for fh in _HELD_LOCKS:
+    for fh in _HELD_LOCKS.values():
         fh.close()
     _HELD_LOCKS.clear()
 
@@ -442,7 +439,11 @@ os.register_at_fork(after_in_child=_close_in_child)
 
 def hold_experiment_lock(lock_file: str | os.PathLike) -> None:
     """Hold an exclusive lock for the life of this process, so two `doit` runs never execute (and pay
-    for) the same tasks at once. Raises ArtifactError naming the holder if it is taken."""
+    for) the same tasks at once. Raises ArtifactError naming the holder if it is taken. Held once per
+    process (several doit invocations in one process, e.g. `scylla adopt`, share it)."""
+    key = os.path.abspath(lock_file)
+    if key in _HELD_LOCKS:
+        return
     fh = open(lock_file, "a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -455,7 +456,7 @@ def hold_experiment_lock(lock_file: str | os.PathLike) -> None:
     fh.truncate(0)
     fh.write(f"pid {os.getpid()}\n")
     fh.flush()
-    _HELD_LOCKS.append(fh)
+    _HELD_LOCKS[key] = fh
 
 
 # ---------------------------------------------------------------- archive of previous attempts

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from .budget import recorded_cost, recorded_seconds
 from .judges.openai_judge import cost_usd as list_price
-from .plan import Plan, TaskId, _sealed
+from .kinds import PAID_KINDS, TaskId
+from .plan import Plan, _sealed
 
 SAMPLE = 25
 ASSUMED_TOKENS = {"agent": (100_000, 5_000), "judge": (10_000, 1_000)}   # input, output per call
-PAID_CALLS = ("agent", "judge")
 
 
 def assumption_text() -> str:
@@ -40,8 +40,8 @@ class Estimator:
         self.plan = plan
         self.done: dict[tuple[str, str | None], list] = {}
         for name, v in plan.verdicts.items():
-            t = TaskId.parse(name)
-            if t.kind in PAID_CALLS and v.state in ("done", "may_run"):     # (a may_run one: sealed as configured)
+            t = plan.id(name)
+            if t.kind in PAID_KINDS and v.state in ("done", "may_run"):     # (a may_run one: sealed as configured)
                 self.done.setdefault((t.row, t.tier), []).append(plan.tasks[name])
         self.cache: dict[tuple[str, str | None], Estimate] = {}
         self.assumed = False
@@ -84,8 +84,8 @@ def forecast(plan: Plan, exp, names: list[str]) -> dict:
     """Expected cost and time of the agent and judge calls among `names` that would (or may) run."""
     estimate, rows = Estimator(plan), {}
     for name in names:
-        t, v = TaskId.parse(name), plan.verdicts[name]
-        if t.kind not in PAID_CALLS or v.state not in ("to_run", "may_run"):
+        t, v = plan.id(name), plan.verdicts[name]
+        if t.kind not in PAID_KINDS or v.state not in ("to_run", "may_run"):
             continue
         e, prefix = estimate(t), "" if v.state == "to_run" else "may_"
         row = rows.setdefault(t.row, {"to_run": 0, "may_run": 0, "cost_usd": 0.0, "may_cost_usd": 0.0,

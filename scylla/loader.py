@@ -1,19 +1,19 @@
 """What dodo.py calls: the experiment named by `doit exp=PATH` loaded, doit's working directory moved to
-its root, the run-time state of this invocation set (stat caches, the experiment lock, the budget, the
-run plan), and the task creator doit asks for the tasks (graph.tasks)."""
+its root, and the task creator doit asks for the tasks (graph.tasks). Once doit names its command, the
+run-time context of this invocation (context.py: stat caches, whether the DB is written) and, for a
+command that writes, the experiment lock, the budget and the run plan (begin)."""
 
 from __future__ import annotations
 
 import gc
 import os
 import signal
-import sys
 from pathlib import Path
 
 from doit.exceptions import InvalidDodoFile
 
-from . import actions, budget, doit_plugins, durable, graph, progress, reaper, runplan, tree
-from .spec import SpecError, load_experiment
+from . import budget, context, doit_plugins, durable, graph, progress, reaper, runplan, tree
+from .spec import Experiment, SpecError, load_experiment
 
 DEFAULT_SPEC = "examples/hello/experiment.yaml"
 
@@ -32,32 +32,12 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-READ_ONLY_COMMANDS = {"list", "info", "help", "dumpdb", "tabcompletion", "status"}
-
-
-def _command_executes_tasks(argv: list[str]) -> bool:
-    """Whether this doit invocation may execute tasks or write the DB (anything but list/info/help)."""
-    args = iter(argv)
-    for arg in args:
-        if arg in ("-f", "--file", "-d", "--dir"):
-            next(args, None)
-        elif not arg.startswith("-") and "=" not in arg:
-            return arg not in READ_ONLY_COMMANDS
-    return True
-
-
-def _enter_tree(root: Path, executes: bool) -> None:
-    """Make doit's working directory the experiment root. Only a command that executes tasks makes the
-    tree's state directory: status, list and info write nothing (a read-only tree reads as it is)."""
+def _enter_tree(root: Path) -> None:
+    """Make doit's working directory the experiment root (before doit opens its DB there, relative to it).
+    A root not made yet is made empty: status, list and info write nothing else (a read-only tree reads as
+    it is), a command that writes makes the state directory once doit says which command runs (begin)."""
     try:
-        if executes:
-            Path(root, tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
-        elif not Path(root).is_dir():
-            try:
-                Path(root).mkdir(parents=True)
-            except OSError as exc:
-                raise InvalidDodoFile(f"{root}: the experiment has no results yet, and its directory cannot be "
-                                      f"made ({exc.strerror}): nothing to show") from None
+        Path(root).mkdir(parents=True, exist_ok=True)
         os.chdir(root)
     except OSError as exc:
         raise InvalidDodoFile(_unwritable(root, exc)) from None
@@ -67,8 +47,37 @@ def _unwritable(root: Path, exc: OSError) -> str:
     return durable.space_failure(exc) if durable.out_of_space(exc) else durable.unwritable_message(root, exc)
 
 
+def begin(exp: Experiment, command, over_budget: bool) -> context.RunContext:
+    """Once doit names the command (doit_plugins: the namespace loader): this process's run-time context,
+    and, for a command that writes, what writing needs (start_writing). Then doit's DB is opened as the
+    context says."""
+    ctx = context.install(context.for_command(command, Path(exp.root).resolve(), exp.runs_dir))
+    if ctx.writes:
+        start_writing(exp, ctx, over_budget)
+    backend = getattr(getattr(command, "dep_manager", None), "backend", None)
+    if isinstance(backend, doit_plugins.DurableSqliteDB):
+        backend.open()
+    return ctx
+
+
+def start_writing(exp: Experiment, ctx: context.RunContext, over_budget: bool) -> None:
+    """The state directory, the experiment lock, the budget, the run plan (the gate of paid calls) and
+    the reaper of whatever this process starts, for a process that may execute tasks."""
+    try:
+        Path(tree.STATE_DIR).mkdir(exist_ok=True)
+        durable.hold_experiment_lock(tree.RUN_LOCK)
+    except durable.ArtifactError as exc:
+        raise InvalidDodoFile(str(exc)) from None
+    except OSError as exc:          # (the first write of a `doit`)
+        raise InvalidDodoFile(_unwritable(exp.root, exc)) from None
+    budget.configure(exp, override=over_budget)
+    ctx.paid_due = runplan.begin(exp).paid_task_due
+    reaper.start()
+
+
 def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None) -> dict:
-    """Everything dodo.py exports: DOIT_CONFIG and the task creator.
+    """Everything dodo.py exports: DOIT_CONFIG, the task creator, and SCYLLA_BEGIN (called by doit_plugins
+    with doit's command before the tasks are made).
 
     doit's working directory becomes the experiment root, so every path doit stores is relative
     to it and the tree (with its .scylla/ DB) can move without going stale. `over_budget=1` lets
@@ -77,24 +86,7 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
         exp = load_experiment(_resolve_spec(spec_arg))
     except SpecError as exc:          # a user error: doit prints it without a traceback
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
-    executes = _command_executes_tasks(sys.argv[1:])
-    _enter_tree(exp.root, executes)
-    actions.ROOT = Path(exp.root).resolve()
-    tree.set_runs_dir(exp.runs_dir)
-    if not executes:
-        durable.STAT_CACHE = {}          # nothing writes during list/info: stat each file once
-        doit_plugins.READ_ONLY = True
-    if executes:
-        durable.INPUT_STATS = {}
-        try:
-            durable.hold_experiment_lock(tree.RUN_LOCK)
-        except durable.ArtifactError as exc:
-            raise InvalidDodoFile(str(exc)) from None
-        except OSError as exc:          # (the first write of a `doit`)
-            raise InvalidDodoFile(_unwritable(exp.root, exc)) from None
-        budget.configure(exp, override=_flag(over_budget))
-        graph.Sealed.paid_due = runplan.begin(exp).paid_task_due
-        reaper.start()
+    _enter_tree(exp.root)
     # doit saves its DB on SystemExit but not when a signal kills it outright (CI timeouts), and
     # prints a traceback for a KeyboardInterrupt: both end doit as an exit that says it was interrupted
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -118,6 +110,7 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
         "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla",
                         "check_file_uptodate": doit_plugins.MD5Checker,
                         "verbosity": 1, "reporter": progress.ProgressReporter},
+        "SCYLLA_BEGIN": lambda command: begin(exp, command, _flag(over_budget)),
         "task_scylla": task_scylla,
         "EXPERIMENT": exp,
     }

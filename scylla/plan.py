@@ -29,42 +29,13 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from doit.exceptions import BaseFail
 
-from . import durable, reaper, tree
-from .graph import Intact, Sealed, cheap_action, invalid_judgment
+from . import context, durable, reaper, tree
+from .kinds import Intact, Sealed, TaskId, cheap_action, invalid_judgment, task_id
 
 STATES = ("done", "to_run", "may_run", "blocked", "refused")
-TIER = re.compile(r"^T\d+$")
-
-
-@dataclass(frozen=True)
-class TaskId:
-    """What a task name says (names mirror paths: `judge:T0/00/run_01/judge_02`)."""
-    name: str
-    kind: str
-    tier: str | None = None
-    subtest: str | None = None
-    run: int | None = None
-    slot: str | None = None
-
-    @property
-    def row(self) -> str:
-        """The status table's row: the kind, or the judge slot for judges."""
-        return self.slot or self.kind
-
-    @staticmethod
-    @lru_cache(maxsize=None)
-    def parse(name: str) -> "TaskId":
-        kind, _, rest = name.partition(":")
-        parts = rest.split("/") if rest else []
-        tier = parts[0] if parts and TIER.match(parts[0]) else None
-        subtest = "/".join(parts[:2]) if tier and len(parts) >= 2 else None
-        run = int(parts[2][4:]) if len(parts) >= 3 and re.fullmatch(r"run_\d+", parts[2]) else None
-        slot = parts[3] if kind == "judge" and len(parts) >= 4 else None
-        return TaskId(name, kind, tier, subtest, run, slot)
 
 
 @dataclass
@@ -161,6 +132,9 @@ class Plan:
         finally:
             if self._box:
                 shutil.rmtree(self._box, ignore_errors=True)
+
+    def id(self, name: str) -> TaskId:
+        return task_id(self.tasks[name])
 
     def names(self, state: str) -> list[str]:
         return [n for n, v in self.verdicts.items() if v.state == state]
@@ -270,8 +244,8 @@ class Plan:
                 changed = durable.seal_mismatch(one, sealed.task, config, [path]) is not None
                 lost = durable.stat(path) is None or changed and durable.damaged_capture(path)
                 self._input(path, lost, changed and not lost, lambda p=path: recorded[p].get("md5"), r,
-                            kept=lost)          # (graph.Sealed: nothing runs over a lost input)
-        if task.name.startswith("judge:") and invalid_judgment(sealed.out_dir):
+                            kept=lost)          # (kinds.Sealed: nothing runs over a lost input)
+        if task_id(task).kind == "judge" and invalid_judgment(sealed.out_dir):
             v.invalid = True
             if sealed.retry_invalid:
                 certain.append("invalid judgment, re-judging on request (rejudge=invalid)")
@@ -353,7 +327,7 @@ class Plan:
     def _simulate(self, task, v: Verdict) -> bool:
         """Dry-run a cheap task in the scratch directory when all its inputs' next content is known.
 
-        Only cheap tasks (graph.cheap_action) are dry-run: never an agent, judge, pipeline or worktree.
+        Only cheap tasks (kinds.cheap_action) are dry-run: never an agent, judge, pipeline or worktree.
         Their actions read and write paths relative to the working directory, which is the scratch
         directory meanwhile; it holds copies of the inputs (no links into the tree to write through)."""
         if any(_outside(t) for t in task.targets) or \
@@ -373,22 +347,21 @@ class Plan:
                 os.makedirs(os.path.dirname(copy), exist_ok=True)
                 shutil.copyfile(path, copy)
         here = os.getcwd()
-        # the stat caches hold the tree's files by relative path: the box's must not land in them
-        caches, durable.STAT_CACHE, durable.INPUT_STATS = (durable.STAT_CACHE, durable.INPUT_STATS), None, None
         try:
-            os.chdir(box)
-            with contextlib.redirect_stdout(io.StringIO()):
-                for action in task.actions:
-                    result = action.py_callable(*action.args, **action.kwargs)
-                    if result is False or isinstance(result, BaseFail):
-                        raise RuntimeError(getattr(result, "message", "") or "the action failed")
+            # the stat caches hold the tree's files by relative path: the box's must not land in them
+            with context.scoped(stat_cache=None, input_stats=None), contextlib.redirect_stdout(io.StringIO()):
+                os.chdir(box)
+                try:
+                    for action in task.actions:
+                        result = action.py_callable(*action.args, **action.kwargs)
+                        if result is False or isinstance(result, BaseFail):
+                            raise RuntimeError(getattr(result, "message", "") or "the action failed")
+                finally:
+                    os.chdir(here)
             return True
         except Exception as exc:            # the real run will tell; the plan just cannot know the bytes
             v.reasons.append(f"(a dry run of it failed: {str(exc).splitlines()[0][:200] if str(exc) else exc!r})")
             return False
-        finally:
-            os.chdir(here)
-            durable.STAT_CACHE, durable.INPUT_STATS = caches
 
     def _scratch(self) -> str:
         if self._box is None and self._scratch_path:
@@ -397,7 +370,7 @@ class Plan:
         elif self._box is None:
             self._box = tempfile.mkdtemp(prefix=reaper.scratch_prefix("plan"))
         # the root's place in the scratch directory: deeper when an adopted tree's runs sit above it
-        self._cwd = os.path.join(self._box, *["root"] * tree.runs_depth())
+        self._cwd = os.path.join(self._box, *["root"] * context.CURRENT.runs_depth)
         os.makedirs(self._cwd, exist_ok=True)
         return self._cwd
 
@@ -420,7 +393,7 @@ class Plan:
 
     def _last_failure(self, task) -> str | None:
         """The reason recorded with the task's newest archived failed attempt, if any."""
-        t = TaskId.parse(task.name)
+        t = task_id(task)
         if t.kind == "baseline":
             where, label = ".failed", "baseline"
         elif t.run is not None and t.kind in ("agent", "pipeline", "judge"):
@@ -442,13 +415,13 @@ class Plan:
 
     def _config_hint(self, task) -> str:
         """What changed, when config/experiment.json (written by the last setup) still shows the old value."""
-        if task.name.partition(":")[0] in ("pipeline", "baseline"):
+        if task_id(task).kind in ("pipeline", "baseline"):
             return self._toolchain_hint(task)
         try:
             before = durable.read_json_object(tree.EXPERIMENT_JSON)
         except durable.ArtifactError:
             return ""
-        now, t = task.meta.get("config", {}), TaskId.parse(task.name)
+        now, t = task.meta.get("config", {}), task_id(task)
         if t.kind == "judge" and t.slot:
             number = int(t.slot.split("_")[1])
             old = next((j for j in before.get("judges", []) if j.get("judge_number") == number), None)

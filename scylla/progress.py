@@ -25,9 +25,9 @@ from collections import Counter
 from doit.reporter import ExecutedOnlyReporter
 
 from . import budget, preflight, runplan
+from .kinds import HEAVY_KINDS, task_id
 
 PREFIX = "[scylla]"
-PAID = ("agent", "pipeline", "judge")
 INTERRUPTED: str | None = None      # the signal that ended this doit, if one did
 
 
@@ -37,10 +37,6 @@ def interrupted(signum, frame) -> None:
     global INTERRUPTED
     INTERRUPTED = signal.Signals(signum).name
     raise SystemExit(128 + signum)
-
-
-def _kind(name: str) -> str:
-    return name.partition(":")[0]
 
 
 def _clock(seconds: float) -> str:
@@ -87,7 +83,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         super().execute_task(task)
         if task.actions:                        # group tasks only gather their subtasks
             self.started[task.name] = time.monotonic()
-            self.begun[_kind(task.name)] += 1
+            self.begun[task_id(task).kind] += 1
             # a long cheap-only run gets totals only on a terminal: the plan costs a CPU for a while
             # (measured: regenerating 10,000 results took 7x longer beside it on 2 cores)
             if self.run and self.mode == "bar" and self.started[task.name] - self.t0 >= runplan.LONG_RUN:
@@ -129,12 +125,12 @@ class ProgressReporter(ExecutedOnlyReporter):
 
     def _finished(self, task) -> None:
         self.ended.add(task.name)
-        kind = _kind(task.name)
+        kind = task_id(task).kind
         self.finished[kind] += 1
         self.seconds[kind] += time.monotonic() - self.started.get(task.name, time.monotonic())
 
     def _add_spend(self, task) -> None:
-        kind = _kind(task.name)
+        kind = task_id(task).kind
         if kind in ("agent", "judge") and task.meta and task.meta.get("sealed"):
             self.spent += budget.finished_cost(kind, task.meta["sealed"]) or 0.0
 
@@ -188,7 +184,7 @@ class ProgressReporter(ExecutedOnlyReporter):
 
     def _plan_line(self, plan: dict) -> str:
         to_run, may = sum(plan["to_run"].values()), sum(plan["may_run"].values())
-        paid = ", ".join(f"{plan['to_run'].get(k, 0)} {k}" for k in PAID)
+        paid = ", ".join(f"{plan['to_run'].get(k, 0)} {k}" for k in HEAVY_KINDS)
         return (f"plan: {to_run} tasks to run ({paid})" + (f", {may} more may run" if may else "")
                 + f"; forecast {budget.money(plan['forecast']['cost_usd'])} (`doit status` for details)")
 

@@ -2,7 +2,7 @@
 
 Two users: the progress reporter (totals and ETA) and the budget gate (spent + forecast against
 `budget_usd` before the first agent or judge call). A `doit` with nothing to do never computes it: it
-starts when the first agent or judge task is due (its up-to-date check in graph.Sealed failed) or when
+starts when the first agent or judge task is due (its up-to-date check in kinds.Sealed failed) or when
 cheap tasks have been running for LONG_RUN seconds under a progress bar (a terminal). It runs in a
 forked child so that the run does not wait for it (except the budget gate, which must) and so that
 its dry runs (plan.py, which change the working directory) never disturb doit's worker threads. The
@@ -12,6 +12,7 @@ child when done (or by the parent when it stops the child early).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -24,7 +25,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 
-from . import budget, reaper
+from . import budget, context, reaper
 
 LONG_RUN = 5.0
 NICE = 10               # the child's priority below the run's when it computes progress totals only
@@ -36,10 +37,9 @@ def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: 
     calls, seconds per call, and what the experiment's results cost so far."""
     from doit.globals import Globals
 
-    from . import doit_plugins
     from .forecast import forecast
-    from .plan import Plan, TaskId
-    doit_plugins.READ_ONLY = True                   # (this process is a copy: nothing of it reaches the DB)
+    from .plan import Plan
+    context.install(dataclasses.replace(context.CURRENT, writes=False))   # (a copy: nothing of it reaches the DB)
     plan = Plan(tasks, Globals.dep_manager, selected, scratch=scratch)
     fc = forecast(plan, exp, list(plan.verdicts))
     to_run = set(plan.names("to_run"))
@@ -48,8 +48,8 @@ def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: 
         kind = "agent" if row == "agent" else "judge"
         seconds[kind] += r["seconds"] + r["may_seconds"]
         calls[kind] += (r["to_run"] + r["may_run"]) if not r["untimed"] else 0
-    return {"to_run": Counter(TaskId.parse(n).kind for n in to_run | (executed & set(plan.verdicts))),
-            "may_run": Counter(TaskId.parse(n).kind for n in plan.names("may_run")),
+    return {"to_run": Counter(plan.id(n).kind for n in to_run | (executed & set(plan.verdicts))),
+            "may_run": Counter(plan.id(n).kind for n in plan.names("may_run")),
             "forecast": {"cost_usd": fc["cost_usd"], "rows": fc["rows"]},
             "call_seconds": {k: seconds[k] / calls[k] for k in calls if calls[k]},
             "spent_usd": budget.spent(exp)}
@@ -155,7 +155,7 @@ class RunPlan:
         self.tasks, self.executed = None, {}
 
     def paid_task_due(self, task: str) -> None:
-        """graph.Sealed: a paid task is out of date. The first time, start the plan and, under a
+        """kinds.Sealed: a paid task is out of date. The first time, start the plan and, under a
         budget, decide whether paid work may start in this doit (the ledger tells the workers)."""
         self.start(urgent=budget.active() and not self.decided)
         if self.decided or not budget.active():

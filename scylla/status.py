@@ -19,7 +19,8 @@ from doit.exceptions import InvalidCommand
 
 from . import budget, durable, preflight
 from .forecast import Estimator, forecast
-from .plan import STATES, Plan, TaskId, _sealed
+from .kinds import TaskId
+from .plan import STATES, Plan, _sealed
 
 ROWS = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt",
         "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment")
@@ -63,7 +64,7 @@ class Selection:
 # ---------------------------------------------------------------- the report (a dict; --json prints it)
 
 def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: bool = False) -> dict:
-    names = sorted(n for n in plan.verdicts if selection(TaskId.parse(n)))     # (--json: the same bytes each time)
+    names = sorted(n for n in plan.verdicts if selection(plan.id(n)))     # (--json: the same bytes each time)
     fc = forecast(plan, exp, names)             # what the calls cost, before the budget holds any back
     decision = _gate(plan, exp, over_budget)
     lists = {s: sorted(n for n in names if plan.verdicts[n].state == s) for s in STATES if s != "done"}
@@ -72,6 +73,7 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
         "selection": {k: sorted(v) for k, v in vars(selection).items() if v},
         "counts": dict(Counter(plan.verdicts[n].state for n in names)),
         **lists,
+        "to_run_by_kind": dict(Counter(plan.id(n).kind for n in lists["to_run"])),
         "failed_last_time": sorted(n for n in names if plan.verdicts[n].failed),
         "invalid": sorted(n for n in names if plan.verdicts[n].invalid),
         "table": _table(plan, names),
@@ -98,7 +100,7 @@ def _lost(plan: Plan, exp) -> list[dict]:
     estimate, out = Estimator(plan), []
     for path, producer in sorted(plan.lost.items()):
         seal = durable.seal_path(os.path.abspath(_sealed(plan.tasks[producer]).out_dir))
-        e = estimate(TaskId.parse(producer))
+        e = estimate(plan.id(producer))
         out.append({"file": path, "damage": "missing" if durable.stat(path) is None else "differs from its seal",
                     "paid_task": producer, "price_usd": e.cost, "price_basis": e.basis,
                     "rebuy": f"rm {seal} && doit {producer}"})
@@ -132,7 +134,7 @@ def _gate(plan: Plan, exp, over_budget: bool) -> budget.Decision | None:
 def _table(plan: Plan, names: list[str]) -> dict:
     table: dict[str, dict[str, Counter]] = {}
     for n in names:
-        t, v = TaskId.parse(n), plan.verdicts[n]
+        t, v = plan.id(n), plan.verdicts[n]
         cell = table.setdefault(t.row, {}).setdefault(t.tier or ALL, Counter())
         cell[v.state] += 1
         cell["failed"] += bool(v.failed)
@@ -144,7 +146,7 @@ def _runs(plan: Plan, names: list[str]) -> dict:
     """Each run classified by its own tasks (agent, pipeline, judges, derived files)."""
     runs: dict[tuple[str, int], list] = {}
     for n in names:
-        t = TaskId.parse(n)
+        t = plan.id(n)
         if t.run is not None:
             runs.setdefault((t.subtest, t.run), []).append((t, plan.verdicts[n]))
     counts = Counter(_run_class(tasks) for tasks in runs.values())
@@ -172,7 +174,7 @@ def _judges(plan: Plan, names: list[str], exp) -> dict:
     slots = {j.name: j for j in getattr(exp, "judges", ())}
     out: dict[str, Counter] = {}
     for n in names:
-        t, v = TaskId.parse(n), plan.verdicts[n]
+        t, v = plan.id(n), plan.verdicts[n]
         if t.kind == "judge":
             c = out.setdefault(t.slot, Counter())
             c["valid" if v.state == "done" and not v.invalid else "invalid" if v.state == "done" else v.state] += 1
@@ -255,7 +257,7 @@ def _render_lost(lost: list[dict]) -> list[str]:
 
 
 def _render_next(rep: dict) -> list[str]:
-    kinds = Counter(TaskId.parse(n).kind for n in rep["to_run"])
+    kinds = Counter(rep["to_run_by_kind"])
     paid = f"{kinds['agent']} agent runs, {kinds['judge']} judgments, {kinds['pipeline']} pipelines"
     n = len(rep["to_run"])
     line = f"Next `doit`: {n} task{'s' * (n != 1)} to run ({paid})"

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from . import context
+
 STATE_DIR = ".scylla"
 DB_FILE = f"{STATE_DIR}/doit.db"
 RUN_LOCK = f"{STATE_DIR}/run.lock"
@@ -39,24 +41,13 @@ JUDGE_RAW = ("response.txt", JUDGE_CALL, "stdout.log", "timing.json", "MODEL.md"
 
 
 # Run directories live under the root, except in an adopted ProjectScylla tree (`runs_dir: ..` or
-# `../completed`), where Scylla's own files sit in a root of their own beside ProjectScylla's.
-_runs_prefix = ""
-
-
-def set_runs_dir(runs_dir: str) -> None:
-    global _runs_prefix
-    _runs_prefix = "" if runs_dir in ("", ".") else runs_dir.rstrip("/") + "/"
-
+# `../completed`), where Scylla's own files sit in a root of their own beside ProjectScylla's
+# (context.RunContext.runs_dir).
 
 def in_outer_runs_dir(path: str) -> bool:
     """Whether `path` (relative to the root) is in an adopted tree's runs directory outside the root."""
-    return _runs_prefix.startswith("../") and path.startswith(_runs_prefix) and \
-        re.match(r"T\d+/", path[len(_runs_prefix):]) is not None
-
-
-def runs_depth() -> int:
-    """How many levels above the root the runs directory starts (0, or 1 for `..` and `../completed`)."""
-    return len(re.match(r"(\.\./)*", _runs_prefix).group(0)) // 3
+    prefix = context.CURRENT.runs_prefix
+    return prefix.startswith("../") and path.startswith(prefix) and re.match(r"T\d+/", path[len(prefix):]) is not None
 
 
 def run_name(n: int) -> str:
@@ -88,7 +79,7 @@ class SubtestPaths:
     @property
     def runs_dir(self) -> str:
         """Where this subtest's run directories (and their .failed/ archive) live."""
-        return f"{_runs_prefix}{self.dir}"
+        return f"{context.CURRENT.runs_prefix}{self.dir}"
 
     @property
     def failed_dir(self) -> str:
@@ -118,7 +109,7 @@ class RunPaths:
 
     @cached_property
     def dir(self) -> str:
-        return f"{_runs_prefix}{self.id}"
+        return f"{context.CURRENT.runs_prefix}{self.id}"
 
     @property
     def subtest_paths(self) -> SubtestPaths:

@@ -160,6 +160,24 @@ def all_tasks_of(status: dict[str, str], prefix: str) -> list[str]:
     return [t for t in status if t.startswith(prefix + ":")]
 
 
+def hello_graph(tmp_path: Path, runs: int = 3) -> list[dict]:
+    """The task dicts of examples/hello (copied under tmp_path, with `runs` runs per subtest), made with the
+    experiment root as working directory, as doit makes them; group tasks left out."""
+    from scylla import graph, spec
+    example = tmp_path / "hello"
+    shutil.copytree(REPO / "examples/hello", example, ignore=shutil.ignore_patterns("results"))
+    spec_path = example / "experiment.yaml"
+    spec_path.write_text(yaml.safe_dump({**yaml.safe_load(spec_path.read_text()), "runs": runs}))
+    exp = spec.load_experiment(spec_path)
+    Path(exp.root).mkdir(parents=True, exist_ok=True)
+    here = os.getcwd()
+    os.chdir(exp.root)
+    try:
+        return [d for d in graph.tasks(exp) if d.get("name", "") is not None]
+    finally:
+        os.chdir(here)
+
+
 def dependants(checkout: Checkout) -> dict[str, set[str]]:
     """The experiment's task graph, reversed: task -> tasks that directly depend on it
     (through file_dep on its targets or through task_dep), built from Scylla's own task dicts."""

@@ -45,9 +45,11 @@ def test_a_db_that_cannot_be_opened_is_reported_not_moved_aside(tmp_path):
     db.mkdir()
     with pytest.raises(InvalidDodoFile, match=rf"^{db}: cannot open the dependency DB \(unable to open database "
                                               rf"file \[SQLITE_CANTOPEN\]\)$"):
-        doit_plugins.DurableSqliteDB(str(db), JSONCodec())
+        doit_plugins.DurableSqliteDB(str(db), JSONCodec()).open()     # (doit makes it; the loader opens it)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["doit.db"] and db.is_dir()
     db.rmdir()
     db.write_bytes(b"not a database" * 100)
-    doit_plugins.DurableSqliteDB(str(db), JSONCodec()).dump()          # damaged: moved aside, a new one made
+    fresh = doit_plugins.DurableSqliteDB(str(db), JSONCodec())
+    fresh.open()
+    fresh.dump()                                                        # damaged: moved aside, a new one made
     assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["doit.db", "doit.db.corrupt"]

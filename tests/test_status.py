@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from conftest import claude_ready_env, downstream
-from scylla.plan import TaskId
+from scylla.kinds import TaskId
 from scylla.status import Selection
 
 PAID = ("agent", "judge", "pipeline", "baseline")
@@ -30,9 +30,14 @@ def _paid(names) -> set[str]:
     return {n for n in names if n.split(":")[0] in PAID}
 
 
+def _kind(name: str) -> str:
+    """The kind of a task named in the JSON report (names mirror paths: `judge:T0/00/run_01/judge_02`)."""
+    return name.partition(":")[0]
+
+
 def _expected_calls(names) -> tuple[list[str], list[str]]:
     """Adapter calls the scripted agent and (command) judges log for these tasks (slot 1 is the pipeline judge)."""
-    ids = [TaskId.parse(n) for n in names]
+    ids = [TaskId(n, _kind(n), slot=n.rsplit("/", 1)[1] if _kind(n) == "judge" else None) for n in names]
     agents = sorted(n.partition(":")[2] for n, t in zip(names, ids) if t.kind == "agent")
     judges = sorted(f"{n.partition(':')[2].rsplit('/', 1)[0]} {int(t.slot[6:])}" for n, t in zip(names, ids)
                     if t.kind == "judge" and t.slot != "judge_01")
@@ -96,7 +101,7 @@ def test_a_new_judge_slot(hello):
     assert st["forecast"]["rows"]["judge_03"]["to_run"] == 10
     bests = {t: (hello.root / f"{t}/best_subtest.json").read_bytes() for t in ("T0", "T1")}
     # the new judge's durations enter every result above its runs: those aggregates certainly run
-    assert {TaskId.parse(n).kind for n in st["to_run"]} == \
+    assert {_kind(n) for n in st["to_run"]} == \
         {"setup", "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment"}
     run = hello.doit()
     # whether a tier's best subtest changes, and with it the agents of the tiers that inherit it, depends
@@ -166,13 +171,22 @@ def test_why_names_the_edited_rubric_and_the_views_filter(hello):
     assert json.loads(elsewhere.stdout)["to_run"] == st["to_run"]
 
 
-def test_selection_and_task_names():
-    t = TaskId.parse("judge:T0/01/run_03/judge_02")
+def test_selection_and_what_tasks_say_they_are(tmp_path):
+    """Every task carries its kind, tier, subtest, run and slot in its metadata (nothing parses names)."""
+    from doit.task import Task
+
+    from conftest import hello_graph
+    from scylla.kinds import task_id
+    ids = {(t := task_id(Task(f"{d['basename']}:{d['name']}" if d.get("name") else d["basename"], None,
+                               meta=d.get("meta")))).name: t for d in hello_graph(tmp_path)}
+    t = ids["judge:T0/01/run_03/judge_02"]
     assert (t.kind, t.tier, t.subtest, t.run, t.slot, t.row) == ("judge", "T0", "T0/01", 3, "judge_02", "judge_02")
-    assert TaskId.parse("tier:T5").tier == "T5" and TaskId.parse("experiment").tier is None
+    assert ids["judgment:T0/01/run_03/judge_02"][1:] == ("judgment", "T0", "T0/01", 3, None)
+    assert ids["tier:T5"].tier == "T5" and ids["experiment"].tier is None and ids["preflight"].kind == "preflight"
+    assert ids["subtest:T1/02"][1:] == ("subtest", "T1", "T1/02", None, None)
     sel = Selection.parse(tier="T0,T1", subtest="01", runs="1,3", kind="judge")
-    assert sel(t) and not sel(TaskId.parse("judge:T0/01/run_02/judge_02"))
-    assert not sel(TaskId.parse("judge:T5/01/run_01/judge_02")) and not sel(TaskId.parse("run:T0/01/run_01"))
+    assert sel(t) and not sel(ids["judge:T0/01/run_02/judge_02"])
+    assert not sel(ids["judge:T5/01/run_01/judge_02"]) and not sel(ids["run:T0/01/run_01"])
 
 
 def test_an_adopted_projectscylla_tree_shows_exactly_its_unfinished_work(tmp_path):
