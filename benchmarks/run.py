@@ -169,6 +169,9 @@ def basenames(tasks: list[str]) -> set[str]:
     return {t.split(":", 1)[0] for t in tasks}
 
 
+PEER_STATUS = "0.61–0.69 s"        # whole process, as measured for issue 14 (not on this machine)
+
+
 def measure_walk(tree: Tree) -> tuple[float, None]:
     seconds, _ = stat_walk(tree.root)
     return seconds, None
@@ -176,6 +179,12 @@ def measure_walk(tree: Tree) -> tuple[float, None]:
 
 def measure_list(tree: Tree) -> tuple[float, float]:
     run = doit(tree.spec, "list", "--all", "--status")
+    return run.seconds, run.rss_mib
+
+
+def measure_status(tree: Tree) -> tuple[float, float]:
+    run = doit(tree.spec, "status")
+    assert "Next `doit`: 0 tasks to run" in run.stdout, f"status on the complete tree: {run.stdout[-2000:]}"
     return run.seconds, run.rss_mib
 
 
@@ -207,7 +216,8 @@ def measure_bare_noop(tree: Tree) -> tuple[float, float]:
     return run.seconds, run.rss_mib
 
 
-MEASURES = {"walk": measure_walk, "list": measure_list, "bare_list": measure_bare_list, "noop": measure_noop,
+MEASURES = {"walk": measure_walk, "list": measure_list, "status": measure_status, "bare_list": measure_bare_list,
+            "noop": measure_noop,
             "bare_noop": measure_bare_noop, "regenerate": measure_regenerate}
 
 
@@ -304,6 +314,10 @@ def tree_rows(tree: Tree, samples: dict[str, Samples]) -> list[Row]:
         Row("P1", "list --status ÷ stat walk", tree.size, f"{listing / walk:.1f}x", budget="≤ 3x (aim)",
             status=verdict(listing / walk <= 3 if at_budget else None)),
         timed("P1", "the same graph in doit out of the box†: `doit list --all --status`", "bare_list"),
+        timed("P1", "`doit status` (the whole report: table, runs, judges, forecast)", "status"),
+        Row("P1", "doit status ÷ stat walk", tree.size, f"{samples['status'].median / walk:.1f}x"),
+        Row("P1", f"peer: ProjectScylla's own classification of a 1,120-run tree ({PEER_STATUS}, another "
+            f"machine, issue 14)", "1,120 × 3", PEER_STATUS),
         timed("P2", "no-op `doit` (executes nothing)", "noop", 1),
         timed("P2", "the same graph in doit out of the box†: no-op `doit`", "bare_noop"),
         timed("P3", f"`doit` after deleting all {tree.runs:,} run_result.json (only run: and aggregates run)",

@@ -19,22 +19,15 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import durable, tree
+from . import context, durable, tree
 
 LEDGER = f"{tree.STATE_DIR}/budget.json"
 LOCK = f"{tree.LOCKS_DIR}/budget.lock"
 REFUSED = "refused by the budget"
 OVERRIDE_HINT = "raise budget_usd in the experiment spec, or run `doit over_budget=1` to go ahead anyway"
-
-# Set by loader.load in a doit that executes tasks; worker processes and threads inherit them.
-_exp = None
-_override = False
-_invocation = ""
-_doit_pid = None
 
 # The cost of each paid task this doit's own process finished (-P thread), until the progress reporter
 # takes it: the reporter runs in doit's main thread, which also dispatches the next tasks, and reading
@@ -43,14 +36,10 @@ _doit_pid = None
 _finished: dict[str, float | None] = {}
 
 
-def configure(exp, override: bool) -> None:
-    global _exp, _override, _invocation, _doit_pid
-    _exp, _override, _invocation, _doit_pid = exp, override, f"{os.getpid()}@{time.time()}", os.getpid()
-
-
 def active() -> bool:
-    """Whether this doit enforces a budget."""
-    return _exp is not None and _exp.budget_usd is not None and not _override
+    """Whether this doit enforces a budget (context.RunContext.budget_of, set where paid work may run)."""
+    ctx = context.CURRENT
+    return ctx.budget_of is not None and ctx.budget_of.budget_usd is not None and not ctx.over_budget
 
 
 def money(x: float | None) -> str:
@@ -185,25 +174,27 @@ def decide(exp, spent_usd: float, forecast: dict, override: bool) -> Decision:
 def open_ledger(decision: Decision) -> None:
     """Called once per doit, before its first paid call (in the main process)."""
     with durable.file_lock(LOCK):
-        _write({**asdict(decision), "invocation": _invocation, "gate": decision.refusal()})
+        _write({**asdict(decision), "invocation": context.CURRENT.invocation, "gate": decision.refusal()})
 
 
 def refusal() -> str | None:
     """In a paid task, before it calls its adapter: why it must not (None: go ahead)."""
     if not active():
         return None
+    ctx = context.CURRENT
     with durable.file_lock(LOCK):
         ledger = _read()
         if ledger is None:          # no gate ran in this doit (`doit -a`): the stop still applies
-            ledger = {"budget": _exp.budget_usd, "spent": spent(_exp), "invocation": _invocation, "gate": None}
+            ledger = {"budget": ctx.budget_of.budget_usd, "spent": spent(ctx.budget_of),
+                      "invocation": ctx.invocation, "gate": None}
             _write(ledger)
-    return ledger["gate"] or Decision(_exp.budget_usd, ledger["spent"], 0.0).refusal()
+    return ledger["gate"] or Decision(ctx.budget_of.budget_usd, ledger["spent"], 0.0).refusal()
 
 
 def record(kind: str, out_dir: str) -> None:
     """In a paid task that finished: add its recorded cost to the ledger."""
     cost = recorded_cost(kind, out_dir)
-    if os.getpid() == _doit_pid:
+    if os.getpid() == context.CURRENT.leader:
         _finished[out_dir] = cost
     if not active() or not cost:
         return
@@ -219,7 +210,7 @@ def _read() -> dict | None:
         ledger = durable.read_json_object(LEDGER)
     except durable.ArtifactError:
         return None
-    return ledger if ledger.get("invocation") == _invocation else None     # another doit's ledger
+    return ledger if ledger.get("invocation") == context.CURRENT.invocation else None     # another doit's ledger
 
 
 def _write(ledger: dict) -> None:

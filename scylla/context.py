@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 
 @dataclass
@@ -32,6 +32,17 @@ class RunContext:
     input_stats: dict[str, os.stat_result | None] | None = None
     # called with a paid task's name when its up-to-date check finds it due (runplan.RunPlan.paid_task_due)
     paid_due: Callable[[str], None] | None = None
+    # for a process that may execute paid work (loader.start_writing): the experiment whose budget_usd
+    # it enforces unless `over_budget=1`, and the plan of the run (progress totals, the budget's forecast)
+    budget_of: Any = None
+    over_budget: bool = False
+    run_plan: Any = None
+    leader: int = field(default_factory=os.getpid)      # doit's own process (its workers are forks of it)
+
+    @property
+    def invocation(self) -> str:
+        """This doit among all that ran the experiment (the budget ledger is one invocation's)."""
+        return f"{self.leader}@{self.started}"
 
     @property
     def read_only(self) -> bool:

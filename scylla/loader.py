@@ -12,7 +12,7 @@ from pathlib import Path
 
 from doit.exceptions import InvalidDodoFile
 
-from . import budget, context, doit_plugins, durable, graph, progress, reaper, runplan, tree
+from . import context, doit_plugins, durable, graph, progress, reaper, runplan, tree
 from .spec import Experiment, SpecError, load_experiment
 
 DEFAULT_SPEC = "examples/hello/experiment.yaml"
@@ -70,8 +70,9 @@ def start_writing(exp: Experiment, ctx: context.RunContext, over_budget: bool) -
         raise InvalidDodoFile(str(exc)) from None
     except OSError as exc:          # (the first write of a `doit`)
         raise InvalidDodoFile(_unwritable(exp.root, exc)) from None
-    budget.configure(exp, override=over_budget)
-    ctx.paid_due = runplan.begin(exp).paid_task_due
+    ctx.budget_of, ctx.over_budget = exp, over_budget
+    ctx.run_plan = runplan.RunPlan(exp)
+    ctx.paid_due = ctx.run_plan.paid_task_due
     reaper.start()
 
 

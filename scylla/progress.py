@@ -24,7 +24,7 @@ from collections import Counter
 
 from doit.reporter import ExecutedOnlyReporter
 
-from . import budget, preflight, runplan
+from . import budget, context, preflight, runplan
 from .kinds import HEAVY_KINDS, task_id
 
 PREFIX = "[scylla]"
@@ -64,7 +64,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         self.failed: list[str] = []
         self.ended: set[str] = set()
         self.uptodate, self.not_run, self.refused, self.spent, self.decile = 0, 0, Counter(), 0.0, 0
-        self.run = runplan.RUN                  # None when doit was not started through loader.load
+        self.run = context.CURRENT.run_plan     # None when doit was not started through loader.load
         self.plan: dict | None = None
         self.bar_shown = False
 

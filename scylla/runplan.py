@@ -173,12 +173,3 @@ class RunPlan:
         if reason := decision.refusal():
             print(f"scylla: {reason}. No agent or judge call starts in this doit.", file=sys.stderr, flush=True)
 
-
-RUN: RunPlan | None = None
-
-
-def begin(exp) -> RunPlan:
-    """loader.load, in a doit that executes tasks."""
-    global RUN
-    RUN = RunPlan(exp)
-    return RUN
