@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from doit.cmd_base import DodoTaskLoader
 from doit.cmd_forget import Forget
 from doit.cmd_info import Info
 from doit.cmd_list import List
@@ -17,7 +18,7 @@ from scylla.status import Status
 @pytest.mark.parametrize("command, writes", [(Run, True), (Forget, True), (List, False), (Info, False),
                                              (Status, False)])
 def test_the_context_of_each_doit_command(command, writes):
-    cmd = command(task_loader=None)
+    cmd = command(task_loader=DodoTaskLoader())
     ctx = context.for_command(cmd, Path("/x"), "..")
     assert (ctx.command, ctx.writes, ctx.read_only) == (cmd.name, writes, not writes)
     # a read-only command stats each file once; one that writes caches only its inputs' stats
