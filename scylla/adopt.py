@@ -40,6 +40,7 @@ import yaml
 
 from . import durable, pipeline, tree, workspace
 from .agents import usage
+from .errors import AdoptError
 
 SOURCE = "projectscylla"
 SPEC_NAME = "scylla.yaml"
@@ -47,10 +48,6 @@ SCYLLA_ROOT = "scylla"
 PS_PROMPT = "prompt.md"          # ProjectScylla's copy of the task prompt, beside config/
 THINKING = {"none": "none", "low": "low", "high": "high", "ultrathink": "max"}
 DERIVED_KINDS = ("agent_result", "judge_prompt", "judgment", "consensus", "run")
-
-
-class AdoptError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------- the spec

@@ -32,6 +32,7 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.task import Task, dict_to_task
 
 from . import context, durable, reaper
+from .errors import DBUnsaved
 
 
 # A commit per task record costs ~0.2 ms: 1,000 regenerated results paid ~0.25 s for it. Records of
@@ -96,10 +97,6 @@ def _free(path: str) -> float:
         return shutil.disk_usage(os.path.dirname(path)).free
     except OSError:
         return float("inf")
-
-
-class DBUnsaved(Exception):
-    """The DB could not be saved when doit finished (runner.finish reports it)."""
 
 
 def _finish(self):

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from . import context
+from .errors import ArtifactError, DiskFull, InfraFailure  # noqa: F401 (durable.ArtifactError, ... for callers)
 
 SEAL_NAME = ".seal.json"
 INPUT_MISSING = "input missing:"
@@ -33,21 +34,8 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-class ArtifactError(Exception):
-    """A file of the experiment tree is missing or unreadable; the message names it."""
-
-
-class DiskFull(OSError):
-    """A write failed for lack of space. An OSError (ENOSPC), so that what handles a machine's failure
-    handles it; its message names the file, the space it needed and the space left. (Made by `at`: its
-    arguments stay OSError's, so it pickles across -P process workers.)"""
-
-    @classmethod
-    def at(cls, path: str | os.PathLike, needed: int | None = None) -> DiskFull:
-        return cls(errno.ENOSPC, space_message(path, needed))
-
-    def __str__(self) -> str:
-        return self.strerror
+def disk_full(path: str | os.PathLike, needed: int | None = None) -> DiskFull:
+    return DiskFull(errno.ENOSPC, space_message(path, needed))
 
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -104,18 +92,13 @@ def space_reserved(path: str | os.PathLike, size: int = SEAL_RESERVE):
             os.posix_fallocate(fd, 0, size)
         except OSError as exc:
             if out_of_space(exc):
-                raise DiskFull.at(path, size) from None
+                raise disk_full(path, size) from None
             raise
         yield
     finally:
         os.close(fd)
         with _suppress():
             os.unlink(path)
-
-
-class InfraFailure(Exception):
-    """Rate limit, timeout, missing CLI, git/workspace error...: the task fails, its partial outputs are
-    archived under .failed/, and the next `doit` retries it."""
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -155,7 +138,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         if out_of_space(exc):
-            raise DiskFull.at(path, len(data)) from None
+            raise disk_full(path, len(data)) from None
         raise
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)      # mkstemp makes 0600; artifacts are ordinary files
@@ -168,7 +151,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
         with _suppress():
             os.unlink(tmp)
         if out_of_space(exc) and not isinstance(exc, DiskFull):
-            raise DiskFull.at(path, len(data)) from None
+            raise disk_full(path, len(data)) from None
         raise
     return True
 

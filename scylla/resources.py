@@ -17,13 +17,10 @@ import hashlib
 from pathlib import Path
 
 from . import durable
+from .errors import ResourceError
 from .spec import Subtest
 
 EMPTY = {"claude_md_blocks": [], "skills": [], "agents": [], "tools": None, "mcp_servers": []}
-
-
-class ResourceError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------- resolving names to files

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from .errors import SpecError
+
 DEFAULT_PASS_THRESHOLD = 0.60
 TIER_RE = re.compile(r"^T(\d+)$")
 SUBTEST_FILE_RE = re.compile(r"^(\d+)-.+\.ya?ml$")
@@ -20,10 +22,6 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AGENT_ADAPTERS = ("command", "claude-code")
 JUDGE_ADAPTERS = ("pipeline", "command", "openai", "claude-code")
 PIPELINE_JUDGE_MODEL = "scylla-pipeline-judge"
-
-
-class SpecError(Exception):
-    """Invalid experiment input. The message names the file and the key."""
 
 
 # ---------------------------------------------------------------- the model

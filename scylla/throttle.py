@@ -18,17 +18,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import durable, tree
+from .errors import RateLimited  # noqa: F401 (throttle.RateLimited, where callers meet it)
 
 PAUSE = f"{tree.STATE_DIR}/pause.json"
 COUNTDOWN_EVERY = 10.0
-
-
-class RateLimited(durable.InfraFailure):
-    """The provider refused the call for now; `retry_after` seconds (None: use the backoff)."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from . import reaper, tree
 from .durable import file_lock
+from .errors import WorkspaceError
 
 # Fixed identity and dates: the same files always give the same commit hash.
 _FIXED = {
@@ -37,10 +38,6 @@ _FIXED = {
 }
 _GIT_OPTS = ["-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", "-c", "core.autocrlf=false",
              "-c", "init.defaultBranch=main", "-c", "advice.detachedHead=false"]
-
-
-class WorkspaceError(Exception):
-    """A git/workspace operation failed; this is an infrastructure failure (retry later)."""
 
 
 def git(*args: str, cwd: str | Path | None = None, fixed: bool = False, input: bytes | None = None,

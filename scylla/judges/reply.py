@@ -20,6 +20,7 @@ import re
 from array import array
 
 from .. import durable
+from ..errors import ReplyError
 from ..results import grade_for
 
 # What of a reply is kept (response.txt, each attempt in stdout.log) and read for a verdict: its first
@@ -32,10 +33,6 @@ MAX_CANDIDATES = 100        # objects mentioning "score" decoded before giving u
 _FENCED = re.compile(r"```(?:json)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _SPECIAL = re.compile(r'\{+|[}"\\\n]')       # a run of `{` is one match (1 MiB of them: one step)
 _DECODE_ERRORS = (ValueError, RecursionError, OverflowError, MemoryError)
-
-
-class ReplyError(Exception):
-    pass
 
 
 def capped(text: str, limit: int = REPLY_LIMIT) -> tuple[str, int]:
