@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import claude_ready_env, downstream
+
 from scylla.plan import TaskId
 from scylla.status import Selection
 
@@ -34,7 +34,7 @@ def _expected_calls(names) -> tuple[list[str], list[str]]:
     """Adapter calls the scripted agent and (command) judges log for these tasks (slot 1 is the pipeline judge)."""
     ids = [TaskId.parse(n) for n in names]
     agents = sorted(n.partition(":")[2] for n, t in zip(names, ids) if t.kind == "agent")
-    judges = sorted(f"{n.partition(':')[2].rsplit('/', 1)[0]} {int(t.slot[6:])}" for n, t in zip(names, ids)
+    judges = sorted(f"{n.partition(':')[2].rsplit('/', 1)[0]} {int(str(t.slot)[6:])}" for n, t in zip(names, ids)
                     if t.kind == "judge" and t.slot != "judge_01")
     return agents, judges
 
