@@ -23,6 +23,8 @@ from projectscylla_tree import JUDGE_MODELS as JUDGES
 from scylla.adopt import AdoptError
 from scylla.tree import ADOPTED_DERIVED, ORIGINALS
 
+pytestmark = pytest.mark.e2e          # `scylla adopt` and `doit` in subprocesses
+
 VERDICT = {"score": 0.75, "passed": True, "reasoning": "Mock judge.", "criteria_scores": {}}
 FINISHED = [Run("T0", "00", 1), Run("T0", "00", 2, stage="judged"),            # run_result.json missing
             Run("T0", "01", 1, failed_judges=(2,)), Run("T0", "01", 2),        # judge_02 failed

@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e          # the benchmark scripts in subprocesses
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 from conftest import PROJECTSCYLLA, REPO
+
+pytestmark = pytest.mark.e2e          # doit in subprocesses
 
 
 def _snapshot(root):

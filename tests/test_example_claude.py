@@ -15,6 +15,8 @@ from conftest import claude_cli, make_checkout
 from mock_anthropic import KEY, AnthropicMock, implement_textkit, text
 from mock_openai import OpenAIMock
 
+pytestmark = pytest.mark.e2e          # the claude CLI and doit in subprocesses
+
 OPENAI_KEY = "sk-openai-mock-key-fedcba9876543210"
 VERDICT = {"score": 0.9, "passed": True, "reasoning": "Mock Claude judge: all tests pass.", "criteria_scores": {}}
 REFUSED = 3                     # the first agent-loop requests answered with a 429

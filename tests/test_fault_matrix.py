@@ -14,6 +14,8 @@ import pytest
 
 from scylla import tree
 
+pytestmark = pytest.mark.e2e          # doit in subprocesses
+
 # derived file -> the task that rebuilds it (free)
 DERIVED = {
     "T0/00/run_01/agent/result.json": "agent_result:T0/00/run_01",

@@ -16,6 +16,8 @@ from scylla import pipeline
 from scylla.durable import dumps
 from scylla.pipeline import STEPS, run_pipeline
 
+pytestmark = pytest.mark.e2e          # real pipelines: git, pytest and ruff in subprocesses
+
 MODULE = "def add(a, b):\n    return a + b\n"
 PASSING_TESTS = (
     "from mod import add\n\n\ndef test_one():\n    assert add(1, 2) == 3\n\n\ndef test_two():\n    assert add(2, 2) == 4\n"

@@ -175,6 +175,7 @@ def test_selection_and_task_names():
     assert not sel(TaskId.parse("judge:T5/01/run_01/judge_02")) and not sel(TaskId.parse("run:T0/01/run_01"))
 
 
+@pytest.mark.e2e                # `scylla adopt` in a subprocess
 def test_an_adopted_projectscylla_tree_shows_exactly_its_unfinished_work(tmp_path):
     from test_adopt import FINISHED, UNFINISHED, _adopt, _doit, _setup
     checkout, hello, ps = _setup(tmp_path, "completed", FINISHED)
