@@ -26,9 +26,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scylla import durable, graph, loader, pipeline, tree  # noqa: E402
-from scylla.judges import reply  # noqa: E402
-from scylla.agents.command import model_md  # noqa: E402
+from scylla import durable, graph, loader, pipeline, tree
+from scylla.agents.command import model_md
+from scylla.judges import reply
 
 TIERS = [f"T{i}" for i in range(7)]
 RUNS_PER_SUBTEST = 10

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
 from common import REPO, checkout, doit, machine, stat_walk
 
 MAKE_TREE = REPO / "benchmarks" / "make_tree.py"
@@ -206,11 +205,13 @@ def measure_regenerate(tree: Tree) -> tuple[float, float]:
 
 
 def measure_bare_list(tree: Tree) -> tuple[float, float]:
+    assert tree.bare is not None, "the tree was made without its bare dodo.py"
     run = doit(tree.spec, "-d", str(tree.root), "list", "--all", "--status", dodo=tree.bare)
     return run.seconds, run.rss_mib
 
 
 def measure_bare_noop(tree: Tree) -> tuple[float, float]:
+    assert tree.bare is not None, "the tree was made without its bare dodo.py"
     run = doit(tree.spec, "-d", str(tree.root), dodo=tree.bare)
     assert not run.executed, f"the bare no-op doit executed {len(run.executed)} tasks: {run.executed[:5]}"
     return run.seconds, run.rss_mib
@@ -253,18 +254,18 @@ def measure_tree(tree: Tree, repeat: int) -> dict[str, Samples]:
 P5_MODES = {"serial": ("-n", "1"), "parallel": ("-n", "8", "-P", "thread")}
 
 
-def measure_parallel(repeat: int) -> dict[str, Samples]:
+def measure_parallel(repeat: int) -> dict[tuple[bool, str], Samples]:
     """P5: each measurement on its own fresh experiment; Scylla and the bare dodo.py interleaved."""
     samples = {(bare, mode): Samples() for bare in (False, True) for mode in P5_MODES}
     for i in range(repeat):
-        for bare, mode in samples:
+        for (bare, mode), measured in samples.items():
             print(f"  P5 {'bare ' * bare}{mode} {i + 1}/{repeat}", file=sys.stderr, flush=True)
             with tempfile.TemporaryDirectory() as tmp:
-                run = doit(tmp, *P5_MODES[mode], dodo=bare_dodo(Path(tmp))) if bare else \
+                run = doit(Path(tmp), *P5_MODES[mode], dodo=bare_dodo(Path(tmp))) if bare else \
                     doit(parallel_experiment(Path(tmp)), *P5_MODES[mode])
             agents = [t for t in run.executed if t.startswith("agent:")]
             assert len(agents) == P5_RUNS, f"{len(agents)} agents ran, expected {P5_RUNS}"
-            samples[bare, mode].add(run.seconds, run.rss_mib)
+            measured.add(run.seconds, run.rss_mib)
     return samples
 
 

@@ -69,7 +69,7 @@ class Checkout:
         full_env = {**os.environ, "SCYLLA_CALL_LOG": str(self.call_log), **(env or {})}
         exp = [] if self.example == "hello" else [f"exp=examples/{self.example}/experiment.yaml"]
         proc = subprocess.run([sys.executable, "-m", "doit", *args, *exp], cwd=self.path, env=full_env,
-                              capture_output=True, text=True, timeout=timeout)
+                              check=False, capture_output=True, text=True, timeout=timeout)
         run = DoitRun(proc.returncode, proc.stdout, proc.stderr)
         if check:
             assert run.returncode == 0, str(run)
@@ -106,6 +106,38 @@ def make_checkout(dest: Path, example: str = "hello") -> Checkout:
         shutil.copytree(REPO / "examples" / name, dest / "examples" / name,
                         ignore=shutil.ignore_patterns("results", "__pycache__"))
     return Checkout(dest, example)
+
+
+# ---------------------------------------------------------------- markers: unit and e2e
+
+# Fixtures that build or copy example trees and drive real doit over them (or mount a file system).
+E2E_FIXTURES = {"completed", "hello", "fresh", "small_disk"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Every test is `e2e` (marked so itself or in its module's `pytestmark`, or using a fixture above)
+    or else `unit`: `pytest -m unit` and `pytest -m e2e` split the suite."""
+    for item in items:
+        e2e = item.get_closest_marker("e2e") is not None or not E2E_FIXTURES.isdisjoint(item.fixturenames)
+        item.add_marker(pytest.mark.e2e if e2e else pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """Keeps the split honest: a unit test starts no process but git (fast, and the unit under test in
+    workspace and resources); one that does fails here, saying how to mark it."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    execute = subprocess.Popen._execute_child       # where every Popen starts a process
+
+    def guarded(self, args, *rest):
+        program = args if isinstance(args, str | bytes | os.PathLike) else args[0]
+        if Path(os.fsdecode(program)).name != "git":
+            raise AssertionError(f"a unit test started {os.fsdecode(program)!r}: mark the test (or its module's "
+                                 "pytestmark) pytest.mark.e2e")
+        return execute(self, args, *rest)
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", guarded)
 
 
 @pytest.fixture(scope="session")

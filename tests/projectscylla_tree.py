@@ -147,7 +147,7 @@ def _judges(run_dir: Path, run: Run) -> None:
 
 
 def _run_result(run_dir: Path, run: Run) -> None:
-    judges = [{"model": m, "score": s, "passed": s >= 0.6, "grade": "A" if s >= 0.8 else "B", "reasoning": "r",
+    judges: list[dict] = [{"model": m, "score": s, "passed": s >= 0.6, "grade": "A" if s >= 0.8 else "B", "reasoning": "r",
                "judge_number": n, "is_valid": True, "criteria_scores": {}}
               for n, (m, s) in enumerate(zip(JUDGE_MODELS, run.scores), start=1)]
     mean = sum(run.scores) / 3

@@ -192,10 +192,10 @@ def test_atomic_write_and_seals(tmp_path, monkeypatch):
 
 
 def test_usage_cap_reset_times():
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from scylla.throttle import reset_delay
-    now = datetime(2026, 11, 26, 20, 0, tzinfo=timezone.utc)          # 12:00 in Los Angeles
+    now = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)                 # 12:00 in Los Angeles
     assert reset_delay("You've hit your limit · resets 4pm (America/Los_Angeles)", now) == 4 * 3600
     assert reset_delay("resets 11am (America/Los_Angeles)", now) == 23 * 3600    # tomorrow
     assert reset_delay("You've hit your limit · resets Dec 3, 6am (America/Los_Angeles)", now) == \
@@ -212,6 +212,7 @@ def test_rate_limit_classification():
     assert usage.rate_limit({"type": "result", "is_error": False, "result": "hit your limit"}) == (False, None)
 
 
+@pytest.mark.e2e                # commands in subprocesses
 def test_command_captures_are_on_disk_before_a_seal_vouches_for_them(tmp_path, monkeypatch):
     from scylla.process import run_shell
     synced = []
@@ -228,6 +229,7 @@ def test_command_captures_are_on_disk_before_a_seal_vouches_for_them(tmp_path, m
     assert synced == []
 
 
+@pytest.mark.e2e
 def test_a_capture_cut_short_is_reported(tmp_path):
     """/dev/full fails every write with ENOSPC: what the command wrote is known not to be on disk."""
     from scylla.process import run_shell
@@ -237,6 +239,7 @@ def test_a_capture_cut_short_is_reported(tmp_path):
     assert run_shell("echo fine", tmp_path, dict(os.environ), tmp_path / "out", None, 30).capture_error is None
 
 
+@pytest.mark.e2e
 def test_a_left_behind_child_does_not_hold_the_command(tmp_path):
     from scylla import process
     started = time.monotonic()

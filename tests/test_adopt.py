@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import EXECUTED, claude_cli, make_checkout, other_ruff_env
 from mock_anthropic import KEY, AnthropicMock, implement_textkit, text
-from projectscylla_tree import JUDGE_MODELS as JUDGES
 from projectscylla_tree import HAIKU, TOKEN_STATS, Run, build
+from projectscylla_tree import JUDGE_MODELS as JUDGES
+
 from scylla.adopt import AdoptError
 from scylla.tree import ADOPTED_DERIVED, ORIGINALS
+
+pytestmark = pytest.mark.e2e          # `scylla adopt` and `doit` in subprocesses
 
 VERDICT = {"score": 0.75, "passed": True, "reasoning": "Mock judge.", "criteria_scores": {}}
 FINISHED = [Run("T0", "00", 1), Run("T0", "00", 2, stage="judged"),            # run_result.json missing
@@ -87,7 +89,7 @@ def _adopt(checkout, hello, ps, tiers: Path | None = None, repo: Path | None = N
     done = subprocess.run(
         [sys.executable, "-c", main, "adopt", str(ps.dir), "--tiers", str(tiers or hello / "tiers"),
          "--fixture", str(hello / "fixture"), "--repo", f"{URL}={repo or hello / 'repo'}"],
-        cwd=checkout.path, capture_output=True, text=True, timeout=600)
+        cwd=checkout.path, check=False, capture_output=True, text=True, timeout=600)
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
@@ -95,7 +97,7 @@ def _adopt(checkout, hello, ps, tiers: Path | None = None, repo: Path | None = N
 
 def _exact(root: Path) -> dict:
     """Every path under `root`: a file's bytes, mode and mtime, a link's target, a directory's mtime."""
-    out = {".": ("dir", root.stat().st_mtime_ns)}
+    out: dict[str, tuple] = {".": ("dir", root.stat().st_mtime_ns)}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             p = Path(dirpath, name)
@@ -108,13 +110,13 @@ def _exact(root: Path) -> dict:
 
 def _status(checkout, ps) -> dict:
     done = subprocess.run([sys.executable, "-m", "scylla.cli", "status", "--json", f"exp={ps.dir / 'scylla.yaml'}"],
-                          cwd=checkout.path, capture_output=True, text=True, timeout=600)
+                          cwd=checkout.path, check=False, capture_output=True, text=True, timeout=600)
     return json.loads(done.stdout)
 
 
 def _doit(checkout, ps, *args, env=None) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "doit", *args, f"exp={ps.dir / 'scylla.yaml'}"], cwd=checkout.path,
-                          capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
+                          check=False, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -205,12 +207,13 @@ def test_adopt_names_the_missing_file(tmp_path):
     checkout = make_checkout(tmp_path / "scylla")
     (tmp_path / "not-an-experiment").mkdir()
     done = subprocess.run([sys.executable, "-m", "scylla.cli", "adopt", str(tmp_path / "not-an-experiment"),
-                           "--tiers", "x"], cwd=checkout.path, capture_output=True, text=True)
+                           "--tiers", "x"], cwd=checkout.path, check=False, capture_output=True, text=True)
     assert done.returncode == 2 and "not-an-experiment/config/experiment.json: not found" in done.stderr
 
 
 def test_the_spec_keeps_to_the_subtests_projectscylla_ran(tmp_path):
     from conftest import PROJECTSCYLLA
+
     from scylla.adopt import spec_for
     fixture = PROJECTSCYLLA / "fixtures/test-001"
     test = yaml.safe_load((fixture / "test.yaml").read_text())
@@ -242,7 +245,7 @@ def test_a_lost_or_damaged_adopted_judgment_is_restored_with_no_call(tmp_path, l
     _adopt(checkout, hello, ps)
     _doit(checkout, ps)                                                    # Scylla's aggregates; nothing paid
     assert _to_run(checkout, ps) == set()
-    tree = lambda: {k: v for k, v in _files(ps.dir).items()                  # noqa: E731  (not doit's state)
+    tree = lambda: {k: v for k, v in _files(ps.dir).items()
                     if not k.startswith("scylla/.scylla/") or k.startswith("scylla/.scylla/originals/")}
     before = tree()
     lost = ps.run_dir(runs[1]) / "judge/judge_02/judgment.json"
@@ -271,7 +274,7 @@ def test_a_new_toolchain_re_runs_scylla_s_baseline_and_no_adopted_pipeline_or_ju
     _adopt(checkout, hello, ps)
     _doit(checkout, ps, env=env)
     assert not mock.requests and _to_run(checkout, ps) == set()
-    runs_now = lambda: {k: v for k, v in _files(ps.dir).items() if k.startswith("T0/")}      # noqa: E731
+    runs_now = lambda: {k: v for k, v in _files(ps.dir).items() if k.startswith("T0/")}
     before = runs_now()
     other = {**env, **other_ruff_env(tmp_path)}
     st = json.loads(_doit(checkout, ps, "status", "--json", env=other).stdout)
@@ -290,8 +293,8 @@ def test_a_new_toolchain_re_runs_scylla_s_baseline_and_no_adopted_pipeline_or_ju
 
 def _refused(ps, before: dict, done: subprocess.CompletedProcess, code: int, *expected: str) -> None:
     assert done.returncode == code, done.stdout + done.stderr
-    for text in expected:
-        assert text in done.stderr, done.stderr
+    for message in expected:
+        assert message in done.stderr, done.stderr
     assert f"{ps.dir} is as it was" in done.stderr
     assert not (ps.dir / "scylla.yaml").exists() and not (ps.dir / "scylla").exists()
     assert _exact(ps.dir) == before                         # every path, byte, mode and mtime
@@ -486,13 +489,13 @@ def test_five_lost_judgments_and_ten_run_results_of_an_adopted_tree_come_back_wi
     for path in judgments + results:
         path.unlink()
     st = _status(checkout, ps)
-    run_id = lambda path: str(path.relative_to(ps.dir)).split("/judge/")[0].removesuffix("/run_result.json")  # noqa: E731
+    run_id = lambda path: str(path.relative_to(ps.dir)).split("/judge/")[0].removesuffix("/run_result.json")
     expected = {f"judgment:{run_id(p)}/judge_02" for p in judgments} | {f"run:{run_id(p)}" for p in results}
     assert len(expected) == 15 and expected <= set(st["to_run"]), sorted(expected - set(st["to_run"]))
     assert st["blocked"] == [] and st["lost"] == [] and st["forecast"]["cost_usd"] == 0
     run = _doit(checkout, ps, "--continue", env=_env(mock))
     assert set(EXECUTED.findall(run.stdout)) == set(st["to_run"]) and not mock.requests
-    state = lambda files: {k: v for k, v in files.items() if not k.startswith("scylla/.scylla/")}  # noqa: E731
+    state = lambda files: {k: v for k, v in files.items() if not k.startswith("scylla/.scylla/")}
     assert state(_files(ps.dir)) == state(before)            # every file as it was, ProjectScylla's bytes
     assert EXECUTED.findall(_doit(checkout, ps, env=_env(mock)).stdout) == []
 

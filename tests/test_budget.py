@@ -11,9 +11,9 @@ import re
 import shutil
 
 import pytest
+from test_status import _status
 
 from scylla.budget import money
-from test_status import _status
 
 AGENT_SEALS = "T*/*/run_*/agent/.seal.json"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import claude_cli
 from mock_anthropic import KEY, TEXTKIT, AnthropicMock, error, text, tool
 

@@ -7,7 +7,6 @@ import math
 
 import jsonschema
 import orjson
-
 from conftest import PROJECTSCYLLA
 
 

@@ -10,7 +10,6 @@ because a file_dep was missing (DependencyError) or an upstream task failed (Unm
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
 
 import pytest
@@ -25,7 +24,7 @@ FAILS = "agent_result:T0/00/run_01"
 def snapshot(root) -> dict[str, str]:
     """Every file of the tree but doit's DB and Scylla's state: path -> sha256."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.relative_to(root).parts[0] == tree.STATE_DIR}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] != tree.STATE_DIR}
 
 
 def records(checkout) -> set[str]:

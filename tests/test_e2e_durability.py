@@ -11,7 +11,6 @@ import sys
 import time
 
 import orjson
-
 from conftest import Checkout
 
 

@@ -4,7 +4,6 @@ Adapter invocations are counted by the scripted agent and judge themselves ($SCY
 from __future__ import annotations
 
 import orjson
-
 from conftest import downstream
 
 PAID = ("agent:", "judge:", "pipeline:", "baseline")

@@ -10,7 +10,6 @@ import json
 import socket
 
 import pytest
-
 from conftest import claude_cli
 from mock_anthropic import KEY, TEXTKIT, AnthropicMock, error, text, tool
 

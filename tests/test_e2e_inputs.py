@@ -6,9 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
-
 from conftest import PROJECTSCYLLA, REPO
+
+pytestmark = pytest.mark.e2e          # doit in subprocesses
 
 
 def _snapshot(root):
@@ -85,7 +87,7 @@ def test_projectscylla_test_001_graph_lists_without_executing(tmp_path):
         "repos": {"https://github.com/mvillmow/Hello-World": str(tmp_path / "hello-world")},
     }))
     proc = subprocess.run([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "list", "--all", "-q",
-                           f"exp={spec}"], capture_output=True, text=True, timeout=120)
+                           f"exp={spec}"], check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     names = proc.stdout.split()
     assert len([n for n in names if n.startswith("agent:")]) == 120

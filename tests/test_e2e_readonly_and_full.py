@@ -168,6 +168,5 @@ def test_a_paid_call_holds_room_for_its_seal_and_starts_only_with_it(small_disk)
     assert not (small_disk / "call.space").exists()
     filler.unlink()
     fill(small_disk, leave=64 * 1024)
-    with pytest.raises(durable.DiskFull, match="call.space"):
-        with durable.space_reserved(small_disk / "call.space"):
-            pytest.fail("a call started without room for its seal")
+    with pytest.raises(durable.DiskFull, match="call.space"), durable.space_reserved(small_disk / "call.space"):
+        pytest.fail("a call started without room for its seal")

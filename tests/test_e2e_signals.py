@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Checkout
+
 from scylla.reaper import alive, working_in
 
 

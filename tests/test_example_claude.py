@@ -11,10 +11,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-
 from conftest import claude_cli, make_checkout
 from mock_anthropic import KEY, AnthropicMock, implement_textkit, text
 from mock_openai import OpenAIMock
+
+pytestmark = pytest.mark.e2e          # the claude CLI and doit in subprocesses
 
 OPENAI_KEY = "sk-openai-mock-key-fedcba9876543210"
 VERDICT = {"score": 0.9, "passed": True, "reasoning": "Mock Claude judge: all tests pass.", "criteria_scores": {}}
@@ -47,7 +48,7 @@ def _runs(checkout) -> list[Path]:
 
 
 def test_every_run_is_done_by_claude_code_and_judged_by_three_models(finished):
-    checkout, _, anthropic, openai, _ = finished
+    checkout, _, _, openai, _ = finished
     results = _runs(checkout)
     assert len(results) == 10                                    # 5 subtests x 2 runs
     for path in results:
@@ -112,7 +113,7 @@ def test_replay_script_repeats_the_agent_call(finished, tmp_path):
     before = len(anthropic.requests)
     workdir = tmp_path / "ws"
     shutil.copytree(checkout.path / "examples/hello/repo", workdir)
-    done = subprocess.run(["bash", str(agent / "replay.sh")], cwd=workdir, capture_output=True, text=True,
+    done = subprocess.run(["bash", str(agent / "replay.sh")], cwd=workdir, check=False, capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=120)
     assert done.returncode == 0, done.stderr
     again = [r["body"] for r in anthropic.requests[before:] if r["main_loop"]]

@@ -14,6 +14,8 @@ import pytest
 
 from scylla import tree
 
+pytestmark = pytest.mark.e2e          # doit in subprocesses
+
 # derived file -> the task that rebuilds it (free)
 DERIVED = {
     "T0/00/run_01/agent/result.json": "agent_result:T0/00/run_01",
@@ -116,10 +118,10 @@ ADOPTED_RAW = {
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_every_damage_to_an_adopted_tree_is_predicted_repaired_or_named_and_never_paid_for(
         tmp_path, damage, step, monkeypatch):
-    from test_adopt import _adopt, _setup
-    from projectscylla_tree import Run
     from conftest import claude_cli
     from mock_anthropic import KEY, AnthropicMock
+    from projectscylla_tree import Run
+    from test_adopt import _adopt, _setup
     server = AnthropicMock()                 # every agent or judge call would reach it
     monkeypatch.setenv("PATH", f"{os.path.dirname(claude_cli())}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)

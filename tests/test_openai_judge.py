@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from mock_openai import OpenAIMock, rate_limited, text_reply, verdict_reply
 
 KEY = "sk-mock-openai-key-0123456789"
@@ -80,7 +79,7 @@ def test_spend_and_forecast_read_the_judge_cost_from_the_call_record(hello, mock
 
 def test_unparseable_reply_is_retried_once_then_recorded_invalid(hello, mock):
     _add_openai_slot(hello, mock, model="local-llama")
-    garbage = lambda: text_reply("I would rather not say.")        # noqa: E731
+    garbage = lambda: text_reply("I would rather not say.")
     mock.script.extend([garbage(), verdict_reply()])                 # first run: recovers on the retry
     mock.default = garbage                                           # every other run: stays garbage
     hello.doit(env={"SCYLLA_TEST_OPENAI_KEY": KEY})

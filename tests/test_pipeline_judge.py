@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 import yaml
-
 from conftest import PROJECTSCYLLA
+
 from scylla.durable import dumps
 from scylla.judges.pipeline import NEEDS_LLM, judge, match_step
 

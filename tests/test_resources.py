@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-
 from conftest import PROJECTSCYLLA
+
 from scylla import resources, workspace
 from scylla.spec import load_experiment, load_subtest, load_tier
 
@@ -29,9 +29,9 @@ def _block(name: str) -> str:
 class Prepared:
     """One subtest composed, materialized, committed on a task repository and checked out, as a run does it."""
 
-    def __init__(self, root: Path, tier: str, sid: str, parents: tuple["Prepared", ...] = ()):
+    def __init__(self, root: Path, tier: str, sid: str, parents: tuple[Prepared, ...] = ()):
         composed = resources.compose(TIERS, _subtest(tier, sid), [p.manifest for p in parents])
-        self.manifest = resources.materialize(TIERS, composed, root / "config")
+        self.manifest: dict = resources.materialize(TIERS, composed, root / "config")
         repo = _repository(root / "repo")
         commit = workspace.config_commit(repo / ".git", workspace.head(repo), root / "config")
         self._checkout = workspace.checkout(repo / ".git", root / "ws", commit)   # kept open for the asserts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -149,8 +149,8 @@ def test_projectscylla_formats_read_as_projectscylla_reads_them():
 
 def _timed_run(n, tokens, at, agent_s=10.0, judge_costs=(0.01, 0.02), cost=0.25, score=0.5):
     """A run whose agent started at `at` (seconds after 10:00) and whose two judges started after it."""
-    base = datetime(2026, 12, 4, 10, 0, tzinfo=timezone.utc)
-    stamp = lambda s: (base + timedelta(seconds=s)).isoformat(timespec="microseconds")  # noqa: E731
+    base = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    stamp = lambda s: (base + timedelta(seconds=s)).isoformat(timespec="microseconds")
     agent = {"exit_code": 0, "cost_usd": cost, "token_stats": dict(zip(results.TOKEN_KEYS, tokens))}
     judges = [{**judgment(k, score), "judge_duration_seconds": 2.0, "cost_usd": c,
                "measured_at": stamp(at + agent_s + 1)} for k, c in enumerate(judge_costs, start=1)]

@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PROJECTSCYLLA, REPO
-from scylla.spec import SpecError, load_experiment, load_fixture, load_tier, available_tiers
+
+from scylla.spec import (
+    SpecError,
+    available_tiers,
+    load_experiment,
+    load_fixture,
+    load_tier,
+)
 
 
 def test_all_projectscylla_fixtures_load():

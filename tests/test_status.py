@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import claude_ready_env, downstream
+
 from scylla.kinds import TaskId
 from scylla.status import Selection
 
@@ -39,7 +39,7 @@ def _expected_calls(names) -> tuple[list[str], list[str]]:
     """Adapter calls the scripted agent and (command) judges log for these tasks (slot 1 is the pipeline judge)."""
     ids = [TaskId(n, _kind(n), slot=n.rsplit("/", 1)[1] if _kind(n) == "judge" else None) for n in names]
     agents = sorted(n.partition(":")[2] for n, t in zip(names, ids) if t.kind == "agent")
-    judges = sorted(f"{n.partition(':')[2].rsplit('/', 1)[0]} {int(t.slot[6:])}" for n, t in zip(names, ids)
+    judges = sorted(f"{n.partition(':')[2].rsplit('/', 1)[0]} {int(str(t.slot)[6:])}" for n, t in zip(names, ids)
                     if t.kind == "judge" and t.slot != "judge_01")
     return agents, judges
 
@@ -173,9 +173,9 @@ def test_why_names_the_edited_rubric_and_the_views_filter(hello):
 
 def test_selection_and_what_tasks_say_they_are(tmp_path):
     """Every task carries its kind, tier, subtest, run and slot in its metadata (nothing parses names)."""
+    from conftest import hello_graph
     from doit.task import Task
 
-    from conftest import hello_graph
     from scylla.kinds import task_id
     ids = {(t := task_id(Task(f"{d['basename']}:{d['name']}" if d.get("name") else d["basename"], None,
                                meta=d.get("meta")))).name: t for d in hello_graph(tmp_path)}
@@ -189,6 +189,7 @@ def test_selection_and_what_tasks_say_they_are(tmp_path):
     assert not sel(ids["judge:T5/01/run_01/judge_02"]) and not sel(ids["run:T0/01/run_01"])
 
 
+@pytest.mark.e2e                # `scylla adopt` in a subprocess
 def test_an_adopted_projectscylla_tree_shows_exactly_its_unfinished_work(tmp_path):
     from test_adopt import FINISHED, UNFINISHED, _adopt, _doit, _setup
     checkout, hello, ps = _setup(tmp_path, "completed", FINISHED)
