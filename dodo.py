@@ -1,6 +1,2 @@
 """Scylla: `doit` runs the experiment named by `doit exp=PATH/experiment.yaml` (default: examples/hello)."""
-from doit import get_var
-
-from scylla.loader import load
-
-globals().update(load(get_var("exp"), rejudge=get_var("rejudge"), over_budget=get_var("over_budget")))
+from scylla.dodo import *  # noqa: F403  (DOIT_CONFIG and the task creator: scylla/dodo.py)
