@@ -69,12 +69,11 @@ def _doit(command: str, args: list[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
         return _doit_main().run(["help", command])
     args, exp = _spec_var(args)
-    if exp is None and not any(a.startswith("exp=") for a in args):
-        if not Path(default_spec()).is_file():
-            print(f"scylla {command}: no experiment.yaml in {Path.cwd()}: name one, e.g. `scylla {command} "
-                  f"PATH/experiment.yaml` (or a directory holding one), or make one with `scylla init DIR`",
-                  file=sys.stderr)
-            return 3
+    if exp is None and not any(a.startswith("exp=") for a in args) and not Path(default_spec()).is_file():
+        print(f"scylla {command}: no experiment.yaml in {Path.cwd()}: name one, e.g. `scylla {command} "
+              f"PATH/experiment.yaml` (or a directory holding one), or make one with `scylla init DIR`",
+              file=sys.stderr)
+        return 3
     return _doit_main().run([command, *args, *([exp] if exp else [])])
 
 
@@ -120,13 +119,12 @@ def _init(dest: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] not in ("adopt", "init", *NOT_PASSED) and not argv[0].startswith("-"):
-        if argv[0] in _doit_main().get_cmds():  # everything after a doit command is doit's
-            return _doit(argv[0], argv[1:])
+    if argv and argv[0] not in ("adopt", "init", *NOT_PASSED) and argv[0] in _doit_main().get_cmds():
+        return _doit(argv[0], argv[1:])  # everything after a doit command is doit's
     args = _parser().parse_args(argv)
     if args.command == "init":
         return _init(args.directory)
-    from .adopt import AdoptError, adopt as run_adopt
+    from .adopt import AdoptError, adopt as run_adopt      # here: the doit commands need none of adopt's imports
     try:
         run_adopt(args.experiment_dir, args.tiers, args.fixture, _repo_map(args.repo))
     except AdoptError as exc:
