@@ -30,7 +30,7 @@ def _repo_map(items: list[str]) -> dict[str, Path]:
 
 # doit's own commands that take no experiment (or would describe doit, not Scylla)
 NOT_PASSED = {"help", "tabcompletion"}
-EXAMPLE = Path(__file__).resolve().parent / "example-hello"      # a symlink to examples/hello in a checkout
+EXAMPLE = Path(__file__).resolve().parent / ".example-hello"  # symlink to examples/hello (hidden: mypy skips it)
 INIT_DODO = "from scylla.dodo import *  # noqa: F403  (doit runs ./experiment.yaml: see `scylla --help`)\n"
 
 
@@ -113,7 +113,7 @@ def _init(dest: Path) -> int:
         return 1
     print(f"scylla init: wrote the hello experiment to {dest}/ (experiment.yaml, dodo.py, fixture, tiers, "
           f"repo, agent.py, judge.py)\nrun it: cd {dest} && doit    (or from anywhere: scylla run "
-          f"{dest}/experiment.yaml; scylla status {dest})")
+          f"{dest.resolve() / 'experiment.yaml'}; scylla status {dest.resolve()})")
     return 0
 
 
@@ -150,7 +150,8 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser(name, add_help=False, help=f"{what}; `scylla {name} --help` for its options")
     init = commands.add_parser("init", help="write an experiment directory (the offline hello example and a "
                                             "one-line dodo.py): `doit` inside it runs it")
-    init.add_argument("directory", type=Path, help="where (made if missing; no existing file is overwritten)")
+    init.add_argument("directory", type=Path, nargs="?", default=Path("."),
+                      help="where (default: here; made if missing; no existing file is overwritten)")
     adopt = commands.add_parser("adopt", help="take over a ProjectScylla experiment directory without re-running "
                                                "anything it finished (adds files, never changes its files)")
     adopt.add_argument("experiment_dir", type=Path, help="the directory holding config/experiment.json")
