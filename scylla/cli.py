@@ -53,28 +53,38 @@ def _is_spec(arg: str) -> bool:
     return path.suffix in (".yaml", ".yml") or (path / "experiment.yaml").is_file()
 
 
-def _spec_var(args: list[str]) -> tuple[list[str], str | None]:
-    """Take the experiment path out of `args` as doit's `exp=` variable: the first argument that names a
-    .yaml/.yml file or a directory holding experiment.yaml (absolute, so that it means what it meant here)."""
+def _value_options(main: DoitMain, command: str) -> set[str]:
+    """The flags of doit's `command` that take a value (`-n 4`, `--tier T0`, `-o out.yaml`)."""
+    cmds = main.get_cmds()
+    options = cmds.get_plugin(command)(task_loader=main.task_loader, config=main.config, cmds=cmds).get_options()
+    return {flag for opt in options if opt.type is not bool
+            for flag in (opt.short and f"-{opt.short}", opt.long and f"--{opt.long}") if flag}
+
+
+def _spec_var(args: list[str], takes_value: set[str]) -> tuple[list[str], str | None]:
+    """Take the experiment path out of `args` as doit's `exp=` variable: the first argument (not an option
+    or its value) that names a .yaml/.yml file or a directory holding experiment.yaml (made absolute, so
+    that it means what it meant here)."""
     for i, arg in enumerate(args):
-        if not arg.startswith("-") and "=" not in arg and _is_spec(arg):
+        if not arg.startswith("-") and "=" not in arg and (i == 0 or args[i - 1] not in takes_value) \
+                and _is_spec(arg):
             path = Path(arg).expanduser().absolute()
             spec = path if path.suffix in (".yaml", ".yml") else path / "experiment.yaml"
             return args[:i] + args[i + 1:], f"exp={spec}"
     return args, None
 
 
-def _doit(command: str, args: list[str]) -> int:
+def _doit(main: DoitMain, command: str, args: list[str]) -> int:
     """`doit COMMAND ARGS exp=SPEC` with doit's engine embedded: no dodo.py, from any directory."""
     if any(a in ("-h", "--help") for a in args):
-        return _doit_main().run(["help", command])
-    args, exp = _spec_var(args)
+        return main.run(["help", command])
+    args, exp = _spec_var(args, _value_options(main, command))
     if exp is None and not any(a.startswith("exp=") for a in args) and not Path(default_spec()).is_file():
         print(f"scylla {command}: no experiment.yaml in {Path.cwd()}: name one, e.g. `scylla {command} "
               f"PATH/experiment.yaml` (or a directory holding one), or make one with `scylla init DIR`",
               file=sys.stderr)
         return 3
-    return _doit_main().run([command, *args, *([exp] if exp else [])])
+    return main.run([command, *args, *([exp] if exp else [])])
 
 
 def _init_files(dest: Path) -> dict[Path, tuple[bytes, int]]:
@@ -119,12 +129,15 @@ def _init(dest: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] not in ("adopt", "init", *NOT_PASSED) and argv[0] in _doit_main().get_cmds():
-        return _doit(argv[0], argv[1:])  # everything after a doit command is doit's
+    doit = _doit_main()
+    if argv and argv[0] not in ("adopt", "init", *NOT_PASSED) and argv[0] in doit.get_cmds():
+        return _doit(doit, argv[0], argv[1:])  # everything after a doit command is doit's
     args = _parser().parse_args(argv)
     if args.command == "init":
         return _init(args.directory)
-    from .adopt import AdoptError, adopt as run_adopt      # here: the doit commands need none of adopt's imports
+    # imported here: the doit commands need none of adopt's imports
+    from .adopt import AdoptError
+    from .adopt import adopt as run_adopt
     try:
         run_adopt(args.experiment_dir, args.tiers, args.fixture, _repo_map(args.repo))
     except AdoptError as exc:

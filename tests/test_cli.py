@@ -24,14 +24,14 @@ def _outside(cwd: Path) -> Path:
     """`cwd`, checked to be outside the checkout with no dodo.py doit could find there or above."""
     cwd = cwd.resolve()
     assert REPO != cwd and REPO not in cwd.parents, f"{cwd} is inside the checkout"
-    assert not any((d / "dodo.py").exists() for d in [*cwd.parents]), f"a dodo.py above {cwd}"
+    assert not any((d / "dodo.py").exists() for d in cwd.parents), f"a dodo.py above {cwd}"
     return cwd
 
 
 def _run(argv: list[str], cwd: Path, calls: Path | None = None) -> DoitRun:
     # one hash seed: the task doit's status names as the one a blocked task waits for is picked in set order
     env = {**os.environ, "SCYLLA_CALL_LOG": str(calls or cwd / "calls.log"), "PYTHONHASHSEED": "0"}
-    proc = subprocess.run(argv, cwd=_outside(cwd), env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(argv, check=False, cwd=_outside(cwd), env=env, capture_output=True, text=True, timeout=600)
     return DoitRun(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -157,6 +157,9 @@ def test_init_refuses_to_overwrite(tmp_path):
 
 
 def test_scylla_without_an_experiment_says_how_to_name_one(tmp_path):
-    done = scylla("status", cwd=tmp_path)
-    assert done.returncode == 3 and "scylla init" in done.stderr and done.stdout == "", str(done)
+    for argv in [[sys.executable, "-m", "scylla.cli", "status"], [sys.executable, "-m", "scylla", "list"]]:
+        done = _run(argv, tmp_path)
+        assert done.returncode == 3 and "scylla init" in done.stderr and done.stdout == "", str(done)
     assert list(tmp_path.iterdir()) == []
+    typo = scylla("stauts", cwd=tmp_path)                                 # not a command: never a `doit run`
+    assert typo.returncode == 2 and "invalid choice" in typo.stderr and list(tmp_path.iterdir()) == []
