@@ -99,9 +99,12 @@ def test_scylla_run_from_elsewhere_completes_the_same_experiment(by_doit, tmp_pa
     log.unlink()
     again = scylla("run", str(directory), cwd=elsewhere, calls=log)      # the directory names it too
     assert again.returncode == 0 and again.executed == [] and not agent_calls(log), str(again)
-    # and plain `doit` inside sees the same tree complete
-    inside = doit("list", "--all", "--status", cwd=directory)
+    # and plain `doit` inside sees the same tree complete, also once the directory has moved
+    moved = directory.rename(tmp_path / "moved")
+    inside = doit("list", "--all", "--status", cwd=moved)
     assert inside.returncode == 0 and set(list_status(inside).values()) == {"U"}, str(inside)
+    rerun = doit(cwd=moved, calls=log)
+    assert rerun.returncode == 0 and rerun.executed == [] and not agent_calls(log), str(rerun)
 
 
 def _same(a: DoitRun, b: DoitRun) -> None:
