@@ -1,6 +1,3 @@
-"""Scylla: `doit` runs the experiment named by `doit exp=PATH/experiment.yaml` (default: examples/hello)."""
-from doit import get_var
-
-from scylla.loader import load
-
-globals().update(load(get_var("exp"), rejudge=get_var("rejudge"), over_budget=get_var("over_budget")))
+"""Scylla: `doit` runs the experiment named by `doit exp=PATH/experiment.yaml` (default: the experiment.yaml
+of the directory doit starts in, else examples/hello; elsewhere, `scylla run|status|... PATH`)."""
+from scylla.dodo import *  # noqa: F403  (DOIT_CONFIG and the task creator: scylla/dodo.py)

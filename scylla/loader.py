@@ -10,6 +10,8 @@ import os
 import signal
 from pathlib import Path
 
+from doit import get_var
+from doit import loader as doit_loader
 from doit.exceptions import InvalidDodoFile
 
 from . import context, doit_plugins, durable, graph, progress, reaper, runplan, tree
@@ -26,6 +28,21 @@ def _resolve_spec(arg: str | None) -> Path:
         return spec
     started = Path(getattr(loader, "initial_workdir", None) or os.getcwd())
     return started / spec if (started / spec).exists() else Path.cwd() / spec
+
+
+def default_spec() -> str:
+    """The experiment a dodo runs without `exp=`: experiment.yaml in the dodo's directory (doit's working
+    directory while it imports the dodo), else in the directory doit started from, else examples/hello."""
+    for here in (os.getcwd(), doit_loader.initial_workdir):
+        if here and Path(here, "experiment.yaml").is_file():
+            return str(Path(here, "experiment.yaml"))
+    return DEFAULT_SPEC
+
+
+def load_from_command_line() -> dict:
+    """load() as the command line's variables ask (`exp=`, `rejudge=`, `over_budget=`): what every dodo.py
+    (through scylla/dodo.py) and the `scylla` command call."""
+    return load(get_var("exp") or default_spec(), rejudge=get_var("rejudge"), over_budget=get_var("over_budget"))
 
 
 def _flag(value: str | None) -> bool:
