@@ -147,8 +147,9 @@ class Plan:
             task = self.tasks[name]
             if name in names:
                 self.verdicts[name] = Verdict(state, [reason], v.failed, v.invalid)
-            elif v.state in ("to_run", "may_run") and (up := next(
-                    (u for u in task.task_dep + task.setup_tasks if u in held), None)):
+            # (the first by name: doit orders implicit task_deps as its file_dep sets, by the hash seed)
+            elif v.state in ("to_run", "may_run") and (up := min(
+                    (u for u in task.task_dep + task.setup_tasks if u in held), default=None)):
                 self.verdicts[name] = Verdict("blocked", [f"waits for a task {held_by} holds back: {up}"],
                                               v.failed, v.invalid)
             else:

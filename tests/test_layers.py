@@ -23,7 +23,7 @@ LAYERS = {
     "work": ["budget", "preflight", "actions"],
     "graph": ["graph"],
     "planning": ["plan", "forecast", "runplan"],
-    "faces": ["status", "progress", "loader", "cli", "adopt"],
+    "faces": ["status", "progress", "loader", "dodo", "cli", "__main__", "adopt"],
 }
 ADAPTERS = ("scylla.agents.", "scylla.judges.", "scylla.pipeline", "scylla.workspace", "scylla.resources")
 
