@@ -192,7 +192,7 @@ def render(rep: dict, exp, why: bool = False) -> str:
     if rep.get("preflight"):
         lines += [f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
                   f"agent or judge until they are fixed:", *(f"  ✗ {p}" for p in rep["preflight"]), ""]
-    lines += _render_table(rep["table"], getattr(exp, "tiers", ())) + ["", LEGEND, ""]
+    lines += _render_table(rep["table"], getattr(exp, "tiers", ()), sorted(rep["judges"])) + ["", LEGEND, ""]
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
     lines += _render_lost(rep["lost"])
     lines += _render_next(rep) + _render_forecast(rep["forecast"]) + _render_budget(rep["budget"])
@@ -203,17 +203,17 @@ def render(rep: dict, exp, why: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row_order(table: dict) -> list[str]:
-    slots = sorted(r for r in table if r.startswith("judge_") and r != "judge_prompt")
+def _row_order(table: dict, slots: list[str]) -> list[str]:
+    """The kinds in graph order, a row per judge slot where the judges' row would be."""
     order = [name for r in ROWS for name in (slots if r == "judge" else [r])]
     return [r for r in order if r in table] + [r for r in table if r not in order]
 
 
-def _render_table(table: dict, tier_order) -> list[str]:
+def _render_table(table: dict, tier_order, slots: list[str]) -> list[str]:
     present = {c for r in table.values() for c in r}
     cols = [t for t in tier_order if t in present] + sorted(present - set(tier_order) - {ALL})
     cols += [ALL] if ALL in present else []
-    rows = _row_order(table)
+    rows = _row_order(table, slots)
     cells = [[" ".join(f"{mark}{table[r].get(c, {})[k]}" for k, mark in MARKS if table[r].get(c, {}).get(k))
               for c in cols] for r in rows]
     width0 = max(len(r) for r in ["kind", *rows])
