@@ -23,9 +23,7 @@ import time
 import urllib.parse
 
 import orjson
-
 from doit import dependency, runner
-
 from doit.cmd_base import NamespaceTaskLoader
 from doit.dependency import DatabaseException, SqliteDB
 from doit.exceptions import InvalidDodoFile, TaskFailed
@@ -33,7 +31,6 @@ from doit.task import Task, dict_to_task
 
 from . import context, durable, reaper
 from .errors import DBUnsaved
-
 
 # A commit per task record costs ~0.2 ms: 1,000 regenerated results paid ~0.25 s for it. Records of
 # cheap tasks lost to a SIGKILL inside this window only make those tasks run again (their outputs come

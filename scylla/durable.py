@@ -427,7 +427,7 @@ def hold_experiment_lock(lock_file: str | os.PathLike) -> None:
     key = os.path.abspath(lock_file)
     if key in _HELD_LOCKS:
         return
-    fh = open(lock_file, "a+")
+    fh = open(lock_file, "a+")  # noqa: SIM115  (held, locked, for the life of the process)
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 import orjson
@@ -169,7 +169,7 @@ def _lost_input(reason: str) -> bool:
         durable.damaged_capture(reason.removeprefix(durable.INPUT_CHANGED).strip())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digest(config_json: bytes) -> str:
     return durable.config_digest(orjson.loads(config_json))
 

@@ -360,7 +360,7 @@ class Plan:
                 finally:
                     os.chdir(here)
             return True
-        except Exception as exc:            # the real run will tell; the plan just cannot know the bytes
+        except Exception as exc:  # noqa: BLE001  (whatever failed: the real run will tell; the plan cannot know the bytes)
             v.reasons.append(f"(a dry run of it failed: {str(exc).splitlines()[0][:200] if str(exc) else exc!r})")
             return False
 

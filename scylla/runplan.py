@@ -75,7 +75,7 @@ class _Child:
                 while data:
                     data = data[os.write(write, data):]
                 code = 0
-            except Exception as exc:            # the run goes on without totals or a forecast
+            except Exception as exc:  # noqa: BLE001  (a forked child: the run goes on without totals or a forecast)
                 print(f"scylla: the run plan failed ({exc!r}); no totals, no forecast", file=sys.stderr, flush=True)
             finally:
                 os._exit(code)

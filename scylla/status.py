@@ -43,8 +43,8 @@ class Selection:
     kinds: frozenset = frozenset()
 
     @staticmethod
-    def parse(tier: str = "", subtest: str = "", runs: str = "", kind: str = "") -> "Selection":
-        split = lambda s: frozenset(x.strip() for x in (s or "").split(",") if x.strip())   # noqa: E731
+    def parse(tier: str = "", subtest: str = "", runs: str = "", kind: str = "") -> Selection:
+        split = lambda s: frozenset(x.strip() for x in (s or "").split(",") if x.strip())
         try:
             numbers = frozenset(int(r) for r in split(runs))
         except ValueError:
@@ -190,8 +190,8 @@ def render(rep: dict, exp, why: bool = False) -> str:
     selection = f" (selection: {rep['selection']})" if rep["selection"] else ""
     lines = [f"experiment {rep['experiment']}{selection}", ""]
     if rep.get("preflight"):
-        lines += [f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
-                  f"agent or judge until they are fixed:", *(f"  ✗ {p}" for p in rep["preflight"]), ""]
+        lines += [(f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
+                   f"agent or judge until they are fixed:"), *(f"  ✗ {p}" for p in rep["preflight"]), ""]
     lines += _render_table(rep["table"], getattr(exp, "tiers", ())) + ["", LEGEND, ""]
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
     lines += _render_lost(rep["lost"])
@@ -247,8 +247,8 @@ def _render_judges(judges: dict) -> list[str]:
 def _render_lost(lost: list[dict]) -> list[str]:
     if not lost:
         return []
-    lines = [f"Lost ({len(lost)}): raw captures of finished paid work; what needs them is blocked, and only "
-             f"paying again brings them back (then `doit status` prices what follows the new call):"]
+    lines = [(f"Lost ({len(lost)}): raw captures of finished paid work; what needs them is blocked, and only "
+              f"paying again brings them back (then `doit status` prices what follows the new call):")]
     for item in lost:
         price = _money(item["price_usd"]) if item["price_usd"] is not None else "unpriced"
         lines.append(f"  {item['file']}, {item['damage']} (made by {item['paid_task']}; re-buy it, {price}: "
@@ -276,7 +276,7 @@ _money = budget.money
 def _time(s: float | None) -> str:
     if s is None:
         return "unknown"
-    s = int(round(s))
+    s = round(s)
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
