@@ -60,7 +60,7 @@ def _tokens(r: dict) -> str:
     return f"- Tokens: {_count(r.get('total_tokens'))} total ({parts})"
 
 
-def _model_usage(usage: dict) -> list[str]:
+def _model_usage(usage: dict | None) -> list[str]:
     """Every model the agent's run used, as its CLI reported it (token_stats are the main model's)."""
     if not usage:
         return []
