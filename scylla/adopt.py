@@ -197,8 +197,9 @@ def agent_finished(agent_dir: Path) -> bool:
 
 def judge_finished(judge_dir: Path) -> bool:
     judgment = _json(judge_dir / "judgment.json")
-    return bool(judgment) and all(k in judgment for k in ("score", "passed", "grade")) \
-        and (judge_dir / "MODEL.md").is_file()
+    if not judgment:
+        return False
+    return all(k in judgment for k in ("score", "passed", "grade")) and (judge_dir / "MODEL.md").is_file()
 
 
 def pipeline_finished(run_dir: Path) -> bool:

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterable, Iterator
 
 import orjson
 from doit import dependency, runner
@@ -379,7 +380,7 @@ def _is_plain(d: dict) -> bool:
                                           for u in d.get("uptodate", ()))
 
 
-def tasks_from_dicts(dicts):
+def tasks_from_dicts(dicts: Iterable[dict]) -> Iterator[Task]:
     """doit Tasks from task dicts as a task generator yields them (`basename`, `name`, group tasks
     with name None), equal to what doit's loader makes of the same dicts, in the same order."""
     groups: dict[str, Task] = {}
