@@ -78,7 +78,7 @@ def spec_for(ps_dir: Path, tiers_dir: Path, fixture_dir: Path, repos: dict[str, 
     judges = config.get("judge_models") or ([config["judge_model"]] if config.get("judge_model") else [])
     if not judges:
         raise AdoptError(f"{ps_dir / 'config/experiment.json'}: no judge_models")
-    rel = lambda p: os.path.relpath(Path(p).resolve(), ps_dir.resolve())      # noqa: E731
+    rel = lambda p: os.path.relpath(Path(p).resolve(), ps_dir.resolve())
     spec = {
         "id": config["experiment_id"],
         "description": f"adopted from the ProjectScylla experiment {ps_dir.name}",
@@ -197,8 +197,9 @@ def agent_finished(agent_dir: Path) -> bool:
 
 def judge_finished(judge_dir: Path) -> bool:
     judgment = _json(judge_dir / "judgment.json")
-    return bool(judgment) and all(k in judgment for k in ("score", "passed", "grade")) \
-        and (judge_dir / "MODEL.md").is_file()
+    if not judgment:
+        return False
+    return all(k in judgment for k in ("score", "passed", "grade")) and (judge_dir / "MODEL.md").is_file()
 
 
 def pipeline_finished(run_dir: Path) -> bool:
@@ -569,11 +570,11 @@ def _tail(log: str) -> str:
 
 def _summary(ps_dir: Path, spec: Path, counts: dict) -> list[str]:
     """A few lines: what was adopted, and what the next `doit` will do (from `doit status --json`)."""
-    lines = [f"adopted {ps_dir}: {counts['agent']} finished agent runs, {counts['judge']} judgments, "
-             f"{counts['pipeline']} pipelines and {counts['derived']} derived files kept as they are; "
-             f"{counts['originals']} original files linked into {ps_dir / SCYLLA_ROOT / ORIGINALS}"]
+    lines = [(f"adopted {ps_dir}: {counts['agent']} finished agent runs, {counts['judge']} judgments, "
+              f"{counts['pipeline']} pipelines and {counts['derived']} derived files kept as they are; "
+              f"{counts['originals']} original files linked into {ps_dir / SCYLLA_ROOT / ORIGINALS}")]
     done = subprocess.run([sys.executable, "-m", "scylla.cli", "status", "--json", f"exp={spec}"],
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     try:
         rep = json.loads(done.stdout)
     except ValueError:

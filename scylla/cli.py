@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     except AdoptError as exc:
         print(f"scylla adopt: {exc}\n{args.experiment_dir} is as it was: nothing was adopted", file=sys.stderr)
         return 2
-    except Exception:
+    except Exception:  # noqa: BLE001  (any failure: say the experiment is untouched, with the traceback)
         traceback.print_exc()
         print(f"scylla adopt: failed unexpectedly (above); {args.experiment_dir} is as it was: nothing "
               f"was adopted", file=sys.stderr)

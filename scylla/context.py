@@ -13,9 +13,10 @@ import contextlib
 import os
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 @dataclass
@@ -56,7 +57,9 @@ class RunContext:
     @property
     def runs_depth(self) -> int:
         """How many levels above the root the runs directory starts (0, or 1 for `..` and `../completed`)."""
-        return len(re.match(r"(\.\./)*", self.runs_prefix).group(0)) // 3
+        ups = re.match(r"(\.\./)*", self.runs_prefix)
+        assert ups is not None          # (the pattern matches the empty string too)
+        return len(ups.group(0)) // 3
 
 
 # doit's commands that neither execute tasks nor write its DB (`forget`, `ignore`, `clean` write it)

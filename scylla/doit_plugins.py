@@ -21,11 +21,10 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterable, Iterator
 
 import orjson
-
 from doit import dependency, runner
-
 from doit.cmd_base import NamespaceTaskLoader
 from doit.dependency import DatabaseException, SqliteDB
 from doit.exceptions import InvalidDodoFile, TaskFailed
@@ -33,7 +32,6 @@ from doit.task import Task, dict_to_task
 
 from . import context, durable, reaper
 from .errors import DBUnsaved
-
 
 # A commit per task record costs ~0.2 ms: 1,000 regenerated results paid ~0.25 s for it. Records of
 # cheap tasks lost to a SIGKILL inside this window only make those tasks run again (their outputs come
@@ -382,7 +380,7 @@ def _is_plain(d: dict) -> bool:
                                           for u in d.get("uptodate", ()))
 
 
-def tasks_from_dicts(dicts):
+def tasks_from_dicts(dicts: Iterable[dict]) -> Iterator[Task]:
     """doit Tasks from task dicts as a task generator yields them (`basename`, `name`, group tasks
     with name None), equal to what doit's loader makes of the same dicts, in the same order."""
     groups: dict[str, Task] = {}

@@ -19,6 +19,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -262,7 +263,7 @@ def write_seal(output_dir: str | os.PathLike, task: str, config: str, inputs: li
     write_json(seal_path(output_dir), record)
 
 
-def _output_records(output_dir: str | os.PathLike, names: list[str] | None = None) -> dict[str, str]:
+def _output_records(output_dir: str | os.PathLike[str], names: list[str] | None = None) -> dict[str, str]:
     """name -> output_record of the files in `output_dir` (those of `names`, or all but dot files)."""
     if not os.path.isdir(output_dir):
         return {}
@@ -292,7 +293,7 @@ def _fingerprint(path: str) -> dict:
 
 
 def write_adopted_seal(output_dir: str | os.PathLike, task: str, config: str, source: str,
-                       inputs: list[str] = (), outputs: list[str] = ()) -> None:
+                       inputs: Sequence[str] = (), outputs: Sequence[str] = ()) -> None:
     """Seal work another tool finished (e.g. ProjectScylla): it stays done while the configuration
     and `inputs` are unchanged. `inputs` are those of the task's inputs the adopted work saw (the other
     tool's own files, e.g. the judge prompt its judges read); inputs Scylla made itself are not covered.
@@ -427,7 +428,7 @@ def hold_experiment_lock(lock_file: str | os.PathLike) -> None:
     key = os.path.abspath(lock_file)
     if key in _HELD_LOCKS:
         return
-    fh = open(lock_file, "a+")
+    fh = open(lock_file, "a+")  # noqa: SIM115  (held, locked, for the life of the process)
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

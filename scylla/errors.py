@@ -70,6 +70,7 @@ class DiskFull(OSError, ScyllaError):
     durable.disk_full: its arguments stay OSError's, so it pickles across -P process workers.)"""
 
     def __str__(self) -> str:
+        assert self.strerror is not None        # (disk_full gives it: the message)
         return self.strerror
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 import orjson
@@ -87,7 +87,7 @@ class Sealed:
         self.task, self.out_dir, self.inputs, self.config = task, out_dir, inputs, config
         self.retry_invalid, self.paid = retry_invalid, paid
         self.adopted_config = adopted_config or config
-        self.reason = "not checked yet"
+        self.reason: str | None = "not checked yet"     # None: the seal covers the task
 
     def config_for(self, seal: dict | None) -> str:
         """The configuration digest `seal` must record. Adopted work is compared without the toolchain:
@@ -102,7 +102,8 @@ class Sealed:
             return False
         self.reason = durable.seal_mismatch(seal, self.task, self.config_for(seal), self.inputs,
                                             durable.input_stat)
-        if self.reason is None and not self.paid and (damaged := durable.damaged_outputs(self.out_dir, seal)):
+        if self.reason is None and not self.paid and seal is not None and \
+                (damaged := durable.damaged_outputs(self.out_dir, seal)):      # (no reason: there is a seal)
             # a free sealed task (pipeline, baseline) rebuilds a damaged output; a paid one never does
             self.reason = f"output changed since it was sealed: {', '.join(damaged)}"
         if seal is not None and self.reason and _lost_input(self.reason):
@@ -169,7 +170,7 @@ def _lost_input(reason: str) -> bool:
         durable.damaged_capture(reason.removeprefix(durable.INPUT_CHANGED).strip())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digest(config_json: bytes) -> str:
     return durable.config_digest(orjson.loads(config_json))
 

@@ -236,7 +236,7 @@ def _script(name: str, command: str) -> str:
 
 def _tree(root: Path) -> set[str]:
     """Relative paths of everything under `root` except `.git` (git's own business)."""
-    paths = set()
+    paths: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         rel = os.path.relpath(dirpath, root)

@@ -99,6 +99,13 @@ def _sealed(task) -> Sealed | None:
     return next((u for u, _, _ in task.uptodate if isinstance(u, Sealed)), None)
 
 
+def _seal_of(task) -> Sealed:
+    """The Sealed of a task known to be sealed (the owner of a sealed directory, the maker of a lost capture)."""
+    sealed = _sealed(task)
+    assert sealed is not None
+    return sealed
+
+
 def _outside(path: str) -> bool:
     """Sources outside the tree (the fixture, tiers...); an adopted tree's runs above its root are in it."""
     return (path.startswith("../") or os.path.isabs(path)) and not tree.in_outer_runs_dir(path)
@@ -214,7 +221,7 @@ class Plan:
             return
         for target in task.targets:
             owner = self._sealed_owner(target)
-            if owner and _sealed(self.tasks[owner]).out_dir in self._rerun_dirs and target not in r.missing_targets:
+            if owner and _seal_of(self.tasks[owner]).out_dir in self._rerun_dirs and target not in r.missing_targets:
                 r.certain.append(f"upstream will run: {owner} (it moves {target} aside with its previous outputs)")
 
     def _seal_reasons(self, task, sealed: Sealed, v: Verdict, r: _Reasons) -> None:
@@ -238,7 +245,9 @@ class Plan:
         recorded = seal["inputs"]
         inputs = durable.covered_inputs(seal, sealed.inputs)      # adopted work: what it saw
         if set(recorded) != set(inputs):
-            certain.append(durable.seal_mismatch(seal, sealed.task, config, sealed.inputs))
+            mismatch = durable.seal_mismatch(seal, sealed.task, config, sealed.inputs)
+            assert mismatch is not None             # (the inputs differ: it says how)
+            certain.append(mismatch)
         else:
             for path in inputs:
                 one = {**seal, "inputs": {path: recorded[path]}}
@@ -277,7 +286,9 @@ class Plan:
                 r.broken.append(f"input missing: {path} (no task rebuilds it)")
             elif changed_now:
                 r.certain.append(f"changed input: {path}")
-        elif nxt == "differs" or (nxt == "known" and self._box_md5(path) != recorded_md5()):
+            return
+        assert producer is not None                 # (a next content comes from a producer that runs)
+        if nxt == "differs" or (nxt == "known" and self._box_md5(path) != recorded_md5()):
             r.changes.setdefault(producer, []).append(path)
             r.measured |= nxt == "differs"
         elif nxt == "unknown":
@@ -304,7 +315,7 @@ class Plan:
         if v is None or v.state not in ("to_run", "may_run"):
             return None, producer
         if v.outputs == "known":
-            return ("known" if os.path.lexists(os.path.join(self._cwd, path)) else "unknown"), producer
+            return ("known" if os.path.lexists(self._in_box(path)) else "unknown"), producer
         if v.outputs in ("timing", "restores"):
             return ("differs" if path in v.differs else "unknown" if v.outputs == "timing" else "same"), producer
         return v.outputs, producer
@@ -360,7 +371,7 @@ class Plan:
                 finally:
                     os.chdir(here)
             return True
-        except Exception as exc:            # the real run will tell; the plan just cannot know the bytes
+        except Exception as exc:  # noqa: BLE001  (whatever failed: the real run will tell; the plan cannot know the bytes)
             v.reasons.append(f"(a dry run of it failed: {str(exc).splitlines()[0][:200] if str(exc) else exc!r})")
             return False
 
@@ -375,9 +386,14 @@ class Plan:
         os.makedirs(self._cwd, exist_ok=True)
         return self._cwd
 
+    def _in_box(self, path: str) -> str:
+        """`path` in the scratch directory (a dry run made it before anything is looked up there)."""
+        assert self._cwd is not None
+        return os.path.join(self._cwd, path)
+
     def _box_md5(self, path: str) -> str:
         if path not in self._md5:
-            self._md5[path] = durable.file_md5(os.path.join(self._cwd, path))
+            self._md5[path] = durable.file_md5(self._in_box(path))
         return self._md5[path]
 
     def _db_md5(self, task_name: str, path: str) -> str | None:
@@ -400,6 +416,7 @@ class Plan:
         elif t.run is not None and t.kind in ("agent", "pipeline", "judge"):
             run = tree.run_name(t.run)
             label = {"agent": run, "pipeline": f"{run}_pipeline", "judge": f"{run}_{t.slot}"}[t.kind]
+            assert t.tier is not None and t.subtest is not None     # (a run's task names both)
             where = tree.SubtestPaths(t.tier, t.subtest.split("/")[1]).failed_dir
         else:
             return None

@@ -135,6 +135,7 @@ def _wait(proc: subprocess.Popen, timeout: float | None) -> int:
         poller.register(fd, select.POLLIN)
         deadline = None if timeout is None else time.monotonic() + timeout
         while not poller.poll(_milliseconds_left(deadline)):
+            assert deadline is not None and timeout is not None     # (poll(None) waits for the exit)
             if time.monotonic() >= deadline:
                 raise subprocess.TimeoutExpired(proc.args, timeout)
     finally:

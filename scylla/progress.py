@@ -20,7 +20,7 @@ import shutil
 import signal
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 
 from doit.reporter import ExecutedOnlyReporter
 
@@ -47,7 +47,7 @@ def _clock(seconds: float) -> str:
 class ProgressReporter(ExecutedOnlyReporter):
     desc = "executed tasks on stdout (like executed-only); progress, spend and ETA on stderr"
 
-    def __init__(self, outstream, options):
+    def __init__(self, outstream, options) -> None:
         super().__init__(outstream, options)
         self.err = sys.stderr
         mode = os.environ.get("SCYLLA_PROGRESS", "").lower()
@@ -60,10 +60,13 @@ class ProgressReporter(ExecutedOnlyReporter):
         self.t0 = self.last_line = self.last_bar = time.monotonic()
         self.started: dict[str, float] = {}
         # running totals per kind: a status line must not walk every task so far (quadratic at 10,000)
-        self.finished, self.begun, self.seconds = Counter(), Counter(), Counter()
+        self.finished: Counter[str] = Counter()
+        self.begun: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
         self.failed: list[str] = []
         self.ended: set[str] = set()
-        self.uptodate, self.not_run, self.refused, self.spent, self.decile = 0, 0, Counter(), 0.0, 0
+        self.uptodate, self.not_run, self.spent, self.decile = 0, 0, 0.0, 0
+        self.refused: Counter[str] = Counter()
         self.run = context.CURRENT.run_plan     # None when doit was not started through loader.load
         self.plan: dict | None = None
         self.bar_shown = False

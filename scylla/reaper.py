@@ -31,14 +31,14 @@ def start() -> None:
     if TOKEN is not None:
         return
     token = f"{os.getpid()}-{time.time_ns()}"
-    read, write = os.pipe()
+    read, _write = os.pipe()
     try:
         subprocess.Popen([sys.executable, "-I", "-S", __file__, token, tempfile.gettempdir()], stdin=read,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                          cwd="/")          # (it must not hold the tree's file system busy)
     finally:
         os.close(read)
-    # `write` stays open, unwritten, for the life of this process and of the workers it forks; no
+    # `_write` stays open, unwritten, for the life of this process and of the workers it forks; no
     # command inherits it (descriptors are not inheritable, and subprocess closes the others)
     TOKEN = token
 

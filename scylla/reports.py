@@ -60,7 +60,7 @@ def _tokens(r: dict) -> str:
     return f"- Tokens: {_count(r.get('total_tokens'))} total ({parts})"
 
 
-def _model_usage(usage: dict) -> list[str]:
+def _model_usage(usage: dict | None) -> list[str]:
     """Every model the agent's run used, as its CLI reported it (token_stats are the main model's)."""
     if not usage:
         return []
@@ -76,10 +76,10 @@ def run_report(run_id: str, r: dict) -> tuple[str, dict]:
                "valid" if j["is_valid"] else "**invalid** (excluded)"] for j in r["judges"]]
     md = "\n".join([
         f"# Run {run_id}", "",
-        f"- Score: **{_num(r['judge_score'])}** (grade {r['judge_grade']}, "
-        f"{'passed' if r['judge_passed'] else 'failed'})",
-        f"- Agent: exit code {r['exit_code']}, outcome {r['agent_outcome']}, "
-        f"{r['agent_duration_seconds']:.1f} s, {_usd(r.get('cost_usd'))}",
+        (f"- Score: **{_num(r['judge_score'])}** (grade {r['judge_grade']}, "
+         f"{'passed' if r['judge_passed'] else 'failed'})"),
+        (f"- Agent: exit code {r['exit_code']}, outcome {r['agent_outcome']}, "
+         f"{r['agent_duration_seconds']:.1f} s, {_usd(r.get('cost_usd'))}"),
         _tokens(r),
         *([f"- Permission denials: {', '.join(r['permission_denials'])}"] if r.get("permission_denials") else []),
         f"- Judges: {_usd(r.get('judge_cost_usd'))}, {r['judge_duration_seconds']:.1f} s", "",
@@ -101,11 +101,11 @@ def subtest_report(s: dict, runs: list[dict]) -> tuple[str, dict]:
     md = "\n".join([
         f"# Subtest {s['tier']}/{s['subtest']}", "",
         f"- Runs: {s['runs']}, pass rate {_num(s['pass_rate'])}",
-        f"- Score: mean {_num(s['mean_score'])}, median {_num(s['median_score'])}, "
-        f"stdev {_num(s['std_score'])}, consistency {_num(s['consistency'])}",
-        f"- Cost: mean {_usd(s['mean_cost_usd'])}, "
-        f"total {_sum_usd(s['total_cost_usd'], s['cost_unknown_runs'], n)} "
-        f"(judges {_sum_usd(s['total_judge_cost_usd'], s['judge_cost_unknown_runs'], n)})",
+        (f"- Score: mean {_num(s['mean_score'])}, median {_num(s['median_score'])}, "
+         f"stdev {_num(s['std_score'])}, consistency {_num(s['consistency'])}"),
+        (f"- Cost: mean {_usd(s['mean_cost_usd'])}, "
+         f"total {_sum_usd(s['total_cost_usd'], s['cost_unknown_runs'], n)} "
+         f"(judges {_sum_usd(s['total_judge_cost_usd'], s['judge_cost_unknown_runs'], n)})"),
         _tokens(s), _durations(s), f"- Grades: {grades or '—'}",
         f"- Invalid judgments: {s['invalid_judgments']}", "",
         _table(["run", "score", "grade", "passed", "exit", "cost", "invalid judges"], rows),
@@ -119,11 +119,11 @@ def tier_report(t: dict) -> tuple[str, dict]:
              _count(s["total_tokens"]), str(s["invalid_judgments"])] for sid, s in sorted(t["subtests"].items())]
     md = "\n".join([
         f"# Tier {t['tier']}", "",
-        f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "
-        f"pass rate {_num(t['best_pass_rate'])})",
+        (f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "
+         f"pass rate {_num(t['best_pass_rate'])})"),
         f"- Cost of pass: {_cost_of_pass(t['cost_of_pass'], t['best_pass_rate'])}",
-        f"- Runs: {t['runs']}; agent cost {_sum_usd(t['total_cost_usd'], t['cost_unknown_runs'], t['runs'])}; "
-        f"judge cost {_sum_usd(t['total_judge_cost_usd'], t['judge_cost_unknown_runs'], t['runs'])}",
+        (f"- Runs: {t['runs']}; agent cost {_sum_usd(t['total_cost_usd'], t['cost_unknown_runs'], t['runs'])}; "
+         f"judge cost {_sum_usd(t['total_judge_cost_usd'], t['judge_cost_unknown_runs'], t['runs'])}"),
         _tokens(t), _durations(t),
         "", _table(["subtest", "median", "mean", "pass rate", "consistency", "mean cost", "tokens",
                     "invalid judges"], rows),
@@ -142,10 +142,10 @@ def experiment_report(e: dict, tiers: list[dict]) -> tuple[str, dict]:
     md = "\n".join([
         f"# Experiment {e['experiment_id']}", "",
         f"- Frontier (lowest cost of pass): **{frontier}**",
-        f"- Runs: {e['runs']}; "
-        f"agent cost {_sum_usd(e['total_agent_cost_usd'], e['cost_unknown_runs'], e['runs'])}; "
-        f"judge cost {_sum_usd(e['total_judge_cost_usd'], e['judge_cost_unknown_runs'], e['runs'])}; "
-        f"total {_usd(e['total_cost_usd'])}",
+        (f"- Runs: {e['runs']}; "
+         f"agent cost {_sum_usd(e['total_agent_cost_usd'], e['cost_unknown_runs'], e['runs'])}; "
+         f"judge cost {_sum_usd(e['total_judge_cost_usd'], e['judge_cost_unknown_runs'], e['runs'])}; "
+         f"total {_usd(e['total_cost_usd'])}"),
         _tokens(e), _durations(e),
         "", _table(["tier", "best subtest", "median", "pass rate", "cost of pass", "runs", "agent cost",
                     "judge cost"], rows),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 GRADES = (("S", 1.0), ("A", 0.80), ("B", 0.60), ("C", 0.40), ("D", 0.20))
 GRADE_NAMES = {g for g, _ in GRADES} | {"F"}
@@ -49,11 +49,11 @@ def _when(stamp) -> datetime | None:
         t = datetime.fromisoformat(stamp)
     except (TypeError, ValueError):
         return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _stamp(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def span(measurements) -> tuple[str | None, str | None]:
@@ -72,8 +72,9 @@ def span(measurements) -> tuple[str | None, str | None]:
 def wall_clock(items: list[dict]) -> dict:
     """The wall-clock span of results that carry started_at/ended_at: from the earliest start to the
     latest end (pauses between doit invocations included). Unknown when any item's span is."""
-    started, ended = [_when(i.get("started_at")) for i in items], [_when(i.get("ended_at")) for i in items]
-    if not items or None in started or None in ended:
+    started = [t for i in items if (t := _when(i.get("started_at"))) is not None]
+    ended = [t for i in items if (t := _when(i.get("ended_at"))) is not None]
+    if not items or len(started) < len(items) or len(ended) < len(items):
         return {"started_at": None, "ended_at": None, "wall_clock_seconds": None}
     return {"started_at": _stamp(min(started)), "ended_at": _stamp(max(ended)),
             "wall_clock_seconds": round((max(ended) - min(started)).total_seconds(), 6)}
@@ -113,7 +114,7 @@ def total(values) -> int | float | None:
     return None if any(v is None for v in values) else sum(values)
 
 
-def total_tokens(stats: dict) -> int | None:
+def total_tokens(stats: dict) -> int | float | None:
     """ProjectScylla's TokenStats.total_tokens: input + output + cache_creation + cache_read."""
     return total(stats.get(k) for k in TOKEN_KEYS)
 
@@ -231,7 +232,8 @@ def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
         "std_score": std,
         "min_score": min(scores, default=0.0), "max_score": max(scores, default=0.0),
         "consistency": max(0.0, 1.0 - std / mean) if mean > 0 else 0.0,
-        "mean_cost_usd": None if None in costs else statistics.fmean(costs) if costs else 0.0,
+        "mean_cost_usd": (None if None in costs else statistics.fmean([c for c in costs if c is not None])
+                          if costs else 0.0),
         "total_cost_usd": agent_cost["cost_usd"], "cost_unknown_runs": agent_cost["cost_unknown_runs"],
         **_judge_cost(runs, "judge_cost_usd"),
         "token_stats": sum_stats([r.get("token_stats") or {} for r in runs]),

@@ -43,7 +43,8 @@ def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: 
     plan = Plan(tasks, Globals.dep_manager, selected, scratch=scratch)
     fc = forecast(plan, exp, list(plan.verdicts))
     to_run = set(plan.names("to_run"))
-    seconds, calls = defaultdict(float), Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
+    calls: Counter[str] = Counter()
     for row, r in fc["rows"].items():
         kind = "agent" if row == "agent" else "judge"
         seconds[kind] += r["seconds"] + r["may_seconds"]
@@ -58,8 +59,9 @@ def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: 
 class _Child:
     """summary() computed in a forked child; poll() returns it once it has arrived ({} if it failed)."""
 
-    def __init__(self, *args, urgent: bool = False):
+    def __init__(self, tasks: dict, selected: list[str], exp, executed: set[str], urgent: bool = False):
         self.scratch = os.path.join(tempfile.gettempdir(), reaper.scratch_prefix("runplan") + secrets.token_hex(4))
+        self.fd: int | None
         self.fd, write = os.pipe()
         leader = os.getpid()
         self.pid = os.fork()
@@ -71,16 +73,17 @@ class _Child:
                 gc.disable()                    # it makes one summary and exits: collections would only slow it
                 if not urgent:                  # nobody waits for it: the run's workers and agents come first
                     os.nice(NICE)
-                data = json.dumps(summary(*args, self.scratch)).encode()
+                data = json.dumps(summary(tasks, selected, exp, executed, self.scratch)).encode()
                 while data:
                     data = data[os.write(write, data):]
                 code = 0
-            except Exception as exc:            # the run goes on without totals or a forecast
+            except Exception as exc:  # noqa: BLE001  (a forked child: the run goes on without totals or a forecast)
                 print(f"scylla: the run plan failed ({exc!r}); no totals, no forecast", file=sys.stderr, flush=True)
             finally:
                 os._exit(code)
         os.close(write)
-        self.buf, self.result = b"", None
+        self.buf = b""
+        self.result: dict | None = None
 
     def poll(self, timeout: float = 0) -> dict | None:
         while self.fd is not None and select.select([self.fd], [], [], timeout)[0]:
@@ -111,6 +114,7 @@ class _Child:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _reap(self) -> None:
+        assert self.fd is not None                  # (once: poll and stop reap an open pipe only)
         os.close(self.fd)
         self.fd = None
         try:
@@ -122,7 +126,7 @@ class _Child:
 class RunPlan:
     """The plan of this doit (one per process that runs doit: see begin())."""
 
-    def __init__(self, exp):
+    def __init__(self, exp) -> None:
         self.exp = exp
         self.tasks: dict | None = None          # known once the reporter attaches
         self.selected: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 
 _SECRET_NAME = re.compile(r"(_API_KEY|API_KEY$|_KEY$|^KEY$|_TOKEN$|^TOKEN$|_SECRET|PASSWORD|_AUTH_TOKEN)", re.IGNORECASE)
 MASK = "[REDACTED]"
@@ -13,7 +14,7 @@ def is_secret(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
-def secret_values(env: dict | None = None) -> list[str]:
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     """Values of secret-looking variables, longest first (so overlapping values redact fully)."""
     env = os.environ if env is None else env
     values = {v for k, v in env.items() if is_secret(k) and len(v) >= 8}

@@ -20,7 +20,7 @@ from doit.exceptions import InvalidCommand
 from . import budget, durable, preflight
 from .forecast import Estimator, forecast
 from .kinds import TaskId
-from .plan import STATES, Plan, _sealed
+from .plan import STATES, Plan, _seal_of, _sealed
 
 ROWS = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt",
         "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment")
@@ -43,8 +43,8 @@ class Selection:
     kinds: frozenset = frozenset()
 
     @staticmethod
-    def parse(tier: str = "", subtest: str = "", runs: str = "", kind: str = "") -> "Selection":
-        split = lambda s: frozenset(x.strip() for x in (s or "").split(",") if x.strip())   # noqa: E731
+    def parse(tier: str = "", subtest: str = "", runs: str = "", kind: str = "") -> Selection:
+        split = lambda s: frozenset(x.strip() for x in (s or "").split(",") if x.strip())
         try:
             numbers = frozenset(int(r) for r in split(runs))
         except ValueError:
@@ -84,14 +84,17 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
         "lost": _lost(plan, exp),
         "forecast": fc,
         # the next doit's budget gate (over the whole run, whatever the view's filters)
-        "budget": decision and {"budget_usd": decision.budget, "spent_usd": decision.spent,
-                                # of which: archived (failed, interrupted) attempts; calls of unknown cost ($0)
-                                "archived_usd": decision.spending.archived_usd,
-                                "unknown_calls": decision.spending.unknown_calls,
-                                "forecast_usd": decision.forecast, "left_usd": decision.left(),
-                                "unpriced_calls": decision.unpriced, "over_budget": decision.override,
-                                "refusal": decision.refusal()},
+        "budget": decision and _budget(decision),
     }
+
+
+def _budget(decision: budget.Decision) -> dict:
+    assert decision.spending is not None        # (_gate reads it)
+    return {"budget_usd": decision.budget, "spent_usd": decision.spent,
+            # of which: archived (failed, interrupted) attempts; calls of unknown cost ($0)
+            "archived_usd": decision.spending.archived_usd, "unknown_calls": decision.spending.unknown_calls,
+            "forecast_usd": decision.forecast, "left_usd": decision.left(),
+            "unpriced_calls": decision.unpriced, "over_budget": decision.override, "refusal": decision.refusal()}
 
 
 def _lost(plan: Plan, exp) -> list[dict]:
@@ -99,7 +102,7 @@ def _lost(plan: Plan, exp) -> list[dict]:
     task again, and its price (the forecast's estimate for a call of that kind)."""
     estimate, out = Estimator(plan), []
     for path, producer in sorted(plan.lost.items()):
-        seal = durable.seal_path(os.path.abspath(_sealed(plan.tasks[producer]).out_dir))
+        seal = durable.seal_path(os.path.abspath(_seal_of(plan.tasks[producer]).out_dir))
         e = estimate(plan.id(producer))
         out.append({"file": path, "damage": "missing" if durable.stat(path) is None else "differs from its seal",
                     "paid_task": producer, "price_usd": e.cost, "price_basis": e.basis,
@@ -144,7 +147,7 @@ def _table(plan: Plan, names: list[str]) -> dict:
 
 def _runs(plan: Plan, names: list[str]) -> dict:
     """Each run classified by its own tasks (agent, pipeline, judges, derived files)."""
-    runs: dict[tuple[str, int], list] = {}
+    runs: dict[tuple[str | None, int], list] = {}
     for n in names:
         t = plan.id(n)
         if t.run is not None:
@@ -176,6 +179,7 @@ def _judges(plan: Plan, names: list[str], exp) -> dict:
     for n in names:
         t, v = plan.id(n), plan.verdicts[n]
         if t.kind == "judge":
+            assert t.slot is not None                       # (every judge task has its slot)
             c = out.setdefault(t.slot, Counter())
             c["valid" if v.state == "done" and not v.invalid else "invalid" if v.state == "done" else v.state] += 1
             c["failed"] += bool(v.failed)
@@ -190,9 +194,15 @@ def render(rep: dict, exp, why: bool = False) -> str:
     selection = f" (selection: {rep['selection']})" if rep["selection"] else ""
     lines = [f"experiment {rep['experiment']}{selection}", ""]
     if rep.get("preflight"):
+<<<<<<< HEAD
         lines += [f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
                   f"agent or judge until they are fixed:", *(f"  ✗ {p}" for p in rep["preflight"]), ""]
     lines += _render_table(rep["table"], getattr(exp, "tiers", ()), sorted(rep["judges"])) + ["", LEGEND, ""]
+=======
+        lines += [(f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
+                   f"agent or judge until they are fixed:"), *(f"  ✗ {p}" for p in rep["preflight"]), ""]
+    lines += _render_table(rep["table"], getattr(exp, "tiers", ())) + ["", LEGEND, ""]
+>>>>>>> lint
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
     lines += _render_lost(rep["lost"])
     lines += _render_next(rep) + _render_forecast(rep["forecast"]) + _render_budget(rep["budget"])
@@ -247,8 +257,8 @@ def _render_judges(judges: dict) -> list[str]:
 def _render_lost(lost: list[dict]) -> list[str]:
     if not lost:
         return []
-    lines = [f"Lost ({len(lost)}): raw captures of finished paid work; what needs them is blocked, and only "
-             f"paying again brings them back (then `doit status` prices what follows the new call):"]
+    lines = [(f"Lost ({len(lost)}): raw captures of finished paid work; what needs them is blocked, and only "
+              f"paying again brings them back (then `doit status` prices what follows the new call):")]
     for item in lost:
         price = _money(item["price_usd"]) if item["price_usd"] is not None else "unpriced"
         lines.append(f"  {item['file']}, {item['damage']} (made by {item['paid_task']}; re-buy it, {price}: "
@@ -276,7 +286,7 @@ _money = budget.money
 def _time(s: float | None) -> str:
     if s is None:
         return "unknown"
-    s = int(round(s))
+    s = round(s)
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 

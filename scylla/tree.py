@@ -92,7 +92,7 @@ class SubtestPaths:
     def reports(self) -> list[str]:
         return [f"{self.dir}/{f}" for f in REPORT_FILES]
 
-    def run(self, n: int) -> "RunPaths":
+    def run(self, n: int) -> RunPaths:
         return RunPaths(self.tier, self.subtest, n)
 
 

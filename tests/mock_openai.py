@@ -33,7 +33,7 @@ def rate_limited() -> tuple[int, dict]:
 class OpenAIMock:
     """Serves scripted replies in order, then `default`; records every request (headers and body)."""
 
-    def __init__(self, default=verdict_reply):
+    def __init__(self, default=verdict_reply) -> None:
         self.script: deque = deque()
         self.default = default
         self.requests: list[dict] = []

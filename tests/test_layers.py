@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "scylla"
 
 # lowest first; a module's name is its path under scylla/ (agents.claude_code), a package's `.*` its modules
@@ -67,14 +69,15 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     return out
 
 
-def test_every_module_imports_only_downward_and_the_graph_has_no_cycle():
+def test_every_module_imports_only_downward_and_the_graph_has_no_cycle() -> None:
     modules = _modules()
     known = set(modules)
     unplaced = sorted(n for n in known if n and _layer_of(n) is None)
     assert not unplaced, f"modules without a layer (give them one in tests/test_layers.py LAYERS): {unplaced}"
     edges = {n: _imports(n, p, known) for n, p in modules.items() if n}
-    upward = [f"{a} ({list(LAYERS)[_layer_of(a)]}) imports {b} ({list(LAYERS)[_layer_of(b)]})"
-              for a, bs in edges.items() for b in sorted(bs) if b and _layer_of(b) > _layer_of(a)]
+    layer = {n: i for n in known if (i := _layer_of(n)) is not None}     # (every module but "": asserted above)
+    upward = [f"{a} ({list(LAYERS)[layer[a]]}) imports {b} ({list(LAYERS)[layer[b]]})"
+              for a, bs in edges.items() for b in sorted(bs) if b and layer[b] > layer[a]]
     assert not upward, "\n".join(upward)
     state: dict[str, int] = {}         # 1: on the current path, 2: done
 
@@ -90,6 +93,7 @@ def test_every_module_imports_only_downward_and_the_graph_has_no_cycle():
             visit(n, [])
 
 
+@pytest.mark.e2e            # (a fresh interpreter per module)
 def test_the_planning_modules_load_no_adapter():
     """`doit status` and the run plan need the graph's tasks, not the agents and judges that run them."""
     for module in ("scylla.kinds", "scylla.plan", "scylla.forecast", "scylla.runplan"):

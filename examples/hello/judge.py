@@ -24,7 +24,7 @@ def pipeline_result(prompt: str) -> dict | None:
         start = lines.index("## Build/test pipeline")
     except ValueError:
         return None
-    block = None
+    block: list[str] | None = None
     for line in lines[start + 1 :]:
         if block is None:
             if line.startswith("```json"):
