@@ -194,15 +194,9 @@ def render(rep: dict, exp, why: bool = False) -> str:
     selection = f" (selection: {rep['selection']})" if rep["selection"] else ""
     lines = [f"experiment {rep['experiment']}{selection}", ""]
     if rep.get("preflight"):
-<<<<<<< HEAD
-        lines += [f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
-                  f"agent or judge until they are fixed:", *(f"  ✗ {p}" for p in rep["preflight"]), ""]
-    lines += _render_table(rep["table"], getattr(exp, "tiers", ()), sorted(rep["judges"])) + ["", LEGEND, ""]
-=======
         lines += [(f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
                    f"agent or judge until they are fixed:"), *(f"  ✗ {p}" for p in rep["preflight"]), ""]
-    lines += _render_table(rep["table"], getattr(exp, "tiers", ())) + ["", LEGEND, ""]
->>>>>>> lint
+    lines += _render_table(rep["table"], getattr(exp, "tiers", ()), sorted(rep["judges"])) + ["", LEGEND, ""]
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
     lines += _render_lost(rep["lost"])
     lines += _render_next(rep) + _render_forecast(rep["forecast"]) + _render_budget(rep["budget"])
