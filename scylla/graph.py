@@ -19,7 +19,7 @@ import orjson
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from . import actions, doit_plugins, durable, pipeline, preflight, resources, tree
+from . import actions, adapters, doit_plugins, durable, pipeline, preflight, resources, tree
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
 
@@ -277,9 +277,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool, toolchain: d
     yield _cheap("judge_prompt", rid, actions.judge_prompt, (run,), evidence, [run.judge_prompt],
                  task_dep=[f"agent:{rid}", f"pipeline:{rid}", "baseline"])
     for slot in exp.judges:
-        inputs = [run.judge_prompt, tree.JUDGE_SYSTEM_PROMPT]
-        if slot.adapter == "pipeline":
-            inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
+        inputs = [run.judge_prompt, tree.JUDGE_SYSTEM_PROMPT, *adapters.judge(slot.adapter).inputs(run)]
         judge = f"{rid}/{slot.name}"
         yield _sealed_task("judge", judge, actions.judge, (exp, run, slot.number),
                            run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),
