@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Mapping, Protocol
+from typing import Any, ClassVar, Protocol
 
 ENTRY_POINTS = "scylla.adapters"
 KINDS = ("agent", "judge")
@@ -212,7 +213,7 @@ def names(kind: str) -> list[str]:
         try:
             if _kind_of(_instance(ep.load())) == kind:
                 found.add(ep.name)
-        except Exception:       # a broken plugin must not hide the others from an error message
+        except (ImportError, AttributeError, UnknownAdapter):    # a broken plugin must not hide the others
             continue
     return sorted(found)
 
@@ -240,7 +241,9 @@ def _import(ref: str):
 
 
 def _entry_points() -> list:
-    from importlib.metadata import entry_points     # (only when a name is not built in or registered)
+    from importlib.metadata import (
+        entry_points,  # (only when a name is not built in or registered)
+    )
     return list(entry_points(group=ENTRY_POINTS))
 
 

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 import yaml
 
 from conftest import REPO
+
 from scylla import adapters, durable
 from scylla.spec import SpecError, load_experiment
 
@@ -56,13 +58,13 @@ def test_unknown_adapters_are_spec_errors_naming_file_field_and_registered_names
 
 def test_an_adapter_declares_the_spec_keys_it_requires(tmp_path):
     spec = _spec(tmp_path, {"adapter": "command", "model": "m"}, PANEL)
-    with pytest.raises(SpecError, match=r"missing key 'agent.command' \(the shell command the command adapter runs\)"):
+    with pytest.raises(SpecError, match=r"missing key 'agent.command' \(the shell command the command adapter"):
         load_experiment(spec)
 
     @adapters.register
     class Strict(adapters.JudgeAdapter):
         name = "strict-test-judge"
-        requires = {"base_url": "the endpoint it judges with"}
+        requires = MappingProxyType({"base_url": "the endpoint it judges with"})
         default_model = "strict-1"
     try:
         spec = _spec(tmp_path, CLAUDE, [{"adapter": "strict-test-judge"}])

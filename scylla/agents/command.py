@@ -11,6 +11,7 @@ import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 
 from .. import durable, secrets, tree
 from ..adapters import COMMAND_LOG, AgentAdapter, AgentRun, model_md
@@ -139,7 +140,7 @@ class CommandAgent(AgentAdapter):
     Its workspaces get the same tier configuration files as Claude Code's (scripted agents often wrap it)."""
     name = "command"
     description = "a shell command run in the workspace"
-    requires = {"command": "the shell command the command adapter runs"}
+    requires = MappingProxyType({"command": "the shell command the command adapter runs"})
     config_paths = claude_files.CONFIG_PATHS
 
     def run(self, exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:

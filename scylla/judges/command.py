@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
 from .. import durable, secrets
 from ..adapters import JudgeAdapter
@@ -90,7 +91,7 @@ def _kept(text: str, size: int) -> str:
 class CommandJudge(JudgeAdapter):
     name = "command"
     description = "a shell command that prints a verdict"
-    requires = {"command": "the judge's shell command"}
+    requires = MappingProxyType({"command": "the judge's shell command"})
 
     def run(self, exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
         return run(exp, slot, run_paths, prompt, system_prompt, out_dir)
