@@ -295,7 +295,7 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
         if outcome.infra_reason:
             raise durable.InfraFailure(outcome.infra_reason)
     return sealed(task_name, run.agent_dir, inputs, config, sp.failed_dir, tree.run_name(run.number), work,
-                  limits=exp.limits, paid="agent")
+                  limits=exp.limits, paid="agent" if adapter.paid else None)
 
 
 def _record_adapter(agent_dir: Path, name: str) -> None:

@@ -170,6 +170,8 @@ def register(adapter: Any = None, *, name: str | None = None):
     def add(obj):
         instance = obj() if isinstance(obj, type) else obj
         key = (_kind_of(instance), name or instance.name)
+        if not key[1]:
+            raise UnknownAdapter(f"{obj!r}: an adapter is registered under a name: set its `name` or pass name=")
         _registered[key] = instance
         _loaded.pop(key, None)
         return obj

@@ -265,7 +265,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool, toolchain: d
     sp, rid = run.subtest_paths, run.id
     yield _sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
                        exp.agent.identity(exp.fixture), [], [preflight.TASK, "setup", f"subtest_config:{sp.dir}"],
-                       paid=True)
+                       paid=adapters.agent(exp.agent.adapter).paid)
     yield _cheap("agent_result", rid, actions.agent_result, (run,),
                  [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
                  task_dep=[f"agent:{rid}"])

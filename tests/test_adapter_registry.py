@@ -123,3 +123,28 @@ def test_importing_the_registry_or_the_planning_modules_imports_no_adapter():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
     assert out.strip() == "['scylla.judges.pipeline']"       # the one named, on first use
+
+
+CORE = ("actions", "budget", "preflight", "forecast", "spec", "resources", "workspace", "graph", "plan", "status")
+
+
+def test_core_modules_name_no_concrete_adapter():
+    """Only the registry lists the built-ins: no core module imports an adapter module or compares an
+    `adapter` with a name."""
+    import ast
+    adapter_modules = {ref.split(":")[0] for ref in adapters.BUILTIN.values()}
+    for name in CORE:
+        path = REPO / "scylla" / f"{name}.py"
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = f"scylla.{node.module}" if node.level else node.module
+                imported = {module, *(f"{module}.{a.name}" for a in node.names)}
+                assert not imported & adapter_modules and not any(
+                    m.startswith("scylla.agents") for m in imported), f"{path}:{node.lineno} imports an adapter"
+            if isinstance(node, ast.Compare):
+                names = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+                consts = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant)]
+                assert not ("adapter" in names and consts), f"{path}:{node.lineno} compares an adapter with a name"
+            if isinstance(node, ast.Constant) and node.value in ("claude-code", "openai"):
+                raise AssertionError(f"{path}:{node.lineno} names the {node.value} adapter")
