@@ -20,14 +20,8 @@ from typing import Callable
 
 from doit.exceptions import TaskFailed
 
-from . import budget, context, durable, pipeline, preflight, reports, resources, results, secrets, throttle, tree, workspace
-from .agents import claude_code
-from .agents import command as command_agent
+from . import adapters, budget, context, durable, pipeline, preflight, reports, resources, results, secrets, throttle, tree, workspace
 from .durable import read_json_object as read_obj
-from .judges import claude_code as claude_judge
-from .judges import command as command_judge
-from .judges import openai_judge
-from .judges import pipeline as pipeline_judge
 from .judges import prompt as judge_prompt_md
 from .judges import reply as judge_reply
 from .spec import Experiment, Limits, Subtest, load_yaml, pass_threshold
@@ -262,7 +256,8 @@ def subtest_config(exp: Experiment, subtest: Subtest) -> None:
         parents.append(read_obj(SubtestPaths(tier, best["subtest"]).manifest))
     sp = SubtestPaths(subtest.tier, subtest.id)
     manifest = resources.compose(exp.tiers_dir, subtest, parents)
-    manifest = resources.materialize(exp.tiers_dir, manifest, Path(sp.config_dir))
+    files = adapters.agent(exp.agent.adapter).config_files(exp.tiers_dir, manifest)
+    manifest = resources.materialize(manifest, files, Path(sp.config_dir))
     durable.write_json(sp.manifest, manifest)
 
 
@@ -271,19 +266,18 @@ def subtest_config(exp: Experiment, subtest: Subtest) -> None:
 def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], config: str):
     sp = run.subtest_paths
     manifest = read_obj(sp.manifest)
+    adapter = adapters.agent(exp.agent.adapter)
 
     def work(out: Path) -> None:
         config_dir = Path(sp.config_dir)
         resources.verify(config_dir, manifest)
         cache = _repo(exp)
-        config_commit = workspace.config_commit(cache, exp.fixture.source_hash, config_dir)
+        config_commit = workspace.config_commit(cache, exp.fixture.source_hash, config_dir, adapter.config_paths)
         with workspace.checkout(cache, workspace.attempt_path(run.workspace), config_commit) as ws:
             with throttle.slot("agents", exp.limits.agents):
                 throttle.wait_if_paused(task_name)
-                if exp.agent.adapter == "claude-code":
-                    outcome = claude_code.run(exp, run, ws, manifest, out, Path(f"{ws}-home"))
-                else:
-                    outcome = command_agent.run(exp, run, ws, manifest, out)
+                outcome = adapter.run(exp, run, ws, manifest, out)
+            _record_adapter(out, exp.agent.adapter)
             patch, state = workspace.capture(ws, config_commit)
         durable.write_bytes(out / "patch.diff", secrets.redact_bytes(patch, secrets.secret_values()))
         durable.write_json(out / "workspace_state.json", {"base_commit": exp.fixture.source_hash, **state})
@@ -292,12 +286,21 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
         if outcome.infra_reason:
             raise durable.InfraFailure(outcome.infra_reason)
     return sealed(task_name, run.agent_dir, inputs, config, sp.failed_dir, tree.run_name(run.number), work,
-                  limits=exp.limits, paid="agent")
+                  limits=exp.limits, paid="agent" if adapter.paid else None)
+
+
+def _record_adapter(agent_dir: Path, name: str) -> None:
+    """command_log.json names the adapter that ran, whose parser derives agent/result.json from these
+    captures (the built-ins write it themselves)."""
+    log_file = agent_dir / adapters.COMMAND_LOG
+    log = read_obj(log_file)
+    if log.get("adapter") != name:
+        durable.write_json(log_file, {"adapter": name, **log})
 
 
 @_left_for_doit("agent_result")
 def agent_result(run: RunPaths) -> None:
-    durable.write_json(run.agent_result, command_agent.derive_result(Path(run.agent_dir)))
+    durable.write_json(run.agent_result, adapters.derive_agent_result(Path(run.agent_dir)))
 
 
 # ---------------------------------------------------------------- pipeline and judges
@@ -323,7 +326,7 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
             return
         ws = Path(run.workspace + "-pipeline").resolve()
         with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, Path(sp.config_dir),
-                                 Path(run.agent("patch.diff"))):
+                                 Path(run.agent("patch.diff")), adapters.agent(exp.agent.adapter).config_paths):
             result = pipeline.run_pipeline(ws, exp.fixture.language, out)
         durable.write_json(run.pipeline, result)
     return sealed(task_name, run.commands_dir, inputs, config, sp.failed_dir,
@@ -384,27 +387,19 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
     """The paid call: its raw reply (response.txt) and what only the call knows (call.json), sealed.
     judgment.json is derived from them by the cheap `judgment` task."""
     slot = exp.judges[slot_number - 1]
+    adapter = adapters.judge(slot.adapter)
 
     def work(out: Path) -> None:
-        started, t0 = _now(), time.monotonic()
-        if slot.adapter == "pipeline":
-            rubric = load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8"))   # libyaml: shorter GIL holds
-            verdict = pipeline_judge.judge(rubric, read_obj(run.pipeline), read_obj(tree.BASELINE))
-            call, seconds = {"cost_usd": 0.0, "attempts": 1, "parsed": True}, time.monotonic() - t0
-            durable.write_text(out / "response.txt", durable.dumps(verdict).decode())
-            durable.write_text(out / "stdout.log", "")
-            durable.write_text(out / "replay.sh", f"#!/usr/bin/env bash\n# deterministic pipeline judge (no model)\n"
-                                                  f"doit -s -a '{task_name}'\n")
-        else:
-            adapter = {"command": command_judge, "openai": openai_judge, "claude-code": claude_judge}[slot.adapter]
-            with throttle.slot("judges", exp.limits.judges):
+        started = _now()
+        # a paid judge takes a judge slot and waits out a rate-limit pause first
+        with throttle.slot("judges", exp.limits.judges) if adapter.paid else contextlib.nullcontext():
+            if adapter.paid:
                 throttle.wait_if_paused(task_name)
-                call, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt), Path(tree.JUDGE_SYSTEM_PROMPT), out)
+            call, seconds = adapter.run(exp, slot, run, Path(run.judge_prompt), Path(tree.JUDGE_SYSTEM_PROMPT), out)
         record = judge_reply.call_record(slot.adapter, slot.model, slot.number, **call)
         durable.write_json(out / tree.JUDGE_CALL, record)
         durable.write_json(out / "timing.json", {"judge_duration_seconds": round(seconds, 3), "measured_at": started})
-        label = "Judge (deterministic pipeline judge, not a language model)" if slot.adapter == "pipeline" else "Judge"
-        durable.write_text(out / "MODEL.md", command_agent.model_md(label, slot.model, slot.adapter, slot.command))
+        durable.write_text(out / "MODEL.md", adapters.model_md(adapter.role, slot.model, slot.adapter, slot.command))
     return sealed(task_name, run.judge_dir(slot.number), inputs, config, run.subtest_paths.failed_dir,
                   f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work, limits=exp.limits,
                   paid="judge" if slot.paid else None)

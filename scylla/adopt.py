@@ -38,7 +38,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from . import durable, pipeline, tree, workspace
+from . import adapters, durable, pipeline, tree, workspace
 from .agents import usage
 from .errors import AdoptError
 
@@ -240,7 +240,8 @@ def _recover_patch(exp, run_dir: Path, agent_dir: Path) -> None:
     from .actions import _repo
     ws = (Path(tree.WORKSPACES_DIR) / f"adopt-{run_dir.name}-{os.getpid()}").resolve()
     cache = _repo(exp)
-    config_commit = workspace.config_commit(cache, exp.fixture.source_hash, Path("/nonexistent"))
+    config_commit = workspace.config_commit(cache, exp.fixture.source_hash, Path("/nonexistent"),
+                                            adapters.agent(exp.agent.adapter).config_paths)
     with workspace.checkout(cache, ws, config_commit):
         for item in ws.iterdir():                  # the kept workspace replaces the base content
             if item.name != ".git":

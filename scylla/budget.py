@@ -22,7 +22,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import context, durable, tree
+from . import adapters, context, durable, tree
 
 LEDGER = f"{tree.STATE_DIR}/budget.json"
 LOCK = f"{tree.LOCKS_DIR}/budget.lock"
@@ -60,10 +60,9 @@ def recorded_cost(kind: str, out_dir: str) -> float | None:
     try:                            # (a null cost_usd is one never recorded: the captures hold no other)
         return _finite(durable.read_json_object(f"{out_dir}/result.json").get("cost_usd"))
     except durable.ArtifactError:   # agent/result.json not derived yet: read the raw captures
-        from .agents.command import derive_result
-        try:
-            return _finite(derive_result(Path(out_dir)).get("cost_usd"))
-        except (OSError, ValueError, KeyError, IndexError, durable.ArtifactError):
+        try:                        # (by the parser of the adapter that wrote them)
+            return _finite(adapters.derive_agent_result(Path(out_dir)).get("cost_usd"))
+        except (OSError, ValueError, KeyError, IndexError, durable.ArtifactError, adapters.UnknownAdapter):
             return None
 
 
@@ -113,22 +112,29 @@ def spending(exp) -> Spending:
             costs = [recorded_cost(kind, d) for kind, d in dirs if durable.stat(str(durable.seal_path(d)))]
             sealed += sum(c for c in costs if c is not None)
             unknown += costs.count(None)
-        archived += sum(reported_cost(log) or 0.0 for log in
+        archived += sum(reported_cost(exp, log) or 0.0 for log in
                         sorted(Path(tree.SubtestPaths(s.tier, s.id).failed_dir).glob("*_attempt_*/*/stdout.log")))
     return Spending(sealed, unknown, archived)
 
 
-def reported_cost(log: Path) -> float | None:
-    """The cost an archived attempt's CLI reported: each result line of its stdout.log (a judge's log holds
-    one per attempt), summed; None when it reported none (a killed CLI often did not get to print it)."""
-    from .agents import usage
+def reported_cost(exp, log: Path) -> float | None:
+    """The cost an archived attempt of an agent run or a judge call reported in its stdout.log, as the
+    adapter that wrote it reads it; None when it reported none (a killed CLI often did not get to print it)."""
     try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        adapter = _attempt_adapter(exp, log.parent)
+        return adapter.reported_cost(log.read_text(encoding="utf-8", errors="replace")) if adapter else None
+    except (OSError, adapters.UnknownAdapter):
         return None
-    costs = [usage.usage(r)["cost_usd"] for line in text.splitlines() if (r := usage.parse_result_json(line))]
-    costs = [c for c in costs if c is not None]
-    return sum(costs) if costs else None
+
+
+def _attempt_adapter(exp, out_dir: Path):
+    """The adapter whose archived outputs `out_dir` holds: agent/ names its own (else the configured one);
+    judge_NN/ is that slot's; a slot no longer in the spec was read as the legacy captures are."""
+    if out_dir.name == "agent":
+        return adapters.agent(adapters.recorded_agent(out_dir, default=exp.agent.adapter))
+    slots = {slot.name: slot for slot in exp.judges}
+    return adapters.judge(slots[out_dir.name].adapter) if out_dir.name in slots \
+        else adapters.agent(adapters.LEGACY_AGENT)
 
 
 def spent(exp) -> float:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from . import adapters
 from .budget import recorded_cost, recorded_seconds
-from .judges.openai_judge import cost_usd as list_price
 from .kinds import PAID_KINDS, TaskId
 from .plan import Plan, _sealed
+from .prices import list_price
 
 SAMPLE = 25
 ASSUMED_TOKENS = {"agent": (100_000, 5_000), "judge": (10_000, 1_000)}   # input, output per call
@@ -65,8 +66,9 @@ class Estimator:
 
     def _priced(self, t: TaskId) -> Estimate:
         config = self.plan.tasks[t.name].meta.get("config", {})
-        if config.get("adapter") == "pipeline":
-            return Estimate(0.0, 0.0, "deterministic pipeline judge")
+        adapter = adapters.get(t.kind, config["adapter"]) if "adapter" in config else None
+        if adapter is not None and not adapter.paid:
+            return Estimate(0.0, 0.0, adapter.description)
         model = config.get("model")
         tokens_in, tokens_out = ASSUMED_TOKENS[t.kind]
         price = list_price(model, config.get("base_url"), tokens_in, 0, tokens_out) if model else None

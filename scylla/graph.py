@@ -10,7 +10,7 @@ from pathlib import Path
 
 from doit.tools import config_changed
 
-from . import actions, kinds, pipeline, preflight, resources, tree
+from . import actions, adapters, kinds, pipeline, preflight, resources, tree
 from .kinds import _where
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
@@ -74,7 +74,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool, toolchain: d
     sp, rid, at = run.subtest_paths, run.id, _where(run)
     yield kinds.sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
                             exp.agent.identity(exp.fixture), [], [preflight.TASK, "setup", f"subtest_config:{sp.dir}"],
-                            paid=True, where=at)
+                            paid=adapters.agent(exp.agent.adapter).paid, where=at)
     yield kinds.cheap_task("agent_result", rid, actions.agent_result, (run,),
                            [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],
                            where=at, task_dep=[f"agent:{rid}"])
@@ -86,9 +86,7 @@ def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool, toolchain: d
     yield kinds.cheap_task("judge_prompt", rid, actions.judge_prompt, (run,), evidence, [run.judge_prompt],
                            where=at, task_dep=[f"agent:{rid}", f"pipeline:{rid}", "baseline"])
     for slot in exp.judges:
-        inputs = [run.judge_prompt, tree.JUDGE_SYSTEM_PROMPT]
-        if slot.adapter == "pipeline":
-            inputs += [tree.RUBRIC, run.pipeline, tree.BASELINE]
+        inputs = [run.judge_prompt, tree.JUDGE_SYSTEM_PROMPT, *adapters.judge(slot.adapter).inputs(run)]
         judge = f"{rid}/{slot.name}"
         yield kinds.sealed_task("judge", judge, actions.judge, (exp, run, slot.number),
                                 run.judge_dir(slot.number), sorted(set(inputs)), slot.identity(),

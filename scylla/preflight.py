@@ -22,14 +22,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import durable, resources, tree, workspace
+from . import adapters, durable, resources, tree, workspace
+from .adapters import Executable
 from .pipeline import runs_steps
 from .spec import Experiment
-
-# any one of these lets the claude CLI reach a model (its private HOME per run hides an OAuth login)
-CLAUDE_CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
-                      "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
-
 
 TASK = "preflight"
 REFUSED = "refused by preflight"
@@ -39,32 +35,28 @@ def repo_cache(exp: Experiment) -> Path:
     return workspace.cache_path(exp.root, exp.fixture.repo_url)
 
 
-def _claude_cli(options: dict) -> str:
-    return str(options.get("cli") or "claude")
-
-
-def _executables(exp: Experiment) -> dict[str, str]:
-    """Executable -> who needs it."""
-    needed = {}
-    if exp.agent.adapter == "claude-code":
-        needed[_claude_cli(exp.agent.options)] = "agent (adapter claude-code; set agent.options.cli to its path)"
+def _users(exp: Experiment):
+    """(who, adapter, its configuration) for the agent and each judge slot."""
+    yield "agent", adapters.agent(exp.agent.adapter), exp.agent
     for slot in exp.judges:
-        if slot.adapter == "claude-code":
-            needed.setdefault(_claude_cli(slot.options),
-                              f"judges[{slot.number - 1}] (adapter claude-code; set options.cli to its path)")
+        yield f"judges[{slot.number - 1}]", adapters.judge(slot.adapter), slot
+
+
+def _executables(exp: Experiment) -> dict[str, tuple[str, Executable]]:
+    """Executable -> (who needs it, what the adapter says about it), as the adapters declare them."""
+    needed: dict[str, tuple[str, Executable]] = {}
+    for who, adapter, config in _users(exp):
+        for x in adapter.executables(config):
+            needed.setdefault(x.name, (f"{who} (adapter {config.adapter}; {x.where})", x))
     return needed
 
 
 def _keys(exp: Experiment) -> dict[str, tuple[str, ...]]:
     """Who needs a key -> the variables, any one of which will do."""
     keys = {}
-    if exp.agent.adapter == "claude-code":
-        keys["agent (adapter claude-code)"] = CLAUDE_CREDENTIALS
-    for slot in exp.judges:
-        if slot.adapter == "claude-code":
-            keys[f"judges[{slot.number - 1}] (adapter claude-code)"] = CLAUDE_CREDENTIALS
-        elif slot.adapter == "openai" and not slot.base_url:     # local servers take any key
-            keys[f"judges[{slot.number - 1}] (adapter openai, model {slot.model})"] = (slot.api_key_env,)
+    for who, adapter, config in _users(exp):
+        if (credentials := adapter.credentials(config)) is not None:
+            keys[f"{who} (adapter {config.adapter}{credentials.note})"] = credentials.variables
     return keys
 
 
@@ -105,11 +97,11 @@ def findings(exp: Experiment, cache: Path | None = None) -> list[str]:
     """Everything that would make paid work fail, each with its fix. `cache`: the experiment's
     repository cache, which may already hold the commit (then the mapped repository is not needed)."""
     found = []
-    for name, who in _executables(exp).items():
+    for name, (who, x) in _executables(exp).items():
         if _version(name):
             continue
         found.append(f"{who}: executable {name!r} not found or not runnable "
-                     f"(install it, e.g. npm install -g @anthropic-ai/claude-code, or fix the path)")
+                     f"(install it, e.g. {x.install}, or fix the path)")
     for who, names in _keys(exp).items():
         if not any(os.environ.get(v) for v in names):
             found.append(f"{who}: none of {', '.join(names)} is set: export the key before `doit`")

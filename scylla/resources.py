@@ -4,11 +4,8 @@ Own resources come from the subtest YAML; `extends_previous` starts from the pre
 subtest, `inherit_best_from` merges the best subtest of each named tier. Merging: CLAUDE.md blocks
 are replaced by whoever lists blocks last (the subtest itself last), skills/agents/MCP servers are
 unioned, tools are unioned with `all` winning. The result is written as `config_manifest.json`
-plus the files under `T/SS/config/` that every workspace of the subtest receives.
-
-CLAUDE.md is the blocks in order, then a section naming the resources to use and one stating the
-test-environment rules. A subtest that configures nothing (ProjectScylla's T0/01: the tool's defaults)
-or runs without a system prompt (`system_prompt_mode: none`, T0/00) gets no CLAUDE.md.
+plus the files under `T/SS/config/` that every workspace of the subtest receives, in the form the
+agent's adapter renders them (AgentAdapter.config_files; Claude Code's: scylla/agents/claude_files.py).
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ EMPTY = {"claude_md_blocks": [], "skills": [], "agents": [], "tools": None, "mcp
 
 # ---------------------------------------------------------------- resolving names to files
 
-def _block_file(tiers_dir: Path, block: str) -> Path | None:
+def block_file(tiers_dir: Path, block: str) -> Path | None:
     hits = sorted((tiers_dir / "blocks").glob(f"{block}-*.md")) + sorted((tiers_dir / "blocks").glob(f"{block}.md"))
     return hits[0] if hits else None
 
@@ -60,7 +57,7 @@ def own_resources(tiers_dir: Path, subtest: Subtest) -> tuple[dict, list[str]]:
     if r.blocks is not None:
         blocks = list(r.blocks)
         missing += [f"resources.claude_md.blocks: {b} (no {tiers_dir}/blocks/{b}-*.md)"
-                    for b in r.blocks if _block_file(tiers_dir, b) is None]
+                    for b in r.blocks if block_file(tiers_dir, b) is None]
     skills, agents = [], []
     for ref in r.skills:
         ids = _skills(tiers_dir, ref)
@@ -79,7 +76,7 @@ def own_resources(tiers_dir: Path, subtest: Subtest) -> tuple[dict, list[str]]:
 def source_files(tiers_dir: Path, subtest: Subtest) -> list[Path]:
     """Every existing file the subtest's own resources read (inputs of its config task)."""
     own, _ = own_resources(tiers_dir, subtest)
-    files = [f for b in own["claude_md_blocks"] or [] if (f := _block_file(tiers_dir, b))]
+    files = [f for b in own["claude_md_blocks"] or [] if (f := block_file(tiers_dir, b))]
     for skill in own["skills"]:
         files += sorted(p for p in (tiers_dir / "skills" / skill).rglob("*") if p.is_file())
     files += [tiers_dir / "agents" / f"{a}.md" for a in own["agents"]]
@@ -127,75 +124,10 @@ def compose(tiers_dir: Path, subtest: Subtest, parents: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- materializing
 
-ENVIRONMENT_SECTION = """## Test environment
-
-This run is an evaluation: everything you do stays in this local workspace.
-
-- Do not push (`git push`) or write to any remote repository in any other way.
-- Do not open pull requests, and do not comment on or edit issues or pull requests.
-- Reading from remotes (`git fetch`, documentation, package indexes) is fine."""
-
-NO_RESOURCES = "No particular resources are set up for this task: use the available tools and your judgment."
-
-
-def config_files(tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
-    """Relative path -> content of every file a workspace of this subtest receives."""
-    res = manifest["resources"]
-    files: dict[str, bytes] = {}
-    text = claude_md(tiers_dir, manifest)
-    if text is not None:
-        files["CLAUDE.md"] = text.encode()
-    for skill in res["skills"]:
-        src = tiers_dir / "skills" / skill
-        for f in sorted(p for p in src.rglob("*") if p.is_file()):
-            files[f".claude/skills/{src.name}/{f.relative_to(src).as_posix()}"] = f.read_bytes()
-    for agent in res["agents"]:
-        files[f".claude/agents/{agent.split('/')[1]}.md"] = (tiers_dir / "agents" / f"{agent}.md").read_bytes()
-    settings = settings_json(manifest)
-    if settings:
-        files[".claude/settings.json"] = durable.dumps(settings)
-    return files
-
-
-def claude_md(tiers_dir: Path, manifest: dict) -> str | None:
-    """The composed CLAUDE.md (see the module docstring), or None when the subtest gets none."""
-    res = manifest["resources"]
-    configured = any(res[k] for k in ("claude_md_blocks", "skills", "agents", "tools", "mcp_servers"))
-    if manifest["system_prompt_mode"] == "none" or not configured:
-        return None
-    blocks = [_block_file(tiers_dir, b).read_text(encoding="utf-8").strip("\n") for b in res["claude_md_blocks"]]
-    return "\n\n".join(blocks + [resource_section(res), ENVIRONMENT_SECTION]) + "\n"
-
-
-def resource_section(res: dict) -> str:
-    """Markdown naming the sub-agents, skills, MCP servers and tools the agent is meant to use."""
-    tools = res["tools"] or []
-    named = (("Delegate to these sub-agents where they fit", [a.split("/")[1] for a in res["agents"]]),
-             ("Apply these skills", [s.split("/")[1] for s in res["skills"]]),
-             ("Use these MCP servers", [s["name"] for s in res["mcp_servers"]]),
-             ("Use these tools", [] if "all" in tools else tools))
-    parts = [f"{title}:\n\n" + "\n".join(f"- {n}" for n in dict.fromkeys(names)) for title, names in named if names]
-    if "all" in tools:
-        parts.append("All available tools may be used.")
-    return "## Resources for this task\n\n" + ("\n\n".join(parts) or NO_RESOURCES)
-
-
-def settings_json(manifest: dict) -> dict:
-    """`.claude/settings.json`: the tool allow list (none for `all`), MCP servers, agent teams."""
-    res = manifest["resources"]
-    settings: dict = {}
-    if res["tools"] and "all" not in res["tools"]:
-        settings["permissions"] = {"allow": res["tools"]}
-    if res["mcp_servers"]:
-        settings["mcpServers"] = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in res["mcp_servers"]}
-    if manifest["agent_teams"]:
-        settings["env"] = {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}
-    return settings
-
-
-def materialize(tiers_dir: Path, manifest: dict, config_dir: Path) -> dict:
-    """Write the config files into `config_dir` (stale ones removed); return the manifest with hashes."""
-    files = config_files(tiers_dir, manifest)
+def materialize(manifest: dict, files: dict[str, bytes], config_dir: Path) -> dict:
+    """Write the config files (as the agent's adapter renders the manifest: relative path -> content)
+    into `config_dir`, stale ones removed; return the manifest with their hashes. (`claude_md_sha256`
+    is a key of ProjectScylla's manifest format.)"""
     if config_dir.exists():
         for p in sorted(config_dir.rglob("*"), reverse=True):
             rel = p.relative_to(config_dir).as_posix()

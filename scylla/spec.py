@@ -13,15 +13,13 @@ from typing import Any
 
 import yaml
 
+from . import adapters
 from .errors import SpecError
 
 DEFAULT_PASS_THRESHOLD = 0.60
 TIER_RE = re.compile(r"^T(\d+)$")
 SUBTEST_FILE_RE = re.compile(r"^(\d+)-.+\.ya?ml$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-AGENT_ADAPTERS = ("command", "claude-code")
-JUDGE_ADAPTERS = ("pipeline", "command", "openai", "claude-code")
-PIPELINE_JUDGE_MODEL = "scylla-pipeline-judge"
 
 
 # ---------------------------------------------------------------- the model
@@ -64,8 +62,8 @@ class JudgeSlot:
 
     @property
     def paid(self) -> bool:
-        """Whether its judgments cost money (the pipeline judge is deterministic and free)."""
-        return self.adapter != "pipeline"
+        """Whether its judgments cost money, as its adapter declares (the pipeline judge's are free)."""
+        return adapters.judge(self.adapter).paid
 
     def identity(self) -> dict:
         """What decides this slot's judgments: a change re-judges this slot only."""
@@ -334,12 +332,8 @@ def _limits(r: _Reader) -> Limits:
 
 
 def _agent(a: _Reader, thinking: str, max_turns: int | None, timeout: float) -> AgentConfig:
-    adapter = a.get("adapter", (str,), f"one of {', '.join(AGENT_ADAPTERS)}", required=True)
-    if adapter not in AGENT_ADAPTERS:
-        raise a.fail("adapter", f"one of {', '.join(AGENT_ADAPTERS)}", adapter)
+    adapter = _adapter(a, "agent")
     command = a.get("command", (str,), "a shell command", default=None)
-    if adapter == "command" and not command:
-        raise SpecError(f"{a.file}: missing key 'agent.command' (the shell command the command adapter runs)")
     codes = a.get("infra_exit_codes", (list,), "a list of exit codes", default=list(DEFAULT_INFRA_EXIT_CODES))
     if not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
         raise a.fail("infra_exit_codes", "a list of exit codes (integers)", codes)
@@ -356,15 +350,12 @@ def _judges(r: _Reader, timeout: float) -> tuple[JudgeSlot, ...]:
     slots = []
     for i, entry in enumerate(panel, start=1):
         j = _Reader(entry, r.file, f"judges[{i - 1}]", JUDGE_KEYS)
-        adapter = j.get("adapter", (str,), f"one of {', '.join(JUDGE_ADAPTERS)}", required=True)
-        if adapter not in JUDGE_ADAPTERS:
-            raise j.fail("adapter", f"one of {', '.join(JUDGE_ADAPTERS)}", adapter)
+        adapter = _adapter(j, "judge")
         command = j.get("command", (str,), "a shell command", default=None)
-        if adapter == "command" and not command:
-            raise SpecError(f"{r.file}: missing key 'judges[{i - 1}].command' (the judge's shell command)")
         retries = j.get("retries", (int,), "a whole number of retries (>= 0)", default=1)
-        if adapter == "pipeline":
-            model = j.get("model", (str,), "a model id", default=PIPELINE_JUDGE_MODEL)
+        default_model = adapters.judge(adapter).default_model
+        if default_model is not None:
+            model = j.get("model", (str,), "a model id", default=default_model)
         else:
             model = j.get("model", (str,), "a model id", required=True)
         slots.append(JudgeSlot(
@@ -374,6 +365,22 @@ def _judges(r: _Reader, timeout: float) -> tuple[JudgeSlot, ...]:
             api_key_env=j.get("api_key_env", (str,), "an environment variable name", default="OPENAI_API_KEY"),
             timeout_seconds=float(j.get("timeout_seconds", (int, float), "seconds", default=timeout))))
     return tuple(slots)
+
+
+def _adapter(r: _Reader, kind: str) -> str:
+    """The `adapter` of an agent or judge slot: a registered name (or module:Attribute) whose adapter
+    loads, with every spec key it requires set."""
+    name = r.get("adapter", (str,), f"the name of a registered {kind} adapter, or module:Attribute", required=True)
+    try:
+        adapter = adapters.get(kind, name)
+    except adapters.UnknownAdapter as exc:
+        why = "" if exc.not_found else f" ({exc})"
+        raise SpecError(f"{r.file}: key '{r._key('adapter')}': expected one of {', '.join(adapters.names(kind))} "
+                        f"(the registered {kind} adapters) or module:Attribute, got {name!r}{why}") from None
+    for key, what in adapter.requires.items():
+        if not r.data.get(key):
+            raise SpecError(f"{r.file}: missing key '{r._key(key)}' ({what})")
+    return name
 
 
 def _tiers(r: _Reader, tiers_dir: Path) -> tuple[tuple[str, ...], dict[str, tuple[Subtest, ...]]]:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import re
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import durable, tree
 from .errors import RateLimited  # noqa: F401 (throttle.RateLimited, where callers meet it)
@@ -78,31 +76,3 @@ def wait_if_paused(who: str) -> float:
         time.sleep(step)
         waited += step
     return waited
-
-
-_RESETS = re.compile(r"resets\s+(?:(?P<month>[A-Z][a-z]{2})\s+(?P<day>\d{1,2}),\s*)?"
-                     r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<ampm>am|pm)\s*\((?P<zone>[A-Za-z_/+-]+)\)",
-                     re.IGNORECASE)
-
-
-def reset_delay(text: str, now: datetime | None = None) -> float | None:
-    """Seconds until a usage cap resets, from Claude's "resets 4pm (America/Los_Angeles)" or
-    "resets Apr 3, 6am (America/Los_Angeles)"; None when the text names no reset time."""
-    m = _RESETS.search(text or "")
-    if not m:
-        return None
-    try:
-        zone = ZoneInfo(m["zone"])
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    now = (now or datetime.now(timezone.utc)).astimezone(zone)
-    hour = int(m["hour"]) % 12 + (12 if m["ampm"].lower() == "pm" else 0)
-    at = now.replace(hour=hour, minute=int(m["minute"] or 0), second=0, microsecond=0)
-    if m["month"]:
-        month = datetime.strptime(m["month"], "%b").month
-        at = at.replace(month=month, day=int(m["day"]))
-        if at < now:
-            at = at.replace(year=at.year + 1)
-    elif at < now:
-        at += timedelta(days=1)
-    return (at - now).total_seconds()

@@ -195,29 +195,31 @@ def attempt_path(base: str) -> Path:
     return Path(f"{base}@{reaper.TOKEN or os.getpid()}").resolve()
 
 
-_CONFIG_COMMITS: dict[tuple[Path, str, str], str] = {}
-_CONFIG_LOCKS: dict[tuple[Path, str, str], threading.Lock] = {}    # one per configuration: two subtests'
+_ConfigKey = tuple[Path, str, str, tuple[str, ...]]     # cache, base, files digest, owned paths
+_CONFIG_COMMITS: dict[_ConfigKey, str] = {}
+_CONFIG_LOCKS: dict[_ConfigKey, threading.Lock] = {}    # one per configuration: two subtests'
 _CONFIG_LOCK = threading.Lock()                                      # commits need not wait for each other
 
 
-def config_commit(cache: Path, base: str, config_dir: Path) -> str:
+def config_commit(cache: Path, base: str, config_dir: Path, owned: tuple[str, ...]) -> str:
     """`base` with the subtest's configuration files committed on top (deterministic); built once
     per process and configuration.
 
-    The repository's own CLAUDE.md and .claude/ are removed first: the agent sees exactly the
-    subtest's configuration (ProjectScylla's T0/00 runs with no CLAUDE.md and no .claude/ at all)."""
-    key = (cache, base, _files_digest(config_dir))
+    The repository's own files at the paths the configuration owns (the agent adapter's `config_paths`,
+    e.g. CLAUDE.md and .claude/) are removed first: the agent sees exactly the subtest's configuration
+    (ProjectScylla's T0/00 runs with no CLAUDE.md and no .claude/ at all)."""
+    key = (cache, base, _files_digest(config_dir), owned)
     with _CONFIG_LOCK:
         lock = _CONFIG_LOCKS.setdefault(key, threading.Lock())
     with lock:
         if key not in _CONFIG_COMMITS:
-            _CONFIG_COMMITS[key] = _commit_config(cache, base, config_dir)
+            _CONFIG_COMMITS[key] = _commit_config(cache, base, config_dir, owned)
         return _CONFIG_COMMITS[key]
 
 
-def _commit_config(cache: Path, base: str, config_dir: Path) -> str:
+def _commit_config(cache: Path, base: str, config_dir: Path, owned: tuple[str, ...]) -> str:
     # A private index over the config directory: the same tree as checking out `base`, deleting
-    # CLAUDE.md and .claude/, copying the files in and `git add -A --force`, without a checkout.
+    # the owned paths, copying the files in and `git add -A --force`, without a checkout.
     with tempfile.TemporaryDirectory(prefix="scylla-config-") as tmp:
         files = config_dir.resolve() if config_dir.is_dir() else Path(tmp)
         env = {"GIT_INDEX_FILE": f"{tmp}/index"}
@@ -225,7 +227,8 @@ def _commit_config(cache: Path, base: str, config_dir: Path) -> str:
         def run(*args: str) -> bytes:
             return git(f"--git-dir={cache.resolve()}", f"--work-tree={files}", *args, cwd=files, env=env)
         run("read-tree", base)
-        run("rm", "--cached", "-r", "-f", "-q", "--ignore-unmatch", "--", "CLAUDE.md", ".claude")
+        if owned:
+            run("rm", "--cached", "-r", "-f", "-q", "--ignore-unmatch", "--", *owned)
         if config_dir.is_dir():
             run("add", "--force", "--ignore-removal", ".")
         tree_id = run("write-tree").decode().strip()
@@ -281,9 +284,11 @@ def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
 
 
 @contextlib.contextmanager
-def recreated(cache: Path, path: Path, base_commit: str, config_dir: Path | None, patch: Path | None):
-    """A workspace re-created from base commit + tier config + the agent's patch; removed after."""
-    commit = base_commit if config_dir is None else config_commit(cache, base_commit, config_dir)
+def recreated(cache: Path, path: Path, base_commit: str, config_dir: Path | None, patch: Path | None,
+              owned: tuple[str, ...] = ()):
+    """A workspace re-created from base commit + tier config (`owned`: as config_commit) + the agent's
+    patch; removed after."""
+    commit = base_commit if config_dir is None else config_commit(cache, base_commit, config_dir, owned)
     with checkout(cache, path, commit):
         if patch is not None and patch.stat().st_size > 0:
             git("apply", "--binary", "--whitespace=nowarn", str(patch.resolve()), cwd=path)

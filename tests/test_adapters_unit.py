@@ -194,7 +194,7 @@ def test_atomic_write_and_seals(tmp_path, monkeypatch):
 def test_usage_cap_reset_times():
     from datetime import UTC, datetime
 
-    from scylla.throttle import reset_delay
+    from scylla.agents.usage import reset_delay
     now = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)                 # 12:00 in Los Angeles
     assert reset_delay("You've hit your limit · resets 4pm (America/Los_Angeles)", now) == 4 * 3600
     assert reset_delay("resets 11am (America/Los_Angeles)", now) == 23 * 3600    # tomorrow

@@ -10,10 +10,12 @@ import orjson
 import pytest
 from conftest import PROJECTSCYLLA
 
-from scylla import resources, workspace
+from scylla import adapters, resources, workspace
+from scylla.agents import claude_files
 from scylla.spec import load_experiment, load_subtest, load_tier
 
 TIERS = PROJECTSCYLLA / "tiers"
+CLAUDE_CODE = adapters.agent("claude-code")      # renders tier resources as CLAUDE.md and .claude/
 L2_AGENTS = ["architecture-design", "code-review-orchestrator", "integration-design", "security-design"]
 T2_02_TOOLS = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"]
 
@@ -31,9 +33,9 @@ class Prepared:
 
     def __init__(self, root: Path, tier: str, sid: str, parents: tuple[Prepared, ...] = ()):
         composed = resources.compose(TIERS, _subtest(tier, sid), [p.manifest for p in parents])
-        self.manifest: dict = resources.materialize(TIERS, composed, root / "config")
+        self.manifest: dict = resources.materialize(composed, CLAUDE_CODE.config_files(TIERS, composed), root / "config")
         repo = _repository(root / "repo")
-        commit = workspace.config_commit(repo / ".git", workspace.head(repo), root / "config")
+        commit = workspace.config_commit(repo / ".git", workspace.head(repo), root / "config", CLAUDE_CODE.config_paths)
         self._checkout = workspace.checkout(repo / ".git", root / "ws", commit)   # kept open for the asserts
         self.ws = self._checkout.__enter__()
 
@@ -137,11 +139,11 @@ def test_blocks_subtest_gets_blocks_then_the_generic_and_environment_sections(tm
     blocks = [f"B{i:02d}" for i in range(1, 19)]
     assert p.manifest["resources"]["claude_md_blocks"] == blocks
     assert claude_md.startswith("\n\n".join(_block(b) for b in blocks) + "\n\n## Resources for this task\n\n")
-    assert _section(claude_md, "Resources for this task").strip() == resources.NO_RESOURCES
-    assert "use the available tools and your judgment" in resources.NO_RESOURCES
+    assert _section(claude_md, "Resources for this task").strip() == claude_files.NO_RESOURCES
+    assert "use the available tools and your judgment" in claude_files.NO_RESOURCES
     environment = _section(claude_md, "Test environment")
     assert "git push" in environment and "pull requests" in environment and "git fetch" in environment
-    assert claude_md.endswith(resources.ENVIRONMENT_SECTION + "\n")
+    assert claude_md.endswith(claude_files.ENVIRONMENT_SECTION + "\n")
     assert p.files() == ["CLAUDE.md", "README.md"] and p.committed()
     assert _claude_md_hash_matches(p)
 
@@ -177,7 +179,7 @@ def test_agent_teams_subtest_without_blocks_gets_only_the_generated_sections(tmp
     claude_md = p.text("CLAUDE.md")
     assert claude_md.startswith("## Resources for this task\n\n")
     assert _bullets(claude_md, "Delegate to these sub-agents where they fit") == ["chief-architect"]
-    assert claude_md.endswith(resources.ENVIRONMENT_SECTION + "\n")
+    assert claude_md.endswith(claude_files.ENVIRONMENT_SECTION + "\n")
     assert p.text(".claude/agents/chief-architect.md") == (TIERS / "agents/L0/chief-architect.md").read_text()
     assert p.settings() == {"env": {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}}
     assert p.manifest["agent_teams"] is True and _claude_md_hash_matches(p)
@@ -206,7 +208,8 @@ def test_t5_merges_exactly_its_two_tiers_and_all_tools_wins(chain, tmp_path):
 
 
 def test_tampered_config_is_refused(tmp_path):
-    manifest = resources.materialize(TIERS, resources.compose(TIERS, _subtest("T4", "08"), []), tmp_path)
+    composed = resources.compose(TIERS, _subtest("T4", "08"), [])
+    manifest = resources.materialize(composed, CLAUDE_CODE.config_files(TIERS, composed), tmp_path)
     resources.verify(tmp_path, manifest)
     (tmp_path / ".claude/agents/chief-architect.md").write_text("tampered")
     with pytest.raises(resources.ResourceError, match="does not match config_manifest.json"):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scylla import workspace
+from scylla.agents.claude_files import CONFIG_PATHS as OWNED     # CLAUDE.md and .claude/ (Claude Code's)
 from scylla.workspace import git
 
 
@@ -72,14 +73,14 @@ def test_config_commit_is_the_commit_made_in_a_checkout(tmp_path, repo, config, 
     cache, base = repo
     config_dir = config if with_config else tmp_path / "no-config"
     expected = _committed_by_hand(tmp_path, cache, base, config_dir)
-    assert workspace.config_commit(cache, base, config_dir) == expected
+    assert workspace.config_commit(cache, base, config_dir, OWNED) == expected
     workspace._CONFIG_COMMITS.clear()                    # built again from scratch: same hash
-    assert workspace.config_commit(cache, base, config_dir) == expected
+    assert workspace.config_commit(cache, base, config_dir, OWNED) == expected
 
 
 def test_the_agent_sees_a_clean_repository_at_the_config_commit(tmp_path, repo, config):
     cache, base = repo
-    commit = workspace.config_commit(cache, base, config)
+    commit = workspace.config_commit(cache, base, config, OWNED)
     with workspace.checkout(cache, tmp_path / "ws", commit) as ws:
         assert workspace.head(ws) == commit
         assert git("rev-parse", "HEAD^", cwd=ws).decode().strip() == base
@@ -111,7 +112,7 @@ def _git_head(ws) -> str:
 def test_capture_reads_head_as_git_does(tmp_path, repo, config):
     """HEAD detached at a commit is read from .git/HEAD; on a branch, git resolves it."""
     cache, base = repo
-    commit = workspace.config_commit(cache, base, config)
+    commit = workspace.config_commit(cache, base, config, OWNED)
     with workspace.checkout(cache, tmp_path / "ws", commit) as ws:
         assert workspace.head(ws) == _git_head(ws) == commit
         git("checkout", "-q", "-b", "agent-branch", cwd=ws)
@@ -123,7 +124,7 @@ def test_capture_reads_head_as_git_does(tmp_path, repo, config):
 
 def test_capture_then_recreate_gives_the_agent_s_files_bit_for_bit(tmp_path, repo, config):
     cache, base = repo
-    commit = workspace.config_commit(cache, base, config)
+    commit = workspace.config_commit(cache, base, config, OWNED)
     with workspace.checkout(cache, tmp_path / "ws", commit) as ws:
         (ws / "notes").mkdir()
         (ws / "notes/committed.md").write_text("the agent committed this\n")
@@ -143,7 +144,7 @@ def test_capture_then_recreate_gives_the_agent_s_files_bit_for_bit(tmp_path, rep
         "notes/committed.md": "A"}
     patch_file = tmp_path / "patch.diff"
     patch_file.write_bytes(patch)
-    with workspace.recreated(cache, tmp_path / "again", base, config, patch_file) as again:
+    with workspace.recreated(cache, tmp_path / "again", base, config, patch_file, OWNED) as again:
         assert _files(again) == agent_files
     assert not (tmp_path / "again").exists()
 
@@ -151,7 +152,7 @@ def test_capture_then_recreate_gives_the_agent_s_files_bit_for_bit(tmp_path, rep
 def test_a_leftover_at_the_workspace_path_is_replaced_and_the_cache_is_left_alone(tmp_path, repo, config):
     """A worker killed half-way leaves only its own directory; the cache gets no refs or registrations."""
     cache, base = repo
-    commit = workspace.config_commit(cache, base, config)
+    commit = workspace.config_commit(cache, base, config, OWNED)
     refs_before = git(f"--git-dir={cache}", "for-each-ref").decode()
     leftover = tmp_path / "ws"
     (leftover / ".git").mkdir(parents=True)

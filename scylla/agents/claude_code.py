@@ -18,9 +18,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
 from ..durable import InfraFailure
+from . import claude_files, usage
 from . import command as command_adapter
 
+# any one of these lets the claude CLI reach a model (its private HOME per run hides an OAuth login)
+CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+               "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
+INSTALL = "npm install -g @anthropic-ai/claude-code"
 DEFAULT_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
 QUIET = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTOUPDATER": "1",
          "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
@@ -68,6 +74,11 @@ def private_home(home: Path, options: dict, trusted: Path | None = None) -> dict
     return env
 
 
+def preflight_cli(options: dict) -> str:
+    """The CLI preflight checks: as configured, else `claude` on PATH."""
+    return str(options.get("cli") or "claude")
+
+
 def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: Path):
     env = private_home(home, exp.agent.options, trusted=workspace)
     if exp.agent.thinking == "none":             # the CLI thinks adaptively unless told not to
@@ -77,7 +88,7 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: 
     except (OSError, subprocess.TimeoutExpired) as exc:
         shutil.rmtree(home, ignore_errors=True)
         raise InfraFailure(f"the claude CLI {cli(exp)!r} cannot be run ({exc}): install it "
-                           f"(npm install -g @anthropic-ai/claude-code) or set agent.options.cli to its path") from None
+                           f"({INSTALL}) or set agent.options.cli to its path") from None
     try:
         return command_adapter.run(exp, run_paths, workspace, manifest, agent_dir,
                                    command=command_line(exp, manifest), extra_env=env,
@@ -85,3 +96,31 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: 
                                    needs_result=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+class ClaudeCodeAgent(AgentAdapter):
+    """The `claude` CLI, headless; tier resources as CLAUDE.md and `.claude/`."""
+    name = "claude-code"
+    description = "the claude CLI (Claude Code), headless"
+    config_paths = claude_files.CONFIG_PATHS
+
+    def run(self, exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
+        return run(exp, run_paths, workspace, manifest, agent_dir, Path(f"{workspace}-home"))
+
+    def derive_result(self, agent_dir: Path) -> dict:
+        return command_adapter.derive_result(agent_dir)
+
+    def config_files(self, tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+        return claude_files.config_files(tiers_dir, manifest)
+
+    def executables(self, config) -> list[Executable]:
+        return [Executable(preflight_cli(config.options), "set agent.options.cli to its path", INSTALL)]
+
+    def credentials(self, config) -> Credentials | None:
+        return Credentials(CREDENTIALS)
+
+    def reported_cost(self, log_text: str) -> float | None:
+        return usage.reported_cost(log_text)
+
+
+AGENT = ClaudeCodeAgent()

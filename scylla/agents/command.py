@@ -9,22 +9,14 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 
 from .. import durable, secrets, tree
+from ..adapters import COMMAND_LOG, AgentAdapter, AgentRun, model_md
 from ..process import run_shell
-from . import usage
-
-
-@dataclass(frozen=True)
-class AgentRun:
-    exit_code: int
-    duration_seconds: float
-    infra_reason: str | None
-    rate_limited: bool = False
-    retry_after: float | None = None
+from . import claude_files, usage
 
 
 def environment(exp, run, workspace: Path, prompt: Path, manifest: dict) -> dict:
@@ -57,11 +49,6 @@ def replay_script(command: str, env: dict, cwd_note: str, prelude: tuple[str, ..
     return "\n".join(lines) + "\n"
 
 
-def model_md(role: str, model: str, adapter: str, command: str | None) -> str:
-    text = f"# {role}\n\n**Model**: {model}\n**Adapter**: {adapter}\n"
-    return text + (f"**Command**: `{command}`\n" if command else "")
-
-
 def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, command: str | None = None,
         extra_env: dict | None = None, model_note: str = "", replay_prelude: tuple[str, ...] = (),
         needs_result: bool = False) -> AgentRun:
@@ -85,7 +72,7 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, comman
     text = result.get("result") if result and isinstance(result.get("result"), str) else stdout
     exit_code = -9 if done.exit_code is None else done.exit_code
     durable.write_text(agent_dir / "output.txt", text)
-    durable.write_json(agent_dir / "command_log.json", {"commands": [{
+    durable.write_json(agent_dir / COMMAND_LOG, {"adapter": cfg.adapter, "commands": [{
         "command": secrets.redact(command, hidden), "cwd": "<workspace>", "exit_code": exit_code,
         "timed_out": done.timed_out, "duration_seconds": round(done.duration_seconds, 3),
         "started_at": started.isoformat(timespec="seconds"),
@@ -137,7 +124,7 @@ def derive_result(agent_dir: Path) -> dict:
     """agent/result.json from the raw captures (a cheap task: no agent call)."""
     stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
     stderr = (agent_dir / "stderr.log").read_text(encoding="utf-8", errors="replace")
-    log = durable.read_json_object(agent_dir / "command_log.json")
+    log = durable.read_json_object(agent_dir / COMMAND_LOG)
     exit_code = int(log["commands"][-1]["exit_code"])
     result = usage.parse_result_json(stdout)
     used = usage.usage(result)
@@ -146,3 +133,27 @@ def derive_result(agent_dir: Path) -> dict:
     return {"exit_code": exit_code, "stdout": stdout, "stderr": stderr, "token_stats": used["token_stats"],
             "cost_usd": used["cost_usd"], "api_calls": used["api_calls"], "model_usage": used["model_usage"],
             "outcome": usage.outcome(result, exit_code), **extra}
+
+
+class CommandAgent(AgentAdapter):
+    """Any shell command (`agent.command`); usage is read from a Claude-Code-style result line, if any.
+    Its workspaces get the same tier configuration files as Claude Code's (scripted agents often wrap it)."""
+    name = "command"
+    description = "a shell command run in the workspace"
+    requires = MappingProxyType({"command": "the shell command the command adapter runs"})
+    config_paths = claude_files.CONFIG_PATHS
+
+    def run(self, exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
+        return run(exp, run_paths, workspace, manifest, agent_dir)
+
+    def derive_result(self, agent_dir: Path) -> dict:
+        return derive_result(agent_dir)
+
+    def config_files(self, tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+        return claude_files.config_files(tiers_dir, manifest)
+
+    def reported_cost(self, log_text: str) -> float | None:
+        return usage.reported_cost(log_text)
+
+
+AGENT = CommandAgent()

@@ -9,10 +9,11 @@ them as `model_usage` (docs/numbers.md).
 from __future__ import annotations
 
 import math
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-
-from ..throttle import reset_delay
 
 INFRA_STATUSES = {429, 500, 502, 503, 504, 529}
 INFRA_TYPES = {"rate_limit_error", "overloaded_error", "api_error"}
@@ -161,3 +162,39 @@ def outcome(result: dict | None, exit_code: int) -> str:
         reason = result.get("terminal_reason")
         return f"error_{reason}" if isinstance(reason, str) and reason else "error"
     return "completed" if exit_code == 0 else f"exit_{exit_code}"
+
+
+def reported_cost(text: str) -> float | None:
+    """The cost an archived attempt's CLI reported: each result line of its stdout.log (a judge's log holds
+    one per attempt), summed; None when it reported none (a killed CLI often did not get to print it)."""
+    costs = [usage(r)["cost_usd"] for line in text.splitlines() if (r := parse_result_json(line))]
+    costs = [c for c in costs if c is not None]
+    return sum(costs) if costs else None
+
+
+_RESETS = re.compile(r"resets\s+(?:(?P<month>[A-Z][a-z]{2})\s+(?P<day>\d{1,2}),\s*)?"
+                     r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<ampm>am|pm)\s*\((?P<zone>[A-Za-z_/+-]+)\)",
+                     re.IGNORECASE)
+
+
+def reset_delay(text: str, now: datetime | None = None) -> float | None:
+    """Seconds until a usage cap resets, from Claude's "resets 4pm (America/Los_Angeles)" or
+    "resets Apr 3, 6am (America/Los_Angeles)"; None when the text names no reset time."""
+    m = _RESETS.search(text or "")
+    if not m:
+        return None
+    try:
+        zone = ZoneInfo(m["zone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    now = (now or datetime.now(timezone.utc)).astimezone(zone)
+    hour = int(m["hour"]) % 12 + (12 if m["ampm"].lower() == "pm" else 0)
+    at = now.replace(hour=hour, minute=int(m["minute"] or 0), second=0, microsecond=0)
+    if m["month"]:
+        month = datetime.strptime(m["month"], "%b").month
+        at = at.replace(month=month, day=int(m["day"]))
+        if at < now:
+            at = at.replace(year=at.year + 1)
+    elif at < now:
+        at += timedelta(days=1)
+    return (at - now).total_seconds()

@@ -13,7 +13,9 @@ import shutil
 from pathlib import Path
 
 from .. import durable
-from ..agents.claude_code import private_home
+from ..adapters import Credentials, Executable, JudgeAdapter
+from ..agents import usage
+from ..agents.claude_code import CREDENTIALS, INSTALL, preflight_cli, private_home
 from . import command as command_judge
 from .openai_judge import REMINDER
 
@@ -41,3 +43,23 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
     finally:
         shutil.rmtree(home, ignore_errors=True)
         retry_prompt.unlink(missing_ok=True)
+
+
+class ClaudeCodeJudge(JudgeAdapter):
+    name = "claude-code"
+    description = "the claude CLI as a judge, with no tools"
+
+    def run(self, exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
+        return run(exp, slot, run_paths, prompt, system_prompt, out_dir)
+
+    def executables(self, slot) -> list[Executable]:
+        return [Executable(preflight_cli(slot.options), "set options.cli to its path", INSTALL)]
+
+    def credentials(self, slot) -> Credentials | None:
+        return Credentials(CREDENTIALS)
+
+    def reported_cost(self, log_text: str) -> float | None:
+        return usage.reported_cost(log_text)
+
+
+JUDGE = ClaudeCodeJudge()

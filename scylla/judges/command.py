@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
 from .. import durable, secrets
+from ..adapters import JudgeAdapter
 from ..agents import usage
 from ..agents.command import replay_script
 from ..process import run_shell
@@ -84,3 +86,18 @@ def _kept(text: str, size: int) -> str:
     size = max(size, encoded)
     return kept if size <= reply.REPLY_LIMIT else \
         f"{kept}\n[scylla: output cut: {size} bytes in all, the first {reply.REPLY_LIMIT} kept]"
+
+
+class CommandJudge(JudgeAdapter):
+    name = "command"
+    description = "a shell command that prints a verdict"
+    requires = MappingProxyType({"command": "the judge's shell command"})
+
+    def run(self, exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
+        return run(exp, slot, run_paths, prompt, system_prompt, out_dir)
+
+    def reported_cost(self, log_text: str) -> float | None:
+        return usage.reported_cost(log_text)
+
+
+JUDGE = CommandJudge()

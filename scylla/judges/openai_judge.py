@@ -16,6 +16,8 @@ import shlex
 from pathlib import Path
 
 from .. import durable, secrets
+from ..adapters import Credentials, JudgeAdapter
+from ..prices import list_price as cost_usd
 from ..throttle import RateLimited
 from . import reply
 
@@ -32,19 +34,6 @@ def _client(slot):
     # local servers (Ollama, llama.cpp) accept any key
     return OpenAI(base_url=slot.base_url, api_key=key or "not-needed", timeout=slot.timeout_seconds,
                   max_retries=int(slot.options.get("max_retries", 2)))
-
-
-def cost_usd(model: str, base_url: str | None, prompt_tokens: int, cached: int, completion: int) -> float | None:
-    """List price of one call, or None when genai-prices does not know the model (e.g. a local model).
-    The provider is found from the endpoint, else (a proxy, a mock) from the model name alone."""
-    from genai_prices import Usage, calc_price
-    usage = Usage(input_tokens=prompt_tokens, cache_read_tokens=cached, output_tokens=completion)
-    for where in ({"provider_api_url": base_url} if base_url else {}, {}):
-        try:
-            return float(calc_price(usage, model_ref=model, **where).total_price)
-        except LookupError:
-            continue
-    return None
 
 
 def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
@@ -115,3 +104,18 @@ def replay_script(slot, messages: list[dict], params: dict) -> str:
     return ("#!/usr/bin/env bash\n# Re-sends this judge's first request. Export the API key first.\n"
             f"curl -sS {shlex.quote(base + '/chat/completions')} -H 'Content-Type: application/json' "
             f"-H \"Authorization: Bearer ${{{key_env}}}\" --data-binary @- <<'SCYLLA_JSON'\n{body}SCYLLA_JSON\n")
+
+
+class OpenAIJudge(JudgeAdapter):
+    name = "openai"
+    description = "an OpenAI-compatible chat completions endpoint"
+
+    def run(self, exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
+        return run(exp, slot, run_paths, prompt, system_prompt, out_dir)
+
+    def credentials(self, slot) -> Credentials | None:
+        # local servers (Ollama, llama.cpp) take any key
+        return None if slot.base_url else Credentials((slot.api_key_env,), f", model {slot.model}")
+
+
+JUDGE = OpenAIJudge()

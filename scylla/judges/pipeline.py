@@ -24,6 +24,13 @@ items are the requirements (check = description, points = weight).
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+from .. import durable, tree
+from ..adapters import JudgeAdapter
+from ..spec import load_yaml
+
 STEP_KEYWORDS = (
     ("precommit", ("pre-commit", "precommit")),
     ("test", ("test",)),
@@ -142,3 +149,29 @@ def _reasoning(score: float, threshold: float, categories: dict, weights: dict, 
                 f" = {result['score']:.3f}; {n_na} of {n_items} item(s) N/A"
             )
     return "\n".join(lines)
+
+
+class PipelineJudge(JudgeAdapter):
+    """This module's judge as a judge slot: free, no model, no call to wait for."""
+    name = "pipeline"
+    paid = False
+    description = "deterministic pipeline judge"
+    default_model = "scylla-pipeline-judge"
+    role = "Judge (deterministic pipeline judge, not a language model)"
+
+    def inputs(self, run_paths) -> list[str]:
+        return [tree.RUBRIC, run_paths.pipeline, tree.BASELINE]
+
+    def run(self, exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
+        t0 = time.monotonic()
+        rubric = load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8"))      # libyaml: shorter GIL holds
+        verdict = judge(rubric, durable.read_json_object(run_paths.pipeline), durable.read_json_object(tree.BASELINE))
+        call, seconds = {"cost_usd": 0.0, "attempts": 1, "parsed": True}, time.monotonic() - t0
+        durable.write_text(out_dir / "response.txt", durable.dumps(verdict).decode())
+        durable.write_text(out_dir / "stdout.log", "")
+        durable.write_text(out_dir / "replay.sh", f"#!/usr/bin/env bash\n# deterministic pipeline judge (no model)\n"
+                                                  f"doit -s -a 'judge:{run_paths.id}/{slot.name}'\n")
+        return call, seconds
+
+
+JUDGE = PipelineJudge()

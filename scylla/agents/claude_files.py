@@ -1,0 +1,81 @@
+"""Tier resources as Claude Code reads them: CLAUDE.md and `.claude/` (skills, sub-agents, settings).
+
+CLAUDE.md is the blocks in order, then a section naming the resources to use and one stating the
+test-environment rules. A subtest that configures nothing (ProjectScylla's T0/01: the tool's defaults)
+or runs without a system prompt (`system_prompt_mode: none`, T0/00) gets no CLAUDE.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import durable
+from ..resources import block_file
+
+# the workspace paths this configuration occupies (the repository's own are removed first)
+CONFIG_PATHS = ("CLAUDE.md", ".claude")
+
+ENVIRONMENT_SECTION = """## Test environment
+
+This run is an evaluation: everything you do stays in this local workspace.
+
+- Do not push (`git push`) or write to any remote repository in any other way.
+- Do not open pull requests, and do not comment on or edit issues or pull requests.
+- Reading from remotes (`git fetch`, documentation, package indexes) is fine."""
+
+NO_RESOURCES = "No particular resources are set up for this task: use the available tools and your judgment."
+
+
+def config_files(tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+    """Relative path -> content of every file a workspace of this subtest receives."""
+    res = manifest["resources"]
+    files: dict[str, bytes] = {}
+    text = claude_md(tiers_dir, manifest)
+    if text is not None:
+        files["CLAUDE.md"] = text.encode()
+    for skill in res["skills"]:
+        src = tiers_dir / "skills" / skill
+        for f in sorted(p for p in src.rglob("*") if p.is_file()):
+            files[f".claude/skills/{src.name}/{f.relative_to(src).as_posix()}"] = f.read_bytes()
+    for agent in res["agents"]:
+        files[f".claude/agents/{agent.split('/')[1]}.md"] = (tiers_dir / "agents" / f"{agent}.md").read_bytes()
+    settings = settings_json(manifest)
+    if settings:
+        files[".claude/settings.json"] = durable.dumps(settings)
+    return files
+
+
+def claude_md(tiers_dir: Path, manifest: dict) -> str | None:
+    """The composed CLAUDE.md (see the module docstring), or None when the subtest gets none."""
+    res = manifest["resources"]
+    configured = any(res[k] for k in ("claude_md_blocks", "skills", "agents", "tools", "mcp_servers"))
+    if manifest["system_prompt_mode"] == "none" or not configured:
+        return None
+    blocks = [block_file(tiers_dir, b).read_text(encoding="utf-8").strip("\n") for b in res["claude_md_blocks"]]
+    return "\n\n".join(blocks + [resource_section(res), ENVIRONMENT_SECTION]) + "\n"
+
+
+def resource_section(res: dict) -> str:
+    """Markdown naming the sub-agents, skills, MCP servers and tools the agent is meant to use."""
+    tools = res["tools"] or []
+    named = (("Delegate to these sub-agents where they fit", [a.split("/")[1] for a in res["agents"]]),
+             ("Apply these skills", [s.split("/")[1] for s in res["skills"]]),
+             ("Use these MCP servers", [s["name"] for s in res["mcp_servers"]]),
+             ("Use these tools", [] if "all" in tools else tools))
+    parts = [f"{title}:\n\n" + "\n".join(f"- {n}" for n in dict.fromkeys(names)) for title, names in named if names]
+    if "all" in tools:
+        parts.append("All available tools may be used.")
+    return "## Resources for this task\n\n" + ("\n\n".join(parts) or NO_RESOURCES)
+
+
+def settings_json(manifest: dict) -> dict:
+    """`.claude/settings.json`: the tool allow list (none for `all`), MCP servers, agent teams."""
+    res = manifest["resources"]
+    settings: dict = {}
+    if res["tools"] and "all" not in res["tools"]:
+        settings["permissions"] = {"allow": res["tools"]}
+    if res["mcp_servers"]:
+        settings["mcpServers"] = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in res["mcp_servers"]}
+    if manifest["agent_teams"]:
+        settings["env"] = {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}
+    return settings

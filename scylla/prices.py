@@ -1,0 +1,16 @@
+"""List prices of model calls (genai-prices), for calls that report no cost and for the forecast."""
+
+from __future__ import annotations
+
+
+def list_price(model: str, base_url: str | None, prompt_tokens: int, cached: int, completion: int) -> float | None:
+    """List price of one call, or None when genai-prices does not know the model (e.g. a local model).
+    The provider is found from the endpoint, else (a proxy, a mock) from the model name alone."""
+    from genai_prices import Usage, calc_price
+    usage = Usage(input_tokens=prompt_tokens, cache_read_tokens=cached, output_tokens=completion)
+    for where in ({"provider_api_url": base_url} if base_url else {}, {}):
+        try:
+            return float(calc_price(usage, model_ref=model, **where).total_price)
+        except LookupError:
+            continue
+    return None
