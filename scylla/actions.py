@@ -12,15 +12,28 @@ import contextlib
 import functools
 import hashlib
 import os
-import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import resources as package_files
 from pathlib import Path
-from typing import Callable
 
 from doit.exceptions import TaskFailed
 
-from . import adapters, budget, context, durable, pipeline, preflight, reports, resources, results, secrets, throttle, tree, workspace
+from . import (
+    adapters,
+    budget,
+    context,
+    durable,
+    pipeline,
+    preflight,
+    reports,
+    resources,
+    results,
+    secrets,
+    throttle,
+    tree,
+    workspace,
+)
 from .durable import read_json_object as read_obj
 from .judges import prompt as judge_prompt_md
 from .judges import reply as judge_reply
@@ -28,10 +41,9 @@ from .spec import Experiment, Limits, Subtest, load_yaml, pass_threshold
 from .tree import RunPaths, SubtestPaths, TierPaths
 
 
-
 def _now() -> str:
     """A measurement's stamp: to the microsecond, so no two measurements share one (results.latest)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 # ---------------------------------------------------------------- sealed execution

@@ -35,7 +35,7 @@ class AgentConfig:
     timeout_seconds: float
     infra_exit_codes: tuple[int, ...]
 
-    def identity(self, fixture: "Fixture") -> dict:
+    def identity(self, fixture: Fixture) -> dict:
         """What decides the agent's behaviour: a change here re-runs agents, nothing else does."""
         return {
             "adapter": self.adapter, "model": self.model, "command": self.command,
@@ -227,7 +227,7 @@ class _Reader:
             raise self.fail(key, expected, value)
         return value
 
-    def sub(self, key: str, allowed: tuple[str, ...] | None = None, default: Any = ...) -> "_Reader | None":
+    def sub(self, key: str, allowed: tuple[str, ...] | None = None, default: Any = ...) -> _Reader | None:
         if key not in self.data or self.data[key] is None:
             if default is ...:
                 raise SpecError(f"{self.file}: missing key '{self._key(key)}' (a mapping)")

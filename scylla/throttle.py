@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import durable, tree
@@ -54,7 +54,7 @@ def pause(seconds: float, reason: str) -> float:
         if current and current["until"] >= until:
             return current["until"]
         durable.write_json(PAUSE, {"until": until, "reason": reason,
-                                   "until_utc": datetime.fromtimestamp(until, timezone.utc).isoformat(timespec="seconds")})
+                                   "until_utc": datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds")})
     return until
 
 

@@ -13,7 +13,6 @@ from types import MappingProxyType
 
 import pytest
 import yaml
-
 from conftest import REPO
 
 from scylla import adapters, durable
@@ -110,6 +109,7 @@ def test_seal_identities_of_the_built_in_adapters_are_unchanged(tmp_path):
         "1baf281d33f047d0e495fac97338c5143e0884bbc254aa3318ace39031b2c671"
 
 
+@pytest.mark.e2e            # (fresh interpreters)
 def test_importing_the_registry_or_the_planning_modules_imports_no_adapter():
     code = ("import sys, scylla.adapters as a; import scylla.plan, scylla.forecast, scylla.status, scylla.budget, "
             "scylla.preflight, scylla.actions, scylla.spec, scylla.graph\n"

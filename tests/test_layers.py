@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scylla"
 LAYERS = {
     "util": ["errors", "context", "durable", "reaper", "process", "secrets", "tree", "doit_plugins", "throttle",
              "results", "reports"],
+    "registry": ["adapters", "prices"],
     "spec": ["spec"],
     "kinds": ["kinds"],
     "adapters": ["agents.*", "judges.*", "pipeline", "workspace", "resources"],

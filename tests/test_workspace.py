@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from scylla import workspace
-from scylla.agents.claude_files import CONFIG_PATHS as OWNED     # CLAUDE.md and .claude/ (Claude Code's)
+from scylla.agents.claude_files import (
+    CONFIG_PATHS as OWNED,  # CLAUDE.md and .claude/ (Claude Code's)
+)
 from scylla.workspace import git
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
@@ -61,7 +61,7 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, comman
     durable.write_bytes(prompt, Path(tree.PROMPT).read_bytes())
     env = {**environment(exp, run_paths, workspace, prompt, manifest), **(extra_env or {})}
     hidden = secrets.secret_values(env)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     done = run_shell(command, workspace, env, agent_dir / "stdout.log", agent_dir / "stderr.log",
                      cfg.timeout_seconds, stdin=prompt)
     for name in ("stdout.log", "stderr.log"):      # secrets never stay in an artifact

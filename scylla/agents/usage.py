@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -187,7 +187,7 @@ def reset_delay(text: str, now: datetime | None = None) -> float | None:
         zone = ZoneInfo(m["zone"])
     except (ZoneInfoNotFoundError, ValueError):
         return None
-    now = (now or datetime.now(timezone.utc)).astimezone(zone)
+    now = (now or datetime.now(UTC)).astimezone(zone)
     hour = int(m["hour"]) % 12 + (12 if m["ampm"].lower() == "pm" else 0)
     at = now.replace(hour=hour, minute=int(m["minute"] or 0), second=0, microsecond=0)
     if m["month"]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from scylla import durable, tree
@@ -26,7 +26,7 @@ class EchoAgent(AgentAdapter):
     config_paths = ("AGENTS.md",)
 
     def run(self, exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
-        started, t0 = datetime.now(timezone.utc), time.monotonic()
+        started, t0 = datetime.now(UTC), time.monotonic()
         prompt = Path(tree.PROMPT).read_bytes()            # the experiment's prompt (cwd: the experiment root)
         durable.write_bytes(agent_dir / "prompt.md", prompt)
         (workspace / "ECHO.md").write_bytes(prompt)
