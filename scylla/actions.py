@@ -37,7 +37,7 @@ from . import (
 from .durable import read_json_object as read_obj
 from .judges import prompt as judge_prompt_md
 from .judges import reply as judge_reply
-from .spec import Experiment, Limits, Subtest, load_yaml, pass_threshold
+from .spec import DEFAULT_LIMITS, Experiment, Limits, Subtest, load_yaml, pass_threshold
 from .tree import RunPaths, SubtestPaths, TierPaths
 
 
@@ -108,7 +108,7 @@ def restored(task: str) -> bool:
 
 
 def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root: str, label: str,
-           work: Callable[[Path], None], extra_outputs: tuple[str, ...] = (), limits: Limits = Limits(),
+           work: Callable[[Path], None], extra_outputs: tuple[str, ...] = (), limits: Limits = DEFAULT_LIMITS,
            paid: str | None = None):
     """Run an expensive task so that it is either complete and sealed, or archived and failed.
     A paid task (`paid`: its kind, agent or judge) starts only within the budget and records its cost."""

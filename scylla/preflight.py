@@ -127,7 +127,7 @@ def _version(name: str) -> str | None:
     if path is None:
         return None
     try:
-        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([path, "--version"], check=False, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
@@ -145,17 +145,17 @@ def _repo_findings(exp: Experiment, cache: Path | None) -> list[str]:
         return []
     where = f"{exp.spec_path}: repos"
     if repo is None:
-        return [f"{where}: {fx.repo_url!r} is not mapped to a local repository: add "
-                f"`\"{fx.repo_url}\": PATH/TO/CLONE` under repos:"]
+        return [(f"{where}: {fx.repo_url!r} is not mapped to a local repository: add "
+                f"`\"{fx.repo_url}\": PATH/TO/CLONE` under repos:")]
     if not repo.is_dir():
         return [f"{where}: {fx.repo_url!r} is mapped to {repo}, which does not exist: clone it there or fix the path"]
     if workspace.is_git_repo(repo):
         if not workspace.has_commit(repo, fx.source_hash):
-            return [f"{where}: {repo} does not hold commit {fx.source_hash} ({fx.test_yaml}: source.hash): "
-                    f"fetch it (git -C {repo} fetch origin {fx.source_hash}) or map a clone that has it"]
+            return [(f"{where}: {repo} does not hold commit {fx.source_hash} ({fx.test_yaml}: source.hash): "
+                    f"fetch it (git -C {repo} fetch origin {fx.source_hash}) or map a clone that has it")]
     elif (commit := workspace.source_commit(repo)) != fx.source_hash:
-        return [f"{where}: the directory {repo} commits as {commit}, not {fx.source_hash} ({fx.test_yaml}: "
-                f"source.hash): restore its files, or pin source.hash to {commit} if the change is intended"]
+        return [(f"{where}: the directory {repo} commits as {commit}, not {fx.source_hash} ({fx.test_yaml}: "
+                f"source.hash): restore its files, or pin source.hash to {commit} if the change is intended")]
     return []
 
 

@@ -134,6 +134,9 @@ class Limits:
     backoff_seconds: float = 60.0
 
 
+DEFAULT_LIMITS = Limits()        # (frozen: one shared default)
+
+
 @dataclass(frozen=True)
 class Experiment:
     id: str
@@ -149,7 +152,7 @@ class Experiment:
     repos: dict[str, Path]
     budget_usd: float | None
     description: str = ""
-    limits: Limits = Limits()
+    limits: Limits = DEFAULT_LIMITS
     runs_dir: str = "."              # where run directories live, relative to root
 
     def all_subtests(self) -> list[Subtest]:

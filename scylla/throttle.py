@@ -31,7 +31,7 @@ def slot(kind: str, limit: int | None, poll: float = 0.2):
     Path(tree.LOCKS_DIR).mkdir(parents=True, exist_ok=True)
     while True:
         for i in range(limit):
-            fh = open(Path(tree.LOCKS_DIR) / f"{kind}-slot-{i}.lock", "a")
+            fh = open(Path(tree.LOCKS_DIR) / f"{kind}-slot-{i}.lock", "a")  # noqa: SIM115 (held while the call runs)
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -45,7 +45,7 @@ def git(*args: str, cwd: str | Path | None = None, fixed: bool = False, input: b
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     full_env.update(_FIXED if fixed else {})
     full_env.update(env or {})
-    proc = subprocess.run(["git", *_GIT_OPTS, *args], cwd=cwd, input=input, env=full_env,
+    proc = subprocess.run(["git", *_GIT_OPTS, *args], check=False, cwd=cwd, input=input, env=full_env,
                           capture_output=True)
     if proc.returncode != 0:
         raise WorkspaceError(f"git {' '.join(args)} (in {cwd or os.getcwd()}) failed with exit code "

@@ -35,8 +35,8 @@ QUIET = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTO
 # replay.sh gives the repeated call a fresh private HOME that trusts the current directory, like the run had
 REPLAY_HOME = (
     'export HOME="$(mktemp -d)"', 'export CLAUDE_CONFIG_DIR="$HOME/.claude"',
-    'printf \'{"hasCompletedOnboarding": true, "projects": {"%s": {"hasTrustDialogAccepted": true}}}\' "$PWD" '
-    '> "$HOME/.claude.json"',
+    ('printf \'{"hasCompletedOnboarding": true, "projects": {"%s": {"hasTrustDialogAccepted": true}}}\' "$PWD" '
+    '> "$HOME/.claude.json"'),
 )
 
 
@@ -84,7 +84,7 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: 
     if exp.agent.thinking == "none":             # the CLI thinks adaptively unless told not to
         env["MAX_THINKING_TOKENS"] = "0"
     try:
-        version = subprocess.run([cli(exp), "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+        version = subprocess.run([cli(exp), "--version"], check=False, capture_output=True, text=True, timeout=60).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
         shutil.rmtree(home, ignore_errors=True)
         raise InfraFailure(f"the claude CLI {cli(exp)!r} cannot be run ({exc}): install it "

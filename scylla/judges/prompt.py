@@ -27,8 +27,8 @@ def build(prompt: str, rubric_yaml: str, criteria: str, output: str, patch: str,
         "## Evaluation criteria", "", criteria.strip(), "",
         "## Agent's final message", "", _fenced(output or "(empty)"),
         "## Changed files", "", changed, "",
-        f"Agent commits: {len(state.get('agent_commits', []))}; "
-        f"untracked files left: {len(state.get('untracked_files', []))}", "",
+        (f"Agent commits: {len(state.get('agent_commits', []))}; "
+        f"untracked files left: {len(state.get('untracked_files', []))}"), "",
         "## Patch", "", _fenced(patch or "(no changes)", "diff"),
         "## Build/test pipeline", "", "Results on the agent's workspace:", "",
         _fenced(_results(pipeline), "json"),
