@@ -158,11 +158,11 @@ class RunJudge(TypedDict, total=False):
     """One judge in run_result.json (the schema requires model and judge_number only)."""
     model: Required[str]
     judge_number: Required[int]
-    score: float | None
-    passed: bool | None
-    grade: str | None
-    reasoning: str | None
-    criteria_scores: dict[str, Any] | None
+    score: float                       # the judgment's (judgment.json always holds these five)
+    passed: bool
+    grade: str
+    reasoning: str
+    criteria_scores: dict[str, Any]
     is_valid: bool                      # ProjectScylla's older runs lack it (results.is_valid decides)
 
 
