@@ -3,7 +3,7 @@
 Every step runs as a bash script written to `commands_dir/<step>.sh`, so the script on disk is exactly what
 ran; run it from the workspace root to reproduce the step. Its combined output goes to `<step>.log`.
 
-The returned dict (records.PipelineResult) depends only on the workspace content (no timings, absolute paths or temp names): it is
+The returned dict depends only on the workspace content (no timings, absolute paths or temp names): it is
 sealed, compared with the baseline and scored by the pipeline judge. Nothing is written into the workspace:
 bytecode and the junit report go to a scratch directory outside it, tool caches are disabled, and whatever
 a step still creates (e.g. pytest-benchmark's `.benchmarks/`, files written by the tests) is removed after it.
@@ -97,7 +97,8 @@ def not_applicable(language: str, commands_dir: Path) -> records.PipelineResult:
 
 
 def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600) -> records.PipelineResult:
-    """Run the pipeline for `language` in `workspace`; see the module docstring for what is written."""
+    """Run the pipeline for `language` in `workspace`; see the module docstring for what is written.
+    The result is pipeline.json (records.PipelineResult)."""
     workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
     if not runs_steps(language):
         return not_applicable(language, commands_dir)

@@ -134,7 +134,7 @@ class CallRecord(TypedDict):
     cost_usd: float | None
     attempts: int
     retries_exhausted: bool
-    reply_bytes: NotRequired[int]       # the final reply's size, when response.txt holds only its first REPLY_LIMIT bytes
+    reply_bytes: NotRequired[int]       # the reply's size, when response.txt holds only its first REPLY_LIMIT bytes
     cost_known: NotRequired[bool]       # an openai judge's
 
 
@@ -389,3 +389,19 @@ class Forecast(TypedDict):
     may_seconds: float
     wall_seconds_at_limits: float | None    # None: no concurrency limits
     assumption: str | None                  # the list-price assumption, when an estimate made it
+
+
+class PlanForecast(TypedDict):
+    """The part of a Forecast the budget gate and the progress line read."""
+    cost_usd: float
+    rows: dict[str, ForecastRow]
+
+
+class RunPlanSummary(TypedDict, total=False):
+    """What the run plan's child sends the running doit as JSON (runplan.summary): every key, or none
+    ({}) when the child failed."""
+    to_run: dict[str, int]              # tasks per kind this doit runs (those it ran already counted)
+    may_run: dict[str, int]
+    forecast: PlanForecast
+    call_seconds: dict[str, float]      # the forecast's seconds per agent or judge call
+    spent_usd: float                    # what the experiment's results cost so far
