@@ -13,8 +13,6 @@ results.normalized_run, results.read_consensus and docs/numbers.md), the key is 
 (ArtifactError naming the file), the writes atomic.
 """
 
-from __future__ import annotations
-
 import os
 from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar, cast
 
