@@ -26,7 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from scylla import durable, graph, loader, pipeline, tree
+from scylla import durable, graph, loader, pipeline, records, tree
 from scylla.agents.command import model_md
 from scylla.judges import reply
 
@@ -100,8 +100,9 @@ def _agent(exp, run, out: Path) -> None:
 
 def _pipeline(exp, run, out: Path) -> None:
     passed = int(12 * _score(run.id))
-    steps = {name: {"status": "pass", "command": name, "exit_code": 0, "reason": "exit code 0"}
-             for name in pipeline.STEPS}
+    steps: dict[str, records.PipelineStep] = {
+        name: {"status": "pass", "command": name, "exit_code": 0, "reason": "exit code 0"}
+        for name in pipeline.STEPS}
     steps["test"] = {"status": "pass" if passed == 12 else "fail", "command": "pytest", "exit_code": int(passed < 12),
                      "reason": f"{passed} of 12 tests passed"}
     for name in pipeline.STEPS:

@@ -26,8 +26,9 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Literal
 
-from scylla import reaper
+from scylla import reaper, records
 from scylla.durable import InfraFailure, write_text
 from scylla.process import run_shell
 
@@ -70,7 +71,7 @@ def dist_version(name: str) -> str | None:
         return None
 
 
-def toolchain(language: str) -> dict:
+def toolchain(language: str) -> dict[str, str | None]:
     """The versions of what the pipeline runs for `language` (a tool not installed: null). Cheap: the
     graph computes it on every `doit` and `doit list`."""
     if not runs_steps(language):
@@ -84,19 +85,20 @@ def identity(fixture) -> dict:
     return {"repo": fixture.repo_url, "hash": fixture.source_hash, "language": fixture.language}
 
 
-def adopted_placeholder(source: str) -> dict:
+def adopted_placeholder(source: str) -> records.PipelineResult:
     """pipeline.json of a pipeline another tool ran (`source`), which kept only its scripts and logs."""
     return {"adopted_from": source, "all_passed": None, "steps": {}, "tests": None,
             "note": "ProjectScylla kept only the step scripts and logs in this directory"}
 
 
-def not_applicable(language: str, commands_dir: Path) -> dict:
+def not_applicable(language: str, commands_dir: Path) -> records.PipelineResult:
     reason = _unsupported_reason(language)
     return _result(language, {name: _skip(Path(commands_dir), name, "", reason) for name in STEPS}, None)
 
 
-def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600) -> dict:
-    """Run the pipeline for `language` in `workspace`; see the module docstring for what is written."""
+def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600) -> records.PipelineResult:
+    """Run the pipeline for `language` in `workspace`; see the module docstring for what is written.
+    The result is pipeline.json (records.PipelineResult)."""
     workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
     if not runs_steps(language):
         return not_applicable(language, commands_dir)
@@ -116,7 +118,8 @@ def _unsupported_reason(language: str) -> str:
     return f"{language} pipeline not implemented in Scylla ({toolchain} is on PATH)"
 
 
-def _result(language: str, steps: dict, tests: dict | None, tools: dict | None = None) -> dict:
+def _result(language: str, steps: dict[str, records.PipelineStep], tests: records.JunitCounts | None,
+            tools: dict[str, str | None] | None = None) -> records.PipelineResult:
     return {
         "language": language,
         "toolchain": tools if tools is not None else toolchain(language),
@@ -126,11 +129,12 @@ def _result(language: str, steps: dict, tests: dict | None, tools: dict | None =
     }
 
 
-def _step(status: str, exit_code: int | None, reason: str, command: str) -> dict:
+def _step(status: Literal["pass", "fail", "na"], exit_code: int | None, reason: str,
+          command: str) -> records.PipelineStep:
     return {"status": status, "exit_code": exit_code, "reason": reason, "command": command}
 
 
-def _skip(commands_dir: Path, name: str, command: str, reason: str) -> dict:
+def _skip(commands_dir: Path, name: str, command: str, reason: str) -> records.PipelineStep:
     """A step that does not run still leaves a script and a log, so every run has the same files."""
     script = f"#!/usr/bin/env bash\n# Scylla pipeline step '{name}': not run: {reason}\n"
     write_text(commands_dir / f"{name}.sh", script)
@@ -140,7 +144,8 @@ def _skip(commands_dir: Path, name: str, command: str, reason: str) -> dict:
 
 # ---------------------------------------------------------------- python
 
-def _python_steps(run: _Runner, tools: dict) -> tuple[dict, dict | None]:
+def _python_steps(run: _Runner, tools: dict[str, str | None]) -> tuple[dict[str, records.PipelineStep],
+                                                                     records.JunitCounts | None]:
     steps = {"build": run.step("build", BUILD)[0]}
     for name, command in (("format", FORMAT), ("lint", LINT)):
         steps[name] = run.step(name, command)[0] if tools["ruff"] else run.skip(name, command, "ruff not installed")
@@ -149,7 +154,7 @@ def _python_steps(run: _Runner, tools: dict) -> tuple[dict, dict | None]:
     return steps, tests
 
 
-def _pytest(run: _Runner) -> tuple[dict, dict | None]:
+def _pytest(run: _Runner) -> tuple[records.PipelineStep, records.JunitCounts | None]:
     """The test step: pass iff pytest exits 0; counts come from its junit report."""
     step, code = run.step("test", TEST)
     if code == PYTEST_NO_TESTS:
@@ -160,7 +165,7 @@ def _pytest(run: _Runner) -> tuple[dict, dict | None]:
     return step, tests
 
 
-def _precommit(run: _Runner, tools: dict) -> dict:
+def _precommit(run: _Runner, tools: dict[str, str | None]) -> records.PipelineStep:
     if not (run.workspace / ".pre-commit-config.yaml").is_file():
         return run.skip("precommit", PRECOMMIT, "no .pre-commit-config.yaml")
     if not tools["pre-commit"]:
@@ -168,7 +173,7 @@ def _precommit(run: _Runner, tools: dict) -> dict:
     return run.step("precommit", PRECOMMIT)[0]
 
 
-def _junit_counts(path: Path) -> dict | None:
+def _junit_counts(path: Path) -> records.JunitCounts | None:
     """Sum the testsuite counters of a junit report; None when pytest wrote none (e.g. usage error)."""
     try:
         root = ET.parse(path).getroot()
@@ -190,10 +195,10 @@ class _Runner:
     def __init__(self, workspace: Path, commands_dir: Path, scratch: Path, timeout: float):
         self.workspace, self.commands_dir, self.scratch, self.timeout = workspace, commands_dir, scratch, timeout
 
-    def skip(self, name: str, command: str, reason: str) -> dict:
+    def skip(self, name: str, command: str, reason: str) -> records.PipelineStep:
         return _skip(self.commands_dir, name, command, reason)
 
-    def step(self, name: str, command: str) -> tuple[dict, int | None]:
+    def step(self, name: str, command: str) -> tuple[records.PipelineStep, int | None]:
         """Run one step; returns its result (pass iff exit code 0) and the exit code (None on timeout)."""
         script = self.commands_dir / f"{name}.sh"
         write_text(script, _script(name, command))

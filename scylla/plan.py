@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from doit.exceptions import BaseFail
 
-from . import context, durable, reaper, tree
+from . import context, durable, reaper, records, tree
 from .kinds import Intact, Sealed, TaskId, cheap_action, invalid_judgment, task_id
 
 STATES = ("done", "to_run", "may_run", "blocked", "refused")
@@ -456,7 +456,8 @@ class Plan:
     def _toolchain_hint(task) -> str:
         """A pipeline's or the baseline's tool versions: as its result recorded them -> as installed now."""
         try:
-            result = durable.read_json_object(task.targets[0])        # pipeline.json, pipeline_baseline.json
+            # pipeline.json, pipeline_baseline.json
+            result = records.read(task.targets[0], records.PipelineResult)
         except durable.ArtifactError:
             return ""
         if result.get("adopted_from"):

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 
 from doit.reporter import ExecutedOnlyReporter
 
-from . import budget, context, preflight, runplan
+from . import budget, context, preflight, records, runplan
 from .kinds import HEAVY_KINDS, task_id
 
 PREFIX = "[scylla]"
@@ -68,7 +68,7 @@ class ProgressReporter(ExecutedOnlyReporter):
         self.uptodate, self.not_run, self.spent, self.decile = 0, 0, 0.0, 0
         self.refused: Counter[str] = Counter()
         self.run = context.CURRENT.run_plan     # None when doit was not started through loader.load
-        self.plan: dict | None = None
+        self.plan: records.RunPlanSummary | None = None
         self.bar_shown = False
 
     # ------------------------------------------------------------ doit's reporter interface
@@ -185,7 +185,7 @@ class ProgressReporter(ExecutedOnlyReporter):
             self.decile = max(self.decile, decile)
             self._line(text)
 
-    def _plan_line(self, plan: dict) -> str:
+    def _plan_line(self, plan: records.RunPlanSummary) -> str:
         to_run, may = sum(plan["to_run"].values()), sum(plan["may_run"].values())
         paid = ", ".join(f"{plan['to_run'].get(k, 0)} {k}" for k in HEAVY_KINDS)
         return (f"plan: {to_run} tasks to run ({paid})" + (f", {may} more may run" if may else "")

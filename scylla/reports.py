@@ -1,11 +1,15 @@
 """Markdown and JSON reports at run, subtest, tier and experiment level (plain and correct).
 
-Reports are derived outputs: deterministic text from result dicts, no timestamps.
+Reports are derived outputs: deterministic text from result dicts (scylla/records.py), no timestamps.
 """
 
 from __future__ import annotations
 
 import html as html_lib
+from collections.abc import Mapping
+from typing import Any, cast
+
+from . import records
 
 
 def _num(value, digits: int = 3) -> str:
@@ -36,7 +40,7 @@ def _seconds(value) -> str:
     return "unknown" if value is None else f"{value:.1f} s"
 
 
-def _durations(d: dict) -> str:
+def _durations(d: Mapping[str, Any]) -> str:
     return (f"- Duration: {_seconds(d['total_duration_seconds'])} summed over runs (agents + judges), "
             f"{_seconds(d.get('wall_clock_seconds'))} wall clock")
 
@@ -52,7 +56,7 @@ def _count(n: int | None) -> str:
     return "unknown" if n is None else str(n)
 
 
-def _tokens(r: dict) -> str:
+def _tokens(r: Mapping[str, Any]) -> str:
     t = r.get("token_stats") or {}
     parts = ", ".join(f"{_count(t.get(k))} {name}" for k, name in (
         ("input_tokens", "input"), ("output_tokens", "output"), ("cache_creation_tokens", "cache creation"),
@@ -60,7 +64,7 @@ def _tokens(r: dict) -> str:
     return f"- Tokens: {_count(r.get('total_tokens'))} total ({parts})"
 
 
-def _model_usage(usage: dict | None) -> list[str]:
+def _model_usage(usage: Mapping[str, Any] | None) -> list[str]:
     """Every model the agent's run used, as its CLI reported it (token_stats are the main model's)."""
     if not usage:
         return []
@@ -71,7 +75,7 @@ def _model_usage(usage: dict | None) -> list[str]:
                                                    "cost"], rows)]
 
 
-def run_report(run_id: str, r: dict) -> tuple[str, dict]:
+def run_report(run_id: str, r: records.RunResult) -> tuple[str, dict]:
     judges = [[str(j["judge_number"]), j["model"], _num(j["score"]), j["grade"], _num(j["passed"]),
                "valid" if j["is_valid"] else "**invalid** (excluded)"] for j in r["judges"]]
     md = "\n".join([
@@ -92,7 +96,7 @@ def run_report(run_id: str, r: dict) -> tuple[str, dict]:
         "token_stats", "tokens_input", "tokens_output", "total_tokens", "model_usage", "judges")}}
 
 
-def subtest_report(s: dict, runs: list[dict]) -> tuple[str, dict]:
+def subtest_report(s: records.SubtestSummary, runs: list[records.NormalizedRun]) -> tuple[str, dict]:
     rows = [[str(r["run_number"]), _num(r["judge_score"]), r["judge_grade"], _num(r["judge_passed"]),
              str(r["exit_code"]), _usd(r.get("cost_usd")),
              str(sum(1 for j in r["judges"] if not j["is_valid"]))] for r in runs]
@@ -110,10 +114,10 @@ def subtest_report(s: dict, runs: list[dict]) -> tuple[str, dict]:
         f"- Invalid judgments: {s['invalid_judgments']}", "",
         _table(["run", "score", "grade", "passed", "exit", "cost", "invalid judges"], rows),
     ])
-    return md, s
+    return md, cast(dict, s)        # (report.json is the summary itself)
 
 
-def tier_report(t: dict) -> tuple[str, dict]:
+def tier_report(t: records.TierSummary) -> tuple[str, dict]:
     rows = [[("**" + sid + "**") if sid == t["best_subtest"] else sid, _num(s["median_score"]),
              _num(s["mean_score"]), _num(s["pass_rate"]), _num(s["consistency"]), _usd(s["mean_cost_usd"]),
              _count(s["total_tokens"]), str(s["invalid_judgments"])] for sid, s in sorted(t["subtests"].items())]
@@ -128,10 +132,10 @@ def tier_report(t: dict) -> tuple[str, dict]:
         "", _table(["subtest", "median", "mean", "pass rate", "consistency", "mean cost", "tokens",
                     "invalid judges"], rows),
     ])
-    return md, t
+    return md, cast(dict, t)        # (report.json is the summary itself)
 
 
-def experiment_report(e: dict, tiers: list[dict]) -> tuple[str, dict]:
+def experiment_report(e: records.ExperimentSummary, tiers: list[dict]) -> tuple[str, dict]:
     rows = [[("**" + t["tier"] + "**") if t["tier"] == e["frontier_tier"] else t["tier"], str(t["best_subtest"]),
              _num(t["best_median_score"]), _num(t["best_pass_rate"]),
              _cost_of_pass(t["cost_of_pass"], t["best_pass_rate"]), str(t["runs"]),

@@ -1,6 +1,7 @@
 """Pure formulas: grades, consensus, run results and subtest/tier/experiment aggregates.
 
-Nothing here touches the file system. Inputs and outputs are plain dicts in ProjectScylla's formats.
+Nothing here touches the file system. Inputs and outputs are plain dicts in ProjectScylla's formats,
+typed by the records of scylla/records.py.
 Every number is defined once, here, and documented in docs/numbers.md with ProjectScylla's name for it.
 A value that was never recorded is None (unknown), never 0, and so is every sum that includes it; a sum
 over runs says how many runs it could not count (`*_unknown_runs`).
@@ -10,7 +11,11 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict, cast
+
+from . import records
 
 GRADES = (("S", 1.0), ("A", 0.80), ("B", 0.60), ("C", 0.40), ("D", 0.20))
 GRADE_NAMES = {g for g, _ in GRADES} | {"F"}
@@ -30,7 +35,7 @@ def _number(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def is_valid(judgment: dict) -> bool:
+def is_valid(judgment: Mapping[str, Any]) -> bool:
     """A judgment counts when it has a score and does not say it is invalid (ProjectScylla's older
     judgments have no `is_valid`: a scored one is valid, as ProjectScylla reads them)."""
     return judgment.get("is_valid", True) is not False and _number(judgment.get("score"))
@@ -69,7 +74,7 @@ def span(measurements) -> tuple[str | None, str | None]:
     return (_stamp(min(starts)), _stamp(max(ends))) if starts else (None, None)
 
 
-def wall_clock(items: list[dict]) -> dict:
+def wall_clock(items: Sequence[Mapping[str, Any]]) -> records.WallClock:
     """The wall-clock span of results that carry started_at/ended_at: from the earliest start to the
     latest end (pauses between doit invocations included). Unknown when any item's span is."""
     started = [t for i in items if (t := _when(i.get("started_at"))) is not None]
@@ -82,7 +87,7 @@ def wall_clock(items: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- judges
 
-def consensus(judgments: list[dict]) -> dict:
+def consensus(judgments: list[dict]) -> records.Consensus:
     """Mean of valid scores; passed by strict majority of valid judges; grade from the mean;
     reasoning and criteria from the valid judge closest to the mean (lowest slot on ties)."""
     valid = [j for j in judgments if is_valid(j)]
@@ -102,10 +107,10 @@ def consensus(judgments: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- run
 
-def token_stats(agent_result: dict) -> dict:
+def token_stats(agent_result: Mapping[str, Any]) -> records.TokenStats:
     """The four token counts; one the agent result does not record is None (unknown), never 0."""
     stats = agent_result.get("token_stats") or {}
-    return {k: int(stats[k]) if _number(stats.get(k)) else None for k in TOKEN_KEYS}
+    return cast(records.TokenStats, {k: int(stats[k]) if _number(stats.get(k)) else None for k in TOKEN_KEYS})
 
 
 def total(values) -> int | float | None:
@@ -114,37 +119,45 @@ def total(values) -> int | float | None:
     return None if any(v is None for v in values) else sum(values)
 
 
-def total_tokens(stats: dict) -> int | float | None:
+def total_tokens(stats: Mapping[str, Any]) -> int | float | None:
     """ProjectScylla's TokenStats.total_tokens: input + output + cache_creation + cache_read."""
     return total(stats.get(k) for k in TOKEN_KEYS)
 
 
-def sum_stats(stats: list[dict]) -> dict:
+def sum_stats(stats: Sequence[Mapping[str, Any]]) -> records.TokenStats:
     """ProjectScylla's TokenStats sum, key by key (a key is unknown when any part of it is)."""
-    return {k: total(s.get(k) for s in stats) for k in TOKEN_KEYS}
+    return cast(records.TokenStats, {k: total(s.get(k) for s in stats) for k in TOKEN_KEYS})
+
+
+def _count_total(values) -> int | None:
+    """A sum of token counts (integers): unknown (None) when any part is."""
+    return cast("int | None", total(values))
 
 
 def money(value) -> float | None:
     return float(value) if _number(value) else None
 
 
-def read_consensus(c: dict) -> dict:
+def read_consensus(c: Mapping[str, Any]) -> records.Consensus:
     """judge/result.json as run_result reads it. ProjectScylla's may lack `is_valid` (valid when scored)
     or, when no judge was valid, have a null score: that is Scylla's no-valid-judgment consensus."""
     c = {**c, "reasoning": c.get("reasoning") or ""}
     if not _number(c.get("score")):
-        return {**c, "score": 0.0, "passed": False, "grade": "F", "is_valid": False}
-    return {**c, "score": float(c["score"]), "passed": bool(c.get("passed")), "grade": grade_for(float(c["score"])),
-            "is_valid": c.get("is_valid", True) is not False}
+        return cast(records.Consensus, {**c, "score": 0.0, "passed": False, "grade": "F", "is_valid": False})
+    return cast(records.Consensus, {**c, "score": float(c["score"]), "passed": bool(c.get("passed")),
+                                    "grade": grade_for(float(c["score"])),
+                                    "is_valid": c.get("is_valid", True) is not False})
 
 
 # run_result.json keys typed as numbers by ProjectScylla's schema: left out when unknown (null fails it)
 SCHEMA_NUMBERS = ("cost_usd", "tokens_input", "tokens_output")
 
 
-def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensus_: dict,
-               judges: list[dict], paths: dict) -> dict:
-    """ProjectScylla's run_result.json. `judges`: judgment dicts with judge_number, model,
+def run_result(run_number: int, agent_result: Mapping[str, Any], agent_timing: Mapping[str, Any],
+               consensus_: Mapping[str, Any], judges: list[dict],
+               paths: Mapping[str, Any]) -> records.RunResult:
+    """ProjectScylla's run_result.json from agent/result.json, agent/timing.json and judge/result.json
+    (records.AgentResult, AgentTiming, Consensus). `judges`: judgment dicts with judge_number, model,
     judge_duration_seconds and cost_usd added (a judge cost never recorded is None: unknown)."""
     tokens = token_stats(agent_result)
     consensus_ = read_consensus(consensus_)
@@ -181,12 +194,12 @@ def run_result(run_number: int, agent_result: dict, agent_timing: dict, consensu
                                if isinstance(d, dict)],
         **paths,
     }
-    return {k: v for k, v in result.items() if not (k in SCHEMA_NUMBERS and v is None)}
+    return cast(records.RunResult, {k: v for k, v in result.items() if not (k in SCHEMA_NUMBERS and v is None)})
 
 
 # ---------------------------------------------------------------- subtest
 
-def normalized_run(r: dict) -> dict:
+def normalized_run(r: Mapping[str, Any]) -> records.NormalizedRun:
     """A run_result.json as the aggregates read it, with Scylla's defaults for keys that older
     ProjectScylla writers left out (derived token totals, judges' validity). What ProjectScylla never
     recorded (the judges' cost, the measurements' span) is None: unknown."""
@@ -196,23 +209,24 @@ def normalized_run(r: dict) -> dict:
         r = {**r, "judge_score": 0.0, "judge_passed": False, "judge_grade": "F", "judge_valid": False}
     elif r.get("judge_grade") not in GRADE_NAMES:
         r = {**r, "judge_grade": grade_for(float(r["judge_score"]))}
-    return {"started_at": None, "ended_at": None, "judges": judges,
-            "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
-            "tokens_output": tokens["output_tokens"],
-            "duration_seconds": float(r.get("agent_duration_seconds") or 0.0)
-            + float(r.get("judge_duration_seconds") or 0.0),
-            **{k: v for k, v in r.items() if k != "judges"},
-            "cost_usd": money(r.get("cost_usd")), "judge_cost_usd": money(r.get("judge_cost_usd")),
-            "token_stats": tokens, "total_tokens": total_tokens(tokens)}
+    normalized = {"started_at": None, "ended_at": None, "judges": judges,
+                  "tokens_input": total([tokens["input_tokens"], tokens["cache_read_tokens"]]),
+                  "tokens_output": tokens["output_tokens"],
+                  "duration_seconds": float(r.get("agent_duration_seconds") or 0.0)
+                  + float(r.get("judge_duration_seconds") or 0.0),
+                  **{k: v for k, v in r.items() if k != "judges"},
+                  "cost_usd": money(r.get("cost_usd")), "judge_cost_usd": money(r.get("judge_cost_usd")),
+                  "token_stats": tokens, "total_tokens": total_tokens(tokens)}
+    return cast(records.NormalizedRun, normalized)      # (the file's own keys spread in: mypy cannot follow)
 
 
-def _money_sum(items: list[dict], key: str, unknown_key: str) -> dict:
+def _money_sum(items: Sequence[Mapping[str, Any]], key: str, unknown_key: str) -> dict[str, Any]:
     """A cost summed over runs (or subtests, tiers): None when any is unknown, and how many runs are."""
     counts = [i.get(unknown_key, i.get(key) is None) for i in items]
     return {key: total(money(i.get(key)) for i in items), unknown_key: sum(int(c) for c in counts)}
 
 
-def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
+def subtest_summary(tier: str, subtest: str, runs: list[records.NormalizedRun]) -> records.SubtestSummary:
     """Aggregate a subtest's run results (normalized_run's)."""
     scores = [float(r["judge_score"]) for r in runs]
     costs = [money(r.get("cost_usd")) for r in runs]
@@ -237,9 +251,9 @@ def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
         "total_cost_usd": agent_cost["cost_usd"], "cost_unknown_runs": agent_cost["cost_unknown_runs"],
         **_judge_cost(runs, "judge_cost_usd"),
         "token_stats": sum_stats([r.get("token_stats") or {} for r in runs]),
-        "tokens_input": total(r.get("tokens_input") for r in runs),
-        "tokens_output": total(r.get("tokens_output") for r in runs),
-        "total_tokens": total(r.get("total_tokens") for r in runs),
+        "tokens_input": _count_total(r.get("tokens_input") for r in runs),
+        "tokens_output": _count_total(r.get("tokens_output") for r in runs),
+        "total_tokens": _count_total(r.get("total_tokens") for r in runs),
         "total_duration_seconds": sum(float(r["duration_seconds"]) for r in runs),
         **wall_clock(runs),
         "measured_at": latest(r.get("measured_at") for r in runs),
@@ -249,14 +263,19 @@ def subtest_summary(tier: str, subtest: str, runs: list[dict]) -> dict:
     }
 
 
-def _judge_cost(items: list[dict], key: str) -> dict:
+class _JudgeCost(TypedDict):
+    total_judge_cost_usd: float | None
+    judge_cost_unknown_runs: int
+
+
+def _judge_cost(items: Sequence[Mapping[str, Any]], key: str) -> _JudgeCost:
     s = _money_sum(items, key, "judge_cost_unknown_runs")
     return {"total_judge_cost_usd": s[key], "judge_cost_unknown_runs": s["judge_cost_unknown_runs"]}
 
 
 # ---------------------------------------------------------------- tier
 
-def best_subtest(subtests: list[dict]) -> dict | None:
+def best_subtest(subtests: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """Highest median score; if the top two are within 0.05, fewer total tokens wins."""
     if not subtests:
         return None
@@ -275,25 +294,27 @@ def cost_of_pass(mean_cost: float | None, pass_rate: float) -> float | None:
     return mean_cost / pass_rate if pass_rate > 0 and mean_cost is not None else None
 
 
-def _totals(items: list[dict]) -> dict:
+def _totals(items: Sequence[Mapping[str, Any]]) -> records.Totals:
     """What a tier sums over its subtests and an experiment over its tiers."""
+    agent = _money_sum(items, "total_cost_usd", "cost_unknown_runs")
     return {
         "runs": sum(i["runs"] for i in items),
-        **_money_sum(items, "total_cost_usd", "cost_unknown_runs"),
+        "total_cost_usd": agent["total_cost_usd"], "cost_unknown_runs": agent["cost_unknown_runs"],
         **_judge_cost(items, "total_judge_cost_usd"),
         "token_stats": sum_stats([i.get("token_stats") or {} for i in items]),
-        "total_tokens": total(i["total_tokens"] for i in items),
+        "total_tokens": _count_total(i["total_tokens"] for i in items),
         "total_duration_seconds": sum(i["total_duration_seconds"] for i in items),
         **wall_clock(items),
         "measured_at": latest(i.get("measured_at") for i in items),
     }
 
 
-def tier_summary(tier: str, subtests: list[dict]) -> dict:
+def tier_summary(tier: str, subtests: list[dict]) -> records.TierSummary:
+    """`subtests`: their result.json (records.SubtestSummary)."""
     best = best_subtest(subtests)
     return {
         "tier": tier,
-        "subtests": {s["subtest"]: _without(s, "run_scores") for s in subtests},
+        "subtests": {s["subtest"]: cast(records.SubtestTotals, _without(s, "run_scores")) for s in subtests},
         "best_subtest": best["subtest"] if best else None,
         "best_median_score": best["median_score"] if best else None,
         "best_mean_score": best["mean_score"] if best else None,
@@ -304,7 +325,7 @@ def tier_summary(tier: str, subtests: list[dict]) -> dict:
     }
 
 
-def best_identity(tier: str, summary: dict) -> dict:
+def best_identity(tier: str, summary: records.TierSummary) -> records.BestSubtest:
     """What best_subtest.json holds: the winner's identity only, so score changes that keep the
     winner leave the file byte-identical and inheriting tiers untouched."""
     return {"tier": tier, "subtest": summary["best_subtest"]}
@@ -312,27 +333,28 @@ def best_identity(tier: str, summary: dict) -> dict:
 
 # ---------------------------------------------------------------- experiment
 
-def experiment_summary(experiment_id: str, tiers: list[dict]) -> dict:
-    """Totals and the frontier: the tier with the lowest cost-of-pass."""
+def experiment_summary(experiment_id: str, tiers: list[dict]) -> records.ExperimentSummary:
+    """Totals and the frontier: the tier with the lowest cost-of-pass. `tiers`: their result.json
+    (records.TierSummary)."""
     priced = [t for t in tiers if t["cost_of_pass"] is not None]
     frontier = min(priced, key=lambda t: (t["cost_of_pass"], t["tier"]))["tier"] if priced else None
     totals = _totals(tiers)
-    agent, judge = totals.pop("total_cost_usd"), totals["total_judge_cost_usd"]
-    return {
+    agent, judge = totals["total_cost_usd"], totals["total_judge_cost_usd"]
+    return cast(records.ExperimentSummary, {
         "experiment_id": experiment_id,
         "frontier_tier": frontier,
         "tiers": [t["tier"] for t in tiers],
         "total_agent_cost_usd": agent,
         "total_cost_usd": total([agent, judge]),
-        **totals,
-    }
+        **_without(totals, "total_cost_usd"),       # (the agents' cost is total_agent_cost_usd here)
+    })
 
 
-def tier_comparison(tiers: list[dict]) -> list[dict]:
+def tier_comparison(tiers: list[dict]) -> list[records.TierComparisonRow]:
     keys = ("tier", "best_subtest", "best_median_score", "best_mean_score", "best_pass_rate",
             "best_mean_cost_usd", "cost_of_pass", "runs", "total_cost_usd", "total_judge_cost_usd")
-    return [{k: t[k] for k in keys} for t in tiers]
+    return [cast(records.TierComparisonRow, {k: t[k] for k in keys}) for t in tiers]
 
 
-def _without(d: dict, *keys: str) -> dict:
+def _without(d: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in keys}

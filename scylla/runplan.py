@@ -24,15 +24,16 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from typing import cast
 
-from . import budget, context, reaper
+from . import budget, context, reaper, records
 
 LONG_RUN = 5.0
 NICE = 10               # the child's priority below the run's when it computes progress totals only
 GATE_WAIT = 300.0       # the budget gate gives up on the plan after this long (then: spent only, no forecast)
 
 
-def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: str) -> dict:
+def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: str) -> records.RunPlanSummary:
     """What the run will execute per kind (counting tasks it already executed), the forecast of its paid
     calls, seconds per call, and what the experiment's results cost so far."""
     from doit.globals import Globals
@@ -83,9 +84,9 @@ class _Child:
                 os._exit(code)
         os.close(write)
         self.buf = b""
-        self.result: dict | None = None
+        self.result: records.RunPlanSummary | None = None
 
-    def poll(self, timeout: float = 0) -> dict | None:
+    def poll(self, timeout: float = 0) -> records.RunPlanSummary | None:
         while self.fd is not None and select.select([self.fd], [], [], timeout)[0]:
             chunk = os.read(self.fd, 1 << 16)
             if chunk:
@@ -98,7 +99,7 @@ class _Child:
                 self.result = {}
         return self.result
 
-    def wait(self, limit: float) -> dict | None:
+    def wait(self, limit: float) -> records.RunPlanSummary | None:
         deadline = time.monotonic() + limit
         while self.poll(timeout=1.0) is None and time.monotonic() < deadline:
             pass
@@ -148,7 +149,7 @@ class RunPlan:
             except OSError as exc:
                 print(f"scylla: no run plan (progress totals, budget forecast): {exc}", file=sys.stderr)
 
-    def result(self) -> dict | None:
+    def result(self) -> records.RunPlanSummary | None:
         return self.child.poll() if self.child else None
 
     def stop(self) -> None:
@@ -172,7 +173,7 @@ class RunPlan:
             plan = {}
         forecast = plan.get("forecast") or {"cost_usd": 0.0, "rows": {}}
         spent = plan["spent_usd"] if "spent_usd" in plan else budget.spent(self.exp)
-        decision = budget.decide(self.exp, spent, forecast, override=False)
+        decision = budget.decide(self.exp, spent, cast(dict, forecast), override=False)   # (decide: a dict as yet)
         budget.open_ledger(decision)
         if reason := decision.refusal():
             print(f"scylla: {reason}. No agent or judge call starts in this doit.", file=sys.stderr, flush=True)

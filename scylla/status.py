@@ -17,7 +17,7 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from . import budget, durable, preflight
+from . import budget, durable, preflight, records
 from .forecast import Estimator, forecast
 from .kinds import TaskId
 from .plan import STATES, Plan, _seal_of, _sealed
@@ -284,7 +284,7 @@ def _time(s: float | None) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-def _render_forecast(fc: dict) -> list[str]:
+def _render_forecast(fc: records.Forecast) -> list[str]:
     if not fc["rows"]:
         return ["Forecast: no agent or judge call to make."]
     head = f"Forecast of agent and judge calls: {_money(fc['cost_usd'])}, {_time(fc['seconds'])} of calls"
