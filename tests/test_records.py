@@ -10,7 +10,7 @@ import orjson
 import pytest
 from conftest import PROJECTSCYLLA
 
-from scylla import durable, forecast, pipeline, records, resources, results
+from scylla import adapters, durable, forecast, pipeline, records, resources, results
 from scylla.agents import command
 from scylla.judges import reply
 from scylla.kinds import TaskId
@@ -128,7 +128,8 @@ def test_config_manifest_matches_its_record(tmp_path):
     composed = resources.compose(tiers, subtest, [])
     assert_fits(composed, records.ConfigManifest, exactly=False)
     assert_fits(composed["resources"], records.Resources)
-    assert_fits(resources.materialize(tiers, composed, tmp_path), records.ConfigManifest)
+    files = adapters.agent("claude-code").config_files(tiers, composed)     # (as the agent's adapter renders it)
+    assert_fits(resources.materialize(composed, files, tmp_path), records.ConfigManifest)
 
 
 JUDGE = "judge:T0/00/run_01/judge_01"
