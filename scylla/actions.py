@@ -80,7 +80,7 @@ def restored(task: str) -> bool:
     adopted judgments that read the original. Returns False (build it) when anything does not match."""
     root = context.CURRENT.root     # (absolute: plan.py dry-runs these actions in a scratch directory)
     entry = _adopted_derived(root).get(task)
-    if entry is None:
+    if root is None or entry is None:           # (no root: nothing was adopted)
         return False
     for path, digest in entry["inputs"].items():
         if path == tree.BASELINE:

@@ -57,8 +57,9 @@ class Estimator:
         for tiers, where in (([t.tier], f"in {t.tier}"), (None, "in this experiment")):
             tasks = [task for (row, tier), ts in self.done.items() if row == t.row and (tiers is None or tier in tiers)
                      for task in ts][:SAMPLE]
-            costs, secs = zip(*(_measured(task, t.kind) for task in tasks)) if tasks else ((), ())
-            costs, secs = [c for c in costs if c is not None], [s for s in secs if s is not None]
+            measured = [_measured(task, t.kind) for task in tasks]
+            costs = [c for c, _ in measured if c is not None]
+            secs = [s for _, s in measured if s is not None]
             if costs or secs:
                 return Estimate(statistics.fmean(costs) if costs else None, statistics.fmean(secs) if secs else None,
                                 f"mean of {len(tasks)} finished {where}")
@@ -78,13 +79,16 @@ class Estimator:
 
 def _measured(task, kind: str) -> tuple[float | None, float | None]:
     """(cost, seconds) of a finished call, from its own outputs."""
-    out = _sealed(task).out_dir
+    sealed = _sealed(task)
+    assert sealed is not None           # agent and judge tasks are sealed
+    out = sealed.out_dir
     return recorded_cost(kind, out), recorded_seconds(kind, out)
 
 
 def forecast(plan: Plan, exp, names: list[str]) -> dict:
     """Expected cost and time of the agent and judge calls among `names` that would (or may) run."""
-    estimate, rows = Estimator(plan), {}
+    estimate = Estimator(plan)
+    rows: dict[str, dict] = {}
     for name in names:
         t, v = plan.id(name), plan.verdicts[name]
         if t.kind not in PAID_KINDS or v.state not in ("to_run", "may_run"):

@@ -8,9 +8,9 @@ def list_price(model: str, base_url: str | None, prompt_tokens: int, cached: int
     The provider is found from the endpoint, else (a proxy, a mock) from the model name alone."""
     from genai_prices import Usage, calc_price
     usage = Usage(input_tokens=prompt_tokens, cache_read_tokens=cached, output_tokens=completion)
-    for where in ({"provider_api_url": base_url} if base_url else {}, {}):
+    for url in (base_url or None, None):        # provider_api_url=None: found from the model name
         try:
-            return float(calc_price(usage, model_ref=model, **where).total_price)
+            return float(calc_price(usage, model_ref=model, provider_api_url=url).total_price)
         except LookupError:
             continue
     return None

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from . import durable
 from .errors import ResourceError
 from .spec import Subtest
 
-EMPTY = {"claude_md_blocks": [], "skills": [], "agents": [], "tools": None, "mcp_servers": []}
+EMPTY: dict[str, Any] = {"claude_md_blocks": [], "skills": [], "agents": [], "tools": None, "mcp_servers": []}
 
 
 # ---------------------------------------------------------------- resolving names to files

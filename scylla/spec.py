@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import yaml
 
@@ -230,7 +230,14 @@ class _Reader:
             raise self.fail(key, expected, value)
         return value
 
+    @overload
+    def sub(self, key: str, allowed: tuple[str, ...] | None = None) -> _Reader: ...
+
+    @overload
+    def sub(self, key: str, allowed: tuple[str, ...] | None = None, *, default: None) -> _Reader | None: ...
+
     def sub(self, key: str, allowed: tuple[str, ...] | None = None, default: Any = ...) -> _Reader | None:
+        """The mapping at `key`; `default` (None) when it is absent, else it is required."""
         if key not in self.data or self.data[key] is None:
             if default is ...:
                 raise SpecError(f"{self.file}: missing key '{self._key(key)}' (a mapping)")
@@ -297,6 +304,7 @@ def load_experiment(spec_path: str | Path) -> Experiment:
     repo_map = r.sub("repos", default=None)
     for url, path in (repo_map.data.items() if repo_map else ()):
         if not isinstance(path, str):
+            assert repo_map is not None     # (the loop runs over it)
             raise repo_map.fail(str(url), "a local path (string)", path)
         repos[str(url)] = (base / path).resolve()
 
@@ -324,11 +332,13 @@ def _limits(r: _Reader) -> Limits:
     for key in ("agents", "judges"):
         value = c.get(key, (int,), "a whole number >= 1", default=None) if c else None
         if value is not None and value < 1:
+            assert c is not None        # (a value came from it)
             raise c.fail(key, "a whole number >= 1", value)
         counts[key] = value
     retries = rl.get("retries", (int,), "a whole number >= 0", default=3) if rl else 3
     backoff = rl.get("backoff_seconds", (int, float), "seconds (> 0)", default=60) if rl else 60
     if retries < 0 or backoff <= 0:
+        assert rl is not None           # (the defaults are valid)
         raise rl.fail("retries" if retries < 0 else "backoff_seconds", "a non-negative count / positive seconds",
                       retries if retries < 0 else backoff)
     return Limits(agents=counts["agents"], judges=counts["judges"], retries=retries, backoff_seconds=float(backoff))

@@ -17,6 +17,7 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
 from ..durable import InfraFailure
@@ -64,7 +65,7 @@ def command_line(exp, manifest: dict) -> str:
 def private_home(home: Path, options: dict, trusted: Path | None = None) -> dict:
     """A HOME of its own for one CLI call (no shared ~/.claude.json), and the environment to use it."""
     home.mkdir(parents=True, exist_ok=True)
-    config = {"hasCompletedOnboarding": True}
+    config: dict[str, Any] = {"hasCompletedOnboarding": True}
     if trusted is not None:
         config["projects"] = {str(trusted): {"hasTrustDialogAccepted": True}}
     (home / ".claude.json").write_text(json.dumps(config))

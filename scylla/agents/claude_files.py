@@ -51,8 +51,14 @@ def claude_md(tiers_dir: Path, manifest: dict) -> str | None:
     configured = any(res[k] for k in ("claude_md_blocks", "skills", "agents", "tools", "mcp_servers"))
     if manifest["system_prompt_mode"] == "none" or not configured:
         return None
-    blocks = [block_file(tiers_dir, b).read_text(encoding="utf-8").strip("\n") for b in res["claude_md_blocks"]]
+    blocks = [_block(tiers_dir, b).read_text(encoding="utf-8").strip("\n") for b in res["claude_md_blocks"]]
     return "\n\n".join(blocks + [resource_section(res), ENVIRONMENT_SECTION]) + "\n"
+
+
+def _block(tiers_dir: Path, block: str) -> Path:
+    path = block_file(tiers_dir, block)
+    assert path is not None, f"block {block}: resolved when the manifest was made"
+    return path
 
 
 def resource_section(res: dict) -> str:

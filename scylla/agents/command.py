@@ -69,7 +69,9 @@ def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, comman
         durable.write_bytes(path, secrets.redact_bytes(path.read_bytes(), hidden))
     stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
     result = usage.parse_result_json(stdout)
-    text = result.get("result") if result and isinstance(result.get("result"), str) else stdout
+    text = result.get("result") if result else None
+    if not isinstance(text, str):
+        text = stdout
     exit_code = -9 if done.exit_code is None else done.exit_code
     durable.write_text(agent_dir / "output.txt", text)
     durable.write_json(agent_dir / COMMAND_LOG, {"adapter": cfg.adapter, "commands": [{

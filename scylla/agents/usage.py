@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
 INFRA_STATUSES = {429, 500, 502, 503, 504, 529}
 INFRA_TYPES = {"rate_limit_error", "overloaded_error", "api_error"}
+T = TypeVar("T")
 
 
 def parse_result_json(text: str) -> dict | None:
@@ -31,6 +33,12 @@ def parse_result_json(text: str) -> dict | None:
             if isinstance(obj, dict) and obj.get("type") == "result":
                 return obj
     return None
+
+
+def _field(result: dict, key: str, kind: type[T], default: T) -> T:
+    """result[key] when it is a `kind`, else `default` (absent or of another type)."""
+    value = result.get(key)
+    return value if isinstance(value, kind) else default
 
 
 def _int(value) -> int:
@@ -61,14 +69,14 @@ def usage(result: dict | None) -> dict:
     (docs/numbers.md): token_stats from the top-level `usage`, cost_usd from `total_cost_usd` (else the sum
     of `modelUsage` costs); every model's usage is kept beside them in model_usage, never mixed into
     token_stats. A value the result does not record is None (unknown), never 0."""
-    out = {"token_stats": dict.fromkeys(USAGE_KEYS), "cost_usd": None, "api_calls": 0, "model_usage": {}}
+    out: dict[str, Any] = {"token_stats": dict.fromkeys(USAGE_KEYS), "cost_usd": None, "api_calls": 0,
+                           "model_usage": {}}
     if not result:
         return out
     u = result.get("usage")
     if isinstance(u, dict):         # a key it leaves out is 0, as ProjectScylla read it (the CLI omits zeros)
         out["token_stats"] = {k: _count(u.get(raw)) or 0 for k, raw in USAGE_KEYS.items()}
-    per_model = result.get("modelUsage") if isinstance(result.get("modelUsage"), dict) else {}
-    for model, m in sorted(per_model.items()):
+    for model, m in sorted(_field(result, "modelUsage", dict, {}).items()):
         if isinstance(m, dict):
             out["model_usage"][model] = {**{k: _count(m.get(raw)) or 0 for k, raw in MODEL_USAGE_KEYS.items()},
                                          "cost_usd": _money(m.get("costUSD"))}
@@ -87,8 +95,7 @@ LIMIT_SUBTYPES = {"error_max_turns", "error_max_budget_usd", "error_max_structur
 
 def error_text(result: dict) -> str:
     """The CLI's own words about an error result: `result`, else `errors[]`."""
-    text = result.get("result") if isinstance(result.get("result"), str) else ""
-    errors = result.get("errors") if isinstance(result.get("errors"), list) else []
+    text, errors = _field(result, "result", str, ""), _field(result, "errors", list, [])
     return (text or "; ".join(str(e) for e in errors)).strip()[:500]
 
 
@@ -97,8 +104,7 @@ def model_answered(result: dict) -> bool:
     per_model = result.get("modelUsage")
     if isinstance(per_model, dict) and per_model:
         return any(isinstance(u, dict) and _int(u.get("outputTokens")) for u in per_model.values())
-    u = result.get("usage") if isinstance(result.get("usage"), dict) else {}
-    return bool(_int(u.get("output_tokens")))
+    return bool(_int(_field(result, "usage", dict, {}).get("output_tokens")))
 
 
 def infra_reason(result: dict | None) -> str | None:
@@ -143,7 +149,7 @@ def rate_limit(result: dict | None) -> tuple[bool, float | None]:
     stated reset ("You've hit your limit · resets 4pm (America/Los_Angeles)")."""
     if not result or not result.get("is_error"):
         return False, None
-    text = result.get("result") if isinstance(result.get("result"), str) else ""
+    text = _field(result, "result", str, "")
     capped = "hit your limit" in text.lower()
     limited = result.get("api_error_status") in (429, 529) or \
         result.get("api_error_type") in ("rate_limit_error", "overloaded_error") or capped

@@ -39,7 +39,8 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
     env.update({f"SCYLLA_OPTION_{str(k).upper()}": str(v) for k, v in sorted(slot.options.items())})
     env.update(extra_env or {})
     hidden = secrets.secret_values(env)
-    logs, cost, seconds = [], 0.0, 0.0
+    cost: float | None = 0.0         # None once an attempt reported no cost
+    logs, seconds = [], 0.0
     verdict, text, attempt = None, "", 0
     for attempt in range(1, slot.retries + 2):
         env["SCYLLA_JUDGE_ATTEMPT"] = str(attempt)
@@ -49,7 +50,8 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
         seconds += done.duration_seconds
         (stdout, size), (stderr, err_size) = reply.read_head(out, reply.CAPTURE_LIMIT), reply.read_head(err)
         stdout, stderr = secrets.redact(stdout, hidden), secrets.redact(stderr, hidden)   # before any cut
-        out.unlink(), err.unlink()
+        out.unlink()
+        err.unlink()
         logs.append(f"=== attempt {attempt}: exit {done.exit_code} ===\n{_kept(stdout, size)}\n"
                     f"--- stderr ---\n{_kept(stderr, err_size)}\n")
         durable.write_text(out_dir / "stdout.log", "".join(logs))

@@ -76,7 +76,8 @@ def _spans(text: str) -> tuple[array, array]:
             start = stack.pop()
             while starts and starts[-1] > start:       # spans inside this one are no longer outermost
                 starts.pop(), ends.pop()
-            starts.append(start), ends.append(i + 1)
+            starts.append(start)
+            ends.append(i + 1)
         elif ch == '"' and stack:
             in_string = True
     return starts, ends
@@ -199,6 +200,7 @@ def judgment_file(text: str, call: dict, pass_threshold: float) -> dict:
     given: an adopted judgment's call, which ProjectScylla did not record, has only those)."""
     verdict, problem = verdict_from(text, pass_threshold)
     if verdict is None:
+        assert problem is not None          # verdict_from says why there is no verdict
         attempts, size = call.get("attempts"), call.get("reply_bytes")
         if size:
             problem += f" (the reply was {size} bytes: only its first {REPLY_LIMIT} were kept and read)"

@@ -49,7 +49,9 @@ class EchoAgent(AgentAdapter):
 
     def derive_result(self, agent_dir: Path) -> dict:
         stdout = (agent_dir / "stdout.log").read_text()
-        tokens, cost = USAGE.search(stdout).groups()
+        found = USAGE.search(stdout)
+        assert found, f"no usage line in {agent_dir / 'stdout.log'}"
+        tokens, cost = found.groups()
         return {"exit_code": 0, "stdout": stdout, "stderr": (agent_dir / "stderr.log").read_text(),
                 "token_stats": {"input_tokens": int(tokens), "output_tokens": 0, "cache_creation_tokens": 0,
                                 "cache_read_tokens": 0},
