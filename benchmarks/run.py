@@ -21,6 +21,10 @@ and the table shows medians of --repeat repetitions, per-run cost (seconds / N) 
       runs' pytest does not compete for the CPUs); a fresh copy per measurement, --p5-repeat of each.
       Beside it, the same 16 agent commands as the only action of a bare dodo.py (no Scylla): the
       speedup this machine allows at the time, since the agents' own start-up CPU is not Scylla's
+  B   with --before CHECKOUT (another revision's checkout): `doit list --all --status`, `doit status` and
+      the no-op `doit` with its code too, in the same rounds, and this code's time as a ratio of it
+
+P1 also times `doit status` (the whole report), beside the stat walk and the peer figure of issue 14.
 
 Every doit is a real `python -m doit -f dodo.py ... exp=SPEC` subprocess; its peak RSS is recorded.
 Nothing is asserted about timings: the table marks each budget met or not met.
@@ -217,6 +221,28 @@ def measure_bare_noop(tree: Tree) -> tuple[float, float]:
     return run.seconds, run.rss_mib
 
 
+BEFORE: Path | None = None         # --before: a checkout of another revision, measured beside this one
+
+
+def measure_before(*args: str, check=None):
+    """One of the checks above with --before's code (its dodo.py and its scylla package first on the path)."""
+    def measure(tree: Tree) -> tuple[float, float]:
+        assert BEFORE is not None
+        run = doit(tree.spec, *args, dodo=BEFORE / "dodo.py", env={"PYTHONPATH": str(BEFORE)})
+        if check:
+            check(run)
+        return run.seconds, run.rss_mib
+    return measure
+
+
+def _executed_nothing(run) -> None:
+    assert not run.executed, f"the no-op doit of --before executed {len(run.executed)} tasks: {run.executed[:5]}"
+
+
+BEFORE_MEASURES = {"before_list": measure_before("list", "--all", "--status"),
+                   "before_status": measure_before("status"),
+                   "before_noop": measure_before(check=_executed_nothing)}
+
 MEASURES = {"walk": measure_walk, "list": measure_list, "status": measure_status, "bare_list": measure_bare_list,
             "noop": measure_noop,
             "bare_noop": measure_bare_noop, "regenerate": measure_regenerate}
@@ -241,10 +267,11 @@ def measure_tree(tree: Tree, repeat: int) -> dict[str, Samples]:
     tree.bare = bare_graph(tree)
     if warm.executed:
         print(f"note: the warm-up doit on {tree.size} executed {len(warm.executed)} tasks", file=sys.stderr)
-    samples = {name: Samples() for name in MEASURES}
+    measures = {**MEASURES, **(BEFORE_MEASURES if BEFORE else {})}
+    samples = {name: Samples() for name in measures}
     for round_number in range(repeat + 1):
         print(f"  {tree.size}: round {round_number}/{repeat}", file=sys.stderr, flush=True)
-        for name, measure in MEASURES.items():
+        for name, measure in measures.items():
             result = measure(tree)
             if round_number:                 # round 0 is the warm-up
                 samples[name].add(*result)
@@ -323,7 +350,26 @@ def tree_rows(tree: Tree, samples: dict[str, Samples]) -> list[Row]:
         timed("P2", "the same graph in doit out of the box†: no-op `doit`", "bare_noop"),
         timed("P3", f"`doit` after deleting all {tree.runs:,} run_result.json (only run: and aggregates run)",
               "regenerate", 1),
-    ]
+    ] + (before_rows(tree, samples, timed) if "before_list" in samples else [])
+
+
+def before_rows(tree: Tree, samples: dict[str, Samples], timed) -> list[Row]:
+    """The same checks with --before's code, and this code's time as a ratio of it (below 1: faster now)."""
+    label = f"--before {before_revision()}"
+    rows = []
+    for ours, theirs, what in (("list", "before_list", "`doit list --all --status`"),
+                               ("status", "before_status", "`doit status`"), ("noop", "before_noop", "no-op `doit`")):
+        rows.append(timed("B", f"{label}: {what}", theirs))
+        rows.append(Row("B", f"{what}: this code ÷ {label}", tree.size,
+                        f"{samples[ours].median / samples[theirs].median:.2f}x"))
+    return rows
+
+
+def before_revision() -> str:
+    assert BEFORE is not None
+    done = subprocess.run(["git", "-C", str(BEFORE), "log", "-1", "--format=%h %s"], capture_output=True,
+                          text=True, check=False)
+    return done.stdout.strip()[:60] or str(BEFORE)
 
 
 def linearity_rows(results: list[tuple[Tree, dict[str, Samples]]]) -> list[Row]:
@@ -377,12 +423,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, help="build trees here and reuse the ones already built")
     parser.add_argument("--skip-p5", action="store_true", help="skip the parallel-speedup measurement")
     parser.add_argument("--only-p5", action="store_true", help="measure P5 only (no trees are built)")
+    parser.add_argument("--before", type=Path, help="a checkout of another revision: P1/P2 and doit status are "
+                        "measured with its code too, interleaved with this code's (rows B)")
     parser.add_argument("--hello", action="store_true", help=argparse.SUPPRESS)   # examples/hello instead of --runs
     return parser.parse_args()
 
 
 def main() -> None:
+    global BEFORE
     args = parse_args()
+    BEFORE = args.before.resolve() if args.before else None
     with ExitStack() as stack:
         base = args.keep.resolve() if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         builds = ([] if args.only_p5 else [(base / "hello", hello)] if args.hello else
