@@ -367,9 +367,9 @@ def before_rows(tree: Tree, samples: dict[str, Samples], timed) -> list[Row]:
 
 def before_revision() -> str:
     assert BEFORE is not None
-    done = subprocess.run(["git", "-C", str(BEFORE), "log", "-1", "--format=%h %s"], capture_output=True,
+    done = subprocess.run(["git", "-C", str(BEFORE), "log", "-1", "--format=%h"], capture_output=True,
                           text=True, check=False)
-    return done.stdout.strip()[:60] or str(BEFORE)
+    return done.stdout.strip() or str(BEFORE)
 
 
 def linearity_rows(results: list[tuple[Tree, dict[str, Samples]]]) -> list[Row]:
