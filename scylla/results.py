@@ -353,7 +353,8 @@ def experiment_summary(experiment_id: str, tiers: Sequence[records.TierSummary])
 def tier_comparison(tiers: Sequence[records.TierSummary]) -> list[records.TierComparisonRow]:
     keys = ("tier", "best_subtest", "best_median_score", "best_mean_score", "best_pass_rate",
             "best_mean_cost_usd", "cost_of_pass", "runs", "total_cost_usd", "total_judge_cost_usd")
-    return [cast(records.TierComparisonRow, {k: cast(Mapping[str, Any], t)[k] for k in keys}) for t in tiers]
+    rows: Sequence[Mapping[str, Any]] = tiers      # (keys taken in a comprehension: mypy cannot follow)
+    return [cast(records.TierComparisonRow, {k: t[k] for k in keys}) for t in rows]
 
 
 def _without(d: Mapping[str, Any], *keys: str) -> dict[str, Any]:
