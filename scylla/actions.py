@@ -12,10 +12,11 @@ import contextlib
 import functools
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources as package_files
 from pathlib import Path
+from typing import Any, cast
 
 from doit.exceptions import TaskFailed
 
@@ -26,6 +27,7 @@ from . import (
     durable,
     pipeline,
     preflight,
+    records,
     reports,
     resources,
     results,
@@ -262,10 +264,10 @@ def _warm_repo_cache(exp: Experiment) -> None:
 def subtest_config(exp: Experiment, subtest: Subtest) -> None:
     parents = []
     for tier in exp.parent_tiers(subtest):
-        best = read_obj(TierPaths(tier).best)
-        if best.get("subtest") is None:
+        best = records.read(TierPaths(tier).best, records.BestSubtest).get("subtest")
+        if best is None:
             raise durable.ArtifactError(f"{TierPaths(tier).best}: tier {tier} has no best subtest")
-        parents.append(read_obj(SubtestPaths(tier, best["subtest"]).manifest))
+        parents.append(records.read(SubtestPaths(tier, best).manifest, records.ConfigManifest))
     sp = SubtestPaths(subtest.tier, subtest.id)
     manifest = resources.compose(exp.tiers_dir, subtest, parents)
     files = adapters.agent(exp.agent.adapter).config_files(exp.tiers_dir, manifest)
@@ -277,7 +279,7 @@ def subtest_config(exp: Experiment, subtest: Subtest) -> None:
 
 def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], config: str):
     sp = run.subtest_paths
-    manifest = read_obj(sp.manifest)
+    manifest = records.read(sp.manifest, records.ConfigManifest)
     adapter = adapters.agent(exp.agent.adapter)
 
     def work(out: Path) -> None:
@@ -372,7 +374,8 @@ def judge_prompt(run: RunPaths):
         output=Path(run.agent("output.txt")).read_text(encoding="utf-8", errors="replace"),
         patch=Path(run.agent("patch.diff")).read_text(encoding="utf-8", errors="replace"),
         state=read_obj(run.agent("workspace_state.json")),
-        pipeline=read_obj(run.pipeline), baseline=read_obj(tree.BASELINE))
+        pipeline=records.read(run.pipeline, records.PipelineResult),
+        baseline=records.read(tree.BASELINE, records.PipelineResult))
     _archive_adopted_original(run, text)
     durable.write_text(run.judge_prompt, text)
 
@@ -438,19 +441,21 @@ def judgment(exp: Experiment, run: RunPaths, slot_number: int) -> None:
     durable.write_json(target, made)
 
 
-def _call_record(path: str) -> dict:
+def _call_record(path: str) -> records.CallRecord | dict[str, Any]:
     """call.json; empty for an adopted judgment (ProjectScylla recorded no call: `scylla adopt` leaves
     an empty placeholder)."""
-    return read_obj(path) if os.path.getsize(path) else {}
+    return records.read(path, records.CallRecord) if os.path.getsize(path) else {}
 
 
 # ---------------------------------------------------------------- derived results
 
-def _judgments(exp: Experiment, run: RunPaths, with_timing: bool = False) -> list[dict]:
+def _judgments(exp: Experiment, run: RunPaths, with_timing: bool = False) -> list[records.SlotJudgment]:
     """Each slot's judgment (+ timing); model and slot number come from the spec when a judgment
     does not name them (ProjectScylla's keep the model in MODEL.md)."""
-    return [{"model": j.model, "judge_number": j.number, **read_obj(run.judge(j.number, "judgment.json")),
-             **(read_obj(run.judge(j.number, "timing.json")) if with_timing else {})} for j in exp.judges]
+    return [cast(records.SlotJudgment, {
+        "model": j.model, "judge_number": j.number, **records.read(run.judge(j.number, "judgment.json"), records.JudgmentFile),
+        **(records.read(run.judge(j.number, "timing.json"), records.JudgeTiming) if with_timing else {})})
+        for j in exp.judges]
 
 
 @_left_for_doit("consensus")
@@ -462,7 +467,8 @@ def consensus(exp: Experiment, run: RunPaths) -> None:
 def run_result(exp: Experiment, run: RunPaths) -> None:
     judges = _judgments(exp, run, with_timing=True)
     result = results.run_result(
-        run.number, read_obj(run.agent_result), read_obj(run.agent("timing.json")), read_obj(run.consensus),
+        run.number, records.read(run.agent_result, records.AgentResult),
+        records.read(run.agent("timing.json"), records.AgentTiming), records.read(run.consensus, records.Consensus),
         judges, {"workspace_path": run.workspace, "logs_path": run.agent_dir,
                  "command_log_path": run.agent("command_log.json")})
     durable.write_json(run.run_result, result)
@@ -470,7 +476,7 @@ def run_result(exp: Experiment, run: RunPaths) -> None:
 
 
 def subtest(exp: Experiment, sp: SubtestPaths) -> None:
-    runs = [results.normalized_run(read_obj(sp.run(n).run_result)) for n in range(1, exp.runs + 1)]
+    runs = [results.normalized_run(records.read(sp.run(n).run_result, records.RunResult)) for n in range(1, exp.runs + 1)]
     summary = results.subtest_summary(sp.tier, sp.subtest, runs)
     durable.write_json(sp.result, summary)
     _write_reports(sp.dir, reports.subtest_report(summary, runs))
@@ -478,7 +484,7 @@ def subtest(exp: Experiment, sp: SubtestPaths) -> None:
 
 def tier(exp: Experiment, tier_id: str) -> None:
     tp = TierPaths(tier_id)
-    subtests = [read_obj(SubtestPaths(tier_id, s.id).result) for s in exp.subtests[tier_id]]
+    subtests = [records.read(SubtestPaths(tier_id, s.id).result, records.SubtestSummary) for s in exp.subtests[tier_id]]
     summary = results.tier_summary(tier_id, subtests)
     durable.write_json(tp.result, summary)
     durable.write_json(tp.best, results.best_identity(tier_id, summary))
@@ -488,7 +494,7 @@ def tier(exp: Experiment, tier_id: str) -> None:
 
 
 def experiment(exp: Experiment) -> None:
-    tiers = [read_obj(TierPaths(t).result) for t in exp.tiers]
+    tiers = [records.read(TierPaths(t).result, records.TierSummary) for t in exp.tiers]
     summary = results.experiment_summary(exp.id, tiers)
     durable.write_json(tree.EXPERIMENT_RESULT, summary)
     durable.write_json("tier_comparison.json", results.tier_comparison(tiers))
@@ -498,7 +504,7 @@ def experiment(exp: Experiment) -> None:
     durable.write_text("report.html", reports.html(f"Scylla experiment {exp.id}", md))
 
 
-def _write_reports(directory: str, report: tuple[str, dict]) -> None:
+def _write_reports(directory: str, report: tuple[str, Mapping[str, Any]]) -> None:
     md, js = report
     durable.write_text(f"{directory}/report.md", md)
     durable.write_json(f"{directory}/report.json", js)

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
+from . import records
+
 ENTRY_POINTS = "scylla.adapters"
 KINDS = ("agent", "judge")
 
@@ -82,7 +84,7 @@ class AgentAdapter(Protocol):
     # subtest's configuration is committed on top (the agent sees exactly the subtest's configuration)
     config_paths: tuple[str, ...] = ()
 
-    def run(self, exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
+    def run(self, exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path) -> AgentRun:
         """Run the agent in `workspace` on `agent_dir/prompt.md`'s task (the experiment's prompt) and
         write into `agent_dir` at least: prompt.md, stdout.log, stderr.log, output.txt (the agent's final
         text, which judges read), command_log.json ({"adapter": name, "commands": [{"exit_code": ...}]}),
@@ -90,13 +92,13 @@ class AgentAdapter(Protocol):
         reach any file (scylla.secrets). Scylla captures the workspace's changes itself afterwards."""
         ...
 
-    def derive_result(self, agent_dir: Path) -> dict:
+    def derive_result(self, agent_dir: Path) -> records.AgentResult:
         """agent/result.json from the raw captures alone (no call; the same bytes every time): exit_code,
         stdout, stderr, token_stats, cost_usd (None when unknown, never a guess), api_calls, model_usage,
         outcome."""
         ...
 
-    def config_files(self, tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+    def config_files(self, tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str, bytes]:
         """The tier configuration of a subtest (its composed manifest) as workspace files: relative path
         -> content. Paths must lie under `config_paths`."""
         return {}
@@ -269,6 +271,6 @@ def recorded_agent(agent_dir: Path, default: str = LEGACY_AGENT) -> str:
     return name if isinstance(name, str) and name else default
 
 
-def derive_agent_result(agent_dir: Path) -> dict:
+def derive_agent_result(agent_dir: Path) -> records.AgentResult:
     """agent/result.json, by the parser of the adapter that ran."""
     return agent(recorded_agent(agent_dir)).derive_result(Path(agent_dir))

@@ -34,11 +34,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 import yaml
 
-from . import adapters, durable, pipeline, tree, workspace
+from . import adapters, durable, pipeline, records, tree, workspace
 from .agents import usage
 from .errors import AdoptError
 
@@ -48,6 +49,7 @@ SCYLLA_ROOT = "scylla"
 PS_PROMPT = "prompt.md"          # ProjectScylla's copy of the task prompt, beside config/
 THINKING = {"none": "none", "low": "low", "high": "high", "ultrathink": "max"}
 DERIVED_KINDS = ("agent_result", "judge_prompt", "judgment", "consensus", "run")
+R = TypeVar("R")
 
 
 # ---------------------------------------------------------------- the spec
@@ -169,18 +171,18 @@ def _unlink_copy(kept: Path) -> None:
 
 # ---------------------------------------------------------------- what ProjectScylla finished
 
-def _json(path: Path) -> dict | None:
+def _read(path: Path, record: type[R]) -> R | None:
+    """The record at `path`; None when it is missing, unreadable, corrupt or not an object."""
     try:
-        value = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        return records.read(path, record)
+    except durable.ArtifactError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def agent_finished(agent_dir: Path) -> bool:
     """ProjectScylla's rule: a result with exit_code/token_stats/cost_usd that is not an empty crash
     (exit -1, no tokens), else a parseable result line in stdout.log; never a rate-limited run."""
-    result = _json(agent_dir / "result.json")
+    result = _read(agent_dir / "result.json", records.AgentResult)
     stdout = agent_dir / "stdout.log"
     raw = usage.parse_result_json(stdout.read_text(encoding="utf-8", errors="replace")) if stdout.exists() else None
     if result is not None and all(k in result for k in ("exit_code", "token_stats", "cost_usd")):
@@ -196,7 +198,7 @@ def agent_finished(agent_dir: Path) -> bool:
 
 
 def judge_finished(judge_dir: Path) -> bool:
-    judgment = _json(judge_dir / "judgment.json")
+    judgment = _read(judge_dir / "judgment.json", records.JudgmentFile)
     if not judgment:
         return False
     return all(k in judgment for k in ("score", "passed", "grade")) and (judge_dir / "MODEL.md").is_file()

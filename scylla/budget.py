@@ -22,7 +22,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import adapters, context, durable, tree
+from . import adapters, context, durable, records, tree
 
 LEDGER = f"{tree.STATE_DIR}/budget.json"
 LOCK = f"{tree.LOCKS_DIR}/budget.lock"
@@ -58,7 +58,7 @@ def recorded_cost(kind: str, out_dir: str) -> float | None:
         cost = _number(f"{out_dir}/{tree.JUDGE_CALL}", "cost_usd")
         return cost if cost is not None else _number(f"{out_dir}/judgment.json", "cost_usd")
     try:                            # (a null cost_usd is one never recorded: the captures hold no other)
-        return _finite(durable.read_json_object(f"{out_dir}/result.json").get("cost_usd"))
+        return _finite(records.read(f"{out_dir}/result.json", records.AgentResult).get("cost_usd"))
     except durable.ArtifactError:   # agent/result.json not derived yet: read the raw captures
         try:                        # (by the parser of the adapter that wrote them)
             return _finite(adapters.derive_agent_result(Path(out_dir)).get("cost_usd"))
@@ -169,8 +169,8 @@ class Decision:
         return None if self.budget is None else self.budget - self.spent - self.forecast
 
 
-def decide(exp, spent_usd: float, forecast: dict, override: bool) -> Decision:
-    """The gate's decision for paid work with this forecast (forecast.py's dict)."""
+def decide(exp, spent_usd: float, forecast: records.PlanForecast, override: bool) -> Decision:
+    """The gate's decision for paid work with this forecast (forecast.py's, or the run plan's part of it)."""
     unpriced = sum(r["unpriced"] for r in forecast["rows"].values())
     return Decision(exp.budget_usd, spent_usd, forecast["cost_usd"], unpriced, override)
 

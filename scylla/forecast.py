@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import cast
 
-from . import adapters
+from . import adapters, records
 from .budget import recorded_cost, recorded_seconds
 from .kinds import PAID_KINDS, TaskId
 from .plan import Plan, _sealed
@@ -85,7 +86,7 @@ def _measured(task, kind: str) -> tuple[float | None, float | None]:
     return recorded_cost(kind, out), recorded_seconds(kind, out)
 
 
-def forecast(plan: Plan, exp, names: list[str]) -> dict:
+def forecast(plan: Plan, exp, names: list[str]) -> records.Forecast:
     """Expected cost and time of the agent and judge calls among `names` that would (or may) run."""
     estimate = Estimator(plan)
     rows: dict[str, dict] = {}
@@ -105,8 +106,9 @@ def forecast(plan: Plan, exp, names: list[str]) -> dict:
         if e.basis not in row["basis"]:
             row["basis"].append(e.basis)
     total = {k: sum(r[k] for r in rows.values()) for k in ("cost_usd", "may_cost_usd", "seconds", "may_seconds")}
-    return {"rows": rows, **total, "wall_seconds_at_limits": _wall(rows, exp),
-            "assumption": assumption_text() if estimate.assumed else None}
+    return cast(records.Forecast, {     # (rows built and summed key by key: mypy cannot follow)
+        "rows": rows, **total, "wall_seconds_at_limits": _wall(rows, exp),
+        "assumption": assumption_text() if estimate.assumed else None})
 
 
 def _wall(rows: dict, exp) -> float | None:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import orjson
 from doit.exceptions import TaskFailed
 
-from . import context, doit_plugins, durable, tree
+from . import context, doit_plugins, durable, records, tree
 
 # the kinds of paid call (a judge slot may be free: the pipeline judge; its task's Sealed says so)
 PAID_KINDS = ("agent", "judge")
@@ -156,10 +156,10 @@ class Intact:
 def invalid_judgment(judge_dir: str) -> bool:
     """Whether a judge slot's judgment is invalid: as judgment.json records it, else (judgment.json lost
     or damaged, to be rebuilt from the reply) as the call recorded it."""
-    for name, invalid in (("judgment.json", lambda j: j.get("is_valid", True) is False),
-                          (tree.JUDGE_CALL, lambda c: c.get("retries_exhausted") is True)):
-        with contextlib.suppress(durable.ArtifactError):
-            return invalid(durable.read_json_object(f"{judge_dir}/{name}"))
+    with contextlib.suppress(durable.ArtifactError):
+        return records.read(f"{judge_dir}/judgment.json", records.JudgmentFile).get("is_valid", True) is False
+    with contextlib.suppress(durable.ArtifactError):
+        return records.read(f"{judge_dir}/{tree.JUDGE_CALL}", records.CallRecord).get("retries_exhausted") is True
     return False
 
 

@@ -123,6 +123,12 @@ class JudgeTiming(TypedDict, total=False):
     error: str
 
 
+class SlotJudgment(JudgmentFile, JudgeTiming, total=False):
+    """A judge slot's judgment.json as results.consensus and run_result read it (actions._judgments):
+    model and judge_number always there (from the spec when the file lacks them), its timing.json's
+    keys spread in for run_result."""
+
+
 class CallRecord(TypedDict):
     """judge_NN/call.json (judges/reply.call_record): what only the call knows. Empty for an adopted
     judgment (ProjectScylla recorded no call)."""

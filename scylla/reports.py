@@ -6,8 +6,8 @@ Reports are derived outputs: deterministic text from result dicts (scylla/record
 from __future__ import annotations
 
 import html as html_lib
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from . import records
 
@@ -75,7 +75,7 @@ def _model_usage(usage: Mapping[str, Any] | None) -> list[str]:
                                                    "cost"], rows)]
 
 
-def run_report(run_id: str, r: records.RunResult) -> tuple[str, dict]:
+def run_report(run_id: str, r: records.RunResult) -> tuple[str, Mapping[str, Any]]:
     judges = [[str(j["judge_number"]), j["model"], _num(j["score"]), j["grade"], _num(j["passed"]),
                "valid" if j["is_valid"] else "**invalid** (excluded)"] for j in r["judges"]]
     md = "\n".join([
@@ -96,7 +96,7 @@ def run_report(run_id: str, r: records.RunResult) -> tuple[str, dict]:
         "token_stats", "tokens_input", "tokens_output", "total_tokens", "model_usage", "judges")}}
 
 
-def subtest_report(s: records.SubtestSummary, runs: list[records.NormalizedRun]) -> tuple[str, dict]:
+def subtest_report(s: records.SubtestSummary, runs: list[records.NormalizedRun]) -> tuple[str, Mapping[str, Any]]:
     rows = [[str(r["run_number"]), _num(r["judge_score"]), r["judge_grade"], _num(r["judge_passed"]),
              str(r["exit_code"]), _usd(r.get("cost_usd")),
              str(sum(1 for j in r["judges"] if not j["is_valid"]))] for r in runs]
@@ -114,10 +114,10 @@ def subtest_report(s: records.SubtestSummary, runs: list[records.NormalizedRun])
         f"- Invalid judgments: {s['invalid_judgments']}", "",
         _table(["run", "score", "grade", "passed", "exit", "cost", "invalid judges"], rows),
     ])
-    return md, cast(dict, s)        # (report.json is the summary itself)
+    return md, s        # (report.json is the summary itself)
 
 
-def tier_report(t: records.TierSummary) -> tuple[str, dict]:
+def tier_report(t: records.TierSummary) -> tuple[str, Mapping[str, Any]]:
     rows = [[("**" + sid + "**") if sid == t["best_subtest"] else sid, _num(s["median_score"]),
              _num(s["mean_score"]), _num(s["pass_rate"]), _num(s["consistency"]), _usd(s["mean_cost_usd"]),
              _count(s["total_tokens"]), str(s["invalid_judgments"])] for sid, s in sorted(t["subtests"].items())]
@@ -132,10 +132,10 @@ def tier_report(t: records.TierSummary) -> tuple[str, dict]:
         "", _table(["subtest", "median", "mean", "pass rate", "consistency", "mean cost", "tokens",
                     "invalid judges"], rows),
     ])
-    return md, cast(dict, t)        # (report.json is the summary itself)
+    return md, t        # (report.json is the summary itself)
 
 
-def experiment_report(e: records.ExperimentSummary, tiers: list[dict]) -> tuple[str, dict]:
+def experiment_report(e: records.ExperimentSummary, tiers: Sequence[records.TierSummary]) -> tuple[str, Mapping[str, Any]]:
     rows = [[("**" + t["tier"] + "**") if t["tier"] == e["frontier_tier"] else t["tier"], str(t["best_subtest"]),
              _num(t["best_median_score"]), _num(t["best_pass_rate"]),
              _cost_of_pass(t["cost_of_pass"], t["best_pass_rate"]), str(t["runs"]),

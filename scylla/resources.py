@@ -11,10 +11,11 @@ agent's adapter renders them (AgentAdapter.config_files; Claude Code's: scylla/a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import durable
+from . import durable, records
 from .errors import ResourceError
 from .spec import Subtest
 
@@ -86,7 +87,7 @@ def source_files(tiers_dir: Path, subtest: Subtest) -> list[Path]:
 
 # ---------------------------------------------------------------- merging
 
-def merge(base: dict, overlay: dict) -> dict:
+def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> records.Resources:
     """Overlay resources on a base: blocks replaced when the overlay lists any, the rest unioned."""
     blocks = overlay["claude_md_blocks"] if overlay["claude_md_blocks"] is not None else base["claude_md_blocks"]
     if base["tools"] is None or overlay["tools"] is None:
@@ -103,15 +104,15 @@ def merge(base: dict, overlay: dict) -> dict:
             "mcp_servers": [servers[k] for k in sorted(servers)]}
 
 
-def compose(tiers_dir: Path, subtest: Subtest, parents: list[dict]) -> dict:
+def compose(tiers_dir: Path, subtest: Subtest, parents: Sequence[records.ConfigManifest]) -> records.ConfigManifest:
     """The effective manifest of a subtest given its parents' manifests (in inheritance order)."""
     own, missing = own_resources(tiers_dir, subtest)
     if missing:
         raise ResourceError(f"{subtest.path}: cannot resolve " + "; ".join(missing))
-    effective = dict(EMPTY)
+    inherited: Mapping[str, Any] = EMPTY
     for parent in parents:
-        effective = merge(effective, parent["resources"])
-    effective = merge(effective, own)
+        inherited = merge(inherited, parent["resources"])
+    effective = merge(inherited, own)
     if subtest.system_prompt_mode == "none":
         effective["claude_md_blocks"] = []
     return {
@@ -125,7 +126,7 @@ def compose(tiers_dir: Path, subtest: Subtest, parents: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- materializing
 
-def materialize(manifest: dict, files: dict[str, bytes], config_dir: Path) -> dict:
+def materialize(manifest: records.ConfigManifest, files: dict[str, bytes], config_dir: Path) -> records.ConfigManifest:
     """Write the config files (as the agent's adapter renders the manifest: relative path -> content)
     into `config_dir`, stale ones removed; return the manifest with their hashes. (`claude_md_sha256`
     is a key of ProjectScylla's manifest format.)"""
@@ -142,7 +143,7 @@ def materialize(manifest: dict, files: dict[str, bytes], config_dir: Path) -> di
     return {**manifest, "files": hashes, "claude_md_sha256": hashes.get("CLAUDE.md")}
 
 
-def verify(config_dir: Path, manifest: dict) -> None:
+def verify(config_dir: Path, manifest: records.ConfigManifest) -> None:
     """Refuse to run an agent on config files that no longer match their manifest."""
     for rel, digest in manifest["files"].items():
         path = config_dir / rel

@@ -87,7 +87,7 @@ def wall_clock(items: Sequence[Mapping[str, Any]]) -> records.WallClock:
 
 # ---------------------------------------------------------------- judges
 
-def consensus(judgments: list[dict]) -> records.Consensus:
+def consensus(judgments: Sequence[records.SlotJudgment]) -> records.Consensus:
     """Mean of valid scores; passed by strict majority of valid judges; grade from the mean;
     reasoning and criteria from the valid judge closest to the mean (lowest slot on ties)."""
     valid = [j for j in judgments if is_valid(j)]
@@ -153,8 +153,8 @@ def read_consensus(c: Mapping[str, Any]) -> records.Consensus:
 SCHEMA_NUMBERS = ("cost_usd", "tokens_input", "tokens_output")
 
 
-def run_result(run_number: int, agent_result: Mapping[str, Any], agent_timing: Mapping[str, Any],
-               consensus_: Mapping[str, Any], judges: list[dict],
+def run_result(run_number: int, agent_result: records.AgentResult, agent_timing: records.AgentTiming,
+               consensus_: records.Consensus, judges: Sequence[records.SlotJudgment],
                paths: Mapping[str, Any]) -> records.RunResult:
     """ProjectScylla's run_result.json from agent/result.json, agent/timing.json and judge/result.json
     (records.AgentResult, AgentTiming, Consensus). `judges`: judgment dicts with judge_number, model,
@@ -199,7 +199,7 @@ def run_result(run_number: int, agent_result: Mapping[str, Any], agent_timing: M
 
 # ---------------------------------------------------------------- subtest
 
-def normalized_run(r: Mapping[str, Any]) -> records.NormalizedRun:
+def normalized_run(r: records.RunResult) -> records.NormalizedRun:
     """A run_result.json as the aggregates read it, with Scylla's defaults for keys that older
     ProjectScylla writers left out (derived token totals, judges' validity). What ProjectScylla never
     recorded (the judges' cost, the measurements' span) is None: unknown."""
@@ -309,7 +309,7 @@ def _totals(items: Sequence[Mapping[str, Any]]) -> records.Totals:
     }
 
 
-def tier_summary(tier: str, subtests: list[dict]) -> records.TierSummary:
+def tier_summary(tier: str, subtests: Sequence[records.SubtestSummary]) -> records.TierSummary:
     """`subtests`: their result.json (records.SubtestSummary)."""
     best = best_subtest(subtests)
     return {
@@ -333,7 +333,7 @@ def best_identity(tier: str, summary: records.TierSummary) -> records.BestSubtes
 
 # ---------------------------------------------------------------- experiment
 
-def experiment_summary(experiment_id: str, tiers: list[dict]) -> records.ExperimentSummary:
+def experiment_summary(experiment_id: str, tiers: Sequence[records.TierSummary]) -> records.ExperimentSummary:
     """Totals and the frontier: the tier with the lowest cost-of-pass. `tiers`: their result.json
     (records.TierSummary)."""
     priced = [t for t in tiers if t["cost_of_pass"] is not None]
@@ -350,10 +350,11 @@ def experiment_summary(experiment_id: str, tiers: list[dict]) -> records.Experim
     })
 
 
-def tier_comparison(tiers: list[dict]) -> list[records.TierComparisonRow]:
+def tier_comparison(tiers: Sequence[records.TierSummary]) -> list[records.TierComparisonRow]:
     keys = ("tier", "best_subtest", "best_median_score", "best_mean_score", "best_pass_rate",
             "best_mean_cost_usd", "cost_of_pass", "runs", "total_cost_usd", "total_judge_cost_usd")
-    return [cast(records.TierComparisonRow, {k: t[k] for k in keys}) for t in tiers]
+    rows: Sequence[Mapping[str, Any]] = tiers      # (keys taken in a comprehension: mypy cannot follow)
+    return [cast(records.TierComparisonRow, {k: t[k] for k in keys}) for t in rows]
 
 
 def _without(d: Mapping[str, Any], *keys: str) -> dict[str, Any]:

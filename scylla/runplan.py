@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from typing import cast
 
 from . import budget, context, reaper, records
 
@@ -173,7 +172,7 @@ class RunPlan:
             plan = {}
         forecast = plan.get("forecast") or {"cost_usd": 0.0, "rows": {}}
         spent = plan["spent_usd"] if "spent_usd" in plan else budget.spent(self.exp)
-        decision = budget.decide(self.exp, spent, cast(dict, forecast), override=False)   # (decide: a dict as yet)
+        decision = budget.decide(self.exp, spent, forecast, override=False)
         budget.open_ledger(decision)
         if reason := decision.refusal():
             print(f"scylla: {reason}. No agent or judge call starts in this doit.", file=sys.stderr, flush=True)

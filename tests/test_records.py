@@ -5,6 +5,7 @@ there, the others only where the record says a key may be left out)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import cast
 
 import orjson
 import pytest
@@ -29,20 +30,20 @@ def assert_fits(made: dict, record, exactly: bool = True) -> None:
         assert set(made) == keys(record), sorted(keys(record) - set(made))
 
 
-def judgment(n: int, score: float) -> dict:
+def judgment(n: int, score: float) -> records.SlotJudgment:
     made = reply.judgment_file(orjson.dumps({"score": score, "reasoning": f"judge {n}"}).decode(),
                                reply.call_record("command", f"m{n}", n, 0.01, 1, True), 0.5)
-    return {**made, "judge_duration_seconds": 2.0, "measured_at": "2026-01-01T00:00:01+00:00"}
+    return cast(records.SlotJudgment, {**made, "judge_duration_seconds": 2.0, "measured_at": "2026-01-01T00:00:01+00:00"})
 
 
-AGENT = {"exit_code": 0, "stdout": "", "stderr": "", "cost_usd": 0.5, "api_calls": 3, "outcome": "completed",
+AGENT: records.AgentResult = {"exit_code": 0, "stdout": "", "stderr": "", "cost_usd": 0.5, "api_calls": 3, "outcome": "completed",
          "token_stats": {"input_tokens": 10, "output_tokens": 20, "cache_creation_tokens": 30, "cache_read_tokens": 40},
          "model_usage": {}, "permission_denials": [{"tool_name": "Bash"}]}
-TIMING = {"agent_duration_seconds": 10.0, "measured_at": "2026-01-01T00:00:00+00:00"}
+TIMING: records.AgentTiming = {"agent_duration_seconds": 10.0, "measured_at": "2026-01-01T00:00:00+00:00"}
 PATHS = {"workspace_path": "w", "logs_path": "l", "command_log_path": "c"}
 
 
-def run(number: int, agent: dict = AGENT) -> records.RunResult:
+def run(number: int, agent: records.AgentResult = AGENT) -> records.RunResult:
     judges = [judgment(1, 0.9), judgment(2, 0.4)]
     return results.run_result(number, agent, TIMING, results.consensus(judges), judges, PATHS)
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from conftest import PROJECTSCYLLA
 
-from scylla import adapters, resources, workspace
+from scylla import adapters, records, resources, workspace
 from scylla.agents import claude_files
 from scylla.spec import load_experiment, load_subtest, load_tier
 
@@ -33,7 +33,7 @@ class Prepared:
 
     def __init__(self, root: Path, tier: str, sid: str, parents: tuple[Prepared, ...] = ()):
         composed = resources.compose(TIERS, _subtest(tier, sid), [p.manifest for p in parents])
-        self.manifest: dict = resources.materialize(composed, CLAUDE_CODE.config_files(TIERS, composed), root / "config")
+        self.manifest: records.ConfigManifest = resources.materialize(composed, CLAUDE_CODE.config_files(TIERS, composed), root / "config")
         repo = _repository(root / "repo")
         commit = workspace.config_commit(repo / ".git", workspace.head(repo), root / "config", CLAUDE_CODE.config_paths)
         self._checkout = workspace.checkout(repo / ".git", root / "ws", commit)   # kept open for the asserts

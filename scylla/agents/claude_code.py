@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from .. import records
 from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
 from ..durable import InfraFailure
 from . import claude_files, usage
@@ -45,7 +46,7 @@ def cli(exp) -> str:
     return str(exp.agent.options.get("cli") or shutil.which("claude") or "claude")
 
 
-def command_line(exp, manifest: dict) -> str:
+def command_line(exp, manifest: records.ConfigManifest) -> str:
     cfg = exp.agent
     tools = [str(t) for t in cfg.options.get("allowed_tools", DEFAULT_TOOLS)]
     args = [cli(exp), "-p", "--output-format", "stream-json", "--verbose", "--model", cfg.model,
@@ -80,7 +81,7 @@ def preflight_cli(options: dict) -> str:
     return str(options.get("cli") or "claude")
 
 
-def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, home: Path):
+def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path, home: Path):
     env = private_home(home, exp.agent.options, trusted=workspace)
     if exp.agent.thinking == "none":             # the CLI thinks adaptively unless told not to
         env["MAX_THINKING_TOKENS"] = "0"
@@ -105,13 +106,13 @@ class ClaudeCodeAgent(AgentAdapter):
     description = "the claude CLI (Claude Code), headless"
     config_paths = claude_files.CONFIG_PATHS
 
-    def run(self, exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
+    def run(self, exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path) -> AgentRun:
         return run(exp, run_paths, workspace, manifest, agent_dir, Path(f"{workspace}-home"))
 
-    def derive_result(self, agent_dir: Path) -> dict:
+    def derive_result(self, agent_dir: Path) -> records.AgentResult:
         return command_adapter.derive_result(agent_dir)
 
-    def config_files(self, tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+    def config_files(self, tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str, bytes]:
         return claude_files.config_files(tiers_dir, manifest)
 
     def executables(self, config) -> list[Executable]:

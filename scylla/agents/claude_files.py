@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import durable
+from .. import durable, records
 from ..resources import block_file
 
 # the workspace paths this configuration occupies (the repository's own are removed first)
@@ -26,7 +26,7 @@ This run is an evaluation: everything you do stays in this local workspace.
 NO_RESOURCES = "No particular resources are set up for this task: use the available tools and your judgment."
 
 
-def config_files(tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+def config_files(tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str, bytes]:
     """Relative path -> content of every file a workspace of this subtest receives."""
     res = manifest["resources"]
     files: dict[str, bytes] = {}
@@ -45,7 +45,7 @@ def config_files(tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
     return files
 
 
-def claude_md(tiers_dir: Path, manifest: dict) -> str | None:
+def claude_md(tiers_dir: Path, manifest: records.ConfigManifest) -> str | None:
     """The composed CLAUDE.md (see the module docstring), or None when the subtest gets none."""
     res = manifest["resources"]
     configured = any(res[k] for k in ("claude_md_blocks", "skills", "agents", "tools", "mcp_servers"))
@@ -61,7 +61,7 @@ def _block(tiers_dir: Path, block: str) -> Path:
     return path
 
 
-def resource_section(res: dict) -> str:
+def resource_section(res: records.Resources) -> str:
     """Markdown naming the sub-agents, skills, MCP servers and tools the agent is meant to use."""
     tools = res["tools"] or []
     named = (("Delegate to these sub-agents where they fit", [a.split("/")[1] for a in res["agents"]]),
@@ -74,7 +74,7 @@ def resource_section(res: dict) -> str:
     return "## Resources for this task\n\n" + ("\n\n".join(parts) or NO_RESOURCES)
 
 
-def settings_json(manifest: dict) -> dict:
+def settings_json(manifest: records.ConfigManifest) -> dict:
     """`.claude/settings.json`: the tool allow list (none for `all`), MCP servers, agent teams."""
     res = manifest["resources"]
     settings: dict = {}

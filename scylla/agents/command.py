@@ -12,14 +12,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import cast
 
-from .. import durable, secrets, tree
+from .. import durable, records, secrets, tree
 from ..adapters import COMMAND_LOG, AgentAdapter, AgentRun, model_md
 from ..process import run_shell
 from . import claude_files, usage
 
 
-def environment(exp, run, workspace: Path, prompt: Path, manifest: dict) -> dict:
+def environment(exp, run, workspace: Path, prompt: Path, manifest: records.ConfigManifest) -> dict:
     cfg = exp.agent
     env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
     env.update({
@@ -49,7 +50,7 @@ def replay_script(command: str, env: dict, cwd_note: str, prelude: tuple[str, ..
     return "\n".join(lines) + "\n"
 
 
-def run(exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path, command: str | None = None,
+def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path, command: str | None = None,
         extra_env: dict | None = None, model_note: str = "", replay_prelude: tuple[str, ...] = (),
         needs_result: bool = False) -> AgentRun:
     """Run the configured command (or `command`, for adapters built on this one); write every raw
@@ -122,7 +123,7 @@ def with_tail(reason: str, agent_dir: Path, logs: tuple[str, ...], lines: int = 
     return reason
 
 
-def derive_result(agent_dir: Path) -> dict:
+def derive_result(agent_dir: Path) -> records.AgentResult:
     """agent/result.json from the raw captures (a cheap task: no agent call)."""
     stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
     stderr = (agent_dir / "stderr.log").read_text(encoding="utf-8", errors="replace")
@@ -132,9 +133,10 @@ def derive_result(agent_dir: Path) -> dict:
     used = usage.usage(result)
     extra = {k: result[k] for k in ("num_turns", "subtype", "terminal_reason", "permission_denials")
              if result and k in result}
-    return {"exit_code": exit_code, "stdout": stdout, "stderr": stderr, "token_stats": used["token_stats"],
-            "cost_usd": used["cost_usd"], "api_calls": used["api_calls"], "model_usage": used["model_usage"],
-            "outcome": usage.outcome(result, exit_code), **extra}
+    return cast(records.AgentResult, {       # (the result line's keys spread in: mypy cannot follow)
+        "exit_code": exit_code, "stdout": stdout, "stderr": stderr, "token_stats": used["token_stats"],
+        "cost_usd": used["cost_usd"], "api_calls": used["api_calls"], "model_usage": used["model_usage"],
+        "outcome": usage.outcome(result, exit_code), **extra})
 
 
 class CommandAgent(AgentAdapter):
@@ -145,13 +147,13 @@ class CommandAgent(AgentAdapter):
     requires = MappingProxyType({"command": "the shell command the command adapter runs"})
     config_paths = claude_files.CONFIG_PATHS
 
-    def run(self, exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
+    def run(self, exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path) -> AgentRun:
         return run(exp, run_paths, workspace, manifest, agent_dir)
 
-    def derive_result(self, agent_dir: Path) -> dict:
+    def derive_result(self, agent_dir: Path) -> records.AgentResult:
         return derive_result(agent_dir)
 
-    def config_files(self, tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+    def config_files(self, tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str, bytes]:
         return claude_files.config_files(tiers_dir, manifest)
 
     def reported_cost(self, log_text: str) -> float | None:

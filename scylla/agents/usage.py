@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
+
+from .. import records
 
 INFRA_STATUSES = {429, 500, 502, 503, 504, 529}
 INFRA_TYPES = {"rate_limit_error", "overloaded_error", "api_error"}
@@ -78,14 +80,19 @@ def usage(result: dict | None) -> dict:
         out["token_stats"] = {k: _count(u.get(raw)) or 0 for k, raw in USAGE_KEYS.items()}
     for model, m in sorted(_field(result, "modelUsage", dict, {}).items()):
         if isinstance(m, dict):
-            out["model_usage"][model] = {**{k: _count(m.get(raw)) or 0 for k, raw in MODEL_USAGE_KEYS.items()},
-                                         "cost_usd": _money(m.get("costUSD"))}
+            out["model_usage"][model] = model_usage(m)
     costs = [m["cost_usd"] for m in out["model_usage"].values()]
     out["cost_usd"] = _money(result.get("total_cost_usd"))
     if out["cost_usd"] is None and costs and None not in costs:
         out["cost_usd"] = sum(costs)
     out["api_calls"] = _int(result.get("num_turns"))
     return out
+
+
+def model_usage(m: dict) -> records.ModelUsage:
+    """One model's `modelUsage` entry (a count left out is 0, as ProjectScylla read it)."""
+    return cast(records.ModelUsage, {**{k: _count(m.get(raw)) or 0 for k, raw in MODEL_USAGE_KEYS.items()},
+                                     "cost_usd": _money(m.get("costUSD"))})
 
 
 AUTH_STATUSES = {401, 403}

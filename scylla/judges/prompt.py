@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import durable
+from .. import durable, records
 
 PATCH_LIMIT = 60_000
 # The judges read the pipeline's results, not its tool versions: a new toolchain that leaves every result
@@ -16,7 +16,7 @@ def _fenced(text: str, lang: str = "") -> str:
 
 
 def build(prompt: str, rubric_yaml: str, criteria: str, output: str, patch: str, state: dict,
-          pipeline: dict, baseline: dict) -> str:
+          pipeline: records.PipelineResult, baseline: records.PipelineResult) -> str:
     if len(patch) > PATCH_LIMIT:
         patch = patch[:PATCH_LIMIT] + f"\n... [patch truncated: {len(patch) - PATCH_LIMIT} more characters]\n"
     changed = "\n".join(f"- `{c['status']}` {c['path']}" for c in state.get("changed_files", [])) or "- (none)"
@@ -37,5 +37,5 @@ def build(prompt: str, rubric_yaml: str, criteria: str, output: str, patch: str,
     ])
 
 
-def _results(pipeline: dict) -> str:
+def _results(pipeline: records.PipelineResult) -> str:
     return durable.dumps({k: v for k, v in pipeline.items() if k not in NOT_EVIDENCE}).decode()

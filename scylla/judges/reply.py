@@ -18,8 +18,10 @@ import math
 import os
 import re
 from array import array
+from collections.abc import Mapping
+from typing import Any, cast
 
-from .. import durable
+from .. import durable, records
 from ..errors import ReplyError
 from ..results import grade_for
 
@@ -151,7 +153,7 @@ def _shown(value) -> str:
     return text if len(text) <= 100 else text[:100] + "..."
 
 
-def judgment(reply: dict, pass_threshold: float) -> dict:
+def judgment(reply: dict, pass_threshold: float) -> records.Judgment:
     """Validate a parsed reply: score in [0, 1], grade recomputed from it, passed by the reply
     (or by the rubric's threshold when the reply omits it)."""
     value = score(reply.get("score"))
@@ -159,7 +161,7 @@ def judgment(reply: dict, pass_threshold: float) -> dict:
     if not isinstance(passed, bool):
         passed = value >= pass_threshold
     criteria = reply.get("criteria_scores")
-    made = {"score": value, "passed": passed, "grade": grade_for(value),
+    made: records.Judgment = {"score": value, "passed": passed, "grade": grade_for(value),
             "reasoning": str(reply.get("reasoning") or ""), "is_valid": True,
             "criteria_scores": criteria if isinstance(criteria, dict) else {}}
     try:        # judgment.json must be writable: no nesting beyond 255, no integer beyond 64 bits
@@ -169,7 +171,7 @@ def judgment(reply: dict, pass_threshold: float) -> dict:
     return made
 
 
-def verdict_from(text: str, pass_threshold: float) -> tuple[dict | None, str | None]:
+def verdict_from(text: str, pass_threshold: float) -> tuple[records.Judgment | None, str | None]:
     """(the validated judgment in a reply, None) or (None, why the reply holds no usable verdict)."""
     parsed, problem = extract(text)
     if parsed is None:
@@ -182,20 +184,21 @@ def verdict_from(text: str, pass_threshold: float) -> tuple[dict | None, str | N
         return None, "the verdict is nested too deeply to read"
 
 
-def invalid_judgment(reason: str) -> dict:
+def invalid_judgment(reason: str) -> records.Judgment:
     return {"score": 0.0, "passed": False, "grade": "F", "reasoning": f"Invalid judgment: {reason}",
             "is_valid": False, "criteria_scores": {}}
 
 
 def call_record(adapter: str, model: str, judge_number: int, cost_usd: float | None, attempts: int, parsed: bool,
-                **extra) -> dict:
+                **extra) -> records.CallRecord:
     """call.json: what only the call knows (the reply itself is response.txt; `reply_bytes`, the final
     reply's full size, is there when response.txt holds only its first REPLY_LIMIT bytes)."""
-    return {"adapter": adapter, "model": model, "judge_number": judge_number, "cost_usd": cost_usd,
-            "attempts": attempts, "retries_exhausted": not parsed, **extra}
+    return cast(records.CallRecord, {       # (the call's own keys spread in: mypy cannot follow)
+        "adapter": adapter, "model": model, "judge_number": judge_number, "cost_usd": cost_usd,
+        "attempts": attempts, "retries_exhausted": not parsed, **extra})
 
 
-def judgment_file(text: str, call: dict, pass_threshold: float) -> dict:
+def judgment_file(text: str, call: Mapping[str, Any], pass_threshold: float) -> records.JudgmentFile:
     """judgment.json from the final reply and the call record (adapter, model and judge_number always
     given: an adopted judgment's call, which ProjectScylla did not record, has only those)."""
     verdict, problem = verdict_from(text, pass_threshold)
@@ -206,8 +209,8 @@ def judgment_file(text: str, call: dict, pass_threshold: float) -> dict:
             problem += f" (the reply was {size} bytes: only its first {REPLY_LIMIT} were kept and read)"
         verdict = invalid_judgment(f"no usable JSON verdict after {attempts} attempt(s): {problem}"
                                    if attempts else f"no usable JSON verdict: {problem}")
-    if call.get("adapter") == "pipeline":
-        verdict["judge_kind"] = "pipeline"
+    kind = {"judge_kind": "pipeline"} if call.get("adapter") == "pipeline" else {}
     extra = {"cost_known": call["cost_known"]} if "cost_known" in call else {}
-    return {**verdict, "judge_number": call["judge_number"], "model": call["model"], "adapter": call["adapter"],
-            "cost_usd": call.get("cost_usd"), **extra}     # None: never recorded (an adopted judgment's)
+    return cast(records.JudgmentFile, {       # (optional keys spread in: mypy cannot follow)
+        **verdict, **kind, "judge_number": call["judge_number"], "model": call["model"], "adapter": call["adapter"],
+        "cost_usd": call.get("cost_usd"), **extra})     # None: never recorded (an adopted judgment's)

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scylla import durable, tree
+from scylla import durable, records, tree
 from scylla.adapters import AgentAdapter, AgentRun, model_md
 
 COST_USD = 0.0125
@@ -25,7 +25,7 @@ class EchoAgent(AgentAdapter):
     description = "copies the prompt into ECHO.md (a test adapter)"
     config_paths = ("AGENTS.md",)
 
-    def run(self, exp, run_paths, workspace: Path, manifest: dict, agent_dir: Path) -> AgentRun:
+    def run(self, exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path) -> AgentRun:
         started, t0 = datetime.now(UTC), time.monotonic()
         prompt = Path(tree.PROMPT).read_bytes()            # the experiment's prompt (cwd: the experiment root)
         durable.write_bytes(agent_dir / "prompt.md", prompt)
@@ -47,7 +47,7 @@ class EchoAgent(AgentAdapter):
                 fh.write(f"agent {run_paths.id}\n")
         return AgentRun(exit_code=0, duration_seconds=seconds, infra_reason=None)
 
-    def derive_result(self, agent_dir: Path) -> dict:
+    def derive_result(self, agent_dir: Path) -> records.AgentResult:
         stdout = (agent_dir / "stdout.log").read_text()
         found = USAGE.search(stdout)
         assert found, f"no usage line in {agent_dir / 'stdout.log'}"
@@ -57,7 +57,7 @@ class EchoAgent(AgentAdapter):
                                 "cache_read_tokens": 0},
                 "cost_usd": float(cost), "api_calls": 1, "model_usage": {}, "outcome": "completed"}
 
-    def config_files(self, tiers_dir: Path, manifest: dict) -> dict[str, bytes]:
+    def config_files(self, tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str, bytes]:
         res = manifest["resources"]
         names = res["skills"] + res["agents"] + [s["name"] for s in res["mcp_servers"]] + (res["tools"] or [])
         return {"AGENTS.md": "".join(f"- {n}\n" for n in names).encode()} if names else {}
