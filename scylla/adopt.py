@@ -38,10 +38,31 @@ from typing import TypeVar
 
 import orjson
 import yaml
+from doit.cmd_base import ModuleTaskLoader
+from doit.dependency import Dependency, MD5Checker
+from doit.doit_cmd import DoitMain
+from doit.task import Task
 
-from . import adapters, durable, pipeline, records, tree, workspace
+from . import (
+    adapters,
+    context,
+    durable,
+    graph,
+    loader,
+    pipeline,
+    records,
+    tree,
+    workspace,
+)
+from .actions import _repo
 from .agents import usage
-from .errors import AdoptError
+from .doit_plugins import DurableSqliteDB
+from .errors import AdoptError, SpecError
+from .kinds import Intact, intact_values
+from .resources import own_resources
+from .spec import load_experiment, load_fixture, load_tier
+from .status import _render_forecast, _render_next
+from .tree import SubtestPaths
 
 SOURCE = "projectscylla"
 SPEC_NAME = "scylla.yaml"
@@ -105,7 +126,6 @@ def spec_for(ps_dir: Path, tiers_dir: Path, fixture_dir: Path, repos: dict[str, 
 def _tiers(tiers_dir: Path, config: dict) -> list[str] | dict[str, list[str]]:
     """The subtests ProjectScylla ran: all of each tier, minus agent-team subtests when it skipped
     them, at most `max_subtests` per tier (never more: those runs would be paid for)."""
-    from .spec import load_tier
     tiers = list(config.get("tiers_to_run") or ["T0"])
     limit, skip_teams = config.get("max_subtests"), config.get("skip_agent_teams")
     if not limit and not skip_teams:
@@ -239,7 +259,6 @@ def _recover_patch(exp, run_dir: Path, agent_dir: Path) -> None:
             "base_commit": exp.fixture.source_hash, "adopted_from": SOURCE,
             "patch_unavailable": "ProjectScylla removed this run's workspace; its changes were not kept"})
         return
-    from .actions import _repo
     ws = (Path(tree.WORKSPACES_DIR) / f"adopt-{run_dir.name}-{os.getpid()}").resolve()
     cache = _repo(exp)
     config_commit = workspace.config_commit(cache, exp.fixture.source_hash, Path("/nonexistent"),
@@ -299,11 +318,7 @@ def record_derived(tasks: list[dict], ps_dir: Path | None = None) -> int:
     """doit records for the derived files ProjectScylla already wrote, once their inputs are final.
     With `ps_dir` (the last call), also tree.ADOPTED_DERIVED: each kept task's inputs (md5) and where
     its outputs' original bytes are kept, so a lost one is restored, not rebuilt (actions.restored)."""
-    from doit.dependency import Dependency, MD5Checker
-    from doit.task import Task
 
-    from .doit_plugins import DurableSqliteDB
-    from .kinds import Intact, intact_values
     by_name = {f"{t['basename']}:{t['name']}" if t.get("name") else t["basename"]: t
                for t in tasks if "actions" in t}                       # not the group tasks
     sealed_ok = {n for n, t in by_name.items() if "sealed" in (t.get("meta") or {}) and t["uptodate"][0]()}
@@ -356,7 +371,6 @@ def check(ps_dir: Path, tiers_dir: Path, fixture_dir: Path | None, repos: dict[s
     """Validate everything that can make adoption fail, writing nothing into `ps_dir`: the config,
     fixture, tiers directory (every subtest ProjectScylla ran, every resource they name) and the
     repository holding `source.hash`. Raises AdoptError naming the cause and the fix."""
-    from .spec import SpecError, load_fixture
     config = _read_config(ps_dir)
     fixture_dir = Path(fixture_dir) if fixture_dir else Path(str(config.get("task_prompt_file", ""))).parent
     if not (fixture_dir / "test.yaml").is_file():
@@ -389,7 +403,6 @@ def check(ps_dir: Path, tiers_dir: Path, fixture_dir: Path | None, repos: dict[s
 
 def _scratch_experiment(ps_dir: Path, spec: dict, scratch: Path):
     """The spec loaded from a copy in `scratch` with absolute paths: Scylla's own checks of it."""
-    from .spec import SpecError, load_experiment
     absolute = {**spec, "fixture": str((ps_dir / spec["fixture"]).resolve()),
                 "tiers_dir": str((ps_dir / spec["tiers_dir"]).resolve()), "root": str(ps_dir / SCYLLA_ROOT),
                 "repos": {u: str((ps_dir / p).resolve()) for u, p in (spec.get("repos") or {}).items()}}
@@ -418,7 +431,6 @@ def ran_subtests(ps_dir: Path) -> set[tuple[str, str]]:
 
 
 def _check_subtests(ps_dir: Path, exp) -> None:
-    from .resources import own_resources
     known = {(s.tier, s.id) for s in exp.all_subtests()}
     unknown = sorted(ran_subtests(ps_dir) - known)
     if unknown:
@@ -516,10 +528,7 @@ def adopt(ps_dir: Path, tiers_dir: Path, fixture_dir: Path | None = None,
 
 
 def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, dict]:
-    from doit.cmd_base import ModuleTaskLoader
-    from doit.doit_cmd import DoitMain
 
-    from . import context, graph, loader
     spec = write_spec(ps_dir, checked.spec)
     loaded = loader.load(str(spec))                  # from here on, cwd is Scylla's root in ps_dir
     exp = loaded["EXPERIMENT"]
@@ -557,7 +566,6 @@ def _adopt(ps_dir: Path, checked: _Checked, originals: set[str]) -> tuple[Path, 
 def _check_configs(exp) -> None:
     """The subtest configurations that inherit nothing were built: anything else is a real failure
     (the doit log, not shown, is in .scylla/adopt.log until the rollback removes it)."""
-    from .tree import SubtestPaths
     for s in exp.all_subtests():
         if not exp.parent_tiers(s) and not Path(SubtestPaths(s.tier, s.id).manifest).is_file():
             raise AdoptError(f"Scylla could not compose the configuration of subtest {s.tier}/{s.id} "
@@ -583,7 +591,6 @@ def _summary(ps_dir: Path, spec: Path, counts: dict) -> list[str]:
     except ValueError:
         rep = None
     if rep is not None:
-        from .status import _render_forecast, _render_next
         runs = rep.get("runs", {})
         finished = runs.get("complete", 0)
         lines.append(f"runs: {finished} finished, {runs.get('expected', 0) - finished} unfinished")
