@@ -25,6 +25,9 @@ from . import context, doit_plugins, durable, records, tree
 PAID_KINDS = ("agent", "judge")
 # the kinds that run tools or models on a workspace (progress shows them, with their ETA)
 HEAVY_KINDS = ("agent", "pipeline", "judge")
+# every kind, in the order doit meets them (status's table rows, progress's totals)
+KIND_ORDER = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt",
+              "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment")
 
 
 class TaskId(NamedTuple):

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from doit.reporter import ExecutedOnlyReporter
 
 from . import budget, context, preflight, records, runplan
-from .kinds import HEAVY_KINDS, task_id
+from .kinds import HEAVY_KINDS, KIND_ORDER, PAID_KINDS, task_id
 
 PREFIX = "[scylla]"
 INTERRUPTED: str | None = None      # the signal that ended this doit, if one did
@@ -134,14 +134,13 @@ class ProgressReporter(ExecutedOnlyReporter):
 
     def _add_spend(self, task) -> None:
         kind = task_id(task).kind
-        if kind in ("agent", "judge") and task.meta and task.meta.get("sealed"):
+        if kind in PAID_KINDS and task.meta and task.meta.get("sealed"):
             self.spent += budget.finished_cost(kind, task.meta["sealed"]) or 0.0
 
     def _totals(self) -> dict[str, int]:
         """Per kind: the tasks the plan says will run, or more if more did (an input came out different)."""
-        from .status import ROWS
         planned = (self.plan or {}).get("to_run", {})
-        totals = {k: max(planned.get(k, 0), self.begun[k]) for k in ROWS}
+        totals = {k: max(planned.get(k, 0), self.begun[k]) for k in KIND_ORDER}
         return {k: n for k, n in totals.items() if n}
 
     def _eta(self, totals: dict) -> float | None:
@@ -192,8 +191,7 @@ class ProgressReporter(ExecutedOnlyReporter):
                 + f"; forecast {budget.money(plan['forecast']['cost_usd'])} (`doit status` for details)")
 
     def _final(self) -> str:
-        from .status import ROWS
-        ran = ", ".join(f"{k} {self.finished[k]}" for k in ROWS if self.finished[k])
+        ran = ", ".join(f"{k} {self.finished[k]}" for k in KIND_ORDER if self.finished[k])
         text = (f"finished in {_clock(time.monotonic() - self.t0)}: {sum(self.finished.values())} tasks ran"
                 + (f" ({ran})" if ran else "") + f", {len(self.failed)} failed"
                 + "".join(f", {n} {marker}" for marker, n in sorted(self.refused.items()))

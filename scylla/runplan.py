@@ -35,6 +35,7 @@ GATE_WAIT = 300.0       # the budget gate gives up on the plan after this long (
 def summary(tasks: dict, selected: list[str], exp, executed: set[str], scratch: str) -> records.RunPlanSummary:
     """What the run will execute per kind (counting tasks it already executed), the forecast of its paid
     calls, seconds per call, and what the experiment's results cost so far."""
+    # (imported here, in the forked child only: a doit that never needs its plan never loads the planner)
     from doit.globals import Globals
 
     from .forecast import forecast

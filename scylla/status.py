@@ -19,11 +19,9 @@ from doit.exceptions import InvalidCommand
 
 from . import budget, durable, preflight, records
 from .forecast import Estimator, forecast
-from .kinds import TaskId
+from .kinds import KIND_ORDER, TaskId
 from .plan import STATES, Plan, _seal_of, _sealed
 
-ROWS = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt",
-        "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment")
 ALL = "all"                     # the column of tasks that belong to no tier (setup, baseline, experiment)
 MARKS = (("done", "✓"), ("to_run", "▶"), ("may_run", "?"), ("failed", "✗"), ("invalid", "⚠"), ("blocked", "!"),
          ("refused", "⊘"))
@@ -209,7 +207,7 @@ def render(rep: dict, exp, why: bool = False) -> str:
 
 def _row_order(table: dict, slots: list[str]) -> list[str]:
     """The kinds in graph order, a row per judge slot where the judges' row would be."""
-    order = [name for r in ROWS for name in (slots if r == "judge" else [r])]
+    order = [name for r in KIND_ORDER for name in (slots if r == "judge" else [r])]
     return [r for r in order if r in table] + [r for r in table if r not in order]
 
 
