@@ -66,8 +66,10 @@ def _subtest_config(exp: Experiment, s) -> dict:
     for parent in exp.parent_tiers(s):
         deps.append(TierPaths(parent).best)
         deps += [SubtestPaths(parent, p.id).manifest for p in exp.subtests[parent]]
+    # the agent's adapter renders the resources (CLAUDE.md + .claude/, AGENTS.md, ...): another one re-renders
     return kinds.cheap_task("subtest_config", sp.dir, actions.subtest_config, (exp, s), deps, [sp.manifest],
-                            where=_where(tier=s.tier, subtest=sp.dir))
+                            where=_where(tier=s.tier, subtest=sp.dir),
+                            uptodate=[config_changed({"rendered_for": exp.agent.adapter})])
 
 
 def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool, toolchain: dict):

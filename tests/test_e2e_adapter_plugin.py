@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -43,3 +44,21 @@ def test_a_third_party_agent_adapter_runs_an_experiment_end_to_end(fresh):
     fresh.reset_calls()
     second = fresh.doit(env=env)
     assert second.executed == [] and fresh.calls("agent") == [] and fresh.calls("judge") == [], str(second)
+
+
+def test_another_agent_adapter_renders_the_tier_resources_its_own_way(hello):
+    """Switching a finished experiment to an adapter that renders tier resources differently re-renders
+    every subtest's config/ (status says so first) and re-runs the agents, whose identity changed."""
+    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    config = hello.root / "T1/02/config"
+    assert (config / "CLAUDE.md").exists() and not (config / "AGENTS.md").exists()
+    hello.edit_spec(lambda s: s.update(agent={"adapter": ECHO, "model": "echo-1"}))
+    status = json.loads(hello.doit("status", "--json", env=env, check=False).stdout)
+    configs = sorted(n for n in status["to_run"] if n.startswith("subtest_config:"))
+    assert len(configs) == 5 and len([n for n in status["to_run"] if n.startswith("agent:")]) == 10
+
+    run = hello.doit(env=env)
+    assert sorted(n for n in run.executed if n.startswith("subtest_config:")) == configs, str(run)
+    assert sorted(p.relative_to(config).as_posix() for p in config.rglob("*")) == ["AGENTS.md"]
+    assert len(hello.calls("agent")) == 10
+    assert (hello.root / "T1/02/run_01/agent/output.txt").read_text().endswith("AGENTS.md had 1 lines\n")
