@@ -265,16 +265,20 @@ class SubtestSummary(SubtestTotals):
     run_scores: list[float]
 
 
-class TierSummary(Totals):
-    """<tier>/result.json (results.tier_summary): the best subtest and its numbers (None: no subtest)."""
+class BestOfTier(TypedDict):
+    """A tier's best subtest and its numbers (None: no subtest), in its result and its comparison row."""
     tier: str
-    subtests: dict[str, SubtestTotals]
     best_subtest: str | None
     best_median_score: float | None
     best_mean_score: float | None
     best_pass_rate: float | None
     best_mean_cost_usd: float | None
     cost_of_pass: float | None
+
+
+class TierSummary(Totals, BestOfTier):
+    """<tier>/result.json (results.tier_summary)."""
+    subtests: dict[str, SubtestTotals]
 
 
 class BestSubtest(TypedDict):
@@ -291,15 +295,8 @@ class ExperimentSummary(Totals):
     total_agent_cost_usd: float | None
 
 
-class TierComparisonRow(TypedDict):
+class TierComparisonRow(BestOfTier):
     """One row of tier_comparison.json (results.tier_comparison)."""
-    tier: str
-    best_subtest: str | None
-    best_median_score: float | None
-    best_mean_score: float | None
-    best_pass_rate: float | None
-    best_mean_cost_usd: float | None
-    cost_of_pass: float | None
     runs: int
     total_cost_usd: float | None
     total_judge_cost_usd: float | None
