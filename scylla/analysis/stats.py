@@ -1,0 +1,578 @@
+"""The statistics of an analysis, as pure functions over plain numbers (no files, no doit).
+
+A value that cannot be computed is never NaN, Infinity or a made-up number (ProjectScylla published a
+consistency of 1.000, zero-width CIs and Mann–Whitney p = 1.0 from single runs): it is an `Estimate` (or a
+`Test`) whose value is None with a `reason` that says why. Every bootstrap is a percentile bootstrap drawn from
+`numpy.random.Generator(PCG64(seed))` in fixed chunks, so the same inputs and seed give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import krippendorff
+import numpy as np
+import numpy.typing as npt
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import proportion_confint
+
+Array = npt.NDArray[np.float64]
+Statistic = Callable[[Array], Array]      # (resamples, n) -> (resamples,): the statistic of each row
+CHUNK = 1000                              # resamples drawn at a time (fixed: the draws depend on it)
+Level = Literal["interval", "ordinal", "nominal"]      # Krippendorff's levels of measurement we use
+GRADE_RANK = {"F": 0, "D": 1, "C": 2, "B": 3, "A": 4, "S": 5}     # S > A > B > C > D > F
+ALPHA = 0.05
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number with its confidence interval; `value` None when it cannot be computed, `reason` says why
+    (also why a bound is None, e.g. an unbounded upper bound)."""
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("value", "ci_low", "ci_high"):
+            object.__setattr__(self, name, _finite(getattr(self, name), name))
+        object.__setattr__(self, "n", int(self.n))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Test:
+    """A hypothesis test's statistic and p-value; both None (with the reason) when it cannot be computed."""
+
+    __test__ = False                      # (not a pytest test class)
+
+    statistic: float | None
+    p: float | None
+    n: int = 0
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "statistic", _finite(self.statistic, "statistic"))
+        object.__setattr__(self, "p", _finite(self.p, "p"))
+        object.__setattr__(self, "n", int(self.n))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"statistic": self.statistic, "p": self.p, "n": self.n, "reason": self.reason}
+
+
+def _finite(x: Any, name: str) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    if not math.isfinite(x):          # a bug upstream: say so here rather than write NaN into a report
+        raise ValueError(f"{name} = {x}: statistics hold finite numbers or None (with a reason)")
+    return x
+
+
+def _none(n: int, reason: str) -> Estimate:
+    return Estimate(None, None, None, n, reason)
+
+
+def _untested(n: int, reason: str) -> Test:
+    return Test(None, None, n, reason)
+
+
+def _array(values: Sequence[float] | Array) -> Array:
+    return np.asarray(values, dtype=np.float64)
+
+
+def json_safe(obj: Any, where: str = "$") -> Any:
+    """`obj` with numpy scalars and tuples turned into JSON types; a NaN or infinity anywhere in it is a
+    ValueError naming where (orjson would silently write null, and json.dumps bare NaN)."""
+    if isinstance(obj, (Estimate, Test, Pair)):
+        return json_safe(obj.to_json(), where)
+    if isinstance(obj, Mapping):
+        return {k: json_safe(v, f"{where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (np.integer, int)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        if not math.isfinite(float(obj)):
+            raise ValueError(f"{where} = {float(obj)}: not a JSON number (a statistic must be None with a reason)")
+        return float(obj)
+    return obj
+
+
+# ---- proportions and descriptive statistics -------------------------------------------------------------
+
+def wilson(k: int, n: int, level: float = 0.95) -> Estimate:
+    """The proportion k/n with its Wilson score interval (Wilson 1927):
+    (p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n), z the normal quantile at (1 + level)/2."""
+    if not 0 <= k <= n:
+        raise ValueError(f"wilson: k = {k} must be within 0..n = {n}")
+    if n == 0:
+        return _none(0, "n = 0: no runs")
+    low, high = proportion_confint(k, n, alpha=_tail(level), method="wilson")
+    return Estimate(k / n, low, high, n)
+
+
+def mean(values: Sequence[float]) -> Estimate:
+    """The arithmetic mean Σx/n."""
+    x = _array(values)
+    return Estimate(float(np.mean(x)), n=len(x)) if len(x) else _none(0, "n = 0: no values")
+
+
+def median(values: Sequence[float]) -> Estimate:
+    """The median (the mean of the two middle values when n is even)."""
+    x = _array(values)
+    return Estimate(float(np.median(x)), n=len(x)) if len(x) else _none(0, "n = 0: no values")
+
+
+def sd(values: Sequence[float]) -> Estimate:
+    """The sample standard deviation √(Σ(x − x̄)²/(n − 1)) (Bessel's correction: needs n ≥ 2)."""
+    x = _array(values)
+    if len(x) < 2:
+        return _none(len(x), f"n = {len(x)}: a standard deviation needs at least 2 runs")
+    return Estimate(float(np.std(x, ddof=1)), n=len(x))
+
+
+def consistency(values: Sequence[float]) -> Estimate:
+    """1 − SD/mean (one minus the coefficient of variation) of a subtest's run scores, SD the sample SD."""
+    x = _array(values)
+    if len(x) < 2:
+        return _none(len(x), f"n = {len(x)}: consistency needs at least 2 runs")
+    m = float(np.mean(x))
+    if m <= 0:
+        return _none(len(x), f"mean = {m}: consistency (1 − SD/mean) needs a positive mean")
+    return Estimate(1 - float(np.std(x, ddof=1)) / m, n=len(x))
+
+
+def pass_at_k(n: int, c: int, k: int) -> Estimate:
+    """pass@k, the unbiased estimator of the chance that at least one of k runs passes (Chen et al. 2021):
+    1 − C(n − c, k)/C(n, k), n runs of which c passed."""
+    return _of_k(n, c, k, "pass@k", lambda: 1 - math.comb(n - c, k) / math.comb(n, k))
+
+
+def pass_hat_k(n: int, c: int, k: int) -> Estimate:
+    """pass^k, the unbiased estimator of the chance that all k runs pass (Yao et al. 2024, τ-bench):
+    C(c, k)/C(n, k)."""
+    return _of_k(n, c, k, "pass^k", lambda: math.comb(c, k) / math.comb(n, k))
+
+
+def _of_k(n: int, c: int, k: int, name: str, formula: Callable[[], float]) -> Estimate:
+    if not 0 <= c <= n or k < 1:
+        raise ValueError(f"{name}: needs 0 <= c = {c} <= n = {n} and k = {k} >= 1")
+    if k > n:
+        return _none(n, f"k = {k} > n = {n}: {name} needs at least k runs")
+    return Estimate(formula(), n=n)       # exact integer binomials, one correctly rounded division
+
+
+# ---- bootstrap ----------------------------------------------------------------------------------------
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def _indices(rng: np.random.Generator, n: int, resamples: int) -> Iterator[npt.NDArray[np.int64]]:
+    """Resampled row indices (with replacement), CHUNK resamples at a time."""
+    for start in range(0, resamples, CHUNK):
+        yield rng.integers(0, n, size=(min(CHUNK, resamples - start), n))
+
+
+def _weights(rng: np.random.Generator, n: int, resamples: int) -> Iterator[Array]:
+    """How often each of n rows is drawn in each resample (multinomial counts), CHUNK resamples at a time."""
+    for start in range(0, resamples, CHUNK):
+        yield rng.multinomial(n, np.full(n, 1 / n), size=min(CHUNK, resamples - start)).astype(np.float64)
+
+
+def _tail(level: float) -> float:
+    """1 − level, read as the decimal it was written as (1 − 0.95 is 0.050000000000000044 in floating point;
+    Wilson's interval for 1/1 at 0.95 is then 0.20654931437723745, not the published 0.2065493143772374)."""
+    return float(f"{1 - level:.12g}")
+
+
+def _bounds(samples: Array, level: float) -> tuple[float | None, float | None]:
+    """The percentile interval of bootstrap statistics (numpy's linear quantiles); a bound that falls on or
+    next to an infinite (unbounded) resample is None."""
+    qs = (_tail(level) / 2, 1 - _tail(level) / 2)
+    if np.isfinite(samples).all():
+        low, high = np.quantile(samples, qs)
+        return float(low), float(high)
+    s = np.sort(samples)                 # +inf sort last
+    out: list[float | None] = []
+    for q in qs:
+        h = (len(s) - 1) * q
+        j = math.floor(h)
+        hi = s[min(j + 1, len(s) - 1)] if h > j else s[j]
+        out.append(float(s[j] + (h - j) * (hi - s[j])) if math.isfinite(hi) else None)
+    return out[0], out[1]
+
+
+def bootstrap_ci(values: Sequence[float], statistic: Statistic, *, resamples: int = 10_000, seed: int = 0,
+                 level: float = 0.95) -> Estimate:
+    """statistic(values) with its percentile bootstrap interval (Efron 1979): the (1 ∓ level)/2 quantiles of
+    the statistic over `resamples` resamples of the values with replacement. `statistic` maps a
+    (resamples, n) array to one value per row, e.g. `lambda a: a.mean(axis=1)`."""
+    x = _array(values)
+    if len(x) == 0:
+        return _none(0, "n = 0: no values")
+    value = float(statistic(x[None, :])[0])
+    if len(x) < 2:
+        return Estimate(value, n=1, reason="n = 1: a bootstrap interval needs at least 2 runs")
+    rng = _rng(seed)
+    samples = np.concatenate([statistic(x[idx]) for idx in _indices(rng, len(x), resamples)])
+    low, high = _bounds(samples, level)
+    return Estimate(value, low, high, len(x))
+
+
+def cost_of_pass(costs: Sequence[float], passed: Sequence[bool], *, resamples: int = 10_000, seed: int = 0,
+                 level: float = 0.95) -> Estimate:
+    """Cost of pass = mean cost / pass rate = Σ cost / number passed, with a percentile bootstrap interval
+    over runs (cost and verdict resampled together). A resample in which no run passed has an unbounded cost
+    of pass: when such resamples reach the upper quantile, the upper bound is None (unbounded)."""
+    c, p = _array(costs), np.asarray(passed, dtype=bool)
+    if len(c) != len(p):
+        raise ValueError(f"cost_of_pass: {len(c)} costs but {len(p)} verdicts")
+    if len(c) == 0:
+        return _none(0, "n = 0: no runs")
+    if not p.any():
+        return _none(len(c), f"no run passed (0 of {len(c)}): the cost of a pass is unbounded")
+    value = float(c.sum() / p.sum())
+    if len(c) < 2:
+        return Estimate(value, n=1, reason="n = 1: a bootstrap interval needs at least 2 runs")
+    parts, zero = [], 0
+    for idx in _indices(_rng(seed), len(c), resamples):
+        wins = p[idx].sum(axis=1)
+        zero += int((wins == 0).sum())
+        parts.append(np.divide(c[idx].sum(axis=1), wins, out=np.full(len(idx), np.inf), where=wins > 0))
+    low, high = _bounds(np.concatenate(parts), level)
+    reason = None
+    if high is None:
+        reason = f"{zero} of {resamples} resamples had no passing run: the upper bound is unbounded"
+    return Estimate(value, low, high, len(c), reason)
+
+
+def cluster_bootstrap(clusters: Sequence[Sequence[float]], *, resamples: int = 10_000, seed: int = 0,
+                      level: float = 0.95) -> Estimate:
+    """The mean of all runs with a two-stage cluster bootstrap interval (Davison & Hinkley 1997, §3.8): per
+    resample, draw the clusters (subtests) with replacement, then within each drawn cluster its runs with
+    replacement; the statistic is the mean of the drawn runs. Unbalanced clusters weigh by their size."""
+    groups = [_array(g) for g in clusters if len(g)]
+    n = sum(len(g) for g in groups)
+    if n == 0:
+        return _none(0, "n = 0: no runs")
+    value = float(np.concatenate(groups).mean())
+    if len(groups) < 2:
+        return Estimate(value, n=n, reason="one cluster: a cluster bootstrap needs at least 2 subtests")
+    sizes = np.array([len(g) for g in groups])
+    padded = np.zeros((len(groups), sizes.max()))
+    for i, g in enumerate(groups):
+        padded[i, :len(g)] = g
+    rng, k, parts = _rng(seed), len(groups), []
+    for start in range(0, resamples, CHUNK):
+        b = min(CHUNK, resamples - start)
+        chosen = rng.integers(0, k, size=(b, k))
+        m = sizes[chosen]                                           # (b, k) sizes of the drawn clusters
+        runs = np.floor(rng.random((b, k, sizes.max())) * m[..., None]).astype(np.int64)
+        drawn = padded[chosen[..., None], runs]
+        used = np.arange(sizes.max()) < m[..., None]                # each cluster draws as many runs as it has
+        parts.append((drawn * used).sum(axis=(1, 2)) / m.sum(axis=1))
+    low, high = _bounds(np.concatenate(parts), level)
+    return Estimate(value, low, high, n)
+
+
+def icc(clusters: Sequence[Sequence[float]]) -> Estimate:
+    """The intraclass correlation ICC(1) from a one-way ANOVA (Shrout & Fleiss 1979; unbalanced sizes by
+    m₀, Snedecor & Cochran): (MSB − MSW)/(MSB + (m₀ − 1)·MSW), MSB = Σ mᵢ(ȳᵢ − ȳ)²/(k − 1),
+    MSW = ΣΣ(y − ȳᵢ)²/(N − k), m₀ = (N − Σmᵢ²/N)/(k − 1). It may be negative (reported as estimated)."""
+    groups = [_array(g) for g in clusters if len(g)]
+    k, n = len(groups), sum(len(g) for g in groups)
+    if k < 2:
+        return _none(n, f"{k} cluster(s): an intraclass correlation needs at least 2 subtests")
+    if n == k:
+        return _none(n, "one run per subtest: an intraclass correlation needs a subtest with 2 runs or more")
+    grand = np.concatenate(groups).mean()
+    msb = sum(len(g) * (g.mean() - grand) ** 2 for g in groups) / (k - 1)
+    msw = sum(((g - g.mean()) ** 2).sum() for g in groups) / (n - k)
+    m0 = (n - sum(len(g) ** 2 for g in groups) / n) / (k - 1)
+    denominator = msb + (m0 - 1) * msw
+    if denominator == 0:
+        return _none(n, "all values equal: the intraclass correlation is undefined")
+    return Estimate(float((msb - msw) / denominator), n=n)
+
+
+def design_effect(clusters: Sequence[Sequence[float]]) -> Estimate:
+    """The design effect of runs nested in subtests (Kish 1965): 1 + (m̄ − 1)·ICC, m̄ the mean number of
+    runs per subtest and ICC the one-way ANOVA ICC(1) (`icc`). The i.i.d. variance of a mean times this is
+    its variance under clustering."""
+    rho = icc(clusters)
+    if rho.value is None:
+        return rho
+    m = rho.n / sum(1 for g in clusters if len(g))
+    return Estimate(1 + (m - 1) * rho.value, n=rho.n)
+
+
+# ---- tests between groups -----------------------------------------------------------------------------
+
+def _all_equal(*groups: Array) -> bool:
+    both = np.concatenate(groups)
+    return bool((both == both[0]).all())
+
+
+def kruskal(groups: Sequence[Sequence[float]]) -> Test:
+    """The Kruskal–Wallis H test (scipy.stats.kruskal): H = 12/(N(N+1))·Σ Rᵢ²/nᵢ − 3(N+1), divided by the
+    tie correction 1 − Σ(t³ − t)/(N³ − N), p from χ² with k − 1 degrees of freedom."""
+    xs = [_array(g) for g in groups]
+    n = sum(len(x) for x in xs)
+    if len(xs) < 2:
+        return _untested(n, f"{len(xs)} group(s): the Kruskal–Wallis test needs at least 2")
+    small = [i for i, x in enumerate(xs) if len(x) < 2]
+    if small:
+        return _untested(n, f"group(s) {small} have fewer than 2 runs: the test needs at least 2 per group")
+    if _all_equal(*xs):
+        return _untested(n, "all values equal: no ranks to compare")
+    h, p = sps.kruskal(*xs)
+    return Test(h, p, n)
+
+
+def mann_whitney(x: Sequence[float], y: Sequence[float]) -> Test:
+    """The two-sided Mann–Whitney U test (Wilcoxon rank-sum; scipy.stats.mannwhitneyu, method "auto": exact
+    for small samples without ties, else the normal approximation with tie and continuity corrections).
+    The statistic is U of x: #(x > y) + ½·#(x = y)."""
+    a, b = _array(x), _array(y)
+    n = len(a) + len(b)
+    if len(a) < 2 or len(b) < 2:
+        return _untested(n, f"n = {len(a)} and {len(b)}: the test needs at least 2 runs in each group")
+    if _all_equal(a, b):
+        return _untested(n, "all values equal: no ranks to compare")
+    u, p = sps.mannwhitneyu(a, b, alternative="two-sided")
+    return Test(u, p, n)
+
+
+def cliffs_delta(x: Sequence[float], y: Sequence[float], *, resamples: int = 10_000, seed: int = 0,
+                 level: float = 0.95) -> Estimate:
+    """Cliff's δ = (#(x > y) − #(x < y))/(nₓ·n_y) (Cliff 1993), with a percentile bootstrap interval that
+    resamples each group on its own (a resample's δ is its multiplicities wₓᵀ·sign(xᵢ − yⱼ)·w_y/(nₓ·n_y))."""
+    a, b = _array(x), _array(y)
+    n = len(a) + len(b)
+    if len(a) == 0 or len(b) == 0:
+        return _none(n, f"n = {len(a)} and {len(b)}: Cliff's δ needs runs in both groups")
+    signs = np.sign(a[:, None] - b[None, :])
+    value = float(signs.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Estimate(value, n=n, reason="a bootstrap interval needs at least 2 runs in each group")
+    rng = _rng(seed)
+    parts = [((wa @ signs) * wb).sum(axis=1) / (len(a) * len(b))
+             for wa, wb in zip(_weights(rng, len(a), resamples), _weights(rng, len(b), resamples))]
+    low, high = _bounds(np.concatenate(parts), level)
+    return Estimate(value, low, high, n)
+
+
+def correlation(x: Sequence[float], y: Sequence[float], method: Literal["spearman", "pearson"]) -> Test:
+    """Spearman's ρ (scipy.stats.spearmanr) or Pearson's r (scipy.stats.pearsonr) of paired values with the
+    two-sided p-value; needs 3 pairs or more and neither side constant."""
+    a, b = _array(x), _array(y)
+    if len(a) != len(b):
+        raise ValueError(f"correlation: {len(a)} values against {len(b)}")
+    if len(a) < 3:
+        return _untested(len(a), f"n = {len(a)}: a correlation needs at least 3 pairs")
+    if _all_equal(a) or _all_equal(b):
+        return _untested(len(a), "one side is constant: the correlation is undefined")
+    r, p = (sps.spearmanr if method == "spearman" else sps.pearsonr)(a, b)
+    return Test(r, p, len(a))
+
+
+# ---- judge agreement ----------------------------------------------------------------------------------
+
+def grade_ranks(rows: Sequence[Sequence[str | None]]) -> list[list[float | None]]:
+    """Grades as ordinal ranks for `alpha(..., "ordinal")`: F 0, D 1, C 2, B 3, A 4, S 5 (None stays)."""
+    return [[None if g is None else float(GRADE_RANK[g]) for g in row] for row in rows]
+
+
+def _matrix(units: Sequence[Sequence[float | bool | None]]) -> Array:
+    """A units × judges matrix with NaN where a judge gave no value."""
+    return np.array([[np.nan if v is None else float(v) for v in row] for row in units], dtype=np.float64)
+
+
+def alpha(units: Sequence[Sequence[float | bool | None]], level: Level,
+          *, resamples: int = 1000, seed: int = 0, ci_level: float = 0.95) -> Estimate:
+    """Krippendorff's α = 1 − D_o/D_e (Krippendorff 2004; `krippendorff.alpha`) on a units × judges matrix
+    (None: no value), at the level of measurement: interval on scores, ordinal on grade ranks
+    (`grade_ranks`), nominal on pass (booleans). The interval is a percentile bootstrap over units;
+    resamples whose α is undefined (a single value) are left out and counted in the reason."""
+    data = _matrix(units)
+    n = len(data)
+    if n == 0 or data.shape[1] < 2:
+        return _none(n, f"{data.shape[1] if n else 0} judge(s): agreement needs at least 2 judges")
+    domain = np.unique(data[~np.isnan(data)])
+    counts = (data[..., None] == domain).sum(axis=1)                  # units × values
+    counts = counts[counts.sum(axis=1) >= 2]                          # only pairable units carry information
+    if len(counts) == 0:
+        return _none(n, "no unit has values from 2 judges")
+    if (counts.sum(axis=0) > 0).sum() < 2:
+        return _none(n, "all values equal: α is undefined (no disagreement is expected)")
+    value = float(krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level))
+    if len(counts) < 2:
+        return Estimate(value, n=n, reason="one pairable unit: a bootstrap interval needs at least 2")
+    samples = np.concatenate([_alphas(counts, domain, level, w)
+                              for w in _weights(_rng(seed), len(counts), resamples)])
+    undefined = int(np.isnan(samples).sum())
+    low, high = _bounds(samples[~np.isnan(samples)], ci_level)
+    reason = f"{undefined} of {resamples} resamples had a single value and were left out" if undefined else None
+    return Estimate(value, low, high, n, reason)
+
+
+def _alphas(counts: npt.NDArray[np.int64], domain: Array, level: Level, weights: Array) -> Array:
+    """α of each resample of the units (row b of `weights`: how often each unit was drawn), NaN where it is
+    undefined. The same formula as krippendorff.alpha (tested equal) without its units × values × values
+    arrays: the coincidences are Σᵤ wᵤ·cᵤcᵤᵀ/(mᵤ − 1) (minus a diagonal that every metric zeroes), and
+    α = 1 − (n − 1)·Σ o∘δ / (n_vᵀ δ n_v)."""
+    pairable = counts.sum(axis=1) - 1.0
+    out = np.full(len(weights), np.nan)
+    for b, w in enumerate(weights):
+        n_v = w @ counts
+        delta = _distances(domain, n_v, level)
+        expected = n_v @ delta @ n_v
+        if expected > 0:
+            o = (counts.T * (w / pairable)) @ counts
+            out[b] = 1 - (n_v.sum() - 1) * (o * delta).sum() / expected
+    return out
+
+
+def _distances(domain: Array, n_v: Array, level: Level) -> Array:
+    """Krippendorff's squared distances δ² between the values of the domain (sorted) at the level."""
+    if level == "interval":
+        return np.asarray((domain[:, None] - domain[None, :]) ** 2, dtype=np.float64)
+    if level == "nominal":
+        return (domain[:, None] != domain[None, :]).astype(np.float64)
+    cum = np.cumsum(n_v)                  # ordinal: (Σ_{g=c..k} n_g − (n_c + n_k)/2)²
+    i, j = np.minimum.outer(np.arange(len(domain)), np.arange(len(domain))), \
+        np.maximum.outer(np.arange(len(domain)), np.arange(len(domain)))
+    return np.asarray((cum[j] - cum[i] + n_v[i] - (n_v[i] + n_v[j]) / 2) ** 2, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two judges' agreement over the units both scored."""
+
+    judges: tuple[int, int]
+    spearman: Test
+    pearson: Test
+    mean_abs_diff: Estimate
+
+    def to_json(self) -> dict[str, Any]:
+        return {"judges": list(self.judges), "spearman": self.spearman.to_json(),
+                "pearson": self.pearson.to_json(), "mean_abs_diff": self.mean_abs_diff.to_json()}
+
+
+def judge_pairs(units: Sequence[Sequence[float | None]]) -> list[Pair]:
+    """Each pair of judges (i < j: no diagonal, no pair twice) on a units × judges matrix: Spearman's ρ,
+    Pearson's r and the mean absolute difference mean|xᵢ − xⱼ| over the units both scored."""
+    data = _matrix(units)
+    judges = data.shape[1] if len(data) else 0
+    out = []
+    for i in range(judges):
+        for j in range(i + 1, judges):
+            both = ~np.isnan(data[:, i]) & ~np.isnan(data[:, j])
+            a, b = data[both, i], data[both, j]
+            diff = (Estimate(float(np.abs(a - b).mean()), n=len(a)) if len(a)
+                    else _none(0, "no unit scored by both judges"))
+            out.append(Pair((i, j), correlation(a, b, "spearman"), correlation(a, b, "pearson"), diff))
+    return out
+
+
+# ---- multiple testing ---------------------------------------------------------------------------------
+
+CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}      # our name -> statsmodels' multipletests method
+
+
+class Registry:
+    """Every p-value of an analysis, each in a declared family corrected on its own: Holm (1979,
+    family-wise error) by default or Benjamini–Hochberg (1995, false discovery rate), by statsmodels'
+    multipletests. A test that could not be computed is listed with its reason and not counted."""
+
+    def __init__(self, alpha: float = ALPHA) -> None:
+        self.alpha = alpha
+        self._families: dict[str, tuple[str, dict[str, Test]]] = {}
+
+    def declare(self, family: str, correction: str = "holm") -> None:
+        if correction not in CORRECTIONS:
+            raise ValueError(f"family {family!r}: correction {correction!r} is not one of {sorted(CORRECTIONS)}")
+        if family in self._families:
+            raise ValueError(f"family {family!r} is declared twice")
+        self._families[family] = (correction, {})
+
+    def add(self, family: str, name: str, test: Test) -> None:
+        if family not in self._families:
+            raise ValueError(f"test {name!r}: family {family!r} is not declared (declare it first)")
+        tests = self._families[family][1]
+        if name in tests:
+            raise ValueError(f"family {family!r} already has a test {name!r}")
+        tests[name] = test
+
+    def to_json(self) -> dict[str, Any]:
+        """{family: {correction, alpha, tests: [{name, statistic, p, p_adjusted, reject, n, reason}]}}, in the
+        order declared and added."""
+        out = {}
+        for family, (correction, tests) in self._families.items():
+            ps = [t.p for t in tests.values() if t.p is not None]
+            reject, adjusted = ([], []) if not ps else multipletests(ps, alpha=self.alpha,
+                                                                     method=CORRECTIONS[correction])[:2]
+            rows, i = [], 0
+            for name, t in tests.items():
+                row = {"name": name, **t.to_json(), "p_adjusted": None, "reject": None}
+                if t.p is not None:
+                    row |= {"p_adjusted": float(adjusted[i]), "reject": bool(reject[i])}
+                    i += 1
+                rows.append(row)
+            out[family] = {"correction": correction, "alpha": self.alpha, "tests": rows}
+        return json_safe(out)
+
+
+# ---- prospective power --------------------------------------------------------------------------------
+
+def _room(baseline: float) -> tuple[float, float]:
+    """arcsin √p and the room in Cohen's h toward the farther end (0 or 1) from p."""
+    a = math.asin(math.sqrt(baseline))
+    return a, max(2 * a, math.pi - 2 * a)
+
+
+def _toward(a: float, h: float) -> float:
+    """The pass rate h away from arcsine-angle a, toward the farther end."""
+    return math.sin(a + h / 2) ** 2 if a <= math.pi / 4 else math.sin(a - h / 2) ** 2
+
+
+def detectable_difference(n: int, baseline: float = 0.5, alpha: float = ALPHA, power: float = POWER) -> Estimate:
+    """The minimum detectable difference between two pass rates with n runs per group: a two-sided test at
+    alpha = 0.05 with power 0.8 under the normal approximation on Cohen's h = 2·arcsin√p₂ − 2·arcsin√p₁
+    (statsmodels NormalIndPower: h ≈ (z₁₋α/₂ + z₁₋β)·√(2/n)), turned back into |p₂ − p₁| from the baseline
+    pass rate p₁ (0.5, the widest, by default) toward the farther end."""
+    if n < 2:
+        return _none(n, f"n = {n} per group: a comparison needs at least 2 runs per group")
+    h = float(NormalIndPower().solve_power(effect_size=None, nobs1=n, alpha=alpha, power=power, ratio=1.0))
+    a, room = _room(baseline)
+    if h > room:
+        return _none(n, f"n = {n} per group: no pass rate differs enough from {baseline} to be detected")
+    return Estimate(abs(_toward(a, h) - baseline), n=n)
+
+
+def runs_needed(difference: float, baseline: float = 0.5, alpha: float = ALPHA, power: float = POWER) -> Estimate:
+    """Runs per group to detect `difference` between two pass rates from the baseline p₁ (toward the farther
+    end): n = ⌈(z₁₋α/₂ + z₁₋β)²·2/h²⌉ with h Cohen's h (two-sided alpha = 0.05, power 0.8, normal
+    approximation; statsmodels NormalIndPower)."""
+    a = _room(baseline)[0]
+    target = baseline + difference if a <= math.pi / 4 else baseline - difference
+    if difference <= 0 or not 0 <= target <= 1:
+        return _none(0, f"difference {difference} from {baseline}: the other pass rate must lie within 0..1")
+    h = abs(2 * math.asin(math.sqrt(target)) - 2 * a)
+    n = float(NormalIndPower().solve_power(effect_size=h, nobs1=None, alpha=alpha, power=power, ratio=1.0))
+    return Estimate(float(math.ceil(n)), n=0)
