@@ -22,6 +22,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
 
 Array = npt.NDArray[np.float64]
+Values = Sequence[float] | npt.NDArray[Any]       # numbers, as a list or an array
 Statistic = Callable[[Array], Array]      # (resamples, n) -> (resamples,): the statistic of each row
 CHUNK = 1000                              # resamples drawn at a time (fixed: the draws depend on it)
 Level = Literal["interval", "ordinal", "nominal"]      # Krippendorff's levels of measurement we use
@@ -88,7 +89,7 @@ def _untested(n: int, reason: str) -> Test:
     return Test(None, None, n, reason)
 
 
-def _array(values: Sequence[float] | Array) -> Array:
+def _array(values: Values) -> Array:
     return np.asarray(values, dtype=np.float64)
 
 
@@ -125,19 +126,19 @@ def wilson(k: int, n: int, level: float = 0.95) -> Estimate:
     return Estimate(k / n, low, high, n)
 
 
-def mean(values: Sequence[float]) -> Estimate:
+def mean(values: Values) -> Estimate:
     """The arithmetic mean Σx/n."""
     x = _array(values)
     return Estimate(float(np.mean(x)), n=len(x)) if len(x) else _none(0, "n = 0: no values")
 
 
-def median(values: Sequence[float]) -> Estimate:
+def median(values: Values) -> Estimate:
     """The median (the mean of the two middle values when n is even)."""
     x = _array(values)
     return Estimate(float(np.median(x)), n=len(x)) if len(x) else _none(0, "n = 0: no values")
 
 
-def sd(values: Sequence[float]) -> Estimate:
+def sd(values: Values) -> Estimate:
     """The sample standard deviation √(Σ(x − x̄)²/(n − 1)) (Bessel's correction: needs n ≥ 2)."""
     x = _array(values)
     if len(x) < 2:
@@ -145,7 +146,7 @@ def sd(values: Sequence[float]) -> Estimate:
     return Estimate(float(np.std(x, ddof=1)), n=len(x))
 
 
-def consistency(values: Sequence[float]) -> Estimate:
+def consistency(values: Values) -> Estimate:
     """1 − SD/mean (one minus the coefficient of variation) of a subtest's run scores, SD the sample SD."""
     x = _array(values)
     if len(x) < 2:
@@ -217,7 +218,7 @@ def _bounds(samples: Array, level: float) -> tuple[float | None, float | None]:
     return out[0], out[1]
 
 
-def bootstrap_ci(values: Sequence[float], statistic: Statistic, *, resamples: int = 10_000, seed: int = 0,
+def bootstrap_ci(values: Values, statistic: Statistic, *, resamples: int = 10_000, seed: int = 0,
                  level: float = 0.95) -> Estimate:
     """statistic(values) with its percentile bootstrap interval (Efron 1979): the (1 ∓ level)/2 quantiles of
     the statistic over `resamples` resamples of the values with replacement. `statistic` maps a
@@ -234,7 +235,7 @@ def bootstrap_ci(values: Sequence[float], statistic: Statistic, *, resamples: in
     return Estimate(value, low, high, len(x))
 
 
-def cost_of_pass(costs: Sequence[float], passed: Sequence[bool], *, resamples: int = 10_000, seed: int = 0,
+def cost_of_pass(costs: Values, passed: Sequence[bool], *, resamples: int = 10_000, seed: int = 0,
                  level: float = 0.95) -> Estimate:
     """Cost of pass = mean cost / pass rate = Σ cost / number passed, with a percentile bootstrap interval
     over runs (cost and verdict resampled together). A resample in which no run passed has an unbounded cost
@@ -261,7 +262,7 @@ def cost_of_pass(costs: Sequence[float], passed: Sequence[bool], *, resamples: i
     return Estimate(value, low, high, len(c), reason)
 
 
-def cluster_bootstrap(clusters: Sequence[Sequence[float]], *, resamples: int = 10_000, seed: int = 0,
+def cluster_bootstrap(clusters: Sequence[Values], *, resamples: int = 10_000, seed: int = 0,
                       level: float = 0.95) -> Estimate:
     """The mean of all runs with a two-stage cluster bootstrap interval (Davison & Hinkley 1997, §3.8): per
     resample, draw the clusters (subtests) with replacement, then within each drawn cluster its runs with
@@ -290,7 +291,7 @@ def cluster_bootstrap(clusters: Sequence[Sequence[float]], *, resamples: int = 1
     return Estimate(value, low, high, n)
 
 
-def icc(clusters: Sequence[Sequence[float]]) -> Estimate:
+def icc(clusters: Sequence[Values]) -> Estimate:
     """The intraclass correlation ICC(1) from a one-way ANOVA (Shrout & Fleiss 1979; unbalanced sizes by
     m₀, Snedecor & Cochran): (MSB − MSW)/(MSB + (m₀ − 1)·MSW), MSB = Σ mᵢ(ȳᵢ − ȳ)²/(k − 1),
     MSW = ΣΣ(y − ȳᵢ)²/(N − k), m₀ = (N − Σmᵢ²/N)/(k − 1). It may be negative (reported as estimated)."""
@@ -310,15 +311,15 @@ def icc(clusters: Sequence[Sequence[float]]) -> Estimate:
     return Estimate(float((msb - msw) / denominator), n=n)
 
 
-def design_effect(clusters: Sequence[Sequence[float]]) -> Estimate:
+def design_effect(clusters: Sequence[Values]) -> Estimate:
     """The design effect of runs nested in subtests (Kish 1965): 1 + (m̄ − 1)·ICC, m̄ the mean number of
-    runs per subtest and ICC the one-way ANOVA ICC(1) (`icc`). The i.i.d. variance of a mean times this is
-    its variance under clustering."""
+    runs per subtest and ICC the one-way ANOVA ICC(1) (`icc`), a negative estimate taken as 0 (clustering
+    does not shrink a variance). The i.i.d. variance of a mean times this is its variance under clustering."""
     rho = icc(clusters)
     if rho.value is None:
         return rho
     m = rho.n / sum(1 for g in clusters if len(g))
-    return Estimate(1 + (m - 1) * rho.value, n=rho.n)
+    return Estimate(1 + (m - 1) * max(rho.value, 0.0), n=rho.n)
 
 
 # ---- tests between groups -----------------------------------------------------------------------------
@@ -328,7 +329,7 @@ def _all_equal(*groups: Array) -> bool:
     return bool((both == both[0]).all())
 
 
-def kruskal(groups: Sequence[Sequence[float]]) -> Test:
+def kruskal(groups: Sequence[Values]) -> Test:
     """The Kruskal–Wallis H test (scipy.stats.kruskal): H = 12/(N(N+1))·Σ Rᵢ²/nᵢ − 3(N+1), divided by the
     tie correction 1 − Σ(t³ − t)/(N³ − N), p from χ² with k − 1 degrees of freedom."""
     xs = [_array(g) for g in groups]
@@ -344,7 +345,7 @@ def kruskal(groups: Sequence[Sequence[float]]) -> Test:
     return Test(h, p, n)
 
 
-def mann_whitney(x: Sequence[float], y: Sequence[float]) -> Test:
+def mann_whitney(x: Values, y: Values) -> Test:
     """The two-sided Mann–Whitney U test (Wilcoxon rank-sum; scipy.stats.mannwhitneyu, method "auto": exact
     for small samples without ties, else the normal approximation with tie and continuity corrections).
     The statistic is U of x: #(x > y) + ½·#(x = y)."""
@@ -358,7 +359,7 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> Test:
     return Test(u, p, n)
 
 
-def cliffs_delta(x: Sequence[float], y: Sequence[float], *, resamples: int = 10_000, seed: int = 0,
+def cliffs_delta(x: Values, y: Values, *, resamples: int = 10_000, seed: int = 0,
                  level: float = 0.95) -> Estimate:
     """Cliff's δ = (#(x > y) − #(x < y))/(nₓ·n_y) (Cliff 1993), with a percentile bootstrap interval that
     resamples each group on its own (a resample's δ is its multiplicities wₓᵀ·sign(xᵢ − yⱼ)·w_y/(nₓ·n_y))."""
@@ -377,7 +378,7 @@ def cliffs_delta(x: Sequence[float], y: Sequence[float], *, resamples: int = 10_
     return Estimate(value, low, high, n)
 
 
-def correlation(x: Sequence[float], y: Sequence[float], method: Literal["spearman", "pearson"]) -> Test:
+def correlation(x: Values, y: Values, method: Literal["spearman", "pearson"]) -> Test:
     """Spearman's ρ (scipy.stats.spearmanr) or Pearson's r (scipy.stats.pearsonr) of paired values with the
     two-sided p-value; needs 3 pairs or more and neither side constant."""
     a, b = _array(x), _array(y)
