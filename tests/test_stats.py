@@ -110,6 +110,7 @@ def test_percentile_bounds_next_to_an_unbounded_resample_are_none() -> None:
     assert stats._bounds(np.array([1.0, 2.0, 3.0, np.inf]), 0.5) == (1.75, None)
     assert stats._bounds(np.array([1.0, 2.0, 3.0, 4.0, np.inf]), 0.5) == (2.0, 4.0)       # 4·0.75 = 3 exactly
     assert stats._bounds(np.array([np.inf] * 4), 0.5) == (None, None)
+    assert stats._bounds(np.array([]), 0.5) == (None, None)                     # every resample left out
 
 
 def test_cost_of_pass_is_total_cost_over_passes_with_an_unbounded_upper_bound_when_resamples_pass_nothing() -> None:
@@ -424,6 +425,8 @@ def test_runs_needed_for_a_target_difference() -> None:
     assert stats.runs_needed(stats.detectable_difference(n).value or 0).value in (n, n + 1)   # the round trip
     missing(stats.runs_needed(0.6), "within 0..1")
     missing(stats.runs_needed(0.0), "difference 0.0")
+    with pytest.raises(ValueError, match="baseline pass rate 1.5"):
+        stats.detectable_difference(10, baseline=1.5)
 
 
 # ---- determinism and JSON ----

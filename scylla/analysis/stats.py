@@ -205,6 +205,8 @@ def _bounds(samples: Array, level: float) -> tuple[float | None, float | None]:
     """The percentile interval of bootstrap statistics (numpy's linear quantiles); a bound that falls on or
     next to an infinite (unbounded) resample is None."""
     qs = (_tail(level) / 2, 1 - _tail(level) / 2)
+    if len(samples) == 0:
+        return None, None
     if np.isfinite(samples).all():
         low, high = np.quantile(samples, qs)
         return float(low), float(high)
@@ -543,6 +545,8 @@ class Registry:
 
 def _room(baseline: float) -> tuple[float, float]:
     """arcsin √p and the room in Cohen's h toward the farther end (0 or 1) from p."""
+    if not 0 <= baseline <= 1:
+        raise ValueError(f"baseline pass rate {baseline} must be within 0..1")
     a = math.asin(math.sqrt(baseline))
     return a, max(2 * a, math.pi - 2 * a)
 
