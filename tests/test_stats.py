@@ -158,6 +158,16 @@ def test_a_cluster_bootstrap_of_unbalanced_subtests_weighs_runs() -> None:
     missing(stats.cluster_bootstrap([[], []]), "n = 0")
 
 
+def test_clustered_standard_error_of_the_mean() -> None:
+    # ȳ = 3.5; residual sums per subtest −4.5, +4.5: √(G/(G − 1)·(4.5² + 4.5²))/N = √81/6
+    assert stats.cluster_se([[1, 2, 3], [4, 5, 6]]).value == pytest.approx(1.5, rel=1e-12)
+    # unbalanced: residual sums −3, 1.5, 1.5: √(3/2·13.5)/6
+    e = stats.cluster_se([[1, 3], [2, 4, 6], [5]])
+    assert e.value == pytest.approx(0.75, rel=1e-12) and e.n == 6 and e.reason is None
+    missing(stats.cluster_se([[1, 2, 3]]), "1 cluster")
+    missing(stats.cluster_se([]), "0 cluster")
+
+
 def test_icc_and_design_effect_from_the_one_way_anova() -> None:
     # means 2, 5, grand 3.5: MSB = 3·(1.5² + 1.5²)/1 = 13.5, MSW = 4/4 = 1, m₀ = 3 → (13.5 − 1)/(13.5 + 2·1)
     assert stats.icc([[1, 2, 3], [4, 5, 6]]).value == pytest.approx(25 / 31, rel=1e-12)
@@ -403,6 +413,41 @@ def test_judge_pairs_are_each_pair_once_over_the_units_both_scored() -> None:
     orjson.dumps([p.to_json() for p in pairs])
 
 
+def test_weighted_kappa_on_grades_by_hand() -> None:
+    # ranks 5,4,3 against 5,3,3: Σ w·o = (0 + 1 + 0)/3; margins (⅓, ⅓, ⅓) on 3, 4, 5 and (⅔, ⅓) on 3, 5:
+    # Σ w·e = ⅓(⅓·4) + ⅓(⅔·1 + ⅓·1) + ⅓(⅔·4) = 5/3 → κ = 1 − (1/3)/(5/3) = 0.8
+    e = stats.weighted_kappa(["S", "A", "B", None], ["S", "B", "B", "C"])
+    assert e.value == pytest.approx(0.8, rel=1e-12) and e.n == 3
+    assert stats.weighted_kappa(["F", "S"], ["F", "S"]).value == pytest.approx(1.0)
+    missing(stats.weighted_kappa(["A", "A"], ["A", "A"]), "one and the same grade")
+    missing(stats.weighted_kappa(["A", None], [None, "B"]), "no unit graded by both")
+
+
+# ---- cost–quality frontier ----
+
+def test_pareto_set_keeps_what_nothing_dominates() -> None:
+    points = [(1.0, 0.5), (2.0, 0.9), (3.0, 0.8), (1.0, 0.5), (0.5, 0.1), (2.0, 0.85)]
+    # (3, 0.8) costs more and scores less than (2, 0.9); (2, 0.85) is no cheaper and worse; ties both stay
+    assert stats.pareto(points) == [0, 1, 3, 4]
+    assert stats.pareto([]) == []
+
+
+def test_frontier_probability_over_bootstrapped_tiers() -> None:
+    cheap = ([1.0, 1.1, 0.9], [0.5, 0.6, 0.4])            # always cheapest: always on the frontier
+    best = ([2.0, 2.0, 2.0], [0.9, 0.95, 0.99])           # always best: always on it
+    worse = ([3.0, 3.0], [0.8, 0.7])                      # dearer and worse than `best` in every resample
+    assert [e.value for e in stats.frontier_probability([cheap, best, worse], resamples=500)] == [1.0, 1.0, 0.0]
+    # two tiers at the same cost whose quality overlaps: each is on the frontier when not beaten
+    a, b = ([1.0, 1.0], [0.0, 1.0]), ([1.0, 1.0], [0.4, 0.6])
+    pa, pb = (e.value for e in stats.frontier_probability([a, b], resamples=4000, seed=3))
+    # a's resample mean is 0, ½, 1 (¼, ½, ¼); b's 0.4, 0.5, 0.6 (¼, ½, ¼): a loses when its mean is below b's
+    # (a = 0: ¼; a = ½ and b = 0.6: ½·¼) → P(a on it) = 1 − ¼ − ⅛ = 5/8, and symmetrically P(b) = 5/8
+    assert pa == pytest.approx(5 / 8, abs=0.03) and pb == pytest.approx(5 / 8, abs=0.03)
+    lone = stats.frontier_probability([([1.0], [0.5]), cheap], resamples=100)
+    assert lone[0].reason and "n = 1" in lone[0].reason
+    assert all(e.value is None for e in stats.frontier_probability([([], []), cheap]))
+
+
 # ---- prospective power ----
 
 def test_minimum_detectable_difference_between_pass_rates() -> None:
@@ -455,7 +500,8 @@ def edge_outputs() -> list[Estimate | Test]:
             stats.kruskal([[1.0], [2.0]]), stats.mann_whitney([1.0], [1.0]), stats.mann_whitney([1.0, 1.0], [1.0, 1.0]),
             stats.cliffs_delta([], []), stats.correlation([1.0, 1.0, 1.0], [1.0, 2.0, 3.0], "pearson"),
             stats.alpha([[1.0], [2.0]], "interval"), stats.alpha([[1.0, 1.0]], "nominal"),
-            stats.detectable_difference(0), stats.runs_needed(2.0)]
+            stats.detectable_difference(0), stats.runs_needed(2.0), stats.cluster_se([[1.0]]),
+            stats.weighted_kappa(["A"], ["A"]), *stats.frontier_probability([([], [])])]
 
 
 def test_every_edge_case_is_json_with_nulls_and_a_reason_never_nan() -> None:

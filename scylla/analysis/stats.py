@@ -17,6 +17,8 @@ import krippendorff
 import numpy as np
 import numpy.typing as npt
 from scipy import stats as sps
+from statsmodels.regression.linear_model import OLS
+from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint
@@ -293,6 +295,20 @@ def cluster_bootstrap(clusters: Sequence[Values], *, resamples: int = 10_000, se
     return Estimate(value, low, high, n)
 
 
+def cluster_se(clusters: Sequence[Values]) -> Estimate:
+    """The cluster-robust (Liang–Zeger 1986, CR1) standard error of the mean of all runs, clusters being the
+    subtests: √(G/(G − 1)·Σ_g (Σᵢ (y_gi − ȳ))²)/N (statsmodels OLS on a constant, cov_type "cluster"), to set
+    beside the i.i.d. SD/√N."""
+    groups = [_array(g) for g in clusters if len(g)]
+    n = sum(len(g) for g in groups)
+    if len(groups) < 2:
+        return _none(n, f"{len(groups)} cluster(s): a clustered standard error needs at least 2 subtests")
+    y = np.concatenate(groups)
+    labels = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    fit = OLS(y, np.ones((n, 1))).fit(cov_type="cluster", cov_kwds={"groups": labels})
+    return Estimate(float(fit.bse[0]), n=n)
+
+
 def icc(clusters: Sequence[Values]) -> Estimate:
     """The intraclass correlation ICC(1) from a one-way ANOVA (Shrout & Fleiss 1979; unbalanced sizes by
     m₀, Snedecor & Cochran): (MSB − MSW)/(MSB + (m₀ − 1)·MSW), MSB = Σ mᵢ(ȳᵢ − ȳ)²/(k − 1),
@@ -491,6 +507,63 @@ def judge_pairs(units: Sequence[Sequence[float | None]]) -> list[Pair]:
                     else _none(0, "no unit scored by both judges"))
             out.append(Pair((i, j), correlation(a, b, "spearman"), correlation(a, b, "pearson"), diff))
     return out
+
+
+def weighted_kappa(a: Sequence[str | None], b: Sequence[str | None]) -> Estimate:
+    """Cohen's weighted κ with quadratic weights (Fleiss–Cohen; statsmodels cohens_kappa) of two judges'
+    grades over the units both graded, on the scale F < D < C < B < A < S: κ = 1 − Σ w·o / Σ w·e with
+    w = (i − j)², o the observed and e the chance (product of the margins) proportions."""
+    if len(a) != len(b):
+        raise ValueError(f"weighted_kappa: {len(a)} grades against {len(b)}")
+    pairs = [(GRADE_RANK[x], GRADE_RANK[y]) for x, y in zip(a, b) if x is not None and y is not None]
+    if not pairs:
+        return _none(0, "no unit graded by both judges")
+    table = np.zeros((len(GRADE_RANK), len(GRADE_RANK)))
+    for i, j in pairs:
+        table[i, j] += 1
+    rows, cols = table.sum(axis=1) > 0, table.sum(axis=0) > 0
+    if rows.sum() == 1 and cols.sum() == 1:
+        return _none(len(pairs), "both judges gave one and the same grade: κ is undefined")
+    kappa = cohens_kappa(table, weights=np.arange(len(GRADE_RANK)), wt="quadratic", return_results=False)
+    return Estimate(float(kappa), n=len(pairs))
+
+
+# ---- cost–quality frontier ----------------------------------------------------------------------------
+
+def pareto(points: Sequence[tuple[float, float]]) -> list[int]:
+    """The indices of the Pareto set of (cost, quality) points: those no other point dominates (costs no
+    more and is no worse, and is cheaper or better)."""
+    c = _array([p[0] for p in points])
+    q = _array([p[1] for p in points])
+    return [i for i in range(len(points)) if not _dominated(c[None, :], q[None, :])[0, i]]
+
+
+def _dominated(c: Array, q: Array) -> npt.NDArray[np.bool_]:
+    """(rows, points): whether another point of the row dominates each point."""
+    ci, cj, qi, qj = c[:, :, None], c[:, None, :], q[:, :, None], q[:, None, :]
+    return np.asarray(((cj <= ci) & (qj >= qi) & ((cj < ci) | (qj > qi))).any(axis=2), dtype=np.bool_)
+
+
+def frontier_probability(groups: Sequence[tuple[Values, Values]], *, resamples: int = 10_000,
+                         seed: int = 0) -> list[Estimate]:
+    """Each group's (tier's) bootstrap probability of being on the Pareto set of (mean cost, mean quality):
+    per resample, each group's runs are drawn with replacement (cost and quality together) and the
+    share of resamples in which no other group dominates it is reported."""
+    sizes = [len(c) for c, _ in groups]
+    if any(len(c) != len(q) for c, q in groups):
+        raise ValueError(f"frontier_probability: costs and qualities differ in length ({sizes})")
+    if not groups or 0 in sizes:
+        return [_none(n, "no runs in this group" if n == 0 else "a group has no runs: no frontier") for n in sizes]
+    rng, on = _rng(seed), np.zeros(len(groups))
+    for start in range(0, resamples, CHUNK):
+        b = min(CHUNK, resamples - start)
+        cost, quality = np.empty((b, len(groups))), np.empty((b, len(groups)))
+        for k, (c, q) in enumerate(groups):
+            w = rng.multinomial(len(c), np.full(len(c), 1 / len(c)), size=b)
+            cost[:, k], quality[:, k] = w @ _array(c) / len(c), w @ _array(q) / len(c)
+        on += (~_dominated(cost, quality)).sum(axis=0)
+    return [Estimate(float(x / resamples), n=n, reason=None if n > 1 else "n = 1: this group's point never varies")
+            for x, n in zip(on, sizes)]
 
 
 # ---- multiple testing ---------------------------------------------------------------------------------
