@@ -269,6 +269,50 @@ def test_correlations_on_worked_pairs() -> None:
     missing(stats.correlation([1, 2, 3], [0.5, 0.5, 0.5], "spearman"), "constant")
 
 
+# ---- paired comparisons ----
+
+def test_wilcoxon_signed_rank_exact_and_its_edge_cases() -> None:
+    # 5 positive differences: rank sums 15 and 0, the most extreme of 2⁵ sign patterns: p = 2/32
+    assert stats.wilcoxon([1, 2, 3, 4, 5], [0, 0, 0, 0, 0]) == Test(0.0, 0.0625, 5)
+    # differences +1, −2, +3, +4 (the zero dropped): W− = 2; of the 2⁴ sign patterns, 3 have a rank sum ≤ 2
+    # ({}, {1}, {2}) → p = 2·3/16
+    assert stats.wilcoxon([1, 0, 3, 4, 7], [0, 2, 0, 0, 7]) == Test(2.0, 6 / 16, 5)
+    missing(stats.wilcoxon([1, 1, 1], [1, 1, 2]), "1 pair(s) differ")
+    missing(stats.wilcoxon([], []), "0 pair(s)")
+
+
+def test_mcnemar_exact_on_discordant_pairs() -> None:
+    x = [True] * 5 + [True, False, True]
+    y = [False] * 5 + [True, False, True]
+    # 5 pairs pass only in x, none only in y: p = 2·P(Bin(5, ½) ≤ 0) = 2/32
+    assert stats.mcnemar(x, y) == Test(0.0, 0.0625, 8)
+    # b = 1, c = 3: p = 2·(1 + 4)/16
+    assert stats.mcnemar([True, False, False, False], [False, True, True, True]).p == pytest.approx(10 / 16)
+    missing(stats.mcnemar([True, False], [True, False]), "no pair disagrees")
+
+
+def test_paired_difference_is_the_bootstrap_of_the_differences() -> None:
+    e = stats.paired_difference([1.0, 2.0, 3.0], [0.0, 0.0, 0.0], resamples=1000, seed=4)
+    assert e == stats.bootstrap_ci([1.0, 2.0, 3.0], mean_of, resamples=1000, seed=4) and e.value == 2.0
+    with pytest.raises(ValueError, match="3 values against 2"):
+        stats.paired_difference([1, 2, 3], [1, 2])
+
+
+def test_friedman_and_kendalls_w_over_tasks() -> None:
+    # 3 tasks ranking 3 tiers identically: R = 3, 6, 9; χ² = 12/(3·3·4)·126 − 3·3·4 = 6, p = e^(−3); W = 6/(3·2)
+    test, w = stats.friedman([[0.1, 0.2, 0.3], [0.4, 0.5, 0.9], [0.0, 0.6, 0.7]])
+    assert test.statistic == pytest.approx(6.0) and test.p == pytest.approx(math.exp(-3)) and w.value == pytest.approx(1.0)
+    # opposite rankings in 2 tasks: R = 4, 4, 4 → χ² = 0, W = 0, p = 1 (a computed p, from 2 blocks)
+    test, w = stats.friedman([[1, 2, 3], [3, 2, 1]])
+    assert test.statistic == pytest.approx(0.0) and test.p == pytest.approx(1.0) and w.value == pytest.approx(0.0)
+    for blocks, why in (([[1, 2], [2, 1]], "3 treatments"), ([[1, 2, 3]], "2 blocks"), ([[1, 1, 1], [2, 2, 2]], "all equal")):
+        t, k = stats.friedman(blocks)
+        missing(t, why)
+        missing(k, why)
+    with pytest.raises(ValueError, match="every block needs a value"):
+        stats.friedman([[1, 2, 3], [1, 2]])
+
+
 # ---- multiple testing ----
 
 def p_adjusted(registry: Registry, family: str) -> list[float | None]:
@@ -413,6 +457,17 @@ def test_judge_pairs_are_each_pair_once_over_the_units_both_scored() -> None:
     orjson.dumps([p.to_json() for p in pairs])
 
 
+def test_leniency_is_each_judges_gap_to_the_others() -> None:
+    units: list[list[float | None]] = [[0.9, 0.7, 0.8], [0.6, 0.5, 0.4], [0.3, None, None], [None, 0.2, 0.6]]
+    first, second, third = stats.leniency(units, resamples=500)
+    # judge 0: 0.9 − 0.75, 0.6 − 0.45 (unit 3 has no other judge, unit 4 not judge 0's)
+    assert first.value == pytest.approx(0.15) and first.n == 2
+    # judge 1: 0.7 − 0.85, 0.5 − 0.5, 0.2 − 0.6 → mean −0.55/3; judge 2: −0.0, −0.15, +0.4
+    assert second.value == pytest.approx((-0.15 + 0.0 - 0.4) / 3) and third.value == pytest.approx((0.0 - 0.15 + 0.4) / 3)
+    assert None not in (second.ci_low, second.ci_high) and second.ci_low <= second.value <= second.ci_high  # type: ignore[operator]
+    missing(stats.leniency([[0.9], [0.5]])[0], "no unit scored by this judge and another")      # one judge
+
+
 def test_weighted_kappa_on_grades_by_hand() -> None:
     # ranks 5,4,3 against 5,3,3: Σ w·o = (0 + 1 + 0)/3; margins (⅓, ⅓, ⅓) on 3, 4, 5 and (⅔, ⅓) on 3, 5:
     # Σ w·e = ⅓(⅓·4) + ⅓(⅔·1 + ⅓·1) + ⅓(⅔·4) = 5/3 → κ = 1 − (1/3)/(5/3) = 0.8
@@ -501,7 +556,8 @@ def edge_outputs() -> list[Estimate | Test]:
             stats.cliffs_delta([], []), stats.correlation([1.0, 1.0, 1.0], [1.0, 2.0, 3.0], "pearson"),
             stats.alpha([[1.0], [2.0]], "interval"), stats.alpha([[1.0, 1.0]], "nominal"),
             stats.detectable_difference(0), stats.runs_needed(2.0), stats.cluster_se([[1.0]]),
-            stats.weighted_kappa(["A"], ["A"]), *stats.frontier_probability([([], [])])]
+            stats.weighted_kappa(["A"], ["A"]), *stats.frontier_probability([([], [])]), stats.wilcoxon([1.0], [2.0]),
+            stats.mcnemar([True], [True]), *stats.friedman([[1.0, 1.0, 1.0]]), *stats.leniency([[1.0]])]
 
 
 def test_every_edge_case_is_json_with_nulls_and_a_reason_never_nan() -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as sps
 from statsmodels.regression.linear_model import OLS
+from statsmodels.stats.contingency_tables import mcnemar as _mcnemar
 from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
@@ -410,6 +411,65 @@ def correlation(x: Values, y: Values, method: Literal["spearman", "pearson"]) ->
     return Test(r, p, len(a))
 
 
+# ---- paired comparisons (two experiments sharing cells; tiers over tasks) -----------------------------
+
+def wilcoxon(x: Values, y: Values) -> Test:
+    """The two-sided Wilcoxon signed-rank test of paired values (scipy.stats.wilcoxon: zero differences
+    dropped, exact without ties for small n, else the normal approximation). The statistic is the smaller
+    of the positive and negative rank sums."""
+    a, b = _array(x), _array(y)
+    if len(a) != len(b):
+        raise ValueError(f"wilcoxon: {len(a)} values against {len(b)}: the test needs pairs")
+    nonzero = int((a != b).sum())
+    if nonzero < 2:
+        return _untested(len(a), f"{nonzero} pair(s) differ: the signed-rank test needs at least 2")
+    w, p = sps.wilcoxon(a, b, alternative="two-sided")
+    return Test(w, p, len(a))
+
+
+def mcnemar(x: Sequence[bool], y: Sequence[bool]) -> Test:
+    """McNemar's exact test of paired pass/fail verdicts (statsmodels mcnemar, exact): with b pairs passing
+    only in x and c only in y, p = min(1, 2·P(Binomial(b + c, ½) ≤ min(b, c))); the statistic is min(b, c)."""
+    a, b = np.asarray(x, dtype=bool), np.asarray(y, dtype=bool)
+    if len(a) != len(b):
+        raise ValueError(f"mcnemar: {len(a)} verdicts against {len(b)}: the test needs pairs")
+    only_x, only_y = int((a & ~b).sum()), int((~a & b).sum())
+    if only_x + only_y == 0:
+        return _untested(len(a), "no pair disagrees: nothing to test")
+    table = [[int((a & b).sum()), only_x], [only_y, int((~a & ~b).sum())]]
+    result = _mcnemar(table, exact=True)
+    return Test(result.statistic, result.pvalue, len(a))
+
+
+def paired_difference(x: Values, y: Values, *, resamples: int = 10_000, seed: int = 0,
+                      level: float = 0.95) -> Estimate:
+    """The mean paired difference mean(x − y) with a percentile bootstrap interval over the pairs."""
+    a, b = _array(x), _array(y)
+    if len(a) != len(b):
+        raise ValueError(f"paired_difference: {len(a)} values against {len(b)}")
+    return bootstrap_ci(a - b, lambda d: d.mean(axis=1), resamples=resamples, seed=seed, level=level)
+
+
+def friedman(blocks: Sequence[Values]) -> tuple[Test, Estimate]:
+    """The Friedman test of k treatments (tiers) over n blocks (tasks; a blocks × treatments matrix,
+    scipy.stats.friedmanchisquare: χ²_F = 12/(n·k(k + 1))·Σ Rⱼ² − 3n(k + 1), tie-corrected, χ² with k − 1
+    df) and Kendall's W = χ²_F/(n(k − 1)), the agreement of the blocks' rankings (0 none, 1 complete)."""
+    rows = [_array(b) for b in blocks]
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError(f"friedman: blocks of {sorted({len(r) for r in rows})} values: every block needs a value "
+                         "for every treatment")
+    n, k = len(rows), len(rows[0]) if rows else 0
+    size = n * k
+    if n < 2 or k < 3:
+        why = f"{n} block(s) × {k} treatment(s): the Friedman test needs at least 2 blocks and 3 treatments"
+        return _untested(size, why), _none(size, why)
+    if all(_all_equal(row) for row in rows):
+        why = "every block ranks its treatments all equal: no ranking to test"
+        return _untested(size, why), _none(size, why)
+    chi2, p = sps.friedmanchisquare(*np.array(rows).T)
+    return Test(chi2, p, size), Estimate(float(chi2) / (n * (k - 1)), n=size)
+
+
 # ---- judge agreement ----------------------------------------------------------------------------------
 
 def grade_ranks(rows: Sequence[Sequence[str | None]]) -> list[list[float | None]]:
@@ -506,6 +566,25 @@ def judge_pairs(units: Sequence[Sequence[float | None]]) -> list[Pair]:
             diff = (Estimate(float(np.abs(a - b).mean()), n=len(a)) if len(a)
                     else _none(0, "no unit scored by both judges"))
             out.append(Pair((i, j), correlation(a, b, "spearman"), correlation(a, b, "pearson"), diff))
+    return out
+
+
+def leniency(units: Sequence[Sequence[float | None]], *, resamples: int = 10_000, seed: int = 0,
+             level: float = 0.95) -> list[Estimate]:
+    """Each judge's leniency: the mean over units of its score minus the mean of the other judges' scores on
+    that unit (units it and at least one other judge scored), with a percentile bootstrap interval over
+    those units. Positive: more lenient than the rest of the panel."""
+    data = _matrix(units)
+    judges = data.shape[1] if len(data) else 0
+    out = []
+    for j in range(judges):
+        others = np.delete(data, j, axis=1)
+        seen = ~np.isnan(data[:, j]) & (~np.isnan(others)).any(axis=1)
+        if judges < 2 or not seen.any():
+            out.append(_none(int(seen.sum()), "no unit scored by this judge and another"))
+            continue
+        gaps = data[seen, j] - np.nanmean(others[seen], axis=1)
+        out.append(bootstrap_ci(gaps, lambda g: g.mean(axis=1), resamples=resamples, seed=seed, level=level))
     return out
 
 
