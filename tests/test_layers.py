@@ -18,12 +18,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scylla"
 # lowest first; a module's name is its path under scylla/ (agents.claude_code), a package's `.*` its modules
 LAYERS = {
     "util": ["errors", "context", "durable", "records", "reaper", "process", "secrets", "tree", "doit_plugins", "throttle",
-             "results", "reports"],
+             "results", "reports", "analysis"],
     "registry": ["adapters", "prices"],
     "spec": ["spec"],
     "kinds": ["kinds"],
     "adapters": ["agents.*", "judges.*", "pipeline", "workspace", "resources"],
-    "work": ["budget", "preflight", "actions"],
+    "work": ["budget", "preflight", "actions", "analysis.frames"],
     "graph": ["graph"],
     "planning": ["plan", "forecast", "runplan"],
     "faces": ["status", "progress", "loader", "dodo", "cli", "__main__", "adopt"],
