@@ -70,15 +70,17 @@ def _frame_tasks(exp: Experiment):
         sp = SubtestPaths(s.tier, s.id)
         yield kinds.cheap_task("analysis", f"frames/{sp.dir}", frames.build_subtest, (exp, sp),
                                frames.subtest_inputs(exp, sp), frames.paths(frames.part_dir(sp.dir)),
-                               where=_where(tier=s.tier, subtest=sp.dir), uptodate=spec)
+                               where=_where(tier=s.tier, subtest=sp.dir), uptodate=spec,
+                               meta=kinds.timed(frames.paths(frames.part_dir(sp.dir))[0]))
     for t in exp.tiers:
         parts = [frames.part_dir(f"{t}/{s.id}") for s in exp.subtests[t]]
         yield kinds.cheap_task("analysis", f"frames/{t}", frames.concatenate, (parts, frames.part_dir(t)),
                                [p for d in parts for p in frames.paths(d)], frames.paths(frames.part_dir(t)),
-                               where=_where(tier=t))
+                               where=_where(tier=t), meta=kinds.timed(frames.paths(frames.part_dir(t))[0]))
     parts = [frames.part_dir(t) for t in exp.tiers]
     yield kinds.cheap_task("analysis", "frames", frames.concatenate, (parts, frames.DATA_DIR),
                            [p for d in parts for p in frames.paths(d)], frames.paths(frames.DATA_DIR),
+                           meta=kinds.timed(frames.paths(frames.DATA_DIR)[0]),
                            doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
 
 

@@ -34,7 +34,7 @@ RUN_COLUMNS = KEY + (
     "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "tokens_input", "tokens_output",
     "total_tokens", "agent_duration_seconds", "judge_duration_seconds", "duration_seconds", "exit_code",
     "agent_outcome", "api_calls", "num_turns", "empty_diff", "judges", "valid_judges", "pass_votes",
-    "split_decision", "pipeline_score", "pipeline_passed", "outcome")
+    "split_decision", "pipeline_score", "pipeline_passed", "outcome", "started_at", "ended_at", "measured_at")
 JUDGE_COLUMNS = KEY + ("slot", "adapter", "model", "score", "grade", "passed", "is_valid", "impl_rate", "cost_usd",
                        "duration_seconds")
 CRITERION_COLUMNS = KEY + ("slot", "criterion", "is_valid", "score", "achieved", "max_points", "weight")
@@ -163,6 +163,8 @@ def run_row(key: dict, run: records.NormalizedRun, agent: Mapping[str, Any], emp
         "pipeline_score": pipeline.get("score") if pipeline else None,
         "pipeline_passed": pipeline.get("passed") if pipeline else None,
         "outcome": outcome(run, empty_diff),
+        # (measured_at, the newest measurement, to the microsecond: a fresh one always changes the frames above)
+        "started_at": run["started_at"], "ended_at": run["ended_at"], "measured_at": run.get("measured_at"),
     }
 
 
