@@ -4,6 +4,7 @@ classes, split decisions, rubric weights, the CSV cells; and the concatenation's
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import pytest
 
@@ -50,11 +51,11 @@ def test_outcome_classes_the_first_that_applies(run, empty, expected):
     assert frames.outcome(run, empty) == expected
 
 
-def _run(**over) -> dict:
-    base = {"run_number": 1, "exit_code": 0, "judge_score": 0.5, "judge_passed": True, "judge_grade": "C",
+def _run(**over) -> Any:
+    base: dict[str, Any] = {"run_number": 1, "exit_code": 0, "judge_score": 0.5, "judge_passed": True, "judge_grade": "C",
             "judge_valid": True, "cost_usd": 0.25, "judge_cost_usd": 0.125, "duration_seconds": 3.0,
             "token_stats": {"input_tokens": 1, "output_tokens": 2, "cache_creation_tokens": 3, "cache_read_tokens": 4}}
-    return dict(results.normalized_run({**base, **over}))
+    return results.normalized_run(cast(Any, {**base, **over}))
 
 
 def test_run_row_votes_split_decisions_pipeline_verdict_and_total_cost():
