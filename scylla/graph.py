@@ -68,20 +68,20 @@ def _frame_tasks(exp: Experiment):
     spec = [config_changed(frames.identity(exp))]       # (the key columns come from the spec)
     for s in exp.all_subtests():
         sp = SubtestPaths(s.tier, s.id)
-        yield kinds.cheap_task("analysis", f"frames/{sp.dir}", frames.build_subtest, (exp, sp),
-                               frames.subtest_inputs(exp, sp), frames.paths(frames.part_dir(sp.dir)),
-                               where=_where(tier=s.tier, subtest=sp.dir), uptodate=spec,
-                               meta=kinds.timed(frames.paths(frames.part_dir(sp.dir))[0]))
+        yield _frames_task(f"frames/{sp.dir}", frames.build_subtest, (exp, sp), frames.subtest_inputs(exp, sp),
+                           frames.part_dir(sp.dir), where=_where(tier=s.tier, subtest=sp.dir), uptodate=spec)
     for t in exp.tiers:
         parts = [frames.part_dir(f"{t}/{s.id}") for s in exp.subtests[t]]
-        yield kinds.cheap_task("analysis", f"frames/{t}", frames.concatenate, (parts, frames.part_dir(t)),
-                               [p for d in parts for p in frames.paths(d)], frames.paths(frames.part_dir(t)),
-                               where=_where(tier=t), meta=kinds.timed(frames.paths(frames.part_dir(t))[0]))
+        yield _frames_task(f"frames/{t}", frames.concatenate, (parts, frames.part_dir(t)),
+                           [p for d in parts for p in frames.paths(d)], frames.part_dir(t), where=_where(tier=t))
     parts = [frames.part_dir(t) for t in exp.tiers]
-    yield kinds.cheap_task("analysis", "frames", frames.concatenate, (parts, frames.DATA_DIR),
-                           [p for d in parts for p in frames.paths(d)], frames.paths(frames.DATA_DIR),
-                           meta=kinds.timed(frames.paths(frames.DATA_DIR)[0]),
-                           doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
+    yield _frames_task("frames", frames.concatenate, (parts, frames.DATA_DIR), [p for d in parts for p in frames.paths(d)],
+                       frames.DATA_DIR, doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
+
+
+def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str, **extra) -> dict:
+    return kinds.cheap_task("analysis", name, action, args, inputs, frames.paths(out_dir),
+                            meta=kinds.timed(frames.runs_csv(out_dir)), **extra)
 
 
 def _subtest_config(exp: Experiment, s) -> dict:

@@ -58,6 +58,11 @@ def paths(directory: str) -> list[str]:
     return [f"{directory}/{name}.csv" for name in FRAMES]
 
 
+def runs_csv(directory: str) -> str:
+    """The runs frame in `directory`: it records each run's newest measurement (a fresh one changes it)."""
+    return f"{directory}/runs.csv"
+
+
 def part_dir(scope: str) -> str:
     """A subtest's ("T0/00") or a tier's ("T0") partial frames."""
     return f"{PARTS_DIR}/{scope}"
