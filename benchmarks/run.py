@@ -50,7 +50,7 @@ from common import REPO, checkout, doit, machine, stat_walk
 MAKE_TREE = REPO / "benchmarks" / "make_tree.py"
 BARE_GRAPH = REPO / "benchmarks" / "bare_graph.py"
 BUDGET_SIZE = (1130, 3)                        # the budgets are for 1,130 runs x 3 judges
-REGENERATED = {"run", "subtest", "tier", "experiment"}   # what may run once run_result.json files are gone
+REGENERATED = {"run", "subtest", "tier", "experiment", "analysis"}   # what may run once run_result.json files are gone
 P5_RUNS, P5_AGENT_DELAY = 16, 1
 
 

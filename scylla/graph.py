@@ -11,6 +11,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
+from .analysis import frames
 from .kinds import _where
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
@@ -58,6 +59,29 @@ def tasks(exp: Experiment, rejudge: str | None = None):
     yield kinds.cheap_task("experiment", None, actions.experiment, (exp,),
                            [TierPaths(t).result for t in exp.tiers] + [tree.EXPERIMENT_JSON], list(tree.EXPERIMENT_OUTPUTS),
                            doc="experiment result, tier comparison and reports", meta=kinds.timed(tree.EXPERIMENT_RESULT))
+    yield from _frame_tasks(exp)
+
+
+def _frame_tasks(exp: Experiment):
+    """The analysis frames, per subtest -> per tier -> experiment: no task's fan-in grows with the number
+    of subtests times runs (doit links implicit dependencies in time quadratic in a task's fan-in)."""
+    spec = [config_changed(frames.identity(exp))]       # (the key columns come from the spec)
+    for s in exp.all_subtests():
+        sp = SubtestPaths(s.tier, s.id)
+        yield _frames_task(f"frames/{sp.dir}", frames.build_subtest, (exp, sp), frames.subtest_inputs(exp, sp),
+                           frames.part_dir(sp.dir), where=_where(tier=s.tier, subtest=sp.dir), uptodate=spec)
+    for t in exp.tiers:
+        parts = [frames.part_dir(f"{t}/{s.id}") for s in exp.subtests[t]]
+        yield _frames_task(f"frames/{t}", frames.concatenate, (parts, frames.part_dir(t)),
+                           [p for d in parts for p in frames.paths(d)], frames.part_dir(t), where=_where(tier=t))
+    parts = [frames.part_dir(t) for t in exp.tiers]
+    yield _frames_task("frames", frames.concatenate, (parts, frames.DATA_DIR), [p for d in parts for p in frames.paths(d)],
+                       frames.DATA_DIR, doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
+
+
+def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str, **extra) -> dict:
+    return kinds.cheap_task("analysis", name, action, args, inputs, frames.paths(out_dir),
+                            meta=kinds.timed(frames.runs_csv(out_dir)), **extra)
 
 
 def _subtest_config(exp: Experiment, s) -> dict:

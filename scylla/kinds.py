@@ -27,7 +27,7 @@ PAID_KINDS = ("agent", "judge")
 HEAVY_KINDS = ("agent", "pipeline", "judge")
 # every kind, in the order doit meets them (status's table rows, progress's totals)
 KIND_ORDER = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt",
-              "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment")
+              "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment", "analysis")
 
 
 class TaskId(NamedTuple):
@@ -75,6 +75,7 @@ KIND_DOCS = {
     "run": "run_result.json and the run report",
     "subtest": "aggregate a subtest's runs",
     "tier": "aggregate a tier; pick its best subtest",
+    "analysis": "the analysis: data frames (analysis/data/), built per subtest, then per tier, then for the experiment",
 }
 
 

@@ -18,7 +18,7 @@ from conftest import REPO, DoitRun
 
 pytestmark = pytest.mark.e2e
 
-TASKS = 117          # examples/hello: 5 subtests x 2 runs, two judge slots, and the aggregates
+TASKS = 126          # examples/hello: 5 subtests x 2 runs, two judge slots, the aggregates and 9 analysis frames
 
 
 def _outside(cwd: Path) -> Path:

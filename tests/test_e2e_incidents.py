@@ -112,8 +112,8 @@ def test_f_adding_a_judge_slot_runs_only_its_tasks_and_aggregates(hello):
     judges = [t for t in run.executed if t.startswith("judge:")]
     assert len(judges) == 10 and all(t.endswith("/judge_03") for t in judges)
     assert _paid(run.executed) == judges
-    assert all(t.split(":")[0] in ("judge", "judgment", "consensus", "run", "subtest", "tier", "experiment", "setup")
-               for t in run.executed), run.executed
+    assert all(t.split(":")[0] in ("judge", "judgment", "consensus", "run", "subtest", "tier", "experiment", "setup",
+                                   "analysis") for t in run.executed), run.executed
     assert sorted(t for t in run.executed if t.startswith("judgment:")) == sorted(f"judgment:{t[6:]}" for t in judges)
     assert hello.calls("agent") == [] and sorted(c.split()[1] for c in hello.calls("judge")) == ["3"] * 10
     assert len(hello.json("T0/00/run_01/run_result.json")["judges"]) == 3
@@ -132,7 +132,7 @@ def test_f_changing_one_slot_model_rejudges_that_slot_only(hello):
 def test_g_raising_runs_adds_only_the_new_runs(hello):
     hello.edit_spec(lambda s: s.__setitem__("runs", 3))
     run = hello.doit()
-    per_run = [t for t in run.executed if t.split(":")[0] not in ("subtest", "tier", "experiment", "setup")]
+    per_run = [t for t in run.executed if t.split(":")[0] not in ("subtest", "tier", "experiment", "setup", "analysis")]
     assert per_run and all("/run_03" in t for t in per_run), per_run
     assert sorted(hello.calls("agent")) == sorted(f"{s}/run_03" for s in
                                                   ("T0/00", "T0/01", "T1/01", "T1/02", "T5/01"))

@@ -102,7 +102,7 @@ def test_a_new_judge_slot(hello):
     bests = {t: (hello.root / f"{t}/best_subtest.json").read_bytes() for t in ("T0", "T1")}
     # the new judge's durations enter every result above its runs: those aggregates certainly run
     assert {_kind(n) for n in st["to_run"]} == \
-        {"setup", "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment"}
+        {"setup", "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment", "analysis"}
     run = hello.doit()
     # whether a tier's best subtest changes, and with it the agents of the tiers that inherit it, depends
     # on the new judge's scores: those "may run"; here the new verdicts kept every tier's best subtest
