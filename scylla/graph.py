@@ -11,7 +11,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
-from .analysis import frames
+from .analysis import frames, report
 from .kinds import _where
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
@@ -60,6 +60,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
                            [TierPaths(t).result for t in exp.tiers] + [tree.EXPERIMENT_JSON], list(tree.EXPERIMENT_OUTPUTS),
                            doc="experiment result, tier comparison and reports", meta=kinds.timed(tree.EXPERIMENT_RESULT))
     yield from _frame_tasks(exp)
+    yield from _report_tasks(exp)
 
 
 def _frame_tasks(exp: Experiment):
@@ -82,6 +83,20 @@ def _frame_tasks(exp: Experiment):
 def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str, **extra) -> dict:
     return kinds.cheap_task("analysis", name, action, args, inputs, frames.paths(out_dir),
                             meta=kinds.timed(frames.runs_csv(out_dir)), **extra)
+
+
+def _report_tasks(exp: Experiment):
+    """The HTML report (analysis/report/): each subtest's pages from its own runs' files, the index from the
+    statistics and the experiment's frames, so no task's fan-in grows with the number of runs."""
+    for s in exp.all_subtests():
+        sp = SubtestPaths(s.tier, s.id)
+        yield kinds.cheap_task("analysis", f"report/{sp.dir}", report.build_subtest, (exp, sp),
+                               report.subtest_inputs(exp, sp), report.subtest_targets(exp, sp),
+                               where=_where(tier=s.tier, subtest=sp.dir),
+                               uptodate=[config_changed(report.subtest_identity(exp, s))])
+    yield kinds.cheap_task("analysis", "report", report.build_index, (exp,), report.index_inputs(exp), [report.INDEX],
+                           uptodate=[config_changed(report.index_identity(exp))],
+                           doc="the HTML report: analysis/report/index.html, with a page per subtest and run")
 
 
 def _subtest_config(exp: Experiment, s) -> dict:

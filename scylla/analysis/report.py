@@ -1,0 +1,536 @@
+"""The drill-down HTML report (analysis/report/): `index.html`, self-contained (styles, scripts, the
+Vega-Embed bundle and every chart's data inline, so it opens from file:// with no network), then per
+subtest a page of its runs (`T0/00/index.html`) and a page per run (`T0/00/run_01.html`) with each
+judge's verdict, reasoning and criteria, the pipeline steps, and relative links to the run's raw files.
+
+Two kinds of task build it (graph.py): `analysis:report` (the index, from the analysis' statistics and
+experiment frames: a fixed number of files) and `analysis:report/T0/00` per subtest (from that subtest's
+runs only), so no task's fan-in grows with the number of runs. Pages are deterministic: the same inputs
+give the same bytes (no timestamps, sorted keys).
+
+Every key the report reads from summary.json and statistical_results.json is read in `Analysis` below
+(docs/numbers.md, "Statistics"): a renamed key is one line there. Templates: scylla/analysis/templates/.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import posixpath
+import re
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .. import durable, records, tree
+from ..spec import Experiment, Subtest, load_yaml
+from ..tree import RunPaths, SubtestPaths
+from . import frames
+
+REPORT_DIR = "analysis/report"
+INDEX = f"{REPORT_DIR}/index.html"
+SUMMARY = "analysis/summary.json"
+STATISTICS = "analysis/statistical_results.json"
+FIGURES_DIR = "analysis/figures"
+TEMPLATES = Path(__file__).parent / "templates"
+CRITERIA_CSV = f"{frames.DATA_DIR}/criteria.csv"
+LIST_LIMIT = 50                 # runs listed under one data-quality flag (the count is always whole)
+# a run's raw files the run page links to: (label, path under the run's directory). Linked by the tree's
+# layout, not by whether they exist: a page depends on its file_dep only (plan.py dry-runs it on copies of those)
+RUN_FILES = (("agent prompt", "agent/prompt.md"), ("transcript (stdout)", "agent/stdout.log"),
+             ("stderr", "agent/stderr.log"), ("final output", "agent/output.txt"), ("patch", "agent/patch.diff"),
+             ("command log", "agent/command_log.json"), ("judge prompt", "judge_prompt.md"))
+
+
+# ---------------------------------------------------------------- where it is and what it reads
+
+def figure_specs(exp: Experiment) -> list[str]:
+    """Hook for the `analysis:figures/*` tasks: the `.vl.json` specs (with their data inline) that the
+    index embeds after its own charts, known at graph time (each becomes a file_dep). None yet."""
+    del exp
+    return []
+
+
+def index_inputs(exp: Experiment) -> list[str]:
+    """Exactly the files the index reads (a fixed number, whatever the number of runs)."""
+    return [SUMMARY, STATISTICS, tree.EXPERIMENT_JSON, tree.RUBRIC, frames.runs_csv(frames.DATA_DIR), CRITERIA_CSV,
+            *figure_specs(exp)]
+
+
+def subtest_dir(sp: SubtestPaths) -> str:
+    return f"{REPORT_DIR}/{sp.dir}"
+
+
+def run_page(run: RunPaths) -> str:
+    return f"{subtest_dir(run.subtest_paths)}/{tree.run_name(run.number)}.html"
+
+
+def subtest_targets(exp: Experiment, sp: SubtestPaths) -> list[str]:
+    return [f"{subtest_dir(sp)}/index.html"] + [run_page(sp.run(n)) for n in range(1, exp.runs + 1)]
+
+
+def subtest_inputs(exp: Experiment, sp: SubtestPaths) -> list[str]:
+    """Exactly the files a subtest's pages are built from: its summary and its runs'."""
+    inputs = [sp.result]
+    for n in range(1, exp.runs + 1):
+        run = sp.run(n)
+        inputs += [run.run_result, run.agent_result, run.agent("patch.diff"), run.pipeline]
+        inputs += [run.judge(j.number, f) for j in exp.judges for f in ("judgment.json", "timing.json")]
+    return inputs
+
+
+@cache
+def templates_digest() -> str:
+    """The templates' digest (an uptodate config of the report's tasks: new templates re-render)."""
+    h = hashlib.sha256()
+    for path in sorted(TEMPLATES.glob("*")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def subtest_identity(exp: Experiment, s: Subtest) -> dict:
+    """What a subtest's pages take from the spec rather than from the files."""
+    return {**frames.identity(exp), "subtest": [s.name, s.description], "templates": templates_digest()}
+
+
+def index_identity(exp: Experiment) -> dict:
+    return {**frames.identity(exp), "templates": templates_digest()}
+
+
+# ---------------------------------------------------------------- the statistics, read in one place
+
+def estimate(x: Any) -> dict:
+    """An Estimate as the templates read it (every key there; a missing one is unknown)."""
+    x = x if isinstance(x, Mapping) else {}
+    return {"value": _number(x.get("value")), "ci_low": _number(x.get("ci_low")), "ci_high": _number(x.get("ci_high")),
+            "n": x.get("n"), "reason": x.get("reason")}
+
+
+def hypothesis_test(x: Any) -> dict:
+    """A Test (with its registry entry's adjusted p-value when it has one)."""
+    x = x if isinstance(x, Mapping) else {}
+    return {"statistic": _number(x.get("statistic")), "p": _number(x.get("p_value", x.get("p"))),
+            "p_adjusted": _number(x.get("p_adjusted")), "reject": x.get("reject"), "family": x.get("family"),
+            "n": x.get("n"), "reason": x.get("reason")}
+
+
+def _number(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def _value(x: Any) -> float | None:
+    return estimate(x)["value"]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """summary.json and statistical_results.json (their contract: docs/numbers.md, "Statistics")."""
+    summary: Mapping[str, Any]
+    results: Mapping[str, Any]
+
+    @property
+    def tiers(self) -> list[str]:
+        return list(self.summary.get("tier_order") or self.summary.get("tiers") or [])
+
+    @property
+    def settings(self) -> dict:
+        return dict(self.summary.get("settings") or self.results.get("settings") or {})
+
+    def cell(self, scope: str) -> dict:
+        """"overall", a tier ("T0") or a subtest ("T0/00"): its numbers, every Estimate normalised."""
+        if scope == "overall":
+            raw = self.summary.get("overall")
+        else:
+            raw = (self.summary.get("subtests" if "/" in scope else "tiers") or {}).get(scope)
+        raw = raw if isinstance(raw, Mapping) else {}
+        tokens, durations = raw.get("tokens") or {}, raw.get("durations") or {}
+        return {
+            "scope": scope, "runs": raw.get("runs"), "subtests": raw.get("subtests"), "passed": raw.get("passed"),
+            **{k: estimate(raw.get(k)) for k in (
+                "pass_rate", "pass_rate_clustered", "mean_score", "mean_score_clustered", "cluster_se", "icc",
+                "design_effect", "median_score", "sd_score", "impl_rate", "consistency", "mean_cost_usd",
+                "cost_of_pass", "cost_of_pass_total")},
+            "total_cost_usd": _number(raw.get("total_cost_usd")),
+            "total_judge_cost_usd": _number(raw.get("total_judge_cost_usd")),
+            "tokens": {k: tokens.get(k) for k in ("input_tokens", "output_tokens", "cache_creation_tokens",
+                                                   "cache_read_tokens", "total_tokens")},
+            "agent_seconds": estimate(durations.get("agent_seconds")),
+            "judge_seconds": estimate(durations.get("judge_seconds")),
+            "total_seconds": _number(durations.get("total_seconds")),
+            "pass_at_k": {k: estimate(v) for k, v in sorted((raw.get("pass_at_k") or {}).items(), key=_k)},
+            "pass_hat_k": {k: estimate(v) for k, v in sorted((raw.get("pass_hat_k") or {}).items(), key=_k)},
+            "grades": dict(raw.get("grades") or {}), "outcomes": dict(raw.get("outcomes") or {}),
+        }
+
+    def subtest_scopes(self) -> list[str]:
+        return list(self.summary.get("subtests") or {})
+
+    @property
+    def frontier(self) -> dict:
+        f = self.summary.get("frontier") or {}
+        return {"tier": f.get("tier"), "reason": f.get("reason"), "cost_of_pass": estimate(f.get("cost_of_pass")),
+                "pareto": list(f.get("pareto") or []), "probability": dict(f.get("probability") or {})}
+
+    @property
+    def comparisons(self) -> dict:
+        c = self.results.get("tier_comparisons") or {}
+        pairs = [{"name": p.get("name") or f"{p.get('a')} vs {p.get('b')}", "a": p.get("a"), "b": p.get("b"),
+                  "test": hypothesis_test(p.get("mann_whitney")), "cliffs_delta": estimate(p.get("cliffs_delta")),
+                  "difference": estimate(p.get("difference")),
+                  "pass_rate_difference": _number(p.get("pass_rate_difference"))} for p in c.get("pairs") or []]
+        return {"omnibus": hypothesis_test(c.get("omnibus")), "pairs": pairs}
+
+    @property
+    def correlations(self) -> list[dict]:
+        return [{"x": c.get("x"), "y": c.get("y"), "method": c.get("method"), **hypothesis_test(c)}
+                for c in self.results.get("correlations") or []]
+
+    @property
+    def judges(self) -> dict:
+        j = self.results.get("judges") or {}
+        pipeline = j.get("pipeline")
+        return {
+            "slots": list(j.get("slots") or []),
+            "alpha": {level: estimate((j.get("alpha") or {}).get(level)) for level in ("interval", "ordinal", "nominal")},
+            "pairs": [{"a": p.get("a"), "b": p.get("b"), "spearman": _number(p.get("spearman")),
+                       "pearson": _number(p.get("pearson")), "mean_abs_difference": _number(p.get("mean_abs_difference")),
+                       "weighted_kappa": estimate(p.get("weighted_kappa")), "n": p.get("n")} for p in j.get("pairs") or []],
+            "leniency": [{"judge": x.get("judge"), **estimate(x)} for x in j.get("leniency") or []],
+            "split_decision_rate": estimate(j.get("split_decision_rate")),
+            "leave_one_out": [{"judge": x.get("judge"), "flips": x.get("flips"), "runs": x.get("runs"),
+                               "rate": estimate(x.get("rate"))} for x in j.get("leave_one_out") or []],
+            "pipeline": None if not isinstance(pipeline, Mapping) else
+            {"agreement": estimate(pipeline.get("agreement")), "slots": list(pipeline.get("slots") or [])},
+        }
+
+    @property
+    def power(self) -> dict:
+        needed = self.results.get("runs_needed") or {}
+        return {"comparisons": [{"comparison": p.get("comparison"), "n_a": p.get("n_a"), "n_b": p.get("n_b"),
+                                 "detectable": estimate(p.get("detectable_difference"))}
+                                for p in self.results.get("power") or []],
+                "runs_needed": {"difference": _number(needed.get("difference")), **estimate(needed)}}
+
+    @property
+    def registry(self) -> dict:
+        r = self.results.get("registry") or {}
+        return {"alpha": _number(r.get("alpha")),
+                "families": [{"name": name, "correction": f.get("correction"),
+                              "tests": [{"name": t.get("name"), **hypothesis_test(t)} for t in f.get("tests") or []]}
+                             for name, f in sorted((r.get("families") or {}).items())]}
+
+
+def _k(item: tuple[str, Any]) -> int:
+    return int(item[0]) if str(item[0]).isdigit() else 0
+
+
+def load_analysis() -> Analysis:
+    return Analysis(durable.read_json_object(SUMMARY), durable.read_json_object(STATISTICS))
+
+
+# ---------------------------------------------------------------- the index's view of the numbers
+
+def best_tiers(a: Analysis) -> list[str]:
+    """The tiers with the highest mean score over all their runs (several when tied; none when unknown)."""
+    scores = {t: s for t in a.tiers if (s := a.cell(t)["mean_score"]["value"]) is not None}
+    top = max(scores.values(), default=None)
+    return [t for t, s in scores.items() if s == top]
+
+
+def read_csv(path: str) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _flag(name: str, help_text: str, rows: Sequence[Mapping[str, str]], count: int | None = None) -> dict:
+    runs = [{"id": f"{r['tier']}/{r['subtest']}/{tree.run_name(int(r['run']))}",
+             "href": f"{r['tier']}/{r['subtest']}/{tree.run_name(int(r['run']))}.html"} for r in rows]
+    return {"id": _slug(name), "name": name, "help": help_text, "count": len(rows) if count is None else count,
+            "runs": runs[:LIST_LIMIT], "more": max(0, len(runs) - LIST_LIMIT), "cells": []}
+
+
+def _slug(name: str) -> str:
+    return "flag-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _cells_flag(name: str, help_text: str, cells: list[str]) -> dict:
+    return {"id": _slug(name), "name": name, "help": help_text, "count": len(cells), "runs": [], "more": 0, "cells": cells}
+
+
+def data_quality(a: Analysis, runs: Sequence[Mapping[str, str]]) -> list[dict]:
+    """The data-quality flags: each a count and the runs (links) it concerns."""
+    invalid = [r for r in runs if _int(r["valid_judges"]) < _int(r["judges"])]
+    by_outcome = {o: [r for r in runs if r["outcome"] == o] for o in frames.OUTCOMES}
+    small = [s for s in a.subtest_scopes() if (a.cell(s)["runs"] or 0) < 2]
+    best = best_tiers(a)
+    probability = a.frontier["probability"]
+    return [
+        _flag("invalid judgments", "judgments excluded from the consensus (unparseable or failed replies)", invalid,
+              sum(_int(r["judges"]) - _int(r["valid_judges"]) for r in invalid)),
+        _flag("runs with no valid judgment", "outcome “judge invalid”: the run has no score", by_outcome["judge invalid"]),
+        _flag("split decisions", "valid judges disagree on pass/fail", [r for r in runs if r["split_decision"] == "true"]),
+        _flag("agent errors", "the agent exited non-zero or did not complete", by_outcome["agent error"]),
+        _flag("infrastructure failures", "an API error ended the run", by_outcome["infrastructure"]),
+        _flag("empty diffs", "the agent changed nothing", [r for r in runs if r["empty_diff"] == "true"]),
+        _flag("unknown agent cost", "the agent recorded no cost: cost sums leave it out", [r for r in runs if not r["cost_usd"]]),
+        _flag("unknown judge cost", "a judge recorded no cost", [r for r in runs if not r["judge_cost_usd"]]),
+        _cells_flag("cells with n < 2", "subtests with fewer than 2 runs: no consistency or spread", small),
+        _cells_flag("ties for best tier", "tiers sharing the highest mean score", best if len(best) > 1 else []),
+        _cells_flag("uncertain frontier", "tiers whose bootstrap probability of being on the Pareto set is between "
+                    "5 % and 95 %", [t for t, p in probability.items() if isinstance(p, int | float) and 0.05 < p < 0.95]),
+    ]
+
+
+def _int(text: str) -> int:
+    return int(text) if text else 0
+
+
+def criteria_table(a: Analysis, rows: Sequence[Mapping[str, str]]) -> dict:
+    """Mean criterion score per tier over the valid judgments that scored it (n beside each)."""
+    scores: dict[tuple[str, str], list[float]] = {}
+    weights: dict[str, str] = {}
+    for r in rows:
+        weights.setdefault(r["criterion"], r["weight"])
+        if r["is_valid"] == "true" and r["score"]:
+            scores.setdefault((r["criterion"], r["tier"]), []).append(float(r["score"]))
+    names = sorted(weights)
+    table = [{"criterion": c, "weight": float(weights[c]) if weights[c] else None,
+              "tiers": [{"value": statistics.fmean(v) if (v := scores.get((c, t))) else None, "n": len(v or [])}
+                        for t in a.tiers]} for c in names]
+    return {"tiers": a.tiers, "rows": table}
+
+
+def methods(config: Mapping[str, Any], rubric: Any, a: Analysis) -> dict:
+    """What the methods appendix says, from the experiment's configuration and the analysis' settings."""
+    rubric = rubric if isinstance(rubric, Mapping) else {}
+    grading = rubric.get("grading") or {}
+    categories = rubric.get("categories") if isinstance(rubric.get("categories"), Mapping) else {}
+    return {"config": config, "settings": a.settings,
+            "categories": [{"name": n, "weight": (c or {}).get("weight"), "item_count": len((c or {}).get("items") or [])}
+                           for n, c in categories.items()],
+            "pass_threshold": grading.get("pass_threshold"),
+            "grade_scale": dict(grading.get("grade_scale") or {})}
+
+
+# ---------------------------------------------------------------- charts
+
+TIER_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
+                "#bab0ac")
+
+
+def _ci_rows(a: Analysis, field: str, fallback: str | None = None) -> list[dict]:
+    rows = []
+    for t in a.tiers:
+        cell = a.cell(t)
+        e = cell[field] if cell[field]["value"] is not None or fallback is None else cell[fallback]
+        if e["value"] is not None:
+            rows.append({"tier": t, "value": e["value"], "ci_low": e["ci_low"], "ci_high": e["ci_high"], "n": e["n"]})
+    return rows
+
+
+def ci_chart(title: str, y_title: str, rows: list[dict], tiers: Sequence[str], fmt: str = ".3f") -> dict:
+    """A point per tier with its confidence interval as a rule (rows without both bounds: the point only);
+    colours fixed by the tiers' order."""
+    import altair as alt
+    colour = alt.Color("tier:N", scale=alt.Scale(domain=list(tiers), range=list(TIER_COLOURS)), legend=None)
+    x = alt.X("tier:N", sort=list(tiers), title="tier")
+    tooltip = [alt.Tooltip("tier:N"), alt.Tooltip("value:Q", format=fmt), alt.Tooltip("ci_low:Q", format=fmt),
+               alt.Tooltip("ci_high:Q", format=fmt), alt.Tooltip("n:Q")]
+    base = alt.Chart(alt.Data(values=rows))
+    rule = base.transform_filter("isValid(datum.ci_low) && isValid(datum.ci_high)").mark_rule(strokeWidth=2).encode(
+        x=x, y=alt.Y("ci_low:Q", title=y_title), y2="ci_high:Q", color=colour)
+    point = base.mark_point(filled=True, size=90).encode(x=x, y=alt.Y("value:Q", title=y_title), color=colour,
+                                                           tooltip=tooltip)
+    bounded = any(r["ci_low"] is not None and r["ci_high"] is not None for r in rows)
+    chart = (alt.layer(rule, point) if bounded else alt.layer(point)).properties(title=title, width=alt.Step(60),
+                                                                                 height=220)
+    return chart.to_dict(validate=True)
+
+
+def charts(a: Analysis) -> list[dict]:
+    """The index's own charts, from summary.json: each {"id", "title", "spec"}; a chart with no value to
+    show is left out."""
+    specs = [("score", "Mean score by tier (95 % CI, clustered by subtest where known)", "mean score",
+              _ci_rows(a, "mean_score_clustered", "mean_score"), ".3f"),
+             ("pass-rate", "Pass rate by tier (Wilson 95 % CI)", "pass rate", _ci_rows(a, "pass_rate"), ".3f"),
+             ("cost-of-pass", "Cost of pass, agent + judges (95 % bootstrap CI)", "USD per pass",
+              _ci_rows(a, "cost_of_pass_total"), "$.4f"),
+             ("cost-of-pass-agent", "Cost of pass, agent only (95 % bootstrap CI)", "USD per pass",
+              _ci_rows(a, "cost_of_pass"), "$.4f")]
+    return [{"id": f"chart-{name}", "title": title, "spec": ci_chart(title, y, rows, a.tiers, fmt)}
+            for name, title, y, rows, fmt in specs if rows]
+
+
+def figure_charts(paths: Iterable[str]) -> list[dict]:
+    """The figures' Vega-Lite specs (figure_specs), embedded as they are."""
+    return [{"id": "figure-" + Path(p).name.removesuffix(".vl.json"), "title": Path(p).name.removesuffix(".vl.json"),
+             "spec": durable.read_json_object(p)} for p in paths]
+
+
+# ---------------------------------------------------------------- rendering
+
+def _fmt_num(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _fmt_usd(x: Any, digits: int = 4) -> str:
+    return "unknown" if x is None else f"${x:.{digits}f}"
+
+
+def _fmt_pct(x: Any) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def _fmt_seconds(x: Any) -> str:
+    return "unknown" if x is None else f"{x:.{2 if x < 10 else 1}f} s"
+
+
+def _fmt_p(x: Any) -> str:
+    return "—" if x is None else "< 0.0001" if x < 1e-4 else f"{x:.4f}"
+
+
+def _fmt_int(x: Any) -> str:
+    return "unknown" if x is None else f"{x:,}"
+
+
+FORMATS = {"num": _fmt_num, "num2": lambda x: _fmt_num(x, 2), "usd": _fmt_usd, "pct": _fmt_pct, "p": _fmt_p,
+           "int": _fmt_int, "seconds": _fmt_seconds}
+
+
+def fmt(x: Any, kind: str = "num") -> str:
+    """A number as the pages show it (`kind`: FORMATS); None is "—" or "unknown", never 0."""
+    return FORMATS[kind](x)
+
+
+def script_json(obj: Any) -> str:
+    """JSON inside a <script> element: `</` escaped so no value can close the element."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+
+
+@cache
+def _env():
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters.update(fmt=fmt, script_json=script_json)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return _env().get_template(template).render(**context)
+
+
+@cache
+def vega_bundle() -> str:
+    """Vega, Vega-Lite and Vega-Embed in one script (vl-convert's bundle, ~0.9 MB), inlined once in the index."""
+    import vl_convert
+    bundle = vl_convert.javascript_bundle()
+    if "</script" in bundle.lower():        # (it would end the inline <script> early)
+        raise RuntimeError("vl_convert.javascript_bundle() contains '</script': it cannot be inlined")
+    return bundle
+
+
+def index_html(exp_id: str, a: Analysis, runs: Sequence[Mapping[str, str]], criteria: Sequence[Mapping[str, str]],
+               config: Mapping[str, Any], rubric: Any, figures: Sequence[dict] = ()) -> str:
+    all_charts = charts(a) + list(figures)
+    subtests: dict[str, list[dict]] = {t: [] for t in a.tiers}
+    for scope in a.subtest_scopes():
+        subtests.setdefault(scope.split("/")[0], []).append(a.cell(scope))
+    return render("index.html.j2", title=f"Scylla report: {exp_id}", experiment=exp_id, a=a,
+                  overall=a.cell("overall"), tiers=[a.cell(t) for t in a.tiers], subtests=subtests,
+                  best=best_tiers(a), frontier=a.frontier, comparisons=a.comparisons, correlations=a.correlations,
+                  judges=a.judges, power=a.power, registry=a.registry, quality=data_quality(a, runs),
+                  criteria=criteria_table(a, criteria), methods=methods(config, rubric, a), charts=all_charts,
+                  bundle=vega_bundle() if all_charts else "", root="")
+
+
+def build_index(exp: Experiment) -> None:
+    """analysis:report: analysis/report/index.html from index_inputs."""
+    html = index_html(exp.id, load_analysis(), read_csv(frames.runs_csv(frames.DATA_DIR)), read_csv(CRITERIA_CSV),
+                      durable.read_json_object(tree.EXPERIMENT_JSON),
+                      load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8")), figure_charts(figure_specs(exp)))
+    durable.write_text(INDEX, html)
+
+
+# ---------------------------------------------------------------- a subtest's pages
+
+def link(from_dir: str, target: str) -> str:
+    """A relative link from a page in `from_dir` to `target` (both relative to the experiment root)."""
+    return posixpath.relpath(target, from_dir)
+
+
+def _judge_view(slot, j: Mapping[str, Any], timing: Mapping[str, Any], run: RunPaths, page_dir: str) -> dict:
+    criteria = j.get("criteria_scores") if isinstance(j.get("criteria_scores"), Mapping) else {}
+    rows = []
+    for name in sorted(criteria):
+        c = criteria[name] if isinstance(criteria[name], Mapping) else {"score": criteria[name]}
+        items = c.get("items") if isinstance(c.get("items"), Mapping) else {}
+        rows.append({"name": name, "score": _number(c.get("score")), "achieved": _number(c.get("achieved")),
+                     "max": _number(c.get("max", c.get("applicable"))), "explanation": c.get("explanation"),
+                     "checks": [{"id": k, **{f: v.get(f) for f in ("status", "score", "points", "evidence")}}
+                               for k, v in sorted(items.items()) if isinstance(v, Mapping)]})
+    files = [(label, run.judge(slot.number, name)) for label, name in (("reply", "response.txt"),
+                                                                        ("stdout", "stdout.log"), ("call", tree.JUDGE_CALL))]
+    return {"slot": slot.name, "adapter": j.get("adapter", slot.adapter), "model": j.get("model", slot.model),
+            "kind": j.get("judge_kind"), "score": _number(j.get("score")), "grade": j.get("grade"),
+            "passed": j.get("passed"), "valid": j.get("is_valid", j.get("score") is not None),
+            "cost_usd": _number(j.get("cost_usd")), "seconds": _number(timing.get("judge_duration_seconds")),
+            "error": timing.get("error"), "reasoning": j.get("reasoning") or "", "criteria": rows,
+            "files": [{"label": label, "href": link(page_dir, p)} for label, p in files]}
+
+
+def _diffstat(patch: bytes) -> dict:
+    lines = patch.decode("utf-8", "replace").splitlines()
+    return {"bytes": len(patch), "files": sum(1 for ln in lines if ln.startswith("diff --git ")),
+            "added": sum(1 for ln in lines if ln.startswith("+") and not ln.startswith("+++")),
+            "removed": sum(1 for ln in lines if ln.startswith("-") and not ln.startswith("---"))}
+
+
+def run_view(exp: Experiment, run: RunPaths) -> dict:
+    """Everything a run's page shows, from its files (subtest_inputs)."""
+    page_dir = subtest_dir(run.subtest_paths)
+    r = records.read(run.run_result, records.RunResult)
+    agent = records.read(run.agent_result, records.AgentResult)
+    pipeline = records.read(run.pipeline, records.PipelineResult)
+    judges = [_judge_view(slot, records.read(run.judge(slot.number, "judgment.json"), records.JudgmentFile),
+                          records.read(run.judge(slot.number, "timing.json"), records.JudgeTiming), run, page_dir)
+              for slot in exp.judges]
+    steps = [{"name": name, **{k: s.get(k) for k in ("status", "exit_code", "reason", "command")},
+              "log": link(page_dir, f"{run.commands_dir}/{name}.log")}
+             for name, s in (pipeline.get("steps") or {}).items()]
+    files = [{"label": label, "href": link(page_dir, f"{run.dir}/{rel}")} for label, rel in RUN_FILES]
+    return {"id": run.id, "number": run.number, "name": tree.run_name(run.number), "r": r, "agent": agent,
+            "tokens": r.get("token_stats") or {}, "judges": judges, "steps": steps,
+            "tests": pipeline.get("tests"), "pipeline_note": pipeline.get("note"), "files": files,
+            "diff": _diffstat(Path(run.agent("patch.diff")).read_bytes()),
+            "valid_judges": sum(1 for j in judges if j["valid"]),
+            "pass_votes": sum(1 for j in judges if j["valid"] and j["passed"] is True)}
+
+
+def build_subtest(exp: Experiment, sp: SubtestPaths) -> None:
+    """analysis:report/T0/00: the subtest's page and its runs' pages."""
+    s = next(x for x in exp.subtests[sp.tier] if x.id == sp.subtest)
+    summary = records.read(sp.result, records.SubtestSummary)
+    runs = [run_view(exp, sp.run(n)) for n in range(1, exp.runs + 1)]
+    out = subtest_dir(sp)
+    context = {"experiment": exp.id, "tier": sp.tier, "subtest": sp.subtest, "name": s.name,
+               "description": s.description, "s": summary, "runs": runs, "judge_slots": [j.name for j in exp.judges]}
+    durable.write_text(f"{out}/index.html", render("subtest.html.j2", title=f"{sp.dir} · {exp.id}", root="../../",
+                                                    **context))
+    for i, run in enumerate(runs):
+        nav = {"prev": runs[i - 1]["name"] if i else None, "next": runs[i + 1]["name"] if i + 1 < len(runs) else None}
+        durable.write_text(run_page(sp.run(run["number"])),
+                           render("run.html.j2", title=f"{run['id']} · {exp.id}", root="../../", run=run, nav=nav,
+                                  **context))
+
