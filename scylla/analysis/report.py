@@ -19,7 +19,6 @@ import hashlib
 import json
 import posixpath
 import re
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -29,15 +28,12 @@ from typing import Any
 from .. import durable, records, tree
 from ..spec import Experiment, Subtest, load_yaml
 from ..tree import RunPaths, SubtestPaths
-from . import frames
+from . import frames, summary
 
 REPORT_DIR = "analysis/report"
 INDEX = f"{REPORT_DIR}/index.html"
-SUMMARY = "analysis/summary.json"
-STATISTICS = "analysis/statistical_results.json"
 FIGURES_DIR = "analysis/figures"
 TEMPLATES = Path(__file__).parent / "templates"
-CRITERIA_CSV = f"{frames.DATA_DIR}/criteria.csv"
 LIST_LIMIT = 50                 # runs listed under one data-quality flag (the count is always whole)
 # a run's raw files the run page links to: (label, path under the run's directory). Linked by the tree's
 # layout, not by whether they exist: a page depends on its file_dep only (plan.py dry-runs it on copies of those)
@@ -57,8 +53,7 @@ def figure_specs(exp: Experiment) -> list[str]:
 
 def index_inputs(exp: Experiment) -> list[str]:
     """Exactly the files the index reads (a fixed number, whatever the number of runs)."""
-    return [SUMMARY, STATISTICS, tree.EXPERIMENT_JSON, tree.RUBRIC, frames.runs_csv(frames.DATA_DIR), CRITERIA_CSV,
-            *figure_specs(exp)]
+    return [*summary.OUTPUTS, tree.EXPERIMENT_JSON, tree.RUBRIC, frames.runs_csv(frames.DATA_DIR), *figure_specs(exp)]
 
 
 def subtest_dir(sp: SubtestPaths) -> str:
@@ -104,18 +99,18 @@ def index_identity(exp: Experiment) -> dict:
 # ---------------------------------------------------------------- the statistics, read in one place
 
 def estimate(x: Any) -> dict:
-    """An Estimate as the templates read it (every key there; a missing one is unknown)."""
+    """An estimate as the templates read it (every key there; a missing one is unknown)."""
     x = x if isinstance(x, Mapping) else {}
     return {"value": _number(x.get("value")), "ci_low": _number(x.get("ci_low")), "ci_high": _number(x.get("ci_high")),
             "n": x.get("n"), "reason": x.get("reason")}
 
 
-def hypothesis_test(x: Any) -> dict:
-    """A Test (with its registry entry's adjusted p-value when it has one)."""
-    x = x if isinstance(x, Mapping) else {}
-    return {"statistic": _number(x.get("statistic")), "p": _number(x.get("p_value", x.get("p"))),
-            "p_adjusted": _number(x.get("p_adjusted")), "reject": x.get("reject"), "family": x.get("family"),
-            "n": x.get("n"), "reason": x.get("reason")}
+def hypothesis_test(x: Any, adjusted: Mapping[str, Any] | None = None) -> dict:
+    """A test, with its registry entry's adjusted p-value and decision (`adjusted`) when it has one."""
+    x, adjusted = (x if isinstance(x, Mapping) else {}), (adjusted or {})
+    return {"name": x.get("name") or x.get("test"), "statistic": _number(x.get("statistic")),
+            "p": _number(x.get("p")), "p_adjusted": _number(adjusted.get("p_adjusted", x.get("p_adjusted"))),
+            "reject": adjusted.get("reject", x.get("reject")), "n": x.get("n"), "reason": x.get("reason")}
 
 
 def _number(x: Any) -> float | None:
@@ -123,25 +118,33 @@ def _number(x: Any) -> float | None:
 
 
 def _value(x: Any) -> float | None:
-    return estimate(x)["value"]
+    """A number given as itself or as an estimate's value."""
+    return _number(x) if not isinstance(x, Mapping) else estimate(x)["value"]
+
+
+CELL_ESTIMATES = ("pass_rate", "pass_rate_clustered", "mean_score", "mean_score_clustered", "cluster_se", "icc",
+                  "design_effect", "median_score", "sd_score", "impl_rate", "consistency", "mean_cost_usd",
+                  "cost_of_pass", "cost_of_pass_total")
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens")
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """summary.json and statistical_results.json (their contract: docs/numbers.md, "Statistics")."""
+    """summary.json and statistical_results.json (docs/numbers.md, "Statistics"): the only code that
+    knows their key names."""
     summary: Mapping[str, Any]
     results: Mapping[str, Any]
 
     @property
     def tiers(self) -> list[str]:
-        return list(self.summary.get("tier_order") or self.summary.get("tiers") or [])
+        return list(self.summary.get("tier_order") or [])
 
     @property
     def settings(self) -> dict:
         return dict(self.summary.get("settings") or self.results.get("settings") or {})
 
     def cell(self, scope: str) -> dict:
-        """"overall", a tier ("T0") or a subtest ("T0/00"): its numbers, every Estimate normalised."""
+        """"overall", a tier ("T0") or a subtest ("T0/00"): its numbers, every estimate normalised."""
         if scope == "overall":
             raw = self.summary.get("overall")
         else:
@@ -150,14 +153,10 @@ class Analysis:
         tokens, durations = raw.get("tokens") or {}, raw.get("durations") or {}
         return {
             "scope": scope, "runs": raw.get("runs"), "subtests": raw.get("subtests"), "passed": raw.get("passed"),
-            **{k: estimate(raw.get(k)) for k in (
-                "pass_rate", "pass_rate_clustered", "mean_score", "mean_score_clustered", "cluster_se", "icc",
-                "design_effect", "median_score", "sd_score", "impl_rate", "consistency", "mean_cost_usd",
-                "cost_of_pass", "cost_of_pass_total")},
+            **{k: estimate(raw.get(k)) for k in CELL_ESTIMATES},
             "total_cost_usd": _number(raw.get("total_cost_usd")),
             "total_judge_cost_usd": _number(raw.get("total_judge_cost_usd")),
-            "tokens": {k: tokens.get(k) for k in ("input_tokens", "output_tokens", "cache_creation_tokens",
-                                                   "cache_read_tokens", "total_tokens")},
+            "tokens": {k: tokens.get(k) for k in TOKEN_KEYS},
             "agent_seconds": estimate(durations.get("agent_seconds")),
             "judge_seconds": estimate(durations.get("judge_seconds")),
             "total_seconds": _number(durations.get("total_seconds")),
@@ -173,55 +172,81 @@ class Analysis:
     def frontier(self) -> dict:
         f = self.summary.get("frontier") or {}
         return {"tier": f.get("tier"), "reason": f.get("reason"), "cost_of_pass": estimate(f.get("cost_of_pass")),
-                "pareto": list(f.get("pareto") or []), "probability": dict(f.get("probability") or {})}
+                "pareto": list(f.get("pareto") or []), "left_out": dict(f.get("left_out") or {}),
+                "probability": {t: _value(p) for t, p in (f.get("probability") or {}).items()}}
+
+    @property
+    def criteria(self) -> list[dict]:
+        """Each criterion: its weight, and its mean (with interval) overall and per tier."""
+        out = []
+        for name, c in sorted((self.summary.get("criteria") or {}).items()):
+            tiers = c.get("tiers") or {}
+            out.append({"criterion": name, "weight": _number(c.get("weight")),
+                        "overall": estimate((c.get("overall") or {}).get("mean")),
+                        "tiers": [estimate((tiers.get(t) or {}).get("mean")) for t in self.tiers]})
+        return out
+
+    def _registry(self, family: str) -> dict[str, Mapping[str, Any]]:
+        tests = ((self.results.get("registry") or {}).get(family) or {}).get("tests") or []
+        return {t.get("name"): t for t in tests}
 
     @property
     def comparisons(self) -> dict:
         c = self.results.get("tier_comparisons") or {}
+        adjusted = self._registry("tier pairs")
+        omnibus = c.get("omnibus") or {}
         pairs = [{"name": p.get("name") or f"{p.get('a')} vs {p.get('b')}", "a": p.get("a"), "b": p.get("b"),
-                  "test": hypothesis_test(p.get("mann_whitney")), "cliffs_delta": estimate(p.get("cliffs_delta")),
-                  "difference": estimate(p.get("difference")),
+                  "test": hypothesis_test(p.get("mann_whitney"), adjusted.get(p.get("name"))),
+                  "cliffs_delta": estimate(p.get("cliffs_delta")), "difference": estimate(p.get("difference")),
                   "pass_rate_difference": _number(p.get("pass_rate_difference"))} for p in c.get("pairs") or []]
-        return {"omnibus": hypothesis_test(c.get("omnibus")), "pairs": pairs}
+        return {"omnibus": hypothesis_test(omnibus, next(iter(self._registry("omnibus").values()), None)),
+                "pairs": pairs}
 
     @property
     def correlations(self) -> list[dict]:
-        return [{"x": c.get("x"), "y": c.get("y"), "method": c.get("method"), **hypothesis_test(c)}
+        adjusted = self._registry("correlations")
+        return [{"x": c.get("x"), "y": c.get("y"), "method": c.get("method"), **hypothesis_test(c, adjusted.get(c.get("name")))}
                 for c in self.results.get("correlations") or []]
 
     @property
     def judges(self) -> dict:
         j = self.results.get("judges") or {}
-        pipeline = j.get("pipeline")
+        pipeline = j.get("pipeline") if isinstance(j.get("pipeline"), Mapping) else None
         return {
             "slots": list(j.get("slots") or []),
             "alpha": {level: estimate((j.get("alpha") or {}).get(level)) for level in ("interval", "ordinal", "nominal")},
-            "pairs": [{"a": p.get("a"), "b": p.get("b"), "spearman": _number(p.get("spearman")),
-                       "pearson": _number(p.get("pearson")), "mean_abs_difference": _number(p.get("mean_abs_difference")),
-                       "weighted_kappa": estimate(p.get("weighted_kappa")), "n": p.get("n")} for p in j.get("pairs") or []],
+            "pairs": [{"a": p.get("a"), "b": p.get("b"), "spearman": hypothesis_test(p.get("spearman")),
+                       "pearson": hypothesis_test(p.get("pearson")), "mean_abs_difference": estimate(p.get("mean_abs_diff")),
+                       "weighted_kappa": estimate(p.get("weighted_kappa"))} for p in j.get("pairs") or []],
             "leniency": [{"judge": x.get("judge"), **estimate(x)} for x in j.get("leniency") or []],
             "split_decision_rate": estimate(j.get("split_decision_rate")),
-            "leave_one_out": [{"judge": x.get("judge"), "flips": x.get("flips"), "runs": x.get("runs"),
-                               "rate": estimate(x.get("rate"))} for x in j.get("leave_one_out") or []],
-            "pipeline": None if not isinstance(pipeline, Mapping) else
-            {"agreement": estimate(pipeline.get("agreement")), "slots": list(pipeline.get("slots") or [])},
+            "leave_one_out": {x.get("judge"): {"flips": x.get("flips"), "runs": x.get("runs"), "rate": estimate(x.get("rate"))}
+                              for x in j.get("leave_one_out") or []},
+            "pipeline": None if pipeline is None else {
+                "slot": pipeline.get("pipeline"),
+                "judges": [{"judge": x.get("judge"), "agreement": estimate(x.get("agreement")),
+                            "mean_abs_difference": estimate(x.get("mean_abs_difference")),
+                            "only_judge_passes": x.get("judge_passes_pipeline_fails"),
+                            "only_pipeline_passes": x.get("judge_fails_pipeline_passes")}
+                           for x in pipeline.get("judges") or []]},
         }
 
     @property
     def power(self) -> dict:
-        needed = self.results.get("runs_needed") or {}
-        return {"comparisons": [{"comparison": p.get("comparison"), "n_a": p.get("n_a"), "n_b": p.get("n_b"),
-                                 "detectable": estimate(p.get("detectable_difference"))}
-                                for p in self.results.get("power") or []],
-                "runs_needed": {"difference": _number(needed.get("difference")), **estimate(needed)}}
+        p = self.results.get("power") or {}
+        needed = p.get("runs_needed") or {}
+        return {"comparisons": [{"comparison": c.get("comparison"), "n_a": c.get("n_a"), "n_b": c.get("n_b"),
+                                 "baseline": _number(c.get("baseline")),
+                                 "detectable": estimate(c.get("detectable_difference"))}
+                                for c in p.get("comparisons") or []],
+                "runs_needed": {"difference": _number(needed.get("difference")),
+                                "baseline": _number(needed.get("baseline")), **estimate(needed)}}
 
     @property
-    def registry(self) -> dict:
-        r = self.results.get("registry") or {}
-        return {"alpha": _number(r.get("alpha")),
-                "families": [{"name": name, "correction": f.get("correction"),
-                              "tests": [{"name": t.get("name"), **hypothesis_test(t)} for t in f.get("tests") or []]}
-                             for name, f in sorted((r.get("families") or {}).items())]}
+    def registry(self) -> list[dict]:
+        return [{"name": name, "correction": f.get("correction"), "alpha": _number(f.get("alpha")),
+                 "tests": [hypothesis_test(t) for t in f.get("tests") or []]}
+                for name, f in sorted((self.results.get("registry") or {}).items())]
 
 
 def _k(item: tuple[str, Any]) -> int:
@@ -229,7 +254,7 @@ def _k(item: tuple[str, Any]) -> int:
 
 
 def load_analysis() -> Analysis:
-    return Analysis(durable.read_json_object(SUMMARY), durable.read_json_object(STATISTICS))
+    return Analysis(durable.read_json_object(summary.SUMMARY), durable.read_json_object(summary.STATISTICAL_RESULTS))
 
 
 # ---------------------------------------------------------------- the index's view of the numbers
@@ -287,21 +312,6 @@ def data_quality(a: Analysis, runs: Sequence[Mapping[str, str]]) -> list[dict]:
 
 def _int(text: str) -> int:
     return int(text) if text else 0
-
-
-def criteria_table(a: Analysis, rows: Sequence[Mapping[str, str]]) -> dict:
-    """Mean criterion score per tier over the valid judgments that scored it (n beside each)."""
-    scores: dict[tuple[str, str], list[float]] = {}
-    weights: dict[str, str] = {}
-    for r in rows:
-        weights.setdefault(r["criterion"], r["weight"])
-        if r["is_valid"] == "true" and r["score"]:
-            scores.setdefault((r["criterion"], r["tier"]), []).append(float(r["score"]))
-    names = sorted(weights)
-    table = [{"criterion": c, "weight": float(weights[c]) if weights[c] else None,
-              "tiers": [{"value": statistics.fmean(v) if (v := scores.get((c, t))) else None, "n": len(v or [])}
-                        for t in a.tiers]} for c in names]
-    return {"tiers": a.tiers, "rows": table}
 
 
 def methods(config: Mapping[str, Any], rubric: Any, a: Analysis) -> dict:
@@ -441,8 +451,7 @@ def vega_bundle() -> str:
     return bundle
 
 
-def index_html(exp_id: str, a: Analysis, runs: Sequence[Mapping[str, str]], criteria: Sequence[Mapping[str, str]],
-               config: Mapping[str, Any], rubric: Any, figures: Sequence[dict] = ()) -> str:
+def index_html(exp_id: str, a: Analysis, runs: Sequence[Mapping[str, str]], config: Mapping[str, Any], rubric: Any, figures: Sequence[dict] = ()) -> str:
     all_charts = charts(a) + list(figures)
     subtests: dict[str, list[dict]] = {t: [] for t in a.tiers}
     for scope in a.subtest_scopes():
@@ -451,13 +460,13 @@ def index_html(exp_id: str, a: Analysis, runs: Sequence[Mapping[str, str]], crit
                   overall=a.cell("overall"), tiers=[a.cell(t) for t in a.tiers], subtests=subtests,
                   best=best_tiers(a), frontier=a.frontier, comparisons=a.comparisons, correlations=a.correlations,
                   judges=a.judges, power=a.power, registry=a.registry, quality=data_quality(a, runs),
-                  criteria=criteria_table(a, criteria), methods=methods(config, rubric, a), charts=all_charts,
+                  criteria=a.criteria, methods=methods(config, rubric, a), charts=all_charts,
                   bundle=vega_bundle() if all_charts else "", root="")
 
 
 def build_index(exp: Experiment) -> None:
     """analysis:report: analysis/report/index.html from index_inputs."""
-    html = index_html(exp.id, load_analysis(), read_csv(frames.runs_csv(frames.DATA_DIR)), read_csv(CRITERIA_CSV),
+    html = index_html(exp.id, load_analysis(), read_csv(frames.runs_csv(frames.DATA_DIR)),
                       durable.read_json_object(tree.EXPERIMENT_JSON),
                       load_yaml(Path(tree.RUBRIC).read_text(encoding="utf-8")), figure_charts(figure_specs(exp)))
     durable.write_text(INDEX, html)
@@ -521,11 +530,11 @@ def run_view(exp: Experiment, run: RunPaths) -> dict:
 def build_subtest(exp: Experiment, sp: SubtestPaths) -> None:
     """analysis:report/T0/00: the subtest's page and its runs' pages."""
     s = next(x for x in exp.subtests[sp.tier] if x.id == sp.subtest)
-    summary = records.read(sp.result, records.SubtestSummary)
+    totals = records.read(sp.result, records.SubtestSummary)
     runs = [run_view(exp, sp.run(n)) for n in range(1, exp.runs + 1)]
     out = subtest_dir(sp)
     context = {"experiment": exp.id, "tier": sp.tier, "subtest": sp.subtest, "name": s.name,
-               "description": s.description, "s": summary, "runs": runs, "judge_slots": [j.name for j in exp.judges]}
+               "description": s.description, "s": totals, "runs": runs, "judge_slots": [j.name for j in exp.judges]}
     durable.write_text(f"{out}/index.html", render("subtest.html.j2", title=f"{sp.dir} · {exp.id}", root="../../",
                                                     **context))
     for i, run in enumerate(runs):
