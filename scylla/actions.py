@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import posixpath
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources as package_files
@@ -472,7 +473,7 @@ def run_result(exp: Experiment, run: RunPaths) -> None:
         judges, {"workspace_path": run.workspace, "logs_path": run.agent_dir,
                  "command_log_path": run.agent("command_log.json")})
     durable.write_json(run.run_result, result)
-    _write_reports(run.dir, reports.run_report(run.id, result))
+    _write_reports(run.dir, reports.run_report(run.id, result, posixpath.relpath(run.html_page, run.dir)))
 
 
 def subtest(exp: Experiment, sp: SubtestPaths) -> None:
@@ -488,9 +489,8 @@ def tier(exp: Experiment, tier_id: str) -> None:
     summary = results.tier_summary(tier_id, subtests)
     durable.write_json(tp.result, summary)
     durable.write_json(tp.best, results.best_identity(tier_id, summary))
-    md, js = reports.tier_report(summary)
-    _write_reports(tier_id, (md, js))
-    durable.write_text(f"{tier_id}/summary.md", md)
+    _write_reports(tier_id, reports.tier_report(summary))
+    durable.write_text(f"{tier_id}/summary.md", reports.tier_summary(summary))
 
 
 def experiment(exp: Experiment) -> None:
@@ -498,10 +498,9 @@ def experiment(exp: Experiment) -> None:
     summary = results.experiment_summary(exp.id, tiers)
     durable.write_json(tree.EXPERIMENT_RESULT, summary)
     durable.write_json("tier_comparison.json", results.tier_comparison(tiers))
-    md, js = reports.experiment_report(summary, tiers)
-    _write_reports(".", (md, js))
-    durable.write_text("summary.md", md)
-    durable.write_text("report.html", reports.html(f"Scylla experiment {exp.id}", md))
+    _write_reports(".", reports.experiment_report(summary, tiers))
+    durable.write_text("summary.md", reports.experiment_summary(summary, tiers))
+    durable.write_text("report.html", reports.redirect_html(f"Scylla experiment {exp.id}", tree.HTML_REPORT))
 
 
 def _write_reports(directory: str, report: tuple[str, Mapping[str, Any]]) -> None:

@@ -9,7 +9,7 @@ import html as html_lib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import records
+from . import records, tree
 
 
 def _num(value, digits: int = 3) -> str:
@@ -75,7 +75,12 @@ def _model_usage(usage: Mapping[str, Any] | None) -> list[str]:
                                                    "cost"], rows)]
 
 
-def run_report(run_id: str, r: records.RunResult) -> tuple[str, Mapping[str, Any]]:
+def _html_link(href: str, what: str) -> str:
+    return f"- HTML report: [{what}]({href})"
+
+
+def run_report(run_id: str, r: records.RunResult, html: str | None = None) -> tuple[str, Mapping[str, Any]]:
+    """`html`: the run's page in the HTML report, relative to the run's directory."""
     judges = [[str(j["judge_number"]), j["model"], _num(j["score"]), j["grade"], _num(j["passed"]),
                "valid" if j["is_valid"] else "**invalid** (excluded)"] for j in r["judges"]]
     md = "\n".join([
@@ -86,8 +91,9 @@ def run_report(run_id: str, r: records.RunResult) -> tuple[str, Mapping[str, Any
          f"{r['agent_duration_seconds']:.1f} s, {_usd(r.get('cost_usd'))}"),
         _tokens(r),
         *([f"- Permission denials: {', '.join(r['permission_denials'])}"] if r.get("permission_denials") else []),
-        f"- Judges: {_usd(r.get('judge_cost_usd'))}, {r['judge_duration_seconds']:.1f} s", "",
-        "## Judges", "", _table(["slot", "model", "score", "grade", "passed", "validity"], judges),
+        f"- Judges: {_usd(r.get('judge_cost_usd'))}, {r['judge_duration_seconds']:.1f} s",
+        *([_html_link(html, "every judge's reasoning and criteria, the pipeline steps, the raw files")] if html else []),
+        "", "## Judges", "", _table(["slot", "model", "score", "grade", "passed", "validity"], judges),
         *_model_usage(r.get("model_usage")),
         "## Reasoning (judge closest to the consensus)", "", r["judge_reasoning"] or "(none)", "",
     ])
@@ -111,7 +117,8 @@ def subtest_report(s: records.SubtestSummary, runs: list[records.NormalizedRun])
          f"total {_sum_usd(s['total_cost_usd'], s['cost_unknown_runs'], n)} "
          f"(judges {_sum_usd(s['total_judge_cost_usd'], s['judge_cost_unknown_runs'], n)})"),
         _tokens(s), _durations(s), f"- Grades: {grades or '—'}",
-        f"- Invalid judgments: {s['invalid_judgments']}", "",
+        f"- Invalid judgments: {s['invalid_judgments']}",
+        _html_link(f"../../{tree.HTML_REPORT_DIR}/{s['tier']}/{s['subtest']}/index.html", "this subtest's runs"), "",
         _table(["run", "score", "grade", "passed", "exit", "cost", "invalid judges"], rows),
     ])
     return md, s        # (report.json is the summary itself)
@@ -128,7 +135,7 @@ def tier_report(t: records.TierSummary) -> tuple[str, Mapping[str, Any]]:
         f"- Cost of pass: {_cost_of_pass(t['cost_of_pass'], t['best_pass_rate'])}",
         (f"- Runs: {t['runs']}; agent cost {_sum_usd(t['total_cost_usd'], t['cost_unknown_runs'], t['runs'])}; "
          f"judge cost {_sum_usd(t['total_judge_cost_usd'], t['judge_cost_unknown_runs'], t['runs'])}"),
-        _tokens(t), _durations(t),
+        _tokens(t), _durations(t), _html_link(_tier_anchor(t["tier"]), "confidence intervals, every subtest and run"),
         "", _table(["subtest", "median", "mean", "pass rate", "consistency", "mean cost", "tokens",
                     "invalid judges"], rows),
     ])
@@ -151,13 +158,57 @@ def experiment_report(e: records.ExperimentSummary, tiers: Sequence[records.Tier
          f"judge cost {_sum_usd(e['total_judge_cost_usd'], e['judge_cost_unknown_runs'], e['runs'])}; "
          f"total {_usd(e['total_cost_usd'])}"),
         _tokens(e), _durations(e),
+        _html_link(tree.HTML_REPORT, f"{tree.HTML_REPORT} (confidence intervals, tests, judge agreement, every run)"),
         "", _table(["tier", "best subtest", "median", "pass rate", "cost of pass", "runs", "agent cost",
                     "judge cost"], rows),
     ])
     return md, {**e, "tier_rows": tiers}
 
 
-def html(title: str, markdown: str) -> str:
-    """A minimal HTML page: the markdown report, preformatted (rich reports come later)."""
-    return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{html_lib.escape(title)}</title></head>\n"
-            f"<body><pre>{html_lib.escape(markdown)}</pre></body></html>\n")
+def _tier_anchor(tier: str) -> str:
+    """The tier's section of the HTML report, from the tier's directory."""
+    return f"../{tree.HTML_REPORT}#tier-{tier}"
+
+
+def _totals(t: Mapping[str, Any], agent_cost: str) -> str:
+    return (f"- Runs: {t['runs']}; agent cost {_sum_usd(t[agent_cost], t['cost_unknown_runs'], t['runs'])}; "
+            f"judge cost {_sum_usd(t['total_judge_cost_usd'], t['judge_cost_unknown_runs'], t['runs'])}")
+
+
+def tier_summary(t: records.TierSummary) -> str:
+    """<tier>/summary.md: the tier in a few lines (report.md has the table)."""
+    return "\n".join([
+        f"# Tier {t['tier']}: summary", "",
+        (f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "
+         f"pass rate {_num(t['best_pass_rate'])})"),
+        f"- Cost of pass: {_cost_of_pass(t['cost_of_pass'], t['best_pass_rate'])}",
+        _totals(t, "total_cost_usd"),
+        "- Full report: [report.md](report.md)", _html_link(_tier_anchor(t["tier"]), "confidence intervals, every run"),
+        ""])
+
+
+def experiment_summary(e: records.ExperimentSummary, tiers: Sequence[records.TierSummary]) -> str:
+    """summary.md: the answer in a few lines (report.md has the table, the HTML report the statistics)."""
+    scored = [t for t in tiers if t["best_median_score"] is not None]
+    top = max((t["best_median_score"] for t in scored), default=None)
+    best = [t for t in scored if t["best_median_score"] == top]
+    frontier = next((t for t in tiers if t["tier"] == e["frontier_tier"]), None)
+    return "\n".join([
+        f"# Experiment {e['experiment_id']}: summary", "",
+        ("- Highest score (best subtest's median): " + (" = ".join(
+            f"**{t['tier']}** ({t['best_subtest']}: median {_num(t['best_median_score'])}, "
+            f"pass rate {_num(t['best_pass_rate'])})" for t in best) or "— (no score)")),
+        ("- Frontier (lowest cost of pass): " + (f"**{frontier['tier']}** ({_usd(frontier['cost_of_pass'])})"
+                                                 if frontier else "— (nothing passed, or its cost is unknown)")),
+        _totals(e, "total_agent_cost_usd") + f"; total {_usd(e['total_cost_usd'])}", _tokens(e),
+        "- Full report: [report.md](report.md)",
+        _html_link(tree.HTML_REPORT, f"{tree.HTML_REPORT} (confidence intervals, tests, judge agreement, every run)"),
+        ""])
+
+
+def redirect_html(title: str, target: str) -> str:
+    """report.html: a page that opens the HTML report (`target`, relative)."""
+    t = html_lib.escape(target, quote=True)
+    return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{html_lib.escape(title)}</title>\n"
+            f"<meta http-equiv=\"refresh\" content=\"0; url={t}\"></head>\n"
+            f"<body><p>The report is <a href=\"{t}\">{t}</a>.</p></body></html>\n")

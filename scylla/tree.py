@@ -34,6 +34,9 @@ ORIGINALS = f"{STATE_DIR}/originals"
 ADOPTED_DERIVED = "adopted_derived.json"
 
 REPORT_FILES = ("report.md", "report.json")
+# the drill-down HTML report (analysis/report.py): its index, then a page per subtest and per run below
+HTML_REPORT_DIR = "analysis/report"
+HTML_REPORT = f"{HTML_REPORT_DIR}/index.html"
 AGENT_RAW = ("prompt.md", "replay.sh", "stdout.log", "stderr.log", "output.txt", "command_log.json",
              "timing.json", "MODEL.md", "patch.diff", "workspace_state.json")
 JUDGE_CALL = "call.json"        # what only the judge call knows: cost, attempts, whether a verdict was parsed
@@ -92,6 +95,11 @@ class SubtestPaths:
     def reports(self) -> list[str]:
         return [f"{self.dir}/{f}" for f in REPORT_FILES]
 
+    @property
+    def html_dir(self) -> str:
+        """Its pages in the HTML report: index.html and one per run."""
+        return f"{HTML_REPORT_DIR}/{self.dir}"
+
     def run(self, n: int) -> RunPaths:
         return RunPaths(self.tier, self.subtest, n)
 
@@ -114,6 +122,11 @@ class RunPaths:
     @property
     def subtest_paths(self) -> SubtestPaths:
         return SubtestPaths(self.tier, self.subtest)
+
+    @property
+    def html_page(self) -> str:
+        """Its page in the HTML report."""
+        return f"{self.subtest_paths.html_dir}/{run_name(self.number)}.html"
 
     @property
     def agent_dir(self) -> str:

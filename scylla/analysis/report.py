@@ -30,8 +30,7 @@ from ..spec import Experiment, Subtest, load_yaml
 from ..tree import RunPaths, SubtestPaths
 from . import frames, summary
 
-REPORT_DIR = "analysis/report"
-INDEX = f"{REPORT_DIR}/index.html"
+INDEX = tree.HTML_REPORT
 FIGURES_DIR = "analysis/figures"
 TEMPLATES = Path(__file__).parent / "templates"
 LIST_LIMIT = 50                 # runs listed under one data-quality flag (the count is always whole)
@@ -56,16 +55,8 @@ def index_inputs(exp: Experiment) -> list[str]:
     return [*summary.OUTPUTS, tree.EXPERIMENT_JSON, tree.RUBRIC, frames.runs_csv(frames.DATA_DIR), *figure_specs(exp)]
 
 
-def subtest_dir(sp: SubtestPaths) -> str:
-    return f"{REPORT_DIR}/{sp.dir}"
-
-
-def run_page(run: RunPaths) -> str:
-    return f"{subtest_dir(run.subtest_paths)}/{tree.run_name(run.number)}.html"
-
-
 def subtest_targets(exp: Experiment, sp: SubtestPaths) -> list[str]:
-    return [f"{subtest_dir(sp)}/index.html"] + [run_page(sp.run(n)) for n in range(1, exp.runs + 1)]
+    return [f"{sp.html_dir}/index.html"] + [sp.run(n).html_page for n in range(1, exp.runs + 1)]
 
 
 def subtest_inputs(exp: Experiment, sp: SubtestPaths) -> list[str]:
@@ -443,9 +434,13 @@ def render(template: str, **context: Any) -> str:
 
 @cache
 def vega_bundle() -> str:
-    """Vega, Vega-Lite and Vega-Embed in one script (vl-convert's bundle, ~0.9 MB), inlined once in the index."""
+    """Vega, Vega-Lite and Vega-Embed in one script (vl-convert's bundle, ~0.9 MB), inlined once in the index;
+    its Vega-Lite is the version altair writes specs for."""
+    import altair as alt
     import vl_convert
-    bundle = vl_convert.javascript_bundle()
+    version = ".".join(alt.SCHEMA_VERSION.split(".")[:2])           # "v6.4.1" -> "v6.4"
+    known = {f"v{v}" for v in vl_convert.get_vegalite_versions()}
+    bundle = vl_convert.javascript_bundle(vl_version=version if version in known else None)
     if "</script" in bundle.lower():        # (it would end the inline <script> early)
         raise RuntimeError("vl_convert.javascript_bundle() contains '</script': it cannot be inlined")
     return bundle
@@ -508,7 +503,7 @@ def _diffstat(patch: bytes) -> dict:
 
 def run_view(exp: Experiment, run: RunPaths) -> dict:
     """Everything a run's page shows, from its files (subtest_inputs)."""
-    page_dir = subtest_dir(run.subtest_paths)
+    page_dir = run.subtest_paths.html_dir
     r = records.read(run.run_result, records.RunResult)
     agent = records.read(run.agent_result, records.AgentResult)
     pipeline = records.read(run.pipeline, records.PipelineResult)
@@ -532,14 +527,14 @@ def build_subtest(exp: Experiment, sp: SubtestPaths) -> None:
     s = next(x for x in exp.subtests[sp.tier] if x.id == sp.subtest)
     totals = records.read(sp.result, records.SubtestSummary)
     runs = [run_view(exp, sp.run(n)) for n in range(1, exp.runs + 1)]
-    out = subtest_dir(sp)
+    out = sp.html_dir
     context = {"experiment": exp.id, "tier": sp.tier, "subtest": sp.subtest, "name": s.name,
                "description": s.description, "s": totals, "runs": runs, "judge_slots": [j.name for j in exp.judges]}
     durable.write_text(f"{out}/index.html", render("subtest.html.j2", title=f"{sp.dir} · {exp.id}", root="../../",
                                                     **context))
     for i, run in enumerate(runs):
         nav = {"prev": runs[i - 1]["name"] if i else None, "next": runs[i + 1]["name"] if i + 1 < len(runs) else None}
-        durable.write_text(run_page(sp.run(run["number"])),
+        durable.write_text(sp.run(run["number"]).html_page,
                            render("run.html.j2", title=f"{run['id']} · {exp.id}", root="../../", run=run, nav=nav,
                                   **context))
 

@@ -1,0 +1,199 @@
+"""The HTML report's rendering (scylla/analysis/report.py), in process, on a small tree built by Scylla's own
+actions from fabricated raw files: one tier, one subtest, one run, one judge, costs unknown. The pages are
+built the way the graph builds them (frames -> statistics -> report), so they read real statistics."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from scylla import actions, durable, spec, tree
+from scylla.analysis import frames, report, summary
+from scylla.tree import RunPaths, SubtestPaths
+
+HOSTILE = 'Looks fine </pre><script>document.title="pwned"</script> & <b>bold</b>\nsecond line'
+EXPLANATION = '<img src=x onerror="alert(1)"> 3/4 checks'
+SP = SubtestPaths("T0", "00")
+
+
+def one_run_experiment(runs: int = 1) -> spec.Experiment:
+    """examples/hello cut down to tier T0, subtest 00, `runs` runs and its one command judge (slot 2)."""
+    exp = spec.load_experiment(REPO / "examples/hello/experiment.yaml")
+    command_judge = next(j for j in exp.judges if j.adapter == "command")
+    return dataclasses.replace(exp, runs=runs, tiers=("T0",), subtests={"T0": exp.subtests["T0"][:1]},
+                               judges=(command_judge,))
+
+
+def fabricate_run(exp: spec.Experiment, run: RunPaths, score: float, reasoning: str) -> None:
+    """A finished run's raw files (agent, pipeline, judge) with no cost recorded, then its consensus and result."""
+    slot = exp.judges[0]
+    durable.write_json(run.agent_result, {"exit_code": 0, "stdout": "", "stderr": "", "api_calls": 3, "cost_usd": None,
+                                          "token_stats": {"input_tokens": 10, "output_tokens": 20,
+                                                          "cache_creation_tokens": 0, "cache_read_tokens": 5}})
+    durable.write_json(run.agent("timing.json"), {"agent_duration_seconds": 1.25,
+                                                  "measured_at": "2026-01-01T00:00:00+00:00"})
+    durable.write_text(run.agent("patch.diff"), "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n-a\n+b\n+c\n")
+    durable.write_json(run.agent("workspace_state.json"), {})
+    for name in tree.AGENT_RAW:
+        if not Path(run.agent(name)).exists():
+            durable.write_text(run.agent(name), "")
+    durable.write_json(run.pipeline, {"steps": {"test": {"status": "pass", "exit_code": 0, "reason": "3 of 3 passed",
+                                                         "command": "pytest -q"}},
+                                      "tests": {"total": 3, "passed": 3, "failed": 0, "errors": 0, "skipped": 0},
+                                      "all_passed": True})
+    durable.write_text(f"{run.commands_dir}/test.log", "3 passed\n")
+    durable.write_text(run.judge_prompt, "judge this\n")
+    durable.write_json(run.judge(slot.number, "judgment.json"), {
+        "score": score, "passed": score >= 0.6, "grade": "A" if score >= 0.8 else "C", "reasoning": reasoning,
+        "is_valid": True, "judge_number": slot.number, "model": slot.model, "adapter": slot.adapter, "cost_usd": None,
+        "criteria_scores": {"functional": {"score": score, "explanation": EXPLANATION}}})
+    durable.write_json(run.judge(slot.number, "timing.json"), {"judge_duration_seconds": 0.5,
+                                                              "measured_at": "2026-01-01T00:00:01+00:00"})
+    for name in tree.JUDGE_RAW:
+        if not Path(run.judge(slot.number, name)).exists():
+            durable.write_text(run.judge(slot.number, name), "")
+    actions.consensus(exp, run)
+    actions.run_result(exp, run)
+
+
+def build(exp: spec.Experiment, scores: list[float], reasoning: str = HOSTILE) -> None:
+    """The tree's results, frames, statistics and report, as the graph's tasks build them (cwd: the root)."""
+    actions.setup(exp)
+    for n, score in enumerate(scores, 1):
+        fabricate_run(exp, SP.run(n), score, reasoning)
+    actions.subtest(exp, SP)
+    actions.tier(exp, "T0")
+    actions.experiment(exp)
+    frames.build_subtest(exp, SP)
+    frames.concatenate([frames.part_dir(SP.dir)], frames.part_dir("T0"))
+    frames.concatenate([frames.part_dir("T0")], frames.DATA_DIR)
+    summary.build(exp)
+    report.build_subtest(exp, SP)
+    report.build_index(exp)
+
+
+@pytest.fixture
+def one_run(tmp_path, monkeypatch) -> spec.Experiment:
+    monkeypatch.chdir(tmp_path)
+    exp = one_run_experiment()
+    build(exp, [0.85])
+    return exp
+
+
+def page(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def without_bundle(text: str) -> str:
+    return text.replace(report.vega_bundle(), "")
+
+
+def hrefs(text: str) -> list[str]:
+    return [html.unescape(h) for h in re.findall(r'href="([^"]*)"', text)]
+
+
+def test_a_judges_reasoning_and_criteria_are_shown_as_text_never_run(one_run):
+    run_page = page(SP.run(1).html_page)
+    shown = re.findall(r'<pre class="reasoning">(.*?)</pre>', run_page, re.DOTALL)
+    assert [html.unescape(s) for s in shown] == [HOSTILE]          # every character of it, as text
+    assert "<script>document.title" not in run_page and "<b>bold" not in run_page
+    assert run_page.count("<script") == 1                           # the page's own (sortable tables)
+    assert "&lt;img src=x onerror=" in run_page and "<img" not in run_page
+    assert EXPLANATION in html.unescape(run_page)
+
+
+def test_every_relative_link_of_every_page_leads_to_a_file(one_run):
+    pages = [report.INDEX, f"{SP.html_dir}/index.html", SP.run(1).html_page]
+    for p in pages:
+        links = [h.split("#")[0] for h in hrefs(page(p)) if not h.startswith("#")]
+        assert links, p
+        missing = [h for h in links if not (Path(p).parent / h).exists()]
+        assert not missing, (p, missing)
+    run_links = hrefs(page(SP.run(1).html_page))
+    for raw in ("agent/stdout.log", "agent/patch.diff", "commands/test.log", "judge/judge_02/response.txt"):
+        assert f"../../../../T0/00/run_01/{raw}" in run_links, raw
+
+
+def facts(text: str) -> dict[str, list[str]]:
+    """A page's <dt>/<dd> pairs as text: name -> each value shown under it."""
+    out: dict[str, list[str]] = {}
+    for name, value in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", text, re.DOTALL):
+        out.setdefault(html.unescape(name), []).append(html.unescape(re.sub(r"<[^>]+>", "", value)))
+    return out
+
+
+def test_a_run_page_shows_its_judge_pipeline_tokens_cost_and_time(one_run):
+    text = page(SP.run(1).html_page)
+    shown = facts(text)
+    assert "<h3>judge_02: scripted-hello-judge <small>(command)</small></h3>" in text
+    assert shown["verdict"] == ["score 0.850, grade A, pass"]
+    assert shown["tokens"] == ["35 total: 10 input, 20 output, 0 cache creation, 5 cache read"]
+    assert shown["agent cost"] == shown["judge cost"] == ["unknown"]          # never $0.0000
+    assert shown["cost, time"] == ["unknown, 0.50 s"]
+    assert shown["time"] == ["agent 1.25 s, judges 0.50 s, total 1.75 s"]
+    assert shown["patch"] == ["1 file, +2 −1 lines"]
+    assert "Tests: 3 of 3 passed" in text
+
+
+def test_the_index_of_one_run_and_one_judge_says_what_cannot_be_computed_and_flags_it(one_run):
+    index = without_bundle(page(report.INDEX))
+    stats = json.loads(Path(summary.STATISTICAL_RESULTS).read_text())
+    alpha = stats["judges"]["alpha"]["interval"]
+    assert alpha["value"] is None and alpha["reason"]
+    assert html.escape(alpha["reason"]) in index                   # the reason, where a number would be
+    for word in ("NaN", "nan", "None", "Infinity", "undefined"):
+        assert not re.search(rf"\b{word}\b", index), word
+    cost_card = re.search(r'<div class="card" id="card-cost">(.*?)</div>\n</div>', index, re.DOTALL)
+    assert cost_card and "unknown" in cost_card.group(1) and "$0.0000" not in cost_card.group(1)
+    quality = {html.unescape(name): int(count) for name, count in re.findall(
+        r'<tr id="flag-[^"]*"><td>([^<]*)</td><td class="n">(\d+)</td>', index)}
+    assert quality["unknown agent cost"] == 1 and quality["unknown judge cost"] == 1
+    assert quality["cells with n < 2"] == 1 and quality["split decisions"] == 0
+    assert 'href="T0/00/run_01.html"' in index
+    ids = re.findall(r'<div class="chart" id="([^"]+)"', index)
+    assert ids == ["chart-score", "chart-pass-rate"]                # the cost charts: no known cost
+    for chart in ids:
+        spec_text = re.search(rf'<script type="application/json" id="spec-{chart}">(.*?)</script>', index, re.DOTALL)
+        assert spec_text and json.loads(spec_text.group(1))["layer"]
+
+
+def test_the_pages_are_the_same_bytes_when_rebuilt(one_run):
+    before = {p: Path(p).read_bytes() for p in (report.INDEX, SP.run(1).html_page, f"{SP.html_dir}/index.html")}
+    report.build_subtest(one_run, SP)
+    report.build_index(one_run)
+    assert {p: Path(p).read_bytes() for p in before} == before
+
+
+def test_summary_md_is_a_short_summary_and_the_markdown_reports_link_to_the_html_report(one_run):
+    summary_md, report_md = page("summary.md"), page("report.md")
+    assert summary_md != report_md and "|" not in summary_md        # no table: that is report.md's
+    assert "Highest score (best subtest's median): **T0**" in summary_md
+    assert f"]({tree.HTML_REPORT})" in summary_md and f"]({tree.HTML_REPORT})" in report_md
+    assert "](../../analysis/report/T0/00/index.html)" in page("T0/00/report.md")
+    assert "](../../../analysis/report/T0/00/run_01.html)" in page("T0/00/run_01/report.md")
+    assert "](../analysis/report/index.html#tier-T0)" in page("T0/summary.md")
+    assert 'url=analysis/report/index.html"' in page("report.html")
+
+
+def test_a_tier_table_row_sorts_by_the_numbers_it_shows(tmp_path, monkeypatch):
+    """Two runs: the sortable cells carry their exact values (data-v) beside the formatted text."""
+    monkeypatch.chdir(tmp_path)
+    build(one_run_experiment(runs=2), [0.9, 0.3], reasoning="ok")
+    index = without_bundle(page(report.INDEX))
+    row = re.search(r'<table class="sortable" id="tier-table">.*?<tbody>\s*<tr>(.*?)</tr>', index, re.DOTALL)
+    cells = re.findall(r'data-v="([^"]*)"', row.group(1)) if row else []
+    mean = json.loads(Path(summary.SUMMARY).read_text())["tiers"]["T0"]["mean_score"]["value"]
+    assert mean == pytest.approx(0.6) and repr(mean) in cells
+
+
+def test_an_empty_analysis_renders_with_nothing_made_up():
+    """summary.json and statistical_results.json with none of their keys: every number is a dash."""
+    text = report.index_html("x", report.Analysis({}, {}), [], {}, None)
+    assert "No chart" in text and "<script>" in text and report.vega_bundle() not in text
+    assert not re.search(r"\d\.\d{3}", text)
