@@ -189,9 +189,8 @@ def tier_summary(t: records.TierSummary) -> str:
 
 def experiment_summary(e: records.ExperimentSummary, tiers: Sequence[records.TierSummary]) -> str:
     """summary.md: the answer in a few lines (report.md has the table, the HTML report the statistics)."""
-    scored = [t for t in tiers if t["best_median_score"] is not None]
-    top = max((t["best_median_score"] for t in scored), default=None)
-    best = [t for t in scored if t["best_median_score"] == top]
+    top = max((s for t in tiers if (s := t["best_median_score"]) is not None), default=None)
+    best = [t for t in tiers if top is not None and t["best_median_score"] == top]
     frontier = next((t for t in tiers if t["tier"] == e["frontier_tier"]), None)
     return "\n".join([
         f"# Experiment {e['experiment_id']}: summary", "",

@@ -47,6 +47,8 @@ UNFINISHED = {
     # the analysis frames: new to the adopted tree, and built on the runs above
     *(f"analysis:frames/{s}" for s in ("T0/00", "T0/01", "T1/01", "T1/02", "T0", "T1")), "analysis:frames",
     "analysis:stats",
+    # the HTML report: each subtest's pages, the index
+    *(f"analysis:report/{s}" for s in ("T0/00", "T0/01", "T1/01", "T1/02")), "analysis:report",
 }
 STANDALONE = {"setup", "baseline", "experiment"}      # the other names without ':' are doit group tasks
 

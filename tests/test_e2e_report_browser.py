@@ -15,6 +15,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.e2e
 CHART_TIMEOUT = 30.0        # seconds for Vega to draw every chart (it takes well under one)
 
 
-def _require(what: str) -> None:
+def _require(what: str) -> NoReturn:
     if os.environ.get("CI") or os.environ.get("SCYLLA_REQUIRE_CHROMIUM") == "1":
         pytest.fail(f"{what} is required in CI (apt-get install chromium chromium-driver; pip install -e '.[test]')")
     pytest.skip(f"{what} is not installed (apt-get install chromium chromium-driver)")

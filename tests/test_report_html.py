@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from scylla import actions, durable, spec, tree
 from scylla.analysis import frames, report, summary
 from scylla.tree import RunPaths, SubtestPaths
@@ -23,11 +23,12 @@ SP = SubtestPaths("T0", "00")
 
 
 def one_run_experiment(runs: int = 1) -> spec.Experiment:
-    """examples/hello cut down to tier T0, subtest 00, `runs` runs and its one command judge (slot 2)."""
+    """examples/hello cut down to tier T0, subtest 00, `runs` runs and its one command judge (slot 2); 200
+    bootstrap resamples (fast)."""
     exp = spec.load_experiment(REPO / "examples/hello/experiment.yaml")
     command_judge = next(j for j in exp.judges if j.adapter == "command")
     return dataclasses.replace(exp, runs=runs, tiers=("T0",), subtests={"T0": exp.subtests["T0"][:1]},
-                               judges=(command_judge,))
+                               judges=(command_judge,), analysis=dataclasses.replace(exp.analysis, resamples=200))
 
 
 def fabricate_run(exp: spec.Experiment, run: RunPaths, score: float, reasoning: str) -> None:

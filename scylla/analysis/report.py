@@ -432,6 +432,9 @@ def render(template: str, **context: Any) -> str:
     return _env().get_template(template).render(**context)
 
 
+BUNDLE_SNIPPET = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"   # (its default)
+
+
 @cache
 def vega_bundle() -> str:
     """Vega, Vega-Lite and Vega-Embed in one script (vl-convert's bundle, ~0.9 MB), inlined once in the index;
@@ -440,7 +443,7 @@ def vega_bundle() -> str:
     import vl_convert
     version = ".".join(alt.SCHEMA_VERSION.split(".")[:2])           # "v6.4.1" -> "v6.4"
     known = {f"v{v}" for v in vl_convert.get_vegalite_versions()}
-    bundle = vl_convert.javascript_bundle(vl_version=version if version in known else None)
+    bundle = vl_convert.javascript_bundle(BUNDLE_SNIPPET, vl_version=version if version in known else None)
     if "</script" in bundle.lower():        # (it would end the inline <script> early)
         raise RuntimeError("vl_convert.javascript_bundle() contains '</script': it cannot be inlined")
     return bundle
@@ -475,11 +478,12 @@ def link(from_dir: str, target: str) -> str:
 
 
 def _judge_view(slot, j: Mapping[str, Any], timing: Mapping[str, Any], run: RunPaths, page_dir: str) -> dict:
-    criteria = j.get("criteria_scores") if isinstance(j.get("criteria_scores"), Mapping) else {}
+    raw = j.get("criteria_scores")
+    criteria: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     rows = []
     for name in sorted(criteria):
         c = criteria[name] if isinstance(criteria[name], Mapping) else {"score": criteria[name]}
-        items = c.get("items") if isinstance(c.get("items"), Mapping) else {}
+        items: Mapping[str, Any] = c["items"] if isinstance(c.get("items"), Mapping) else {}
         rows.append({"name": name, "score": _number(c.get("score")), "achieved": _number(c.get("achieved")),
                      "max": _number(c.get("max", c.get("applicable"))), "explanation": c.get("explanation"),
                      "checks": [{"id": k, **{f: v.get(f) for f in ("status", "score", "points", "evidence")}}
