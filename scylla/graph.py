@@ -11,7 +11,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
-from .analysis import frames, report, summary
+from .analysis import frames, report, summary, tables
 from .kinds import _where
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
@@ -81,6 +81,9 @@ def _frame_tasks(exp: Experiment):
     yield kinds.cheap_task("analysis", "stats", summary.build, (exp,), list(summary.INPUTS), list(summary.OUTPUTS),
                            uptodate=[config_changed(summary.identity(exp))],
                            doc="the statistics: analysis/summary.json and analysis/statistical_results.json")
+    for name in tables.TABLES:
+        yield kinds.cheap_task("analysis", f"tables/{name}", tables.build, (name,), tables.inputs(name),
+                               tables.targets(name))
 
 
 def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str, **extra) -> dict:

@@ -261,3 +261,56 @@ def _spec(tmp_path: Path, section: dict | None) -> Path:
         data["analysis"] = section
     (dest / "experiment.yaml").write_text(yaml.safe_dump(data))
     return dest / "experiment.yaml"
+
+
+# ---------------------------------------------------------------- tables
+
+def _outputs(runs: list[dict], judge_rows: list[dict], exp: Any) -> tuple[dict, dict]:
+    a = analysis(exp.tiers)
+    return (stats.json_safe(a.summary(exp, runs, [])), stats.json_safe(a.statistical_results(exp, runs, judge_rows)))
+
+
+CONFIG = {"experiment_id": "e", "task": {"id": "t"}, "agent": {"adapter": "command", "model": "m"},
+          "judges": [{"adapter": "command", "model": "j"}], "tiers_to_run": ["T0"], "subtests": {"T0": ["00"]},
+          "runs_per_subtest": 1, "thinking": "none", "max_turns": None}
+
+
+def test_every_table_renders_a_single_run_with_one_judge_in_three_formats():
+    from scylla.analysis import tables
+    r = run("T0", "00", 1, 0.9, True, cost=None)
+    s, res = _outputs([r], [judge(r, "judge_01", 0.9, True)], _Exp("command"))
+    for name, build in tables.TABLES.items():
+        table = build(s, res, CONFIG) if name == "configuration" else build(s, res)
+        md, tex, text = tables.markdown(table), tables.latex(table), tables.to_csv(table)
+        assert md.startswith(f"**{table.caption}**") and "nan" not in md.lower()
+        assert tex.count(r"\toprule") == 1 and tex.rstrip().endswith(r"\end{table}")
+        header = next(csv_reader(text))
+        assert header[-1] == "note"
+    summary_table = tables.tier_summary(s, res)
+    row = tables.markdown(summary_table).splitlines()[4]
+    # one run: a rate with its Wilson interval, a mean without one, an unknown cost of pass
+    assert row.startswith("| T0 | 1 | 1 | 100.0% [20.7%, 100.0%] | 0.900 | 0.900 | — |")
+    assert "T0 · SD: n = 1: a standard deviation needs at least 2 runs" in tables.markdown(summary_table)
+
+
+def csv_reader(text: str):
+    import csv
+    import io
+    return csv.reader(io.StringIO(text))
+
+
+def test_table_cells_format_and_escape():
+    from scylla.analysis import tables
+    t = tables.Table("x", "50 % of a_b & c", [tables.Column("name"), tables.Column("cost", "estimate:usd"),
+                                              tables.Column("p", "p"), tables.Column("ok", "bool")],
+                     [["a|b_c", {"value": 0.5, "ci_low": 0.25, "ci_high": None, "reason": "unbounded"}, 0.0004, True],
+                      ["d", {"value": None, "ci_low": None, "ci_high": None, "reason": "no run passed"}, None, None]])
+    md = tables.markdown(t)
+    assert "| a\\|b_c | $0.5000 [$0.2500, —] | < 0.001 | yes |" in md
+    assert "| d | — | — | — |" in md and "- a|b_c · cost: unbounded" in md and "- d · cost: no run passed" in md
+    tex = tables.latex(t)
+    assert r"\caption{50 \% of a\_b \& c}" in tex and r"a|b\_c & \$0.5000 [\$0.2500, ---] & \textless{} 0.001 & yes \\" in tex
+    rows = list(csv_reader(tables.to_csv(t)))
+    assert rows[0] == ["name", "cost", "cost ci_low", "cost ci_high", "p", "ok", "note"]
+    assert rows[1] == ["a|b_c", "0.5", "0.25", "", "0.0004", "true", "cost: unbounded"]
+    assert rows[2] == ["d", "", "", "", "", "", "cost: no run passed"]

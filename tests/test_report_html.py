@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO
 
 from scylla import actions, durable, spec, tree
-from scylla.analysis import frames, report, summary
+from scylla.analysis import frames, report, summary, tables
 from scylla.tree import RunPaths, SubtestPaths
 
 HOSTILE = 'Looks fine </pre><script>document.title="pwned"</script> & <b>bold</b>\nsecond line'
@@ -75,6 +75,8 @@ def build(exp: spec.Experiment, scores: list[float], reasoning: str = HOSTILE) -
     frames.concatenate([frames.part_dir(SP.dir)], frames.part_dir("T0"))
     frames.concatenate([frames.part_dir("T0")], frames.DATA_DIR)
     summary.build(exp)
+    for name in tables.TABLES:
+        tables.build(name)
     report.build_subtest(exp, SP)
     report.build_index(exp)
 

@@ -28,7 +28,7 @@ from typing import Any
 from .. import durable, records, tree
 from ..spec import Experiment, Subtest, load_yaml
 from ..tree import RunPaths, SubtestPaths
-from . import frames, summary
+from . import frames, summary, tables
 
 INDEX = tree.HTML_REPORT
 FIGURES_DIR = "analysis/figures"
@@ -449,6 +449,15 @@ def vega_bundle() -> str:
     return bundle
 
 
+def downloads() -> list[dict]:
+    """The analysis' files the index links to (relative): the frames, the statistics, every table's formats."""
+    base = posixpath.dirname(INDEX)
+    groups = [("data frames (CSV)", frames.paths(frames.DATA_DIR)), ("statistics (JSON)", list(summary.OUTPUTS))]
+    groups += [(f"table: {name}", tables.targets(name)) for name in tables.TABLES]
+    return [{"name": name, "files": [{"label": posixpath.basename(p), "href": link(base, p)} for p in paths]}
+            for name, paths in groups]
+
+
 def index_html(exp_id: str, a: Analysis, runs: Sequence[Mapping[str, str]], config: Mapping[str, Any], rubric: Any, figures: Sequence[dict] = ()) -> str:
     all_charts = charts(a) + list(figures)
     subtests: dict[str, list[dict]] = {t: [] for t in a.tiers}
@@ -459,7 +468,7 @@ def index_html(exp_id: str, a: Analysis, runs: Sequence[Mapping[str, str]], conf
                   best=best_tiers(a), frontier=a.frontier, comparisons=a.comparisons, correlations=a.correlations,
                   judges=a.judges, power=a.power, registry=a.registry, quality=data_quality(a, runs),
                   criteria=a.criteria, methods=methods(config, rubric, a), charts=all_charts,
-                  bundle=vega_bundle() if all_charts else "", root="")
+                  downloads=downloads(), bundle=vega_bundle() if all_charts else "", root="")
 
 
 def build_index(exp: Experiment) -> None:
