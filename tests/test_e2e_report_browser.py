@@ -95,9 +95,9 @@ def test_the_report_opens_offline_in_chromium_every_chart_draws_and_a_run_shows_
         assert len(charts) >= 3, "score, pass rate and cost of pass by tier"
         WebDriverWait(driver, CHART_TIMEOUT).until(lambda d: d.execute_script(
             "return [...document.querySelectorAll('div.chart')].every(c => c.querySelector('svg'))"))
-        points = driver.execute_script("return [...document.querySelectorAll('div.chart')].map("
+        points = driver.execute_script("return [...document.querySelectorAll('div.chart[id^=\"chart-\"]')].map("
                                        "c => c.querySelectorAll('g.mark-symbol path').length)")
-        assert all(n == 3 for n in points), points      # a point per tier (T0, T1, T5) in every chart
+        assert len(points) >= 3 and all(n == 3 for n in points), points     # the report's own: a point per tier
         opened_cleanly(driver)
         screenshot(driver, shots / "index.png")
 

@@ -200,3 +200,18 @@ def test_an_empty_analysis_renders_with_nothing_made_up():
     text = report.index_html("x", report.Analysis({}, {}), [], {}, None)
     assert "No chart" in text and "<script>" in text and report.vega_bundle() not in text
     assert not re.search(r"\d\.\d{3}", text)
+
+
+def test_a_figures_spec_is_embedded_as_one_more_chart(one_run):
+    """The hook for the analysis:figures/* tasks: each .vl.json becomes a chart container and its spec, as is."""
+    figure = Path(report.FIGURES_DIR) / "demo.vl.json"
+    spec_doc = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json", "mark": "bar",
+                "data": {"values": [{"tier": "T0", "n": 1}]},
+                "encoding": {"x": {"field": "tier", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}},
+                "title": "</script><script>alert(1)</script>"}
+    durable.write_json(figure, spec_doc)
+    text = report.index_html("hello", report.load_analysis(), report.read_csv(frames.runs_csv(frames.DATA_DIR)), {},
+                             None, report.figure_charts([str(figure)]))
+    assert re.findall(r'<div class="chart" id="([^"]+)"', text)[-1] == "figure-demo"
+    embedded = re.search(r'<script type="application/json" id="spec-figure-demo">(.*?)</script>', text, re.DOTALL)
+    assert embedded and json.loads(embedded.group(1)) == spec_doc         # (its "</" escaped: it cannot end the element)

@@ -44,8 +44,10 @@ RUN_FILES = (("agent prompt", "agent/prompt.md"), ("transcript (stdout)", "agent
 # ---------------------------------------------------------------- where it is and what it reads
 
 def figure_specs(exp: Experiment) -> list[str]:
-    """Hook for the `analysis:figures/*` tasks: the `.vl.json` specs (with their data inline) that the
-    index embeds after its own charts, known at graph time (each becomes a file_dep). None yet."""
+    """Hook for the `analysis:figures/*` tasks: the Vega-Lite specs (`.vl.json`, data inline) the index
+    embeds after its own charts, known at graph time (each is a file_dep of the index). None until
+    scylla/analysis/figures.py is merged; then (tried on its nine frame figures: all draw, no console message)
+    `return [f"{figures.FIGURES_DIR}/{name}.vl.json" for name in figures.FIGURES]`."""
     del exp
     return []
 
