@@ -325,11 +325,20 @@ TIER_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b"
                 "#bab0ac")
 
 
+def bounded(e: Mapping[str, Any]) -> bool:
+    return e["ci_low"] is not None and e["ci_high"] is not None
+
+
+def preferred(cell: Mapping[str, Any], field: str, fallback: str | None) -> dict:
+    """`field` (e.g. the clustered mean), or `fallback` (the i.i.d. one) when `field` has no interval and it has."""
+    e = cell[field]
+    return cell[fallback] if fallback and not bounded(e) and (e["value"] is None or bounded(cell[fallback])) else e
+
+
 def _ci_rows(a: Analysis, field: str, fallback: str | None = None) -> list[dict]:
     rows = []
     for t in a.tiers:
-        cell = a.cell(t)
-        e = cell[field] if cell[field]["value"] is not None or fallback is None else cell[fallback]
+        e = preferred(a.cell(t), field, fallback)
         if e["value"] is not None:
             rows.append({"tier": t, "value": e["value"], "ci_low": e["ci_low"], "ci_high": e["ci_high"], "n": e["n"]})
     return rows
@@ -427,6 +436,7 @@ def _env():
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(fmt=fmt, script_json=script_json)
+    env.globals.update(preferred=preferred)
     return env
 
 
