@@ -357,8 +357,7 @@ def ci_chart(title: str, y_title: str, rows: list[dict], tiers: Sequence[str], f
         x=x, y=alt.Y("ci_low:Q", title=y_title), y2="ci_high:Q", color=colour)
     point = base.mark_point(filled=True, size=90).encode(x=x, y=alt.Y("value:Q", title=y_title), color=colour,
                                                            tooltip=tooltip)
-    bounded = any(r["ci_low"] is not None and r["ci_high"] is not None for r in rows)
-    chart = (alt.layer(rule, point) if bounded else alt.layer(point)).properties(title=title, width=alt.Step(60),
+    chart = (alt.layer(rule, point) if any(bounded(r) for r in rows) else alt.layer(point)).properties(title=title, width=alt.Step(60),
                                                                                  height=220)
     return chart.to_dict(validate=True)
 
@@ -366,12 +365,13 @@ def ci_chart(title: str, y_title: str, rows: list[dict], tiers: Sequence[str], f
 def charts(a: Analysis) -> list[dict]:
     """The index's own charts, from summary.json: each {"id", "title", "spec"}; a chart with no value to
     show is left out."""
-    specs = [("score", "Mean score by tier (95 % CI, clustered by subtest where known)", "mean score",
+    level = f"{100 * float(a.settings.get('confidence', 0.95)):g} %"
+    specs = [("score", f"Mean score by tier ({level} CI, clustered by subtest where known)", "mean score",
               _ci_rows(a, "mean_score_clustered", "mean_score"), ".3f"),
-             ("pass-rate", "Pass rate by tier (Wilson 95 % CI)", "pass rate", _ci_rows(a, "pass_rate"), ".3f"),
-             ("cost-of-pass", "Cost of pass, agent + judges (95 % bootstrap CI)", "USD per pass",
+             ("pass-rate", f"Pass rate by tier (Wilson {level} CI)", "pass rate", _ci_rows(a, "pass_rate"), ".3f"),
+             ("cost-of-pass", f"Cost of pass, agent + judges ({level} bootstrap CI)", "USD per pass",
               _ci_rows(a, "cost_of_pass_total"), "$.4f"),
-             ("cost-of-pass-agent", "Cost of pass, agent only (95 % bootstrap CI)", "USD per pass",
+             ("cost-of-pass-agent", f"Cost of pass, agent only ({level} bootstrap CI)", "USD per pass",
               _ci_rows(a, "cost_of_pass"), "$.4f")]
     return [{"id": f"chart-{name}", "title": title, "spec": ci_chart(title, y, rows, a.tiers, fmt)}
             for name, title, y, rows, fmt in specs if rows]
