@@ -77,8 +77,9 @@ def _frame_tasks(exp: Experiment):
     parts = [frames.part_dir(t) for t in exp.tiers]
     yield _frames_task("frames", frames.concatenate, (parts, frames.DATA_DIR), [p for d in parts for p in frames.paths(d)],
                        frames.DATA_DIR, doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
-    yield kinds.cheap_task("analysis", "stats", summary.build, (exp,), list(summary.INPUTS), list(summary.OUTPUTS),
-                           uptodate=[config_changed(summary.identity(exp))],
+    scope = summary.Scope.of(exp)
+    yield kinds.cheap_task("analysis", "stats", summary.build, (scope,), list(summary.INPUTS), list(summary.OUTPUTS),
+                           uptodate=[config_changed(scope.identity())],
                            doc="the statistics: analysis/summary.json and analysis/statistical_results.json")
     for name in tables.TABLES:
         yield kinds.cheap_task("analysis", f"tables/{name}", tables.build, (name,), tables.inputs(name),
