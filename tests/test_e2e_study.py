@@ -57,6 +57,8 @@ def test_a_study_compares_two_experiments_and_never_runs_their_tasks(study):
     assert "complete it with `scylla run" in missing.stderr and "experiment hello has" not in missing.stderr
     _doit(study, "exp=examples/hello-v2/experiment.yaml")
     study.reset_calls()
+    status = _doit(study, "status", "exp=study.yaml").stdout
+    assert status.startswith("study hello-study") and "analysis  ▶14" in status
     first = _doit(study, "exp=study.yaml")
     expected = {"analysis:frames", "analysis:stats", *(f"analysis:tables/{t}" for t in tables.of_study(True))}
     assert set(_executed(first)) == expected
