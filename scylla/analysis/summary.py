@@ -56,11 +56,20 @@ def build(scope: Scope) -> None:
     """The task action: read the frames, write both JSON files."""
     # (scipy and statsmodels: ~0.7 s, paid only when the action runs)
     from . import stats
-    runs, judges = frames.read(frames.DATA_DIR, "runs"), frames.read(frames.DATA_DIR, "judges")
+    runs = [without_verdict(r) for r in frames.read(frames.DATA_DIR, "runs")]
+    judges = frames.read(frames.DATA_DIR, "judges")
     a = Analysis(stats, scope.settings, list(scope.tiers))
     criteria = frames.read(frames.DATA_DIR, "criteria")
     durable.write_json(SUMMARY, stats.json_safe(a.summary(scope.header, runs, criteria)))
     durable.write_json(STATISTICAL_RESULTS, stats.json_safe(a.statistical_results(runs, judges, scope.compare)))
+
+
+def without_verdict(run: Row) -> Row:
+    """A run whose judges all failed has no verdict (its consensus records score 0, not passed): its score,
+    pass, grade and impl rate are unknown to the statistics, which count it among the outcomes only."""
+    if run["outcome"] != "judge invalid":
+        return run
+    return {**run, "score": None, "passed": None, "grade": None, "impl_rate": None}
 
 
 def settings(s: AnalysisSettings) -> dict:
