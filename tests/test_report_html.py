@@ -74,8 +74,8 @@ def build(exp: spec.Experiment, scores: list[float], reasoning: str = HOSTILE) -
     frames.build_subtest(exp, SP)
     frames.concatenate([frames.part_dir(SP.dir)], frames.part_dir("T0"))
     frames.concatenate([frames.part_dir("T0")], frames.DATA_DIR)
-    summary.build(exp)
-    for name in tables.TABLES:
+    summary.build(summary.Scope.of(exp))
+    for name in tables.of_experiment():
         tables.build(name)
     report.build_subtest(exp, SP)
     report.build_index(exp)

@@ -465,7 +465,7 @@ def downloads() -> list[dict]:
     """The analysis' files the index links to (relative): the frames, the statistics, every table's formats."""
     base = posixpath.dirname(INDEX)
     groups = [("data frames (CSV)", frames.paths(frames.DATA_DIR)), ("statistics (JSON)", list(summary.OUTPUTS))]
-    groups += [(f"table: {name}", tables.targets(name)) for name in tables.TABLES]
+    groups += [(f"table: {name}", tables.targets(name)) for name in tables.of_experiment()]
     return [{"name": name, "files": [{"label": posixpath.basename(p), "href": link(base, p)} for p in paths]}
             for name, paths in groups]
 
