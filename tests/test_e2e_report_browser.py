@@ -112,6 +112,14 @@ def test_the_report_opens_offline_in_chromium_every_chart_draws_and_a_run_shows_
         summary = json.loads((checkout.root / "analysis/summary.json").read_text())
         assert sorted(scores) == sorted(summary["tiers"][t]["mean_score"]["value"] for t in ("T0", "T1", "T5"))
 
+        # the comparisons show the statistics' numbers (the first data column: the difference in mean score)
+        results = json.loads((checkout.root / "analysis/statistical_results.json").read_text())
+        shown_pairs = [(row.find_elements(By.TAG_NAME, "td")[0].text,
+                        float(row.find_elements(By.TAG_NAME, "td")[1].get_attribute("data-v")))
+                       for row in driver.find_elements(By.CSS_SELECTOR, "#pairs-table tbody tr")]
+        assert shown_pairs == [(p["name"], p["difference"]["value"]) for p in results["tier_comparisons"]["pairs"]]
+        assert len(shown_pairs) == 3                                    # T0 vs T1, T1 vs T5, T0 vs T5
+
         # drill down: index -> subtest T0/00 -> run_01
         driver.find_element(By.CSS_SELECTOR, "#tier-T0 a[href='T0/00/index.html']").click()
         assert driver.current_url.endswith("/analysis/report/T0/00/index.html")

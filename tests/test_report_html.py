@@ -215,3 +215,26 @@ def test_a_figures_spec_is_embedded_as_one_more_chart(one_run):
     assert re.findall(r'<div class="chart" id="([^"]+)"', text)[-1] == "figure-demo"
     embedded = re.search(r'<script type="application/json" id="spec-figure-demo">(.*?)</script>', text, re.DOTALL)
     assert embedded and json.loads(embedded.group(1)) == spec_doc         # (its "</" escaped: it cannot end the element)
+
+
+def test_the_accessor_reads_the_keys_the_statistics_write(one_run):
+    """A key renamed in summary.json or statistical_results.json would show as "—" everywhere: every key
+    report.Analysis reads is in what analysis:stats writes (docs/numbers.md, "Statistics")."""
+    s = json.loads(Path(summary.SUMMARY).read_text())
+    r = json.loads(Path(summary.STATISTICAL_RESULTS).read_text())
+    cell_keys = {"runs", "subtests", "passed", "total_cost_usd", "total_judge_cost_usd", "tokens", "durations",
+                 "pass_at_k", "pass_hat_k", "grades", "outcomes"}
+    assert {"tier_order", "settings", "overall", "tiers", "subtests", "frontier", "criteria"} <= set(s)
+    for cell in (s["overall"], s["tiers"]["T0"]):
+        assert set(report.CELL_ESTIMATES) - {"consistency"} | cell_keys <= set(cell)
+    assert {"consistency", "pass_rate", "mean_score", "mean_cost_usd", "runs", "passed"} <= set(s["subtests"]["T0/00"])
+    assert set(report.TOKEN_KEYS) <= set(s["overall"]["tokens"])
+    assert {"agent_seconds", "judge_seconds", "total_seconds"} <= set(s["overall"]["durations"])
+    assert {"tier", "cost_of_pass", "pareto", "probability", "left_out"} <= set(s["frontier"])
+    assert {"weight", "overall", "tiers"} <= set(s["criteria"]["functional"]) and "mean" in s["criteria"]["functional"]["overall"]
+    assert {"tier_comparisons", "correlations", "judges", "power", "registry"} <= set(r)
+    assert {"omnibus", "pairs"} <= set(r["tier_comparisons"]) and {"statistic", "p"} <= set(r["tier_comparisons"]["omnibus"])
+    assert {"slots", "alpha", "pairs", "leniency", "split_decision_rate", "leave_one_out", "pipeline"} <= set(r["judges"])
+    assert {"interval", "ordinal", "nominal"} <= set(r["judges"]["alpha"])
+    assert {"comparisons", "runs_needed"} <= set(r["power"])
+    assert all({"correction", "alpha", "tests"} <= set(f) for f in r["registry"].values()) and r["registry"]
