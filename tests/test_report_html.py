@@ -31,7 +31,7 @@ def one_run_experiment(runs: int = 1) -> spec.Experiment:
                                judges=(command_judge,), analysis=dataclasses.replace(exp.analysis, resamples=200))
 
 
-def fabricate_run(exp: spec.Experiment, run: RunPaths, score: float, reasoning: str) -> None:
+def fabricate_run(exp: spec.Experiment, run: RunPaths, score: float | None, reasoning: str) -> None:
     """A finished run's raw files (agent, pipeline, judge) with no cost recorded, then its consensus and result."""
     slot = exp.judges[0]
     durable.write_json(run.agent_result, {"exit_code": 0, "stdout": "", "stderr": "", "api_calls": 3, "cost_usd": None,
@@ -50,10 +50,12 @@ def fabricate_run(exp: spec.Experiment, run: RunPaths, score: float, reasoning: 
                                       "all_passed": True})
     durable.write_text(f"{run.commands_dir}/test.log", "3 passed\n")
     durable.write_text(run.judge_prompt, "judge this\n")
+    verdict = {"score": score, "passed": score >= 0.6, "grade": "A" if score >= 0.8 else "C", "reasoning": reasoning,
+               "is_valid": True, "criteria_scores": {"functional": {"score": score, "explanation": EXPLANATION}}} \
+        if score is not None else {"score": 0.0, "passed": False, "grade": "F", "is_valid": False, "criteria_scores": {},
+                                   "reasoning": "Invalid judgment: no JSON object in the reply"}
     durable.write_json(run.judge(slot.number, "judgment.json"), {
-        "score": score, "passed": score >= 0.6, "grade": "A" if score >= 0.8 else "C", "reasoning": reasoning,
-        "is_valid": True, "judge_number": slot.number, "model": slot.model, "adapter": slot.adapter, "cost_usd": None,
-        "criteria_scores": {"functional": {"score": score, "explanation": EXPLANATION}}})
+        **verdict, "judge_number": slot.number, "model": slot.model, "adapter": slot.adapter, "cost_usd": None})
     durable.write_json(run.judge(slot.number, "timing.json"), {"judge_duration_seconds": 0.5,
                                                               "measured_at": "2026-01-01T00:00:01+00:00"})
     for name in tree.JUDGE_RAW:
@@ -63,7 +65,8 @@ def fabricate_run(exp: spec.Experiment, run: RunPaths, score: float, reasoning: 
     actions.run_result(exp, run)
 
 
-def build(exp: spec.Experiment, scores: list[float], reasoning: str = HOSTILE) -> None:
+def build(exp: spec.Experiment, scores: list[float | None], reasoning: str = HOSTILE) -> None:
+    """(a score None: that run's judgment is invalid)"""
     """The tree's results, frames, statistics and report, as the graph's tasks build them (cwd: the root)."""
     actions.setup(exp)
     for n, score in enumerate(scores, 1):
@@ -238,3 +241,16 @@ def test_the_accessor_reads_the_keys_the_statistics_write(one_run):
     assert {"interval", "ordinal", "nominal"} <= set(r["judges"]["alpha"])
     assert {"comparisons", "runs_needed"} <= set(r["power"])
     assert all({"correction", "alpha", "tests"} <= set(f) for f in r["registry"].values()) and r["registry"]
+
+
+def test_an_invalid_judgment_is_flagged_and_its_run_shows_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    build(one_run_experiment(runs=2), [0.9, None], reasoning="ok")
+    index = without_bundle(page(report.INDEX))
+    flags = dict(re.findall(r'<tr id="(flag-[^"]*)"><td>[^<]*</td><td class="n">(\d+)</td>', index))
+    assert flags["flag-invalid-judgments"] == "1" and flags["flag-runs-with-no-valid-judgment"] == "1"
+    row = re.search(r'<tr id="flag-invalid-judgments">.*?</tr>', index, re.DOTALL)
+    assert row and 'href="T0/00/run_02.html"' in row.group(0) and "run_01" not in row.group(0)
+    shown = facts(page(SP.run(2).html_page))
+    assert shown["verdict"] == ["score 0.000, grade F, invalid"]
+    assert shown["consensus"][0].endswith("invalid (0 of 1 judges valid, 0 pass votes)")
