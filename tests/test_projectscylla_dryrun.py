@@ -380,3 +380,59 @@ def test_criteria_means_are_over_runs_times_judges_with_the_sample_sd_as_table_4
     proportionality = [float(r["score"]) for r in adopted["criteria"] if r["criterion"] == "proportionality"]
     assert stats.mean(proportionality).value == pytest.approx(0.940095238095238, rel=REL)
     assert stats.sd(proportionality).value == pytest.approx(0.08304631524752003, rel=REL)
+
+
+# ---------------------------------------------------------------- the figures' data and the other tables
+
+def test_holm_over_the_16_cells_of_the_correlation_matrix_is_projectscyllas_and_over_the_6_pairs_is_ours(adopted):
+    """fig20: ProjectScylla corrects the 4 × 4 matrix's 16 p-values (4 diagonal 0s, each pair twice) together;
+    the family is the 6 distinct pairs, where cost–tokens stays significant."""
+    from statsmodels.stats.multitest import multipletests
+    names = {"Score": "score", "Cost (USD)": "cost_usd", "Total Tokens": "total_tokens",
+             "Duration (s)": "duration_seconds"}
+    cells = _read(PUBLISHED / "fig20_metric_correlation_heatmap.csv")
+    assert len(cells) == 16
+    p = {(c["metric1"], c["metric2"]): 0.0 if c["metric1"] == c["metric2"] else
+         stats.correlation(column(adopted["runs"], names[c["metric1"]]), column(adopted["runs"], names[c["metric2"]]),
+                           "spearman").p for c in cells}
+    theirs = multipletests([p[c["metric1"], c["metric2"]] for c in cells], method="holm")[1]
+    for c, q in zip(cells, theirs, strict=True):
+        assert float(c["p_value_corrected"]) == pytest.approx(q, rel=REL, abs=1e-300), c
+    pairs = list(itertools.combinations(names, 2))
+    ours = dict(zip(pairs, multipletests([p[pair] for pair in pairs], method="holm")[1], strict=True))
+    published = by(cells, "metric1", "metric2")
+    assert published["Cost (USD)", "Total Tokens"]["significant"] == "False"
+    assert float(published["Cost (USD)", "Total Tokens"]["p_value_corrected"]) == \
+        pytest.approx(0.08168624890722471, rel=REL)
+    assert ours["Cost (USD)", "Total Tokens"] == pytest.approx(0.04084312445361236, rel=REL) and \
+        ours["Cost (USD)", "Total Tokens"] < 0.05
+    assert ours["Score", "Cost (USD)"] == pytest.approx(0.646798538222142, rel=REL)
+    assert float(published["Score", "Cost (USD)"]["p_value_corrected"]) == 1.0
+
+
+def test_single_run_figures_and_tables_publish_zero_width_intervals_and_p_1_that_are_not_computable(adopted):
+    runs = adopted["runs"]
+    passed = {t: [float(r["passed"] == "true") for r in _tier(runs, t)] for t in TIERS}
+    for row in _read(PUBLISHED / "fig04_pass_rate_by_tier.csv"):            # pass rate CI: Wilson's
+        w = stats.wilson(int(sum(passed[row["tier"]])), len(passed[row["tier"]]))
+        assert (row["ci_low"], row["ci_high"]) == ("1.0", "1.0")
+        assert (w.ci_low, w.ci_high) == (pytest.approx(0.2065493143772374, rel=REL), 1.0)
+    for row in _read(PUBLISHED / "fig11_tier_uplift_significance.csv"):     # Mann–Whitney of 1 run against 1
+        a, b = row["transition"].split("→")
+        assert row["pvalue"] == "1.0" and stats.mann_whitney(passed[a], passed[b]).p is None
+    for row in _read(PUBLISHED / "fig19_effect_size_forest.csv"):           # Cliff's δ on pass, 1 run against 1
+        delta = stats.cliffs_delta(passed[row["tier2"]], passed[row["tier1"]])
+        assert (row["delta"], row["ci_low"], row["ci_high"]) == ("0.0", "0.0", "0.0")
+        assert (delta.value, delta.ci_low, delta.ci_high) == (0.0, None, None) and "at least 2" in delta.reason
+    for row in _read(PUBLISHED / "fig16_success_variance_by_test.csv"):     # variance of one run's pass
+        assert (row["pass_variance"], row["n_runs"]) == ("0.0", "1") and stats.sd([1.0]).value is None
+    # Table 5's total row: cost of pass nan, though all 7 runs passed (summary.json's by_model cop has it)
+    total = _markdown_rows(PUBLISHED / "tab05_cost_analysis.md")["**Total**"]
+    cop = stats.cost_of_pass(column(runs, "cost_usd"), [r["passed"] == "true" for r in runs])
+    assert total["CoP ($)"] == "nan" and cop.value == pytest.approx(0.1444516857142857, rel=REL)
+    assert cop.value == pytest.approx(_published_json("summary.json")["by_model"]["Sonnet 4.5"]["cop"], rel=REL)
+    # Table 9: the judge models are in config/experiment.json and in every judges.csv row
+    config = _markdown_rows(PUBLISHED / "tab09_experiment_config.md")[NAME]
+    assert config["Judge Models"] == "N/A"
+    assert sorted({j["model"] for j in adopted["judges"]}) == \
+        ["claude-haiku-4-5", "claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929"]
