@@ -436,3 +436,17 @@ def test_single_run_figures_and_tables_publish_zero_width_intervals_and_p_1_that
     assert config["Judge Models"] == "N/A"
     assert sorted({j["model"] for j in adopted["judges"]}) == \
         ["claude-haiku-4-5", "claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929"]
+
+
+def test_adopting_with_projectscyllas_current_test_001_fixture_is_refused_its_rubric_changed(tmp_path):
+    """ProjectScylla's test-001 rubric changed after the dry run: the raw tree's rubric.yaml is the one its
+    judges read, so the current fixture is refused before anything is written, naming the fix."""
+    ps = tmp_path / NAME
+    shutil.copytree(DRYRUN / "raw", ps, symlinks=True)
+    done = subprocess.run([sys.executable, "-m", "scylla.cli", "adopt", str(ps), "--tiers", str(DRYRUN / "tiers"),
+                           "--fixture", str(PROJECTSCYLLA / "fixtures/test-001"), "--repo", f"{URL}={tmp_path}"],
+                          cwd=tmp_path, env=_env(), check=False, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    assert f"differs from {ps / 'rubric.yaml'}, the rubric ProjectScylla ran with" in done.stderr
+    assert "fix: pass --fixture the fixture ProjectScylla ran" in done.stderr
+    assert not (ps / "scylla.yaml").exists() and not (ps / "scylla").exists()
