@@ -265,12 +265,12 @@ def test_per_tier_cost_duration_and_token_tables_reproduce(adopted):
                                                           "cache_creation_tokens")] == [186, 4665, 829766, 165596]
 
 
-def _markdown_rows(path: Path) -> dict[str, dict[str, str]]:
-    """A markdown table's rows by their second cell (the tier), or first when there is one key column."""
+def _markdown_rows(path: Path, key: str | None = None) -> dict[str, dict[str, str]]:
+    """A markdown table's rows by their `key` cell (default: the tier, else the first cell)."""
     lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     rows = [dict(zip(header, (c.strip() for c in ln.strip("|").split("|")), strict=False)) for ln in lines[2:]]
-    key = "Tier" if "Tier" in header else header[0]
+    key = key or ("Tier" if "Tier" in header else header[0])
     return {r[key]: r for r in rows}
 
 
@@ -455,3 +455,21 @@ def test_adopting_with_projectscyllas_current_test_001_fixture_is_refused_its_ru
     assert f"differs from {ps / 'rubric.yaml'}, the rubric ProjectScylla ran with" in done.stderr
     assert "fix: pass --fixture the fixture ProjectScylla ran" in done.stderr
     assert not (ps / "scylla.yaml").exists() and not (ps / "scylla").exists()
+
+
+def test_single_run_effect_sizes_and_differences_reproduce_tables_2_and_2b(adopted):
+    """Cliff's δ and the differences are computable from one run per tier (δ is then −1, 0 or +1): the same
+    values; what Scylla does not give is an interval around them."""
+    runs = adopted["runs"]
+    for table, metric in (("tab02_tier_comparison.md", "passed"), ("tab02b_impl_rate_comparison.md", "impl_rate")):
+        rows = _markdown_rows(PUBLISHED / table, "Transition")
+        values = {t: [float(r[metric] == "true") if metric == "passed" else float(r[metric]) for r in _tier(runs, t)]
+                  for t in TIERS}
+        assert len(rows) == 7
+        for transition, row in rows.items():
+            a, b = transition.split(" ")[0].split("→")
+            delta = stats.cliffs_delta(values[b], values[a])
+            difference = stats.mean(values[b]).value - stats.mean(values[a]).value
+            assert row["Cliff's δ"] == f"{delta.value:+.3f}" and delta.ci_low is None, (table, transition)
+            shown = row["Pass Rate Δ"] if metric == "passed" else row["Impl-Rate Δ"]
+            assert shown == (f"{difference:+.4f}" if metric == "passed" else f"{difference:+.3f}"), (table, transition)
