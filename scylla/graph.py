@@ -11,7 +11,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
-from .analysis import frames
+from .analysis import frames, summary
 from .kinds import _where
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
@@ -77,6 +77,9 @@ def _frame_tasks(exp: Experiment):
     parts = [frames.part_dir(t) for t in exp.tiers]
     yield _frames_task("frames", frames.concatenate, (parts, frames.DATA_DIR), [p for d in parts for p in frames.paths(d)],
                        frames.DATA_DIR, doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
+    yield kinds.cheap_task("analysis", "stats", summary.build, (exp,), list(summary.INPUTS), list(summary.OUTPUTS),
+                           uptodate=[config_changed(summary.identity(exp))],
+                           doc="the statistics: analysis/summary.json and analysis/statistical_results.json")
 
 
 def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str, **extra) -> dict:

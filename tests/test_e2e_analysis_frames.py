@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 SUBTESTS = ("T0/00", "T0/01", "T1/01", "T1/02", "T5/01")
 ANALYSIS = {*(f"analysis:frames/{s}" for s in SUBTESTS), "analysis:frames/T0", "analysis:frames/T1",
-            "analysis:frames/T5", "analysis:frames"}
+            "analysis:frames/T5", "analysis:frames", "analysis:stats"}
 
 
 def _frame(root, name: str) -> list[dict[str, str]]:
@@ -109,7 +109,7 @@ def test_a_new_judgment_re_runs_its_subtests_tiers_and_experiments_frames_as_pre
     run = "T0/00/run_01"
     (hello.root / run / "judge/judge_02/.seal.json").unlink()           # re-judge this one slot on purpose
     status = json.loads(hello.doit("status", "--json").stdout)
-    expected = {"analysis:frames/T0/00", "analysis:frames/T0", "analysis:frames"}
+    expected = {"analysis:frames/T0/00", "analysis:frames/T0", "analysis:frames", "analysis:stats"}
     assert {n for n in status["to_run"] if n.startswith("analysis:")} == expected
     # (T1 and T5 inherit T0's best subtest: their work, and so their frames, may run should it change)
     assert {n for n in status["may_run"] if n.startswith("analysis:")} <= ANALYSIS - expected

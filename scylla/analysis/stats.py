@@ -397,6 +397,24 @@ def cliffs_delta(x: Values, y: Values, *, resamples: int = 10_000, seed: int = 0
     return Estimate(value, low, high, n)
 
 
+def mean_difference(x: Values, y: Values, *, resamples: int = 10_000, seed: int = 0,
+                    level: float = 0.95) -> Estimate:
+    """mean(x) − mean(y) of two independent groups, with a percentile bootstrap interval that resamples each
+    group on its own."""
+    a, b = _array(x), _array(y)
+    n = len(a) + len(b)
+    if len(a) == 0 or len(b) == 0:
+        return _none(n, f"n = {len(a)} and {len(b)}: a difference needs runs in both groups")
+    value = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Estimate(value, n=n, reason="a bootstrap interval needs at least 2 runs in each group")
+    rng = _rng(seed)
+    parts = [(wa @ a) / len(a) - (wb @ b) / len(b)
+             for wa, wb in zip(_weights(rng, len(a), resamples), _weights(rng, len(b), resamples))]
+    low, high = _bounds(np.concatenate(parts), level)
+    return Estimate(value, low, high, n)
+
+
 def correlation(x: Values, y: Values, method: Literal["spearman", "pearson"]) -> Test:
     """Spearman's ρ (scipy.stats.spearmanr) or Pearson's r (scipy.stats.pearsonr) of paired values with the
     two-sided p-value; needs 3 pairs or more and neither side constant."""
