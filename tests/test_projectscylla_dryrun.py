@@ -1,8 +1,8 @@
 """ProjectScylla's published arXiv dry run, reproduced: its committed raw tree (tests/data/projectscylla/dryrun,
-see the README there) is adopted with `scylla adopt`, `doit` builds Scylla's aggregates and analysis frames
-(paying for nothing), and the frames, with `scylla.analysis.stats` applied to them, give ProjectScylla's
-published numbers row by row, except where ProjectScylla is wrong: there the test pins Scylla's value and
-ProjectScylla's, as docs/projectscylla-differences.md lists them.
+see the README there) is adopted with `scylla adopt`, `doit` builds Scylla's aggregates, analysis frames and
+statistics (paying for nothing), and the frames, with `scylla.analysis.stats` applied to them, and the
+statistics' JSON give ProjectScylla's published numbers row by row, except where ProjectScylla is wrong:
+there the test pins Scylla's value and ProjectScylla's, as docs/projectscylla-differences.md lists them.
 
 Joins are on (tier, subtest, run[, judge slot][, criterion]): ProjectScylla names the experiment after its
 directory and the agent model by a display name ("Sonnet 4.5"), Scylla by the experiment id and the model id."""
@@ -76,7 +76,7 @@ def adopted(tmp_path_factory) -> dict:
     first, again = _doit(base, spec), _doit(base, spec)
     data = ps / "scylla/analysis/data"
     return {"adopt": done.stdout, "doit": EXECUTED.findall(first.stdout), "again": EXECUTED.findall(again.stdout),
-            "doit_out": first.stdout + first.stderr,
+            "doit_out": first.stdout + first.stderr, "analysis": ps / "scylla/analysis",
             **{name: _read(data / f"{name}.csv") for name in ("runs", "judges", "criteria", "subtests")}}
 
 
@@ -124,7 +124,7 @@ def test_the_dry_run_adopts_whole_and_doit_builds_the_frames_paying_for_nothing(
     kinds = {name.split(":")[0] for name in adopted["doit"]}
     assert not kinds & set(PAID), adopted["doit"]          # no agent, judge or pipeline, nothing re-derived
     assert {"analysis", "subtest", "tier", "experiment"} <= kinds
-    assert "analysis:frames" in adopted["doit"] and "$0.00 spent" in adopted["doit_out"]
+    assert {"analysis:frames", "analysis:stats"} <= set(adopted["doit"]) and "$0.00 spent" in adopted["doit_out"]
     # then nothing is left to do (preflight checks again while its problem, no claude CLI here, stands)
     assert adopted["again"] == ["preflight"]
 
@@ -473,3 +473,76 @@ def test_single_run_effect_sizes_and_differences_reproduce_tables_2_and_2b(adopt
             assert row["Cliff's δ"] == f"{delta.value:+.3f}" and delta.ci_low is None, (table, transition)
             shown = row["Pass Rate Δ"] if metric == "passed" else row["Impl-Rate Δ"]
             assert shown == (f"{difference:+.4f}" if metric == "passed" else f"{difference:+.3f}"), (table, transition)
+
+
+# ---------------------------------------------------------------- Scylla's own statistics (analysis:stats)
+
+def _strict_json(path: Path) -> dict:
+    """Scylla's JSON, refusing NaN and infinities (ProjectScylla's is read with Python's lenient parser)."""
+    def refuse(constant: str):
+        raise AssertionError(f"{path}: {constant} is not JSON")
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def _scylla_stats(adopted) -> dict:
+    """The values of analysis/summary.json and statistical_results.json this module checks, by one name each
+    (the one place that knows their keys: docs/numbers.md, "Statistics")."""
+    summary = _strict_json(adopted["analysis"] / "summary.json")
+    results = _strict_json(adopted["analysis"] / "statistical_results.json")
+    return {
+        "overall": summary["overall"], "tiers": summary["tiers"], "subtests": summary["subtests"],
+        "frontier": summary["frontier"], "criteria": {n: c["overall"] for n, c in summary["criteria"].items()},
+        "correlations": {frozenset((c["x"], c["y"])): c for c in results["correlations"]},
+        "corrected": {t["name"]: t for t in results["registry"]["correlations"]["tests"]},
+        "alpha": results["judges"]["alpha"], "omnibus": results["tier_comparisons"]["omnibus"],
+        "pairs": {(p["a"], p["b"]): p for p in results["tier_comparisons"]["pairs"]},
+    }
+
+
+def test_scyllas_statistics_reproduce_the_published_values_and_give_null_with_a_reason_for_the_rest(adopted):
+    st = _scylla_stats(adopted)
+    overall = st["overall"]
+    assert overall["total_cost_usd"] == pytest.approx(1.0111618, rel=REL)
+    assert overall["tokens"]["total_tokens"] == 1_000_213 and overall["total_judge_cost_usd"] is None
+    assert overall["mean_score"]["value"] == pytest.approx(0.9708857142857142, rel=REL)
+    assert overall["impl_rate"]["value"] == pytest.approx(0.9855677655677656, rel=REL)
+    proportionality = st["criteria"]["proportionality"]
+    assert (proportionality["mean"]["value"], proportionality["sd"]["value"], proportionality["mean"]["n"]) == \
+        (pytest.approx(0.940095238095238, rel=REL), pytest.approx(0.08304631524752003, rel=REL), 21)
+    # the frontier: ProjectScylla's T5 at 0.06531415, alone on the Pareto set; one run: no interval
+    frontier = st["frontier"]
+    assert (frontier["tier"], frontier["pareto"]) == ("T5", ["T5"])
+    assert frontier["cost_of_pass"]["value"] == pytest.approx(0.06531415, rel=REL)
+    assert frontier["cost_of_pass"]["ci_low"] is None and "n = 1" in frontier["cost_of_pass"]["reason"]
+    # every correlation ProjectScylla published, with its p-value
+    for c in _published_json("statistical_results.json")["correlations"]:
+        ours = st["correlations"][frozenset((c["metric1"], c["metric2"]))]
+        assert (ours["statistic"], ours["p"], ours["n"]) == (pytest.approx(c["spearman_rho"], rel=REL),
+                                                             pytest.approx(c["p_value"], rel=REL), c["n"]), c
+    # ProjectScylla's is_significant is p < 0.05 uncorrected; Scylla's family is the 10 pairs, Holm-corrected
+    corrected = {frozenset(t["name"].split(" ~ ")): t for t in st["corrected"].values()}
+    for c in _published_json("statistical_results.json")["correlations"]:     # the same verdict but cost–tokens
+        verdict = corrected[frozenset((c["metric1"], c["metric2"]))]["reject"]
+        assert verdict is (c["is_significant"] and c["metric1"] != "cost_usd"), c
+    score_impl = st["corrected"]["score ~ impl_rate"]
+    assert (score_impl["p_adjusted"], score_impl["reject"]) == (pytest.approx(0.020013213852761808, rel=REL), True)
+    assert st["corrected"]["score ~ cost_usd"]["p_adjusted"] == 1.0           # fig20's published value too
+    cost_tokens = st["corrected"]["cost_usd ~ total_tokens"]
+    assert (cost_tokens["p_adjusted"], cost_tokens["reject"]) == (pytest.approx(0.06126468668041853, rel=REL), False)
+    assert len(st["corrected"]) == 10
+    alpha = st["alpha"]["interval"]
+    assert (alpha["value"], alpha["ci_low"], alpha["ci_high"]) == (
+        pytest.approx(-0.11692939616021758, rel=REL), pytest.approx(-0.3518886679920479, rel=REL),
+        pytest.approx(-0.05263157894736903, rel=REL))
+    # where ProjectScylla published 1.000, (1.000, 1.000), NaN or p = 1.0 from one run
+    for tier in TIERS:
+        pass_rate = st["tiers"][tier]["pass_rate"]
+        assert (pass_rate["value"], pass_rate["ci_low"], pass_rate["ci_high"]) == \
+            (1.0, pytest.approx(0.2065493143772374, rel=REL), 1.0)
+        assert st["tiers"][tier]["sd_score"]["value"] is None and st["tiers"][tier]["sd_score"]["reason"]
+        consistency = st["subtests"][f"{tier}/{SUBTEST[tier]}"]["consistency"]
+        assert consistency["value"] is None and "at least 2 runs" in consistency["reason"]
+    assert st["omnibus"]["p"] is None and "fewer than 2" in st["omnibus"]["reason"]
+    for a, b in itertools.pairwise(TIERS):
+        test = st["pairs"][a, b]["mann_whitney"]
+        assert (test["statistic"], test["p"]) == (None, None) and "at least 2" in test["reason"]
