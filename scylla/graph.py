@@ -11,9 +11,9 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
-from .analysis import frames, summary
+from .analysis import frames, summary, tables
 from .kinds import _where
-from .spec import Experiment
+from .spec import Experiment, Study
 from .tree import RunPaths, SubtestPaths, TierPaths
 
 
@@ -77,9 +77,28 @@ def _frame_tasks(exp: Experiment):
     parts = [frames.part_dir(t) for t in exp.tiers]
     yield _frames_task("frames", frames.concatenate, (parts, frames.DATA_DIR), [p for d in parts for p in frames.paths(d)],
                        frames.DATA_DIR, doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
-    yield kinds.cheap_task("analysis", "stats", summary.build, (exp,), list(summary.INPUTS), list(summary.OUTPUTS),
-                           uptodate=[config_changed(summary.identity(exp))],
+    yield from _statistics_tasks(summary.Scope.of(exp), tables.of_experiment())
+
+
+def study_tasks(study: Study):
+    """A study's tasks: the experiments' frames stacked (each experiment builds its own), then the same
+    statistics and tables as an experiment's, with the per-task views and the paired comparison."""
+    yield {"basename": "analysis", "name": None, "doc": kinds.KIND_DOCS["analysis"], "uptodate": [True]}
+    sources = [_rel(e.root / frames.DATA_DIR) for e in study.experiments]
+    yield _frames_task("frames", frames.concatenate, (sources, frames.DATA_DIR),
+                       [p for d in sources for p in frames.paths(d)], frames.DATA_DIR,
+                       doc="the experiments' data frames stacked: analysis/data/{runs,judges,criteria,subtests}.csv")
+    yield from _statistics_tasks(summary.Scope.of_study(study), tables.of_study(study.compare is not None))
+
+
+def _statistics_tasks(scope: summary.Scope, table_names: list[str]):
+    """The statistics from the frames in analysis/data/, then each table from them."""
+    yield kinds.cheap_task("analysis", "stats", summary.build, (scope,), list(summary.INPUTS), list(summary.OUTPUTS),
+                           uptodate=[config_changed(scope.identity())],
                            doc="the statistics: analysis/summary.json and analysis/statistical_results.json")
+    for name in table_names:
+        yield kinds.cheap_task("analysis", f"tables/{name}", tables.build, (name,), tables.inputs(name),
+                               tables.targets(name))
 
 
 def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str, **extra) -> dict:

@@ -157,7 +157,7 @@ def test_judge_agreement_leave_one_out_and_the_pipeline_judge():
         for slot, (score, passed) in enumerate(verdicts[r["run"]], 1):
             rows.append(judge(r, f"judge_{slot:02d}", score, passed, adapter="pipeline" if slot == 1 else "command"))
         r["passed"], r["split_decision"], r["valid_judges"] = r["run"] == 1, r["run"] == 3, 3
-    out = analysis(("T0",)).judges(_Exp("pipeline", "command", "command"), runs, rows)
+    out = analysis(("T0",)).judges(runs, rows)
     scores = [[s for s, _ in verdicts[n]] for n in (1, 2, 3)]
     assert out["alpha"]["interval"].value == stats.alpha(scores, "interval", resamples=200, seed=3).value
     assert [(p["a"], p["b"]) for p in out["pairs"]] == [("judge_01", "judge_02"), ("judge_01", "judge_03"),
@@ -178,7 +178,7 @@ def test_leave_one_out_counts_a_flip_when_a_judge_decides_the_verdict():
     r = run("T0", "00", 1, None, True)
     rows = [judge(r, "judge_01", 0.9, True), judge(r, "judge_02", 0.4, False)]
     r["passed"] = False                      # 1 of 2: no strict majority
-    out = analysis(("T0",)).judges(_Exp("command", "command"), [r], rows)
+    out = analysis(("T0",)).judges([r], rows)
     # without judge_02 the run passes (1 of 1): a flip; without judge_01 it fails (0 of 1): none
     assert [(x["judge"], x["flips"]) for x in out["leave_one_out"]] == [("judge_01", 0), ("judge_02", 1)]
     assert out["pipeline"] is None
@@ -186,7 +186,7 @@ def test_leave_one_out_counts_a_flip_when_a_judge_decides_the_verdict():
 
 def test_one_judge_gives_no_agreement_with_a_reason():
     r = run("T0", "00", 1, 0.9, True)
-    out = analysis(("T0",)).judges(_Exp("command"), [r], [judge(r, "judge_01", 0.9, True)])
+    out = analysis(("T0",)).judges([r], [judge(r, "judge_01", 0.9, True)])
     assert all(e.value is None and "2 judges" in e.reason for e in out["alpha"].values())
     assert out["pairs"] == [] and out["leave_one_out"] == [{"judge": "judge_01", "flips": 0, "runs": 0,
                                                              "rate": stats.wilson(0, 0)}]
@@ -205,9 +205,9 @@ def test_frames_read_back_typed_and_the_json_holds_no_nan(tmp_path, monkeypatch)
     assert back == [{c: r.get(c) for c in frames.RUN_COLUMNS} for r in runs]
     assert back[0]["subtest"] == "00" and back[0]["run"] == 1 and back[0]["passed"] is False
     a = analysis()
-    text = json.dumps(stats.json_safe(a.summary(_Exp("command"), back, [])), allow_nan=False)
+    text = json.dumps(stats.json_safe(a.summary({"experiment": "e"}, back, [])), allow_nan=False)
     assert "NaN" not in text and "Infinity" not in text
-    json.dumps(stats.json_safe(a.statistical_results(_Exp("command"), back, frames.read(frames.DATA_DIR, "judges"))),
+    json.dumps(stats.json_safe(a.statistical_results(back, frames.read(frames.DATA_DIR, "judges"))),
                allow_nan=False)
 
 
@@ -261,3 +261,68 @@ def _spec(tmp_path: Path, section: dict | None) -> Path:
         data["analysis"] = section
     (dest / "experiment.yaml").write_text(yaml.safe_dump(data))
     return dest / "experiment.yaml"
+
+
+# ---------------------------------------------------------------- tables
+
+def _outputs(runs: list[dict], judge_rows: list[dict], exp: Any) -> tuple[dict, dict]:
+    a = analysis(exp.tiers)
+    return (stats.json_safe(a.summary({"experiment": exp.id}, runs, [])),
+            stats.json_safe(a.statistical_results(runs, judge_rows)))
+
+
+CONFIG = {"experiment_id": "e", "task": {"id": "t"}, "agent": {"adapter": "command", "model": "m"},
+          "judges": [{"adapter": "command", "model": "j"}], "tiers_to_run": ["T0"], "subtests": {"T0": ["00"]},
+          "runs_per_subtest": 1, "thinking": "none", "max_turns": None}
+
+
+def test_every_table_renders_a_single_run_with_one_judge_in_three_formats():
+    from scylla.analysis import tables
+    r = run("T0", "00", 1, 0.9, True, cost=None)
+    s, res = _outputs([r], [judge(r, "judge_01", 0.9, True)], _Exp("command"))
+    for name in tables.of_experiment():
+        build = tables.TABLES[name]
+        table = build(s, res, CONFIG) if name == "configuration" else build(s, res)
+        md, tex, text = tables.markdown(table), tables.latex(table), tables.to_csv(table)
+        assert md.startswith(f"**{table.caption}**") and "nan" not in md.lower()
+        assert tex.count(r"\toprule") == 1 and tex.rstrip().endswith(r"\end{table}")
+        header = next(csv_reader(text))
+        assert header[-1] == "note"
+    summary_table = tables.tier_summary(s, res)
+    row = tables.markdown(summary_table).splitlines()[4]
+    # one run: a rate with its Wilson interval, a mean without one, an unknown cost of pass
+    assert row.startswith("| T0 | 1 | 1 | 100.0% [20.7%, 100.0%] | 0.900 | 0.900 | — |")
+    assert "T0 · SD: n = 1: a standard deviation needs at least 2 runs" in tables.markdown(summary_table)
+
+
+def csv_reader(text: str):
+    import csv
+    import io
+    return csv.reader(io.StringIO(text))
+
+
+def test_table_cells_format_and_escape():
+    from scylla.analysis import tables
+    t = tables.Table("x", "50 % of a_b & c", [tables.Column("name"), tables.Column("cost", "estimate:usd"),
+                                              tables.Column("p", "p"), tables.Column("ok", "bool")],
+                     [["a|b_c", {"value": 0.5, "ci_low": 0.25, "ci_high": None, "reason": "unbounded"}, 0.0004, True],
+                      ["d", {"value": None, "ci_low": None, "ci_high": None, "reason": "no run passed"}, None, None]])
+    md = tables.markdown(t)
+    assert "| a\\|b_c | $0.5000 [$0.2500, —] | < 0.001 | yes |" in md
+    assert "| d | — | — | — |" in md and "- a|b_c · cost: unbounded" in md and "- d · cost: no run passed" in md
+    tex = tables.latex(t)
+    assert r"\caption{50 \% of a\_b \& c}" in tex and r"a|b\_c & \$0.5000 [\$0.2500, ---] & \textless{} 0.001 & yes \\" in tex
+    rows = list(csv_reader(tables.to_csv(t)))
+    assert rows[0] == ["name", "cost", "cost ci_low", "cost ci_high", "p", "ok", "note"]
+    assert rows[1] == ["a|b_c", "0.5", "0.25", "", "0.0004", "true", "cost: unbounded"]
+    assert rows[2] == ["d", "", "", "", "", "", "cost: no run passed"]
+
+
+def test_a_run_without_a_verdict_counts_among_the_outcomes_only():
+    judged = [run("T0", "00", 1, 0.9, True), run("T0", "00", 2, 0.7, True)]
+    invalid = run("T0", "00", 3, 0.0, False, outcome="judge invalid", grade="F")
+    cell = analysis().cell(judged + [summary.without_verdict(invalid)], None)
+    # its consensus' score 0 and fail are not a verdict: 2 of 2 judged runs passed, mean 0.8
+    assert cell["pass_rate"] == stats.wilson(2, 2) and cell["mean_score"].value == pytest.approx(0.8)
+    assert cell["runs"] == 3 and cell["outcomes"]["judge invalid"] == 1 and cell["grades"]["F"] == 0
+    assert summary.without_verdict(judged[0]) is judged[0]

@@ -18,7 +18,7 @@ from conftest import REPO, DoitRun
 
 pytestmark = pytest.mark.e2e
 
-TASKS = 127          # examples/hello: 5 subtests x 2 runs, two judge slots, the aggregates, 9 analysis frames, the statistics
+TASKS = 138          # examples/hello: 5 subtests x 2 runs, two judge slots, the aggregates, 9 analysis frames, the statistics
 
 
 def _outside(cwd: Path) -> Path:

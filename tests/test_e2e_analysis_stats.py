@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scylla.analysis import stats
+from scylla.analysis import stats, tables
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +54,18 @@ def test_the_main_doit_writes_the_statistics_of_its_frames(completed):
     assert results["judges"]["slots"] == ["judge_01", "judge_02"]
     assert results["judges"]["pipeline"]["pipeline"] == "judge_01"
     assert len(results["correlations"]) == 10                  # 5 metrics, each pair once, no diagonal
+    # the tables: every one in markdown, LaTeX and CSV, with the statistics' numbers
+    for name in tables.of_experiment():
+        for ext in tables.FORMATS:
+            assert (root / f"analysis/tables/{name}.{ext}").stat().st_size > 0
+    with open(root / "analysis/tables/tier_summary.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["tier"] for r in rows] == ["T0", "T1", "T5"]
+    for r in rows:
+        rate = summary["tiers"][r["tier"]]["pass_rate"]
+        assert [float(r[k]) for k in ("pass rate", "pass rate ci_low", "pass rate ci_high")] == \
+            [rate["value"], rate["ci_low"], rate["ci_high"]]
+    assert "| T0 vs T1 |" in (root / "analysis/tables/tier_comparison.md").read_text()
 
 
 def test_no_json_in_the_tree_holds_nan_or_infinity(completed):
@@ -64,19 +76,27 @@ def test_no_json_in_the_tree_holds_nan_or_infinity(completed):
         _strict(path)
 
 
+def _upstream(names: list[str]) -> list[str]:
+    """The tasks named, but those that read the statistics (tables, figures, the report)."""
+    return sorted(n for n in names if not n.startswith(("analysis:tables/", "analysis:figures/", "analysis:report")))
+
+
 def test_the_same_tree_gives_the_same_statistics_and_new_settings_re_run_only_them(hello):
     root = hello.root
-    names = ("analysis/summary.json", "analysis/statistical_results.json")
+    names = ("analysis/summary.json", "analysis/statistical_results.json",
+             *(f"analysis/tables/{t}.{ext}" for t in tables.of_experiment() for ext in tables.FORMATS))
     before = {n: (root / n).read_bytes() for n in names}
     shutil.rmtree(root / "analysis")
     hello.doit("analysis:*")
     assert {n: (root / n).read_bytes() for n in names} == before         # byte-identical
     hello.edit_spec(lambda spec: spec.update(analysis={"seed": 11, "correction": "bh"}))
     status = json.loads(hello.doit("status", "--json").stdout)
-    # (setup copies the changed spec into config/: nothing reads the analysis section but the statistics)
-    assert sorted(n for n in status["to_run"] if not n.startswith("analysis:figures")) == ["analysis:stats", "setup"]
+    # (setup copies the changed spec into config/: nothing reads the analysis section but the statistics,
+    # and then what reads them)
+    assert _upstream(status["to_run"]) == ["analysis:stats", "setup"]
     done = hello.doit()
-    assert sorted(n for n in done.executed if not n.startswith("analysis:figures")) == ["analysis:stats", "setup"]
+    assert _upstream(done.executed) == ["analysis:stats", "setup"]
+    assert {f"analysis:tables/{t}" for t in tables.of_experiment()} <= set(done.executed)
     assert set(status["to_run"]) <= set(done.executed) <= set(status["to_run"]) | set(status["may_run"])
     results = _strict(root / "analysis/statistical_results.json")
     assert results["settings"]["seed"] == 11 and results["registry"]["tier pairs"]["correction"] == "bh"

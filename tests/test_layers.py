@@ -23,7 +23,7 @@ LAYERS = {
     "spec": ["spec"],
     "kinds": ["kinds"],
     "adapters": ["agents.*", "judges.*", "pipeline", "workspace", "resources"],
-    "work": ["budget", "preflight", "actions", "analysis.frames", "analysis.summary"],
+    "work": ["budget", "preflight", "actions", "analysis.frames", "analysis.across", "analysis.summary", "analysis.tables"],
     "graph": ["graph"],
     "planning": ["plan", "forecast", "runplan"],
     "faces": ["status", "progress", "loader", "dodo", "cli", "__main__", "adopt"],

@@ -9,12 +9,13 @@ settings give the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations, pairwise
 from typing import Any, cast
 
 from .. import durable, results
-from ..spec import AnalysisSettings, Experiment
-from . import frames
+from ..spec import AnalysisSettings, Experiment, Study
+from . import across, frames
 
 SUMMARY = "analysis/summary.json"
 STATISTICAL_RESULTS = "analysis/statistical_results.json"
@@ -26,21 +27,49 @@ CORRELATED = ("score", "impl_rate", "cost_usd", "total_tokens", "duration_second
 GRADES = ("S", "A", "B", "C", "D", "F")
 
 
-def build(exp: Experiment) -> None:
+@dataclass(frozen=True)
+class Scope:
+    """What an analysis covers: one experiment, or a study of several (their frames stacked). `header`
+    names it in summary.json; `tiers` is the tier order."""
+    header: dict[str, Any]
+    tiers: tuple[str, ...]
+    settings: AnalysisSettings
+    compare: tuple[str, str] | None = None      # a study's paired comparison: baseline, candidate
+
+    @classmethod
+    def of(cls, exp: Experiment) -> Scope:
+        return cls({"experiment": exp.id, "agent_model": exp.agent.model}, exp.tiers, exp.analysis)
+
+    @classmethod
+    def of_study(cls, study: Study) -> Scope:
+        return cls({"study": study.id, "experiments": [e.id for e in study.experiments],
+                    "agent_models": {e.id: e.agent.model for e in study.experiments}},
+                   study.tiers, study.analysis, study.compare)
+
+    def identity(self) -> dict:
+        """What the statistics take from the spec rather than the frames (their config_changed)."""
+        return {"header": self.header, "tiers": list(self.tiers), "settings": settings(self.settings),
+                "compare": self.compare}
+
+
+def build(scope: Scope) -> None:
     """The task action: read the frames, write both JSON files."""
-    from . import (
-        stats,  # (scipy and statsmodels: ~0.7 s, paid only when the action runs)
-    )
-    runs, judges = frames.read(frames.DATA_DIR, "runs"), frames.read(frames.DATA_DIR, "judges")
-    a = Analysis(stats, exp.analysis, list(exp.tiers))
-    durable.write_json(SUMMARY, stats.json_safe(a.summary(exp, runs, frames.read(frames.DATA_DIR, "criteria"))))
-    durable.write_json(STATISTICAL_RESULTS, stats.json_safe(a.statistical_results(exp, runs, judges)))
+    # (scipy and statsmodels: ~0.7 s, paid only when the action runs)
+    from . import stats
+    runs = [without_verdict(r) for r in frames.read(frames.DATA_DIR, "runs")]
+    judges = frames.read(frames.DATA_DIR, "judges")
+    a = Analysis(stats, scope.settings, list(scope.tiers))
+    criteria = frames.read(frames.DATA_DIR, "criteria")
+    durable.write_json(SUMMARY, stats.json_safe(a.summary(scope.header, runs, criteria)))
+    durable.write_json(STATISTICAL_RESULTS, stats.json_safe(a.statistical_results(runs, judges, scope.compare)))
 
 
-def identity(exp: Experiment) -> dict:
-    """What the statistics take from the spec (their config_changed): the settings and the tier order."""
-    return {"settings": settings(exp.analysis), "tiers": list(exp.tiers),
-            "judges": [[j.name, j.adapter] for j in exp.judges]}
+def without_verdict(run: Row) -> Row:
+    """A run whose judges all failed has no verdict (its consensus records score 0, not passed): its score,
+    pass, grade and impl rate are unknown to the statistics, which count it among the outcomes only."""
+    if run["outcome"] != "judge invalid":
+        return run
+    return {**run, "score": None, "passed": None, "grade": None, "impl_rate": None}
 
 
 def settings(s: AnalysisSettings) -> dict:
@@ -163,16 +192,19 @@ class Analysis:
 
     # ---- summary.json
 
-    def summary(self, exp: Experiment, runs: Sequence[Row], criteria: Sequence[Row]) -> dict[str, Any]:
-        by_subtest = _group(runs, "tier", "subtest")
-        by_tier = {t: [g for (tier, _), g in by_subtest.items() if tier == t] for t in self.tiers}
+    def summary(self, header: Mapping[str, Any], runs: Sequence[Row], criteria: Sequence[Row]) -> dict[str, Any]:
+        # a subtest is one of an experiment's: several experiments' subtests of a tier are its clusters
+        by_subtest = _group(runs, "experiment", "tier", "subtest")
+        several = len({e for e, _, _ in by_subtest}) > 1
+        by_tier = {t: [g for (_, tier, _), g in by_subtest.items() if tier == t] for t in self.tiers}
         tiers = {t: self.cell([r for g in gs for r in g], gs) for t, gs in by_tier.items() if gs}
         return {
-            "experiment": exp.id, "agent_model": exp.agent.model, "settings": settings(self.s),
+            **header, "settings": settings(self.s),
             "tier_order": [t for t in self.tiers if t in tiers],
             "overall": self.cell(list(runs), list(by_subtest.values())),
             "tiers": tiers,
-            "subtests": {f"{t}/{s}": self.cell(g, None) for (t, s), g in by_subtest.items()},
+            "subtests": {(f"{e}/" if several else "") + f"{t}/{s}": self.cell(g, None)
+                         for (e, t, s), g in by_subtest.items()},
             "frontier": self.frontier({t: [r for g in gs for r in g] for t, gs in by_tier.items() if gs}, tiers),
             "criteria": self.criteria(criteria),
         }
@@ -214,15 +246,24 @@ class Analysis:
 
     # ---- statistical_results.json
 
-    def statistical_results(self, exp: Experiment, runs: Sequence[Row], judges: Sequence[Row]) -> dict[str, Any]:
+    def statistical_results(self, runs: Sequence[Row], judges: Sequence[Row],
+                            compare: tuple[str, str] | None = None) -> dict[str, Any]:
+        """The tests, agreement and power; across several experiments also the per-task views, and the
+        paired comparison of `compare` (baseline, candidate) when given."""
+        several = len({r["experiment"] for r in runs}) > 1
         registry = self.st.Registry(self.s.alpha)
-        for family in ("omnibus", "tier pairs", "correlations"):
+        for family in ("omnibus", "tier pairs", "correlations") + (("tasks",) if several else ()) + \
+                (("paired",) if compare else ()):
             registry.declare(family, self.s.families.get(family, self.s.correction))
         out = {"settings": settings(self.s),
                "tier_comparisons": self.tier_comparisons(runs, registry),
                "correlations": self.correlations(runs, registry),
-               "judges": self.judges(exp, runs, judges),
+               "judges": self.judges(runs, judges),
                "power": self.power(runs)}
+        if several:
+            out["tasks"] = across.task_views(self.st, self.s, runs, self.tiers, registry)
+        if compare:
+            out["paired"] = across.paired(self.st, self.s, runs, *compare, registry)
         return out | {"registry": registry.to_json()}
 
     def _tier_scores(self, runs: Sequence[Row]) -> dict[str, list[float]]:
@@ -266,10 +307,10 @@ class Analysis:
                         **test.to_json()})
         return out
 
-    def judges(self, exp: Experiment, runs: Sequence[Row], judge_rows: Sequence[Row]) -> dict[str, Any]:
+    def judges(self, runs: Sequence[Row], judge_rows: Sequence[Row]) -> dict[str, Any]:
         """The panel's agreement over runs (units), every slot that votes in the consensus."""
         st = self.st
-        slots = [j.name for j in exp.judges]
+        slots = sorted({r["slot"] for r in judge_rows})
         by_run = {k: {r["slot"]: r for r in g} for k, g in _group(judge_rows, *frames.KEY).items()}
         units = [by_run.get(_run_key(r), {}) for r in runs]
 
@@ -295,7 +336,7 @@ class Analysis:
             "split_decision_rate": st.wilson(sum(1 for r in multi if r["split_decision"]), len(multi),
                                              self.s.confidence),
             "leave_one_out": self._leave_one_out(slots, units, runs),
-            "pipeline": self._against_pipeline(exp, slots, units),
+            "pipeline": self._against_pipeline(judge_rows, slots, units),
         }
 
     def _leave_one_out(self, slots: list[str], units: list[dict[str, Row]], runs: Sequence[Row]) -> list[dict]:
@@ -315,9 +356,10 @@ class Analysis:
                         "rate": self.st.wilson(flips, counted, self.s.confidence)})
         return out
 
-    def _against_pipeline(self, exp: Experiment, slots: list[str], units: list[dict[str, Row]]) -> dict | None:
+    def _against_pipeline(self, judge_rows: Sequence[Row], slots: list[str], units: list[dict[str, Row]]) -> dict | None:
         """Each other judge's pass verdict against the deterministic pipeline judge's, on runs both judged."""
-        pipeline = next((j.name for j in exp.judges if j.adapter == "pipeline"), None)
+        pipeline = next((s for s in slots if all(r["adapter"] == "pipeline" for r in judge_rows if r["slot"] == s)),
+                        None)
         if pipeline is None:
             return None
         out = []
