@@ -51,7 +51,8 @@ def fabricate_run(exp: spec.Experiment, run: RunPaths, score: float | None, reas
     durable.write_text(f"{run.commands_dir}/test.log", "3 passed\n")
     durable.write_text(run.judge_prompt, "judge this\n")
     verdict = {"score": score, "passed": score >= 0.6, "grade": "A" if score >= 0.8 else "C", "reasoning": reasoning,
-               "is_valid": True, "criteria_scores": {"functional": {"score": score, "explanation": EXPLANATION}}} \
+               "is_valid": True, "criteria_scores": {"functional": {"score": score, "explanation": EXPLANATION,   # ProjectScylla's items
+                                                   "items": {"F1": {"achieved": 1.0, "max": 2.0, "reason": "half"}}}}} \
         if score is not None else {"score": 0.0, "passed": False, "grade": "F", "is_valid": False, "criteria_scores": {},
                                    "reasoning": "Invalid judgment: no JSON object in the reply"}
     durable.write_json(run.judge(slot.number, "judgment.json"), {
@@ -145,6 +146,7 @@ def test_a_run_page_shows_its_judge_pipeline_tokens_cost_and_time(one_run):
     assert shown["time"] == ["agent 1.25 s, judges 0.50 s, total 1.75 s"]
     assert shown["patch"] == ["1 file, +2 −1 lines"]
     assert "Tests: 3 of 3 passed" in text
+    assert "<div><strong>F1</strong> (1.00 / 2.00): half</div>" in text
 
 
 def test_the_index_of_one_run_and_one_judge_says_what_cannot_be_computed_and_flags_it(one_run):

@@ -498,6 +498,13 @@ def link(from_dir: str, target: str) -> str:
     return posixpath.relpath(target, from_dir)
 
 
+def _check(item: str, v: Mapping[str, Any]) -> dict:
+    """A rubric item as a judge scored it: Scylla's (status, score, points, evidence) or ProjectScylla's
+    (achieved, max, reason)."""
+    return {"id": item, "status": v.get("status"), "score": _number(v.get("score", v.get("achieved"))),
+            "points": _number(v.get("points", v.get("max"))), "evidence": v.get("evidence", v.get("reason"))}
+
+
 def _judge_view(slot, j: Mapping[str, Any], timing: Mapping[str, Any], run: RunPaths, page_dir: str) -> dict:
     raw = j.get("criteria_scores")
     criteria: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
@@ -507,8 +514,7 @@ def _judge_view(slot, j: Mapping[str, Any], timing: Mapping[str, Any], run: RunP
         items: Mapping[str, Any] = c["items"] if isinstance(c.get("items"), Mapping) else {}
         rows.append({"name": name, "score": _number(c.get("score")), "achieved": _number(c.get("achieved")),
                      "max": _number(c.get("max", c.get("applicable"))), "explanation": c.get("explanation"),
-                     "checks": [{"id": k, **{f: v.get(f) for f in ("status", "score", "points", "evidence")}}
-                               for k, v in sorted(items.items()) if isinstance(v, Mapping)]})
+                     "checks": [_check(k, v) for k, v in sorted(items.items()) if isinstance(v, Mapping)]})
     files = [(label, run.judge(slot.number, name)) for label, name in (("reply", "response.txt"),
                                                                         ("stdout", "stdout.log"), ("call", tree.JUDGE_CALL))]
     return {"slot": slot.name, "adapter": j.get("adapter", slot.adapter), "model": j.get("model", slot.model),
