@@ -11,7 +11,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
-from .analysis import frames
+from .analysis import figures, frames
 from .kinds import _where
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
@@ -60,6 +60,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
                            [TierPaths(t).result for t in exp.tiers] + [tree.EXPERIMENT_JSON], list(tree.EXPERIMENT_OUTPUTS),
                            doc="experiment result, tier comparison and reports", meta=kinds.timed(tree.EXPERIMENT_RESULT))
     yield from _frame_tasks(exp)
+    yield from _figure_tasks(exp)
 
 
 def _frame_tasks(exp: Experiment):
@@ -82,6 +83,15 @@ def _frame_tasks(exp: Experiment):
 def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str, **extra) -> dict:
     return kinds.cheap_task("analysis", name, action, args, inputs, frames.paths(out_dir),
                             meta=kinds.timed(frames.runs_csv(out_dir)), **extra)
+
+
+def _figure_tasks(exp: Experiment):
+    """One task per figure, reading exactly its inputs: a frame that comes out the same stops the cascade."""
+    spec = config_changed(figures.identity(exp.tiers))       # (computed once: it reads two packages' metadata)
+    for name, figure in figures.FIGURES.items():
+        yield kinds.cheap_task("analysis", f"figures/{name}", figures.build, (name, tuple(exp.tiers)), figure.file_dep,
+                               figures.targets(name), doc=f"figure: {figure.title} (analysis/figures/{name}.*)",
+                               uptodate=[spec])
 
 
 def _subtest_config(exp: Experiment, s) -> dict:

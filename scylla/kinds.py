@@ -75,7 +75,8 @@ KIND_DOCS = {
     "run": "run_result.json and the run report",
     "subtest": "aggregate a subtest's runs",
     "tier": "aggregate a tier; pick its best subtest",
-    "analysis": "the analysis: data frames (analysis/data/), built per subtest, then per tier, then for the experiment",
+    "analysis": "the analysis: data frames (analysis/data/), built per subtest, then per tier, then for the experiment; "
+                "figures (analysis/figures/)",
 }
 
 

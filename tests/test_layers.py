@@ -23,7 +23,7 @@ LAYERS = {
     "spec": ["spec"],
     "kinds": ["kinds"],
     "adapters": ["agents.*", "judges.*", "pipeline", "workspace", "resources"],
-    "work": ["budget", "preflight", "actions", "analysis.frames"],
+    "work": ["budget", "preflight", "actions", "analysis.frames", "analysis.figures"],
     "graph": ["graph"],
     "planning": ["plan", "forecast", "runplan"],
     "faces": ["status", "progress", "loader", "dodo", "cli", "__main__", "adopt"],

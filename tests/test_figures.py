@@ -1,0 +1,241 @@
+"""The analysis figures as pure functions of small frames (scylla/analysis/figures.py): the data each plots,
+worked by hand; colours by sorted order; a note, not a crash, on small or empty data; valid Vega-Lite; and
+the same bytes from the same frames."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from typing import Any
+
+import altair as alt
+import pytest
+from altair.utils.schemapi import validate_jsonschema
+
+from scylla import durable
+from scylla.analysis import figures, frames
+
+TIERS = ("T0", "T1", "T5")
+
+
+def _frame(name: str, rows: list[dict[str, Any]]) -> figures.Frame:
+    """Rows as the frame's CSV holds them (frames.to_csv, then read back): unknown cells are empty."""
+    return list(csv.DictReader(io.StringIO(frames.to_csv(frames.FRAMES[name], rows))))
+
+
+def _run(tier: str, subtest: str, run: int, **cells: Any) -> dict[str, Any]:
+    return {"experiment": "e", "agent_model": "m", "tier": tier, "subtest": subtest, "run": run, **cells}
+
+
+def _inputs(**rows: list[dict[str, Any]]) -> dict[str, figures.Frame]:
+    return {name: _frame(name, rows.get(name, [])) for name in frames.FRAMES}
+
+
+def _valid(spec: dict) -> dict:
+    validate_jsonschema(spec, alt.vegalite.v6.schema.core.load_schema())
+    return spec
+
+
+def _scale(spec: Any, field: str) -> dict | None:
+    """The colour scale of `field` anywhere in a spec."""
+    if isinstance(spec, dict):
+        color = spec.get("color")
+        if isinstance(color, dict) and color.get("field") == field and "scale" in color:
+            return color["scale"]
+        spec = list(spec.values())
+    if isinstance(spec, list):
+        return next((s for item in spec if (s := _scale(item, field)) is not None), None)
+    return None
+
+
+# ---------------------------------------------------------------- order and colours
+
+def test_colours_follow_the_sorted_order_of_the_values_never_their_first_appearance():
+    assert figures.order(["T10", "T2", None, "T0", "T2", ""]) == ["T0", "T2", "T10"]       # (numbers as numbers)
+    domain, palette = figures.colours(["T5", "T0", "T1"])
+    assert (domain, palette) == (["T0", "T1", "T5"], list(figures.PALETTE[:3]))
+    assert figures.colours(["T1", "T5", "T0"]) == (domain, palette)
+    many = [f"T{i}" for i in range(12)]
+    assert figures.colours(many)[1][10:] == list(figures.PALETTE[:2])           # (the palette repeats)
+
+
+def test_a_tier_keeps_its_colour_in_every_figure_whatever_the_figure_holds():
+    """The criteria figure of a tier T5 alone colours T5 as the experiment's third tier, as the others do."""
+    inputs = _inputs(criteria=[{**_run("T5", "01", 1), "slot": "judge_01", "criterion": "c", "is_valid": True,
+                                "score": 0.5}],
+                     runs=[_run("T5", "01", 1, cost_usd=0.1, score=0.5, passed=True)])
+    for name in ("criteria_by_tier", "cost_quality"):
+        scale = _scale(figures.FIGURES[name].plot(inputs, TIERS).spec(), "tier")
+        assert scale == {"domain": list(TIERS), "range": list(figures.PALETTE[:3])}, name
+
+
+# ---------------------------------------------------------------- the data each figure plots
+
+RUNS = [
+    _run("T0", "00", 1, score=0.5, grade="C", cost_usd=0.25, judge_cost_usd=0.5, total_cost_usd=0.75, passed=False,
+         input_tokens=10, output_tokens=5, cache_creation_tokens=2, cache_read_tokens=1,
+         agent_duration_seconds=4.0, judge_duration_seconds=1.0, started_at="2026-01-01T00:00:02+00:00"),
+    _run("T0", "00", 2, score=0.75, grade="B", cost_usd=0.5, judge_cost_usd=None, total_cost_usd=None, passed=True,
+         input_tokens=20, output_tokens=None, cache_creation_tokens=0, cache_read_tokens=3,
+         agent_duration_seconds=2.0, judge_duration_seconds=None, started_at="2026-01-01T00:00:01+00:00"),
+    _run("T1", "01", 1, score=None, grade=None, cost_usd=1.0, judge_cost_usd=0.25, total_cost_usd=1.25, passed=None,
+         input_tokens=1, output_tokens=1, cache_creation_tokens=1, cache_read_tokens=1,
+         agent_duration_seconds=6.0, judge_duration_seconds=3.0, started_at="2026-01-01T00:00:03+00:00"),
+]
+
+
+def test_grades_tokens_and_time_by_tier_count_unknown_cells_as_unknown():
+    inputs = _inputs(runs=RUNS)
+    assert figures.grade_distribution(inputs, TIERS).rows == [
+        {"tier": "T0", "grade": "B", "runs": 1}, {"tier": "T0", "grade": "C", "runs": 1},
+        {"tier": "T1", "grade": "unknown", "runs": 1}]
+    tokens = {(r["tier"], r["token_type"]): (r["tokens"], r["unknown_runs"]) for r in figures.token_mix(inputs, TIERS).rows}
+    assert tokens == {("T0", "input"): (30, 0), ("T0", "output"): (5, 1), ("T0", "cache creation"): (2, 0),
+                      ("T0", "cache read"): (4, 0), ("T1", "input"): (1, 0), ("T1", "output"): (1, 0),
+                      ("T1", "cache creation"): (1, 0), ("T1", "cache read"): (1, 0)}
+    time = figures.agent_judge_time(inputs, TIERS)
+    assert [(r["tier"], r["kind"], r["runs"], r["total_seconds"], r["mean_seconds"], r["unknown_runs"])
+            for r in time.rows] == [("T0", "agent", 2, 6.0, 3.0, 0), ("T0", "judges", 1, 1.0, 1.0, 1),
+                                    ("T1", "agent", 1, 6.0, 6.0, 0), ("T1", "judges", 1, 3.0, 3.0, 0)]
+    assert "1 run with unknown durations left out" in str(time.spec()["title"])
+
+
+def test_cumulative_cost_runs_in_execution_order_and_is_unknown_from_the_first_unknown_cost_on():
+    rows = figures.cumulative_cost_rows(_frame("runs", RUNS))
+    by_series = {s: [(r["tier"], r["run"], r["cumulative_usd"]) for r in rows if r["series"] == s]
+                 for s in figures.COST_SERIES.values()}
+    # started at 00:01 (T0/00 run 2), 00:02 (T0/00 run 1), 00:03 (T1/01 run 1)
+    assert by_series["agent"] == [("T0", 2, 0.5), ("T0", 1, 0.75), ("T1", 1, 1.75)]
+    assert by_series["judges"] == [("T0", 2, None), ("T0", 1, None), ("T1", 1, None)]     # never a partial sum
+    assert by_series["agent + judges"] == [("T0", 2, None), ("T0", 1, None), ("T1", 1, None)]
+    spec = figures.cumulative_cost(_inputs(runs=RUNS), TIERS).spec()
+    assert spec["title"]["subtitle"] == ["judges cost unknown from run 1 on", "agent + judges cost unknown from run 1 on"]
+
+
+def test_execution_order_breaks_ties_by_measurement_then_key_and_puts_unstarted_runs_last():
+    runs = _frame("runs", [_run("T1", "01", 1, started_at=""), _run("T0", "00", 2, started_at="a", measured_at="b"),
+                           _run("T0", "00", 1, started_at="a", measured_at="b"), _run("T0", "01", 1, started_at="a",
+                                                                                     measured_at="a")])
+    assert [(r["tier"], r["subtest"], r["run"]) for r in figures.execution_order(runs)] == \
+        [("T0", "01", "1"), ("T0", "00", "1"), ("T0", "00", "2"), ("T1", "01", "1")]
+
+
+def test_criteria_by_tier_averages_the_valid_judgments_scores_only():
+    crit = [{**_run("T0", "00", 1), "slot": "judge_01", "criterion": "functional", "is_valid": True, "score": 0.5},
+            {**_run("T0", "00", 2), "slot": "judge_01", "criterion": "functional", "is_valid": True, "score": 1.0},
+            {**_run("T0", "00", 2), "slot": "judge_02", "criterion": "functional", "is_valid": False, "score": 0.0},
+            {**_run("T0", "00", 2), "slot": "judge_02", "criterion": "style", "is_valid": True, "score": None},
+            {**_run("T1", "01", 1), "slot": "judge_01", "criterion": "functional", "is_valid": True, "score": 0.25}]
+    plot = figures.criteria_by_tier(_inputs(criteria=crit), TIERS)
+    assert plot.rows == [{"criterion": "functional", "tier": "T0", "mean_score": 0.75, "n": 2},
+                         {"criterion": "functional", "tier": "T1", "mean_score": 0.25, "n": 1}]
+
+
+def _judge(experiment: str, tier: str, run: int, slot: str, score: float | None, valid: bool = True) -> dict:
+    return {**_run(tier, "00", run), "experiment": experiment, "slot": slot, "score": score, "is_valid": valid}
+
+
+def test_judge_pairs_match_runs_by_their_full_key_and_skip_invalid_or_unscored_judgments():
+    judges = _frame("judges", [
+        _judge("a", "T0", 1, "judge_01", 0.5), _judge("a", "T0", 1, "judge_02", 0.75), _judge("a", "T0", 1, "judge_03", 0.25),
+        # experiment b's run T0/00/1: the same tier, subtest and run, another run
+        _judge("b", "T0", 1, "judge_01", 1.0), _judge("b", "T0", 1, "judge_02", 0.0, valid=False),
+        _judge("b", "T0", 1, "judge_03", None)])
+    slots, rows = figures.judge_pairs(judges)
+    assert slots == ["judge_01", "judge_02", "judge_03"]
+    assert [(r["pair"], r["experiment"], r["score_a"], r["score_b"]) for r in rows] == [
+        ("judge_01 vs judge_02", "a", 0.5, 0.75), ("judge_01 vs judge_03", "a", 0.5, 0.25),
+        ("judge_02 vs judge_03", "a", 0.75, 0.25)]
+
+
+def test_bland_altman_bias_and_limits_of_agreement_worked_by_hand():
+    pairs = [{"pair": "p", "score_a": 0.5, "score_b": 0.75}, {"pair": "p", "score_a": 0.5, "score_b": 0.25},
+             {"pair": "p", "score_a": 1.0, "score_b": 1.0}, {"pair": "q", "score_a": 0.25, "score_b": 0.75}]
+    rows = figures.bland_altman_rows(pairs)
+    sd = statistics.stdev([0.25, -0.25, 0.0])       # 0.25
+    assert math.isclose(sd, 0.25)
+    assert [(r["mean"], r["difference"]) for r in rows] == [(0.625, 0.25), (0.375, -0.25), (1.0, 0.0), (0.5, 0.5)]
+    assert [(r["bias"], r["loa_low"], r["loa_high"]) for r in rows[:3]] == [(0.0, -1.96 * sd, 1.96 * sd)] * 3
+    assert (rows[3]["bias"], rows[3]["loa_low"], rows[3]["loa_high"]) == (0.5, None, None)     # one run: no SD
+
+
+def test_the_heatmap_orders_subtests_naturally_and_prefixes_them_with_the_experiment_when_there_are_several():
+    runs = [_run("T10", "01", 2, score=0.5), _run("T2", "01", 1, score=None), _run("T2", "01", 2, score=1.0)]
+    plot = figures.subtest_run_heatmap(_inputs(runs=runs), ())
+    assert [(r["subtest"], r["run"], r["score"]) for r in plot.rows] == \
+        [("T2/01", 1, None), ("T2/01", 2, 1.0), ("T10/01", 2, 0.5)]
+    assert "1 run with unknown score left out" in str(plot.spec()["title"])
+    two = figures.subtest_run_heatmap(_inputs(runs=[*runs, {**_run("T2", "01", 1, score=0.5), "experiment": "f"}]), ())
+    assert {r["subtest"] for r in two.rows} == {"e m T2/01", "e m T10/01", "f m T2/01"}
+
+
+def test_cost_quality_leaves_out_runs_without_cost_or_score_and_says_so():
+    plot = figures.cost_quality(_inputs(runs=RUNS), TIERS)
+    assert [(r["tier"], r["run"], r["cost_usd"], r["score"], r["passed"]) for r in plot.rows] == \
+        [("T0", 1, 0.25, 0.5, False), ("T0", 2, 0.5, 0.75, True)]
+    assert "1 run with unknown cost or score left out" in str(plot.spec()["title"])
+
+
+# ---------------------------------------------------------------- small data: a note, never a crash
+
+SMALL = {
+    "nothing": {},
+    "one run, one judge, one tier": {
+        "runs": [_run("T0", "00", 1, score=0.5, grade="C", cost_usd=0.1, passed=False)],
+        "judges": [_judge("e", "T0", 1, "judge_01", 0.5)],
+        "criteria": [{**_run("T0", "00", 1), "slot": "judge_01", "criterion": "c", "is_valid": True, "score": 0.5}]},
+    "all equal": {
+        "runs": [_run("T0", "00", n, score=1.0, grade="A", cost_usd=0.1, judge_cost_usd=0.0, total_cost_usd=0.1,
+                      passed=True, input_tokens=1, output_tokens=1, cache_creation_tokens=1, cache_read_tokens=1,
+                      agent_duration_seconds=1.0, judge_duration_seconds=1.0, started_at="x") for n in (1, 2)],
+        "judges": [_judge("e", "T0", n, s, 1.0) for n in (1, 2) for s in ("judge_01", "judge_02")]},
+    "every cell unknown": {
+        "runs": [_run("T0", "00", 1)], "judges": [{**_run("T0", "00", 1), "slot": "judge_01"},
+                                                  {**_run("T0", "00", 1), "slot": "judge_02"}],
+        "criteria": [{**_run("T0", "00", 1), "slot": "judge_01", "criterion": "c"}]},
+}
+
+
+@pytest.mark.parametrize("case", SMALL)
+@pytest.mark.parametrize("name", figures.FIGURES)
+def test_every_figure_draws_small_or_empty_data_as_a_valid_spec(name, case):
+    plot = figures.FIGURES[name].plot(_inputs(**SMALL[case]), ("T0",))
+    spec = _valid(plot.spec())
+    assert frames.to_csv(plot.columns, plot.rows).splitlines()[0] == ",".join(plot.columns)
+    assert b"NaN" not in durable.dumps(spec) and b"Infinity" not in durable.dumps(spec)
+    if not plot.rows:                   # nothing to plot: the figure says why
+        assert spec["mark"]["type"] == "text" and spec["data"]["values"][0]["note"]
+
+
+def test_the_notes_say_why_there_is_nothing_to_plot():
+    def why(name: str, case: str) -> str:
+        return figures.FIGURES[name].plot(_inputs(**SMALL[case]), ("T0",)).spec()["data"]["values"][0]["note"]
+    assert why("judge_agreement", "one run, one judge, one tier") == "one judge: no pair to compare"
+    assert why("bland_altman", "every cell unknown") == "no run with valid scores from two judges"
+    assert why("criteria_by_tier", "every cell unknown").startswith("no criterion scores")
+    assert why("grade_distribution", "nothing") == "no runs yet"
+
+
+# ---------------------------------------------------------------- the same bytes
+
+def test_the_same_frames_give_the_same_spec_csv_svg_and_png_bytes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inputs = _inputs(runs=RUNS)
+
+    def build() -> dict[str, bytes]:
+        figures.write("cost_quality", figures.cost_quality(inputs, TIERS))
+        return {p: open(p, "rb").read() for p in figures.targets("cost_quality")}
+    first = build()
+    figures.write("token_mix", figures.token_mix(inputs, TIERS))        # (another figure drawn in between)
+    assert build() == first
+    assert first["analysis/figures/cost_quality.png"].startswith(b"\x89PNG\r\n\x1a\n")
+    assert first["analysis/figures/cost_quality.svg"].startswith(b"<svg")
+    assert durable.read_json("analysis/figures/cost_quality.vl.json") == _valid(figures.cost_quality(inputs, TIERS).spec())
+
+
+def test_the_figures_task_identity_names_the_sorted_tiers_and_the_renderers():
+    identity = figures.identity(["T5", "T0"])
+    assert identity["tiers"] == ["T0", "T5"] and identity["altair"] == alt.__version__
+    assert identity["vl-convert"]
