@@ -18,7 +18,7 @@ from conftest import REPO, DoitRun
 
 pytestmark = pytest.mark.e2e
 
-TASKS = 126          # examples/hello: 5 subtests x 2 runs, two judge slots, the aggregates and 9 analysis frames
+TASKS = 135          # examples/hello: 5 subtests x 2 runs, two judge slots, the aggregates, 9 analysis frames, 9 figures
 
 
 def _outside(cwd: Path) -> Path:
