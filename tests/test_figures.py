@@ -239,3 +239,102 @@ def test_the_figures_task_identity_names_the_sorted_tiers_and_the_renderers():
     identity = figures.identity(["T5", "T0"])
     assert identity["tiers"] == ["T0", "T5"] and identity["altair"] == alt.__version__
     assert identity["vl-convert"]
+
+
+# ---------------------------------------------------------------- figures of the statistics (a fixture to /work/stats-schema.md)
+
+def _est(value, low=None, high=None, n=2, reason=None) -> dict:
+    return {"value": value, "ci_low": low, "ci_high": high, "n": n, "reason": reason}
+
+
+def _cell(score, rate, cost, cop, cop_total, at_k) -> dict:
+    return {"runs": 2, "subtests": 1, "passed": 1, "mean_score": score, "pass_rate": rate, "mean_cost_usd": cost,
+            "cost_of_pass": cop, "cost_of_pass_total": cop_total,
+            "pass_at_k": {str(k): e for k, e in at_k.items()}, "pass_hat_k": {"1": _est(0.5, 0.1, 0.9)}}
+
+
+SUMMARY = {
+    "experiment": "hello", "tier_order": ["T0", "T1", "T5"],
+    "tiers": {
+        "T0": _cell(_est(0.5, 0.25, 0.75), _est(0.0, 0.0, 0.6576), _est(0.02, 0.01, 0.03),
+                    _est(None, reason="no run passed"), _est(None, reason="no run passed"),
+                    {1: _est(0.0, 0.0, 0.5), 2: _est(0.0, 0.0, 0.5)}),
+        "T1": _cell(_est(0.875, 0.75, 1.0), _est(1.0, 0.3424, 1.0), _est(0.03, 0.02, 0.04),
+                    _est(0.03, 0.02, None, reason="upper bound unbounded: a resample without a pass"),
+                    _est(None, reason="judge cost unknown"), {1: _est(1.0, 0.5, 1.0), 10: _est(1.0)}),
+        "T5": _cell(_est(0.99, n=1, reason="one run"), _est(1.0, 0.2065, 1.0, n=1), _est(0.04, n=1),
+                    _est(0.04, n=1), _est(None), {}),
+    },
+    "frontier": {"tier": "T1", "reason": None, "cost_of_pass": _est(0.03, 0.02, 0.05), "pareto": ["T0", "T1", "T5"],
+                 "probability": {"T0": 0.25, "T1": 0.75, "T5": 0.5}},
+}
+STATISTICS = {
+    "tier_comparisons": {"omnibus": {"statistic": 3.0, "p_value": 0.2, "n": 6, "reason": None},
+                         "pairs": [{"a": "T0", "b": "T1", "name": "T0 vs T1",
+                                    "mann_whitney": {"statistic": 0.0, "p_value": 0.1, "p_adjusted": 0.2, "n": 4},
+                                    "cliffs_delta": _est(1.0, 0.5, 1.0, n=4)},
+                                   {"a": "T1", "b": "T5", "name": "T1 vs T5", "mann_whitney": {"p_value": None},
+                                    "cliffs_delta": _est(None, n=3, reason="n = 1 in T5")}]},
+    "judges": {"slots": ["judge_01", "judge_02"],
+               "leniency": [{"judge": "judge_02", **_est(-0.02, -0.03, -0.01, n=10)},
+                            {"judge": "judge_01", **_est(0.02, 0.01, 0.03, n=10)}]},
+}
+
+
+def _stats(**changes) -> dict[str, Any]:
+    return {"summary": SUMMARY, "statistics": STATISTICS, **changes}
+
+
+@pytest.mark.parametrize("name", figures.STATS_FIGURES)
+def test_every_figure_of_the_statistics_draws_a_valid_spec_and_the_empty_case_as_a_note(name):
+    figure = figures.STATS_FIGURES[name]
+    plot = figure.plot(_stats(), TIERS)
+    assert plot.rows and b"NaN" not in durable.dumps(_valid(plot.spec()))
+    empty = figure.plot(_stats(summary={**SUMMARY, "tier_order": [], "tiers": {}},
+                               statistics={"tier_comparisons": {"pairs": []}, "judges": {"leniency": []}}), TIERS)
+    assert not empty.rows and _valid(empty.spec())["mark"]["type"] == "text"
+
+
+def test_score_and_pass_rate_keep_each_estimate_and_say_why_one_is_missing():
+    plot = figures.score_pass_rate(_stats(), TIERS)
+    assert [(r["measure"], r["tier"], r["value"], r["ci_low"], r["ci_high"]) for r in plot.rows] == [
+        ("mean score", "T0", 0.5, 0.25, 0.75), ("mean score", "T1", 0.875, 0.75, 1.0), ("mean score", "T5", 0.99, None, None),
+        ("pass rate", "T0", 0.0, 0.0, 0.6576), ("pass rate", "T1", 1.0, 0.3424, 1.0), ("pass rate", "T5", 1.0, 0.2065, 1.0)]
+    assert "T5 mean score: no confidence interval (one run)" in plot.spec()["title"]["subtitle"]
+
+
+def test_cost_of_pass_says_when_no_run_passed_and_when_a_bound_is_open():
+    subtitle = figures.cost_of_pass(_stats(), TIERS).spec()["title"]["subtitle"]
+    assert "T0 (agent): not computable (no run passed)" in subtitle
+    assert "T1 (agent): an open confidence interval (upper bound unbounded: a resample without a pass)" in subtitle
+
+
+def test_the_pareto_figure_marks_the_set_the_frontier_and_each_tiers_probability():
+    plot = figures.pareto_frontier(_stats(), TIERS)
+    assert [(r["tier"], r["pareto"], r["probability"], r["frontier"]) for r in plot.rows] == \
+        [("T0", True, 0.25, False), ("T1", True, 0.75, True), ("T5", True, 0.5, False)]
+    assert plot.spec()["title"]["subtitle"][0] == "frontier: T1, cost of a pass 0.03 USD"
+    none = figures.pareto_frontier(_stats(summary={**SUMMARY, "frontier": {"tier": None, "reason": "no run passed"}}), TIERS)
+    assert none.spec()["title"]["subtitle"][0] == "no frontier tier (no run passed)"
+    assert not any(r["pareto"] for r in none.rows)
+
+
+def test_leniency_effect_sizes_and_pass_at_k_rows():
+    assert [(r["judge"], r["value"]) for r in figures.judge_leniency(_stats(), TIERS).rows] == \
+        [("judge_02", -0.02), ("judge_01", 0.02)]
+    assert _scale(figures.judge_leniency(_stats(), TIERS).spec(), "judge")["domain"] == ["judge_01", "judge_02"]
+    effects = figures.effect_sizes(_stats(), TIERS)
+    assert [(r["comparison"], r["value"], r["p_adjusted"]) for r in effects.rows] == \
+        [("T0 vs T1", 1.0, 0.2), ("T1 vs T5", None, None)]
+    assert "T1 vs T5: not computable (n = 1 in T5)" in effects.spec()["title"]["subtitle"]
+    at_k = figures.pass_at_k(_stats(), TIERS)
+    assert [(r["tier"], r["metric"], r["k"]) for r in at_k.rows] == [
+        ("T0", "pass@k", 1), ("T0", "pass@k", 2), ("T0", "pass^k", 1), ("T1", "pass@k", 1), ("T1", "pass@k", 10),
+        ("T1", "pass^k", 1), ("T5", "pass^k", 1)]
+
+
+def test_a_statistic_the_file_lacks_is_an_error_naming_the_file_and_the_key():
+    with pytest.raises(durable.ArtifactError, match=r"analysis/summary.json: no 'tiers'"):
+        figures.pass_at_k(_stats(summary={"tier_order": []}), TIERS)
+    with pytest.raises(durable.ArtifactError, match=r"analysis/statistical_results.json: no 'judges.leniency'"):
+        figures.judge_leniency(_stats(statistics={"judges": {}}), TIERS)

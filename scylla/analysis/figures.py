@@ -449,6 +449,185 @@ def cost_quality(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     return Plot(columns, rows, chart)
 
 
+# ---------------------------------------------------------------- figures of the statistics (pure)
+
+ESTIMATE = ("value", "ci_low", "ci_high", "n", "reason")
+
+
+def _tier_cells(summary: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(tier, its cell of summary.json), in the summary's tier order."""
+    cells = stat(summary, "summary", "tiers")
+    return [(t, cells.get(t) or {}) for t in stat(summary, "summary", "tier_order")]
+
+
+def _ci_notes(rows: Sequence[Row], label: Callable[[Row], str]) -> list[str]:
+    """Why a value or a bound is missing, once per row that misses one (the statistics' own reason)."""
+    notes = []
+    for r in rows:
+        if r["value"] is None:
+            notes.append(f"{label(r)}: not computable ({r['reason'] or 'no reason given'})")
+        elif r["ci_low"] is None or r["ci_high"] is None:
+            notes.append(f"{label(r)}: {'no' if r['ci_low'] is None and r['ci_high'] is None else 'an open'} "
+                         f"confidence interval ({r['reason'] or 'no reason given'})")
+    return notes
+
+
+def _interval(field: str, sort: Sequence[str], colour: Any, title: str, horizontal: bool = False,
+              domain: Sequence[float] | None = None) -> tuple[Any, Any]:
+    """A point per row (`field`: its category) with its confidence interval as a rule (none where a bound is
+    unknown): (rule, point) layers, vertical by default."""
+    import altair as alt
+    scale = alt.Scale(domain=list(domain)) if domain else alt.Undefined
+    position, across = (alt.Y, alt.X) if horizontal else (alt.X, alt.Y)
+    category = position(f"{field}:N", title=None, sort=list(sort), axis=alt.Axis(labelAngle=0))
+    tooltip = [f"{field}:N", "value:Q", "ci_low:Q", "ci_high:Q", "n:Q", "reason:N"]
+    end = {"x2": alt.X2("ci_high:Q")} if horizontal else {"y2": alt.Y2("ci_high:Q")}
+    rule = alt.Chart().mark_rule(strokeWidth=2).encode(category, across("ci_low:Q", scale=scale, title=title), color=colour,
+                                                       **end)
+    point = alt.Chart().mark_point(filled=True, size=80).encode(category, across("value:Q", scale=scale, title=title),
+                                                                color=colour, tooltip=tooltip)
+    return rule, point
+
+
+def score_pass_rate(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+    import altair as alt
+    title = "Mean score and pass rate by tier, with 95 % confidence intervals"
+    columns = ("measure", "tier", *ESTIMATE)
+    cells = _tier_cells(inputs["summary"])
+    rows = [{"measure": label, "tier": t, **estimate(cell.get(key))}
+            for key, label in (("mean_score", "mean score"), ("pass_rate", "pass rate")) for t, cell in cells]
+    if not rows:
+        return note(title, "no tiers in the statistics", columns)
+    colour = _colour("tier", "tier", [*tiers, *(t for t, _ in cells)])
+    rule, point = _interval("tier", order(t for t, _ in cells), colour, "", domain=(0, 1))
+    chart = alt.layer(rule, point, data=_data(rows)).properties(width=WIDTH // 2 + 60, height=HEIGHT).facet(
+        column=alt.Column("measure:N", title=None, sort=["mean score", "pass rate"]),
+        title=_title(title, ["mean score: bootstrap CI; pass rate: Wilson CI",
+                             *_ci_notes(rows, lambda r: f"{r['tier']} {r['measure']}")]))
+    return Plot(columns, rows, chart)
+
+
+def cost_of_pass(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+    import altair as alt
+    title = "Cost of a pass by tier (USD per passing run), with 95 % bootstrap confidence intervals"
+    columns = ("cost", "tier", *ESTIMATE)
+    cells = _tier_cells(inputs["summary"])
+    rows = [{"cost": label, "tier": t, **estimate(cell.get(key))}
+            for key, label in (("cost_of_pass", "agent"), ("cost_of_pass_total", "agent + judges")) for t, cell in cells]
+    if not rows:
+        return note(title, "no tiers in the statistics", columns)
+    colour = _colour("tier", "tier", [*tiers, *(t for t, _ in cells)])
+    rule, point = _interval("tier", order(t for t, _ in cells), colour, "USD per passing run")
+    chart = alt.layer(rule, point, data=_data(rows)).properties(width=WIDTH // 2 + 60, height=HEIGHT).facet(
+        column=alt.Column("cost:N", title=None, sort=["agent", "agent + judges"]),
+        title=_title(title, _ci_notes(rows, lambda r: f"{r['tier']} ({r['cost']})")))
+    return Plot(columns, rows, chart)
+
+
+def pareto_frontier(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+    """Each tier's mean cost per run against its mean score; the Pareto set joined by a line, each tier
+    labelled with its bootstrap probability of being on it."""
+    import altair as alt
+    title = "Cost and score by tier: the Pareto frontier"
+    columns = ("tier", "mean_cost_usd", "mean_score", "pareto", "probability", "frontier")
+    summary = inputs["summary"]
+    frontier = stat(summary, "summary", "frontier")
+    pareto, probability = set(frontier.get("pareto") or ()), frontier.get("probability") or {}
+    cells = _tier_cells(summary)
+    rows = [{"tier": t, "mean_cost_usd": c, "mean_score": s, "pareto": t in pareto, "probability": num(probability.get(t)),
+             "frontier": t == frontier.get("tier")}
+            for t, cell in cells if (c := estimate(cell.get("mean_cost_usd"))["value"]) is not None
+            and (s := estimate(cell.get("mean_score"))["value"]) is not None]
+    if not rows:
+        return note(title, "no tier with both a known mean cost and a mean score", columns)
+    rows.sort(key=lambda r: (r["mean_cost_usd"], -r["mean_score"], _tier_key(r)))
+    best = estimate(frontier.get("cost_of_pass"))
+    notes = [f"frontier: {frontier['tier']}, cost of a pass {best['value']:.4g} USD" if frontier.get("tier") and
+             best["value"] is not None else f"no frontier tier ({frontier.get('reason') or 'no reason given'})",
+             "line: the Pareto set (lower cost, higher score); label: bootstrap probability of being on it",
+             *_unknown_tiers(len(cells) - len(rows))]
+    colour = _colour("tier", "tier", [*tiers, *(t for t, _ in cells)])
+    x, y = alt.X("mean_cost_usd:Q", title="mean agent cost per run (USD)"), alt.Y("mean_score:Q", title="mean score",
+                                                                                    scale=alt.Scale(domain=[0, 1]))
+    line = alt.Chart().transform_filter("datum.pareto").mark_line(color="#888888").encode(x, y, order="mean_cost_usd:Q")
+    points = alt.Chart().mark_point(filled=True, size=90).encode(
+        x, y, color=colour, shape=alt.Shape("pareto:N", title="on the Pareto set", sort=[True, False],
+                                            scale=alt.Scale(domain=[True, False], range=["circle", "triangle"])),
+        tooltip=["tier:N", "mean_cost_usd:Q", "mean_score:Q", "pareto:N", "probability:Q"])
+    labels = alt.Chart().transform_calculate(
+        label="datum.tier + (datum.probability == null ? '' : ' (' + format(datum.probability, '.2f') + ')')").mark_text(
+        align="left", dx=8, dy=-8).encode(x, y, text="label:N")
+    chart = alt.layer(line, points, labels, data=_data(rows), title=_title(title, notes)).properties(
+        width=WIDTH, height=HEIGHT)
+    return Plot(columns, rows, chart)
+
+
+def _unknown_tiers(count: int) -> list[str]:
+    return [f"{count} tier{'s' if count != 1 else ''} with unknown cost or score left out"] if count else []
+
+
+def judge_leniency(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+    """Each judge's mean score minus the mean of the others' on the same runs, with its CI."""
+    import altair as alt
+    title = "Judge leniency: mean score minus the other judges', with 95 % bootstrap confidence intervals"
+    columns = ("judge", *ESTIMATE)
+    entries = stat(inputs["statistics"], "statistics", "judges", "leniency") or []
+    rows = [{"judge": e.get("judge"), **estimate(e)} for e in entries]
+    if not rows:
+        return note(title, "fewer than two judges: no one to compare a judge with", columns)
+    colour = _colour("judge", "judge", [r["judge"] for r in rows])
+    rule, point = _interval("judge", order(r["judge"] for r in rows), colour, "mean score minus the others'",
+                            horizontal=True)
+    zero = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(x=alt.datum(0))
+    chart = alt.layer(zero, rule, point, data=_data(rows), title=_title(title, _ci_notes(rows, lambda r: r["judge"]))
+                      ).properties(width=WIDTH, height=max(60, 30 * len(rows)))
+    return Plot(columns, rows, chart)
+
+
+def effect_sizes(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+    """Cliff's δ of each tier comparison (b against a) with its bootstrap CI, and its test's adjusted p."""
+    import altair as alt
+    title = "Effect sizes: Cliff's δ of each tier comparison, with 95 % bootstrap confidence intervals"
+    columns = ("comparison", "a", "b", *ESTIMATE, "p_value", "p_adjusted")
+    pairs = stat(inputs["statistics"], "statistics", "tier_comparisons", "pairs") or []
+    rows = [{"comparison": p.get("name") or f"{p.get('a')} vs {p.get('b')}", "a": p.get("a"), "b": p.get("b"),
+             **estimate(p.get("cliffs_delta")), "p_value": num((p.get("mann_whitney") or {}).get("p_value")),
+             "p_adjusted": num((p.get("mann_whitney") or {}).get("p_adjusted"))} for p in pairs]
+    if not rows:
+        return note(title, "one tier: no comparison", columns)
+    names = [r["comparison"] for r in rows]
+    rule, point = _interval("comparison", names, alt.value(PALETTE[0]), "Cliff's δ", horizontal=True,
+                            domain=(-1, 1))
+    zero = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(x=alt.datum(0))
+    notes = ["δ > 0: the second tier's scores tend to be higher", *_ci_notes(rows, lambda r: r["comparison"])]
+    chart = alt.layer(zero, rule, point, data=_data(rows), title=_title(title, notes)).properties(
+        width=WIDTH, height=max(60, 30 * len(rows)))
+    return Plot(columns, rows, chart)
+
+
+def pass_at_k(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+    """pass@k (at least one of k runs passes) and pass^k (all k pass) by tier, k = 1 .. runs per subtest."""
+    import altair as alt
+    title = "pass@k and pass^k by tier"
+    columns = ("tier", "metric", "k", *ESTIMATE)
+    cells = _tier_cells(inputs["summary"])
+    rows = [{"tier": t, "metric": label, "k": int(k), **estimate(e)}
+            for t, cell in cells for key, label in (("pass_at_k", "pass@k"), ("pass_hat_k", "pass^k"))
+            for k, e in sorted((cell.get(key) or {}).items(), key=lambda kv: int(kv[0]))]
+    if not rows:
+        return note(title, "no pass@k in the statistics", columns)
+    unknown = sum(r["value"] is None for r in rows)
+    chart = alt.Chart(_data(rows), title=_title(title, [f"{unknown} unknown value{'s' if unknown != 1 else ''} left out"]
+                                                if unknown else [])).mark_line(point=True).encode(
+        x=alt.X("k:Q", title="k (runs)", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("value:Q", title="probability", scale=alt.Scale(domain=[0, 1])),
+        color=_colour("tier", "tier", [*tiers, *(t for t, _ in cells)]),
+        strokeDash=alt.StrokeDash("metric:N", title="", sort=["pass@k", "pass^k"]),
+        tooltip=["tier:N", "metric:N", "k:Q", "value:Q", "n:Q", "reason:N"],
+    ).properties(width=WIDTH, height=HEIGHT)
+    return Plot(columns, rows, chart)
+
+
 # ---------------------------------------------------------------- the figures and their task action
 
 FIGURES: dict[str, Figure] = {
@@ -461,6 +640,16 @@ FIGURES: dict[str, Figure] = {
     "subtest_run_heatmap": Figure("score of each subtest × run", ("runs",), subtest_run_heatmap),
     "cumulative_cost": Figure("agent, judge and total cost summed in execution order", ("runs",), cumulative_cost),
     "cost_quality": Figure("agent cost against score of each run", ("runs",), cost_quality),
+}
+# the figures of the statistics (analysis:stats' outputs)
+STATS_FIGURES: dict[str, Figure] = {
+    "score_pass_rate": Figure("mean score and pass rate with CIs by tier", ("summary",), score_pass_rate),
+    "cost_of_pass": Figure("cost of a pass (agent; agent + judges) with CIs by tier", ("summary",), cost_of_pass),
+    "pareto_frontier": Figure("mean cost against mean score by tier, the Pareto set and each tier's probability of "
+                              "being on it", ("summary",), pareto_frontier),
+    "judge_leniency": Figure("each judge's score minus the others' with CIs", ("statistics",), judge_leniency),
+    "effect_sizes": Figure("Cliff's δ of each tier comparison with CIs", ("statistics",), effect_sizes),
+    "pass_at_k": Figure("pass@k and pass^k curves by tier", ("summary",), pass_at_k),
 }
 
 
@@ -495,5 +684,5 @@ def write(name: str, plot: Plot) -> None:
 
 def build(name: str, tiers: Sequence[str]) -> None:
     """The task action of figure `name`: read its inputs, plot, write."""
-    figure = FIGURES[name]
+    figure = FIGURES.get(name) or STATS_FIGURES[name]
     write(name, figure.plot(read_inputs(figure.inputs), tiers))
