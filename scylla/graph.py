@@ -11,7 +11,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
-from .analysis import figures, frames
+from .analysis import figures, frames, summary, tables
 from .kinds import _where
 from .spec import Experiment
 from .tree import RunPaths, SubtestPaths, TierPaths
@@ -78,6 +78,13 @@ def _frame_tasks(exp: Experiment):
     parts = [frames.part_dir(t) for t in exp.tiers]
     yield _frames_task("frames", frames.concatenate, (parts, frames.DATA_DIR), [p for d in parts for p in frames.paths(d)],
                        frames.DATA_DIR, doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
+    scope = summary.Scope.of(exp)
+    yield kinds.cheap_task("analysis", "stats", summary.build, (scope,), list(summary.INPUTS), list(summary.OUTPUTS),
+                           uptodate=[config_changed(scope.identity())],
+                           doc="the statistics: analysis/summary.json and analysis/statistical_results.json")
+    for name in tables.TABLES:
+        yield kinds.cheap_task("analysis", f"tables/{name}", tables.build, (name,), tables.inputs(name),
+                               tables.targets(name))
 
 
 def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str, **extra) -> dict:
@@ -86,7 +93,8 @@ def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str
 
 
 def _figure_tasks(exp: Experiment):
-    """One task per figure, reading exactly its inputs: a frame that comes out the same stops the cascade."""
+    """One task per figure, reading exactly its inputs: a frame or statistics file that comes out the same bytes
+    stops the cascade there."""
     spec = config_changed(figures.identity(exp.tiers))       # (computed once: it reads two packages' metadata)
     for name, figure in figures.FIGURES.items():
         yield kinds.cheap_task("analysis", f"figures/{name}", figures.build, (name, tuple(exp.tiers)), figure.file_dep,

@@ -7,7 +7,7 @@ before any money is spent.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
@@ -138,6 +138,27 @@ DEFAULT_LIMITS = Limits()        # (frozen: one shared default)
 
 
 @dataclass(frozen=True)
+class AnalysisSettings:
+    """How the analysis computes its statistics (docs/numbers.md, "Statistics"): percentile bootstraps of
+    `resamples` draws from `seed` at `confidence`; p-values corrected per family (`correction` unless
+    `families` names another: holm or bh) at `alpha`; tier pairs compared beyond the consecutive ones and
+    first -> last (`comparisons`); the pass-rate difference whose runs needed are reported."""
+    resamples: int = 10_000
+    seed: int = 0
+    confidence: float = 0.95
+    correction: str = "holm"
+    alpha: float = 0.05
+    target_difference: float = 0.1
+    comparisons: tuple[tuple[str, str], ...] = ()
+    families: dict[str, str] = field(default_factory=dict)
+
+
+DEFAULT_ANALYSIS = AnalysisSettings()
+CORRECTIONS = ("holm", "bh")
+FAMILIES = ("omnibus", "tier pairs", "correlations")
+
+
+@dataclass(frozen=True)
 class Experiment:
     id: str
     spec_path: Path
@@ -154,6 +175,7 @@ class Experiment:
     description: str = ""
     limits: Limits = DEFAULT_LIMITS
     runs_dir: str = "."              # where run directories live, relative to root
+    analysis: AnalysisSettings = DEFAULT_ANALYSIS
 
     def all_subtests(self) -> list[Subtest]:
         return [s for t in self.tiers for s in self.subtests[t]]
@@ -262,7 +284,9 @@ def _str_list(reader: _Reader, key: str, default: tuple = ()) -> tuple[str, ...]
 
 SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agent", "judges",
              "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos", "concurrency",
-             "rate_limit", "root", "runs_dir")
+             "rate_limit", "root", "runs_dir", "analysis")
+ANALYSIS_KEYS = ("resamples", "seed", "confidence", "correction", "alpha", "target_difference", "comparisons",
+                 "families")
 AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes")
 JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds", "base_url", "api_key_env")
 # none: thinking off; default: the agent's own default; the rest are effort levels (Claude's --effort)
@@ -322,7 +346,43 @@ def load_experiment(spec_path: str | Path) -> Experiment:
         fixture=fixture, runs_dir=runs_dir,
         tiers_dir=tiers_dir.resolve(), tiers=tiers, subtests=subtests, runs=runs, agent=agent,
         judges=judges, repos=repos, budget_usd=None if budget is None else float(budget),
-        description=r.get("description", (str,), "text", default=""), limits=limits)
+        description=r.get("description", (str,), "text", default=""), limits=limits,
+        analysis=_analysis(r, tiers))
+
+
+def _analysis(r: _Reader, tiers: tuple[str, ...]) -> AnalysisSettings:
+    a = r.sub("analysis", ANALYSIS_KEYS, default=None)
+    if a is None:
+        return DEFAULT_ANALYSIS
+
+    def number(key: str, types: tuple, expected: str, ok: Any, default: Any) -> Any:
+        value = a.get(key, types, expected, default=default)
+        if not ok(value):
+            raise a.fail(key, expected, value)
+        return value
+
+    correction = number("correction", (str,), "holm or bh", lambda v: v in CORRECTIONS, "holm")
+    pairs = a.get("comparisons", (list,), "a list of tier pairs, e.g. [[T0, T3]]", default=[])
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(str(t) in tiers for t in pair)):
+            raise a.fail("comparisons", f"a list of pairs of this experiment's tiers ({', '.join(tiers)})", pair)
+    families = a.get("families", (dict,), "a mapping: family -> holm or bh", default={})
+    for family, how in families.items():
+        if family not in FAMILIES or how not in CORRECTIONS:
+            raise SpecError(f"{r.file}: key 'analysis.families.{family}': expected one of the families "
+                            f"({', '.join(FAMILIES)}) mapped to holm or bh, got {_kind(how)}")
+    return AnalysisSettings(
+        resamples=number("resamples", (int,), "a whole number of bootstrap resamples (>= 100)",
+                         lambda v: v >= 100, 10_000),
+        seed=number("seed", (int,), "a whole number >= 0 (the bootstrap's random seed)", lambda v: v >= 0, 0),
+        confidence=float(number("confidence", (int, float), "a confidence level between 0 and 1 (e.g. 0.95)",
+                                lambda v: 0 < v < 1, 0.95)),
+        correction=correction,
+        alpha=float(number("alpha", (int, float), "a significance level between 0 and 1 (e.g. 0.05)",
+                           lambda v: 0 < v < 1, 0.05)),
+        target_difference=float(number("target_difference", (int, float), "a pass-rate difference between 0 and 1",
+                                       lambda v: 0 < v < 1, 0.1)),
+        comparisons=tuple((str(x), str(y)) for x, y in pairs), families=dict(families))
 
 
 def _limits(r: _Reader) -> Limits:

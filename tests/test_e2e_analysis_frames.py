@@ -1,5 +1,5 @@
 """The analysis data frames (analysis/data/*.csv) on examples/hello, by real `doit`: what the README's
-`doit` writes, that they hold the results' own numbers, that `doit 'analysis:*'` builds them (and the figures), the
+`doit` writes, that they hold the results' own numbers, that `doit 'analysis:*'` builds them (and what reads them), the
 same bytes each time, and that a new judgment re-runs exactly its subtest's, tier's and experiment's
 frames, as `doit status` predicted."""
 
@@ -13,13 +13,13 @@ import shutil
 import pytest
 import yaml
 
-from scylla.analysis import frames
+from scylla.analysis import frames, tables
 
 pytestmark = pytest.mark.e2e
 
 SUBTESTS = ("T0/00", "T0/01", "T1/01", "T1/02", "T5/01")
 ANALYSIS = {*(f"analysis:frames/{s}" for s in SUBTESTS), "analysis:frames/T0", "analysis:frames/T1",
-            "analysis:frames/T5", "analysis:frames"}
+            "analysis:frames/T5", "analysis:frames", "analysis:stats", *(f"analysis:tables/{t}" for t in tables.TABLES)}
 
 
 def _frame(root, name: str) -> list[dict[str, str]]:
@@ -35,8 +35,9 @@ def _cell(value) -> str:
 
 
 def _bytes(root) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for d in ("data", "parts")
-            for p in sorted((root / "analysis" / d).rglob("*.csv"))}
+    """The frames: the experiment's and the parts they are built from."""
+    files = [*(root / "analysis/data").glob("*.csv"), *(root / "analysis/parts").rglob("*.csv")]
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(files)}
 
 
 def test_the_main_doit_writes_the_frames_with_the_results_numbers(completed):
@@ -99,8 +100,8 @@ def test_analysis_glob_rebuilds_just_the_frames_with_the_same_bytes(hello):
     assert len(before) == 4 * (1 + 3 + 5)           # the experiment's frames, its tiers' and subtests' parts
     shutil.rmtree(hello.root / "analysis")
     run = hello.doit("analysis:*")
-    frame_tasks = [n for n in run.executed if n.startswith("analysis:frames")]      # (and the figures)
-    assert set(frame_tasks) == ANALYSIS and len(frame_tasks) == len(ANALYSIS)
+    built = [n for n in run.executed if not n.startswith("analysis:figures/")]     # (the figures: test_e2e_figures.py)
+    assert set(built) == ANALYSIS and len(built) == len(ANALYSIS)
     assert _bytes(hello.root) == before             # deterministic: the same tree, the same bytes
     assert hello.doit().executed == []
     (hello.root / "analysis/data/runs.csv").write_text("damaged\n")
@@ -111,13 +112,14 @@ def test_a_new_judgment_re_runs_its_subtests_tiers_and_experiments_frames_as_pre
     run = "T0/00/run_01"
     (hello.root / run / "judge/judge_02/.seal.json").unlink()           # re-judge this one slot on purpose
     status = json.loads(hello.doit("status", "--json").stdout)
-    expected = {"analysis:frames/T0/00", "analysis:frames/T0", "analysis:frames"}
-    assert {n for n in status["to_run"] if n.startswith("analysis:frames")} == expected
+    expected = {"analysis:frames/T0/00", "analysis:frames/T0", "analysis:frames", "analysis:stats"}
+    readers = {n for n in ANALYSIS if n.startswith("analysis:tables/")}    # (run if the statistics change)
+    assert {n for n in status["to_run"] if n in ANALYSIS} == expected          # (the figures: test_e2e_figures.py)
     # (T1 and T5 inherit T0's best subtest: their work, and so their frames, may run should it change)
-    assert {n for n in status["may_run"] if n.startswith("analysis:frames")} <= ANALYSIS - expected
+    assert readers <= {n for n in status["may_run"] if n in ANALYSIS} <= ANALYSIS - expected
     others = {p: b for p, b in _bytes(hello.root).items() if "/T0" not in p and "data/" not in p}
     done = hello.doit(env={"SCYLLA_EXAMPLE_JUDGE_SCORE_7": run})
-    assert {n for n in done.executed if n.startswith("analysis:frames")} == expected
+    assert {n for n in done.executed if n in ANALYSIS} == expected | readers
     # as `doit status` said: what it was sure of ran, and the rest was among what may run (the consensus,
     # which the new verdict decides; T0's best subtest stayed, so nothing of T1's and T5's)
     assert set(status["to_run"]) <= set(done.executed) <= set(status["to_run"]) | set(status["may_run"])

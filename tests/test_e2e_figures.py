@@ -1,7 +1,7 @@
 """The analysis figures (analysis/figures/) on examples/hello, by real `doit`: the README's `doit` renders every
 one (valid Vega-Lite, SVG and PNG), a second `doit` renders none, `doit 'analysis:*'` from nothing gives the
-same bytes each time, and a re-judged slot re-renders just the figures whose frames came out different, as
-`doit status` predicted."""
+same bytes each time, and a re-judged slot re-renders just the figures whose inputs (frames, statistics) came
+out different, as `doit status` predicted."""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ from scylla.analysis import figures
 pytestmark = pytest.mark.e2e
 
 TASKS = {f"analysis:figures/{name}" for name in figures.FIGURES}
-# the figures that read runs.csv (a re-judged slot's fresh timing is in it) and judges.csv (its duration)
-RUNS_OR_JUDGES = {f"analysis:figures/{n}" for n, f in figures.FIGURES.items() if {"runs", "judges"} & set(f.inputs)}
 
 
 def _figures(root) -> dict[str, bytes]:
@@ -67,21 +65,24 @@ def test_analysis_glob_from_nothing_renders_the_same_bytes_each_time(hello):
     assert _figures(hello.root) == built and hello.doit().executed == []
 
 
-def test_a_rejudged_slot_re_renders_just_the_figures_whose_frames_changed_as_predicted(hello):
+def test_a_rejudged_slot_re_renders_just_the_figures_whose_inputs_changed_as_predicted(hello):
     run = "T0/00/run_01"
     (hello.root / run / "judge/judge_02/.seal.json").unlink()       # re-judge one slot: the same verdict, a new timing
     status = json.loads(hello.doit("status", "--json").stdout)
     predicted = {n for n in status["to_run"] if n.startswith("analysis:figures/")}
-    # runs.csv certainly changes (the run's newest measurement); judges.csv and criteria.csv may
+    # runs.csv certainly changes (the run's newest measurement); the other frames and the statistics may
     assert predicted == {f"analysis:figures/{n}" for n, f in figures.FIGURES.items() if "runs" in f.inputs}
     assert TASKS - predicted <= set(status["may_run"])
+    inputs = {name: (hello.root / path).read_bytes() for name, path in figures.INPUTS.items()}
     criteria = hello.root / "analysis/figures/criteria_by_tier.png"
     before = criteria.read_bytes(), criteria.stat().st_mtime_ns
     done = hello.doit()
     assert set(hello.calls("judge")) == {f"{run} 2"}
-    # the verdict and criteria are the same: criteria.csv keeps its bytes, and its figure is not rendered
-    assert {n for n in done.executed if n.startswith("analysis:figures/")} == RUNS_OR_JUDGES
-    assert "analysis:figures/criteria_by_tier" not in RUNS_OR_JUDGES
+    changed = {name for name, path in figures.INPUTS.items() if (hello.root / path).read_bytes() != inputs[name]}
+    # the verdict and criteria are the same: criteria.csv keeps its bytes, and its figure is not rendered again
+    assert "runs" in changed and "criteria" not in changed
+    assert {n for n in done.executed if n.startswith("analysis:figures/")} == \
+        {f"analysis:figures/{n}" for n, f in figures.FIGURES.items() if changed & set(f.inputs)}
     assert (criteria.read_bytes(), criteria.stat().st_mtime_ns) == before
     assert set(status["to_run"]) <= set(done.executed) <= set(status["to_run"]) | set(status["may_run"])
     assert hello.doit().executed == []

@@ -199,7 +199,7 @@ SMALL = {
 
 
 @pytest.mark.parametrize("case", SMALL)
-@pytest.mark.parametrize("name", figures.FIGURES)
+@pytest.mark.parametrize("name", figures.FRAME_FIGURES)
 def test_every_figure_draws_small_or_empty_data_as_a_valid_spec(name, case):
     plot = figures.FIGURES[name].plot(_inputs(**SMALL[case]), ("T0",))
     spec = _valid(plot.spec())
@@ -241,7 +241,8 @@ def test_the_figures_task_identity_names_the_sorted_tiers_and_the_renderers():
     assert identity["vl-convert"]
 
 
-# ---------------------------------------------------------------- figures of the statistics (a fixture to /work/stats-schema.md)
+# ---------------------------------------------------------------- figures of the statistics (a fixture shaped as
+# scylla/analysis/summary.py writes them; tests/test_e2e_figures.py draws the real ones)
 
 def _est(value, low=None, high=None, n=2, reason=None) -> dict:
     return {"value": value, "ci_low": low, "ci_high": high, "n": n, "reason": reason}
@@ -266,18 +267,23 @@ SUMMARY = {
                     _est(0.04, n=1), _est(None), {}),
     },
     "frontier": {"tier": "T1", "reason": None, "cost_of_pass": _est(0.03, 0.02, 0.05), "pareto": ["T0", "T1", "T5"],
-                 "probability": {"T0": 0.25, "T1": 0.75, "T5": 0.5}},
+                 "probability": {"T0": _est(0.25), "T1": _est(0.75), "T5": _est(0.5)}, "left_out": {}},
 }
 STATISTICS = {
     "tier_comparisons": {"omnibus": {"statistic": 3.0, "p_value": 0.2, "n": 6, "reason": None},
-                         "pairs": [{"a": "T0", "b": "T1", "name": "T0 vs T1",
-                                    "mann_whitney": {"statistic": 0.0, "p_value": 0.1, "p_adjusted": 0.2, "n": 4},
+                         "pairs": [{"a": "T0", "b": "T1", "name": "T0 vs T1", "family": "tier pairs",
+                                    "mann_whitney": {"statistic": 0.0, "p": 0.1, "n": 4, "reason": None},
                                     "cliffs_delta": _est(1.0, 0.5, 1.0, n=4)},
-                                   {"a": "T1", "b": "T5", "name": "T1 vs T5", "mann_whitney": {"p_value": None},
+                                   {"a": "T1", "b": "T5", "name": "T1 vs T5", "family": "tier pairs",
+                                    "mann_whitney": {"statistic": None, "p": None, "n": 3, "reason": "n = 1 in T5"},
                                     "cliffs_delta": _est(None, n=3, reason="n = 1 in T5")}]},
     "judges": {"slots": ["judge_01", "judge_02"],
                "leniency": [{"judge": "judge_02", **_est(-0.02, -0.03, -0.01, n=10)},
                             {"judge": "judge_01", **_est(0.02, 0.01, 0.03, n=10)}]},
+    "registry": {"tier pairs": {"alpha": 0.05, "correction": "holm", "tests": [
+        {"name": "T0 vs T1", "statistic": 0.0, "p": 0.1, "p_adjusted": 0.2, "reject": False, "n": 4, "reason": None},
+        {"name": "T1 vs T5", "statistic": None, "p": None, "p_adjusted": None, "reject": None, "n": 3,
+         "reason": "n = 1 in T5"}]}},
 }
 
 
@@ -291,7 +297,8 @@ def test_every_figure_of_the_statistics_draws_a_valid_spec_and_the_empty_case_as
     plot = figure.plot(_stats(), TIERS)
     assert plot.rows and b"NaN" not in durable.dumps(_valid(plot.spec()))
     empty = figure.plot(_stats(summary={**SUMMARY, "tier_order": [], "tiers": {}},
-                               statistics={"tier_comparisons": {"pairs": []}, "judges": {"leniency": []}}), TIERS)
+                               statistics={"tier_comparisons": {"pairs": []}, "judges": {"leniency": []},
+                                           "registry": {}}), TIERS)
     assert not empty.rows and _valid(empty.spec())["mark"]["type"] == "text"
 
 
@@ -324,8 +331,8 @@ def test_leniency_effect_sizes_and_pass_at_k_rows():
         [("judge_02", -0.02), ("judge_01", 0.02)]
     assert _scale(figures.judge_leniency(_stats(), TIERS).spec(), "judge")["domain"] == ["judge_01", "judge_02"]
     effects = figures.effect_sizes(_stats(), TIERS)
-    assert [(r["comparison"], r["value"], r["p_adjusted"]) for r in effects.rows] == \
-        [("T0 vs T1", 1.0, 0.2), ("T1 vs T5", None, None)]
+    assert [(r["comparison"], r["value"], r["p_value"], r["p_adjusted"]) for r in effects.rows] == \
+        [("T0 vs T1", 1.0, 0.1, 0.2), ("T1 vs T5", None, None, None)]
     assert "T1 vs T5: not computable (n = 1 in T5)" in effects.spec()["title"]["subtitle"]
     at_k = figures.pass_at_k(_stats(), TIERS)
     assert [(r["tier"], r["metric"], r["k"]) for r in at_k.rows] == [

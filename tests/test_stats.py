@@ -433,6 +433,29 @@ def test_the_bootstrap_alpha_is_krippendorffs_alpha_of_the_resampled_units(level
         assert a == pytest.approx(krippendorff.alpha(value_counts=repeated, value_domain=domain, level_of_measurement=level), abs=1e-12)
 
 
+def test_the_closed_form_interval_alpha_is_krippendorffs_on_many_distinct_scores() -> None:
+    """Interval α in closed form (point value and each resample) equals krippendorff.alpha, unbalanced units
+    with missing values and as many distinct scores as a large experiment has."""
+    rng = np.random.Generator(np.random.PCG64(5))
+    data = rng.random((60, 3))
+    data[rng.random(data.shape) < 0.25] = np.nan
+    data = data[(~np.isnan(data)).sum(axis=1) >= 2]
+    domain = np.unique(data[~np.isnan(data)])
+    counts = (data[..., None] == domain).sum(axis=1)
+    reference = krippendorff.alpha(reliability_data=data.T, level_of_measurement="interval")
+    units = [[None if np.isnan(v) else float(v) for v in row] for row in data]
+    assert stats.alpha(units, "interval", resamples=10).value == pytest.approx(reference, abs=1e-12)
+    weights = next(stats._weights(stats._rng(1), len(data), 5))
+    for w, a in zip(weights, stats._interval_alphas(data, counts, weights)):
+        repeated = np.repeat(counts, w.astype(int), axis=0)
+        assert a == pytest.approx(krippendorff.alpha(value_counts=repeated, value_domain=domain,
+                                                     level_of_measurement="interval"), abs=1e-12)
+    # a resample drawing one unit whose judges agree has a single value: undefined, not 1 − 0/0
+    same = np.array([[0.5, 0.5], [0.2, 0.9]])
+    assert np.isnan(stats._interval_alphas(same, (same[..., None] == np.unique(same)).sum(axis=1),
+                                           np.array([[2.0, 0.0]])))[0]
+
+
 def test_krippendorff_alpha_bootstrap_interval_and_undefined_resamples() -> None:
     units: list[list[float | None]] = [[1, 1], [2, 2], [3, 4]]
     e = stats.alpha(units, "interval", resamples=400, seed=2)

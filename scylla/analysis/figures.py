@@ -27,14 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import durable, pipeline
-from . import frames
+from . import frames, summary
 
 FIGURES_DIR = "analysis/figures"
-SUMMARY = "analysis/summary.json"
-STATISTICAL_RESULTS = "analysis/statistical_results.json"
 # what a figure may read, by short name
 INPUTS = {**{name: f"{frames.DATA_DIR}/{name}.csv" for name in frames.FRAMES},
-          "summary": SUMMARY, "statistics": STATISTICAL_RESULTS}
+          "summary": summary.SUMMARY, "statistics": summary.STATISTICAL_RESULTS}
 EXTENSIONS = (".vl.json", ".csv", ".svg", ".png")
 SCALE = 2.0         # PNG pixels per Vega pixel (and 72 ppi each: its pHYs chunk is fixed too)
 WIDTH, HEIGHT = 360, 240
@@ -124,6 +122,13 @@ def stat(doc: Mapping[str, Any], source: str, *keys: str) -> Any:
                                         f"version of Scylla? `doit 'analysis:*'` rebuilds it)")
         value = value[key]
     return value
+
+
+def registered(doc: Mapping[str, Any], family: str | None, name: str) -> Mapping[str, Any]:
+    """Test `name` as the p-value registry of statistical_results.json lists it in `family` (its adjusted p);
+    {} when it is not there (a test that was not run)."""
+    tests = (stat(doc, "statistics", "registry").get(family or "") or {}).get("tests") or []
+    return next((t for t in tests if t.get("name") == name), {})
 
 
 def estimate(value: Any) -> dict[str, Any]:
@@ -454,10 +459,10 @@ def cost_quality(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
 ESTIMATE = ("value", "ci_low", "ci_high", "n", "reason")
 
 
-def _tier_cells(summary: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+def _tier_cells(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     """(tier, its cell of summary.json), in the summary's tier order."""
-    cells = stat(summary, "summary", "tiers")
-    return [(t, cells.get(t) or {}) for t in stat(summary, "summary", "tier_order")]
+    cells = stat(doc, "summary", "tiers")
+    return [(t, cells.get(t) or {}) for t in stat(doc, "summary", "tier_order")]
 
 
 def _ci_notes(rows: Sequence[Row], label: Callable[[Row], str]) -> list[str]:
@@ -530,11 +535,12 @@ def pareto_frontier(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     import altair as alt
     title = "Cost and score by tier: the Pareto frontier"
     columns = ("tier", "mean_cost_usd", "mean_score", "pareto", "probability", "frontier")
-    summary = inputs["summary"]
-    frontier = stat(summary, "summary", "frontier")
+    doc = inputs["summary"]
+    frontier = stat(doc, "summary", "frontier")
     pareto, probability = set(frontier.get("pareto") or ()), frontier.get("probability") or {}
-    cells = _tier_cells(summary)
-    rows = [{"tier": t, "mean_cost_usd": c, "mean_score": s, "pareto": t in pareto, "probability": num(probability.get(t)),
+    cells = _tier_cells(doc)
+    rows = [{"tier": t, "mean_cost_usd": c, "mean_score": s, "pareto": t in pareto,
+             "probability": estimate(probability.get(t))["value"],
              "frontier": t == frontier.get("tier")}
             for t, cell in cells if (c := estimate(cell.get("mean_cost_usd"))["value"]) is not None
             and (s := estimate(cell.get("mean_score"))["value"]) is not None]
@@ -545,7 +551,8 @@ def pareto_frontier(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     notes = [f"frontier: {frontier['tier']}, cost of a pass {best['value']:.4g} USD" if frontier.get("tier") and
              best["value"] is not None else f"no frontier tier ({frontier.get('reason') or 'no reason given'})",
              "line: the Pareto set (lower cost, higher score); label: bootstrap probability of being on it",
-             *_unknown_tiers(len(cells) - len(rows))]
+             *(f"{t} left out ({(frontier.get('left_out') or {}).get(t) or 'its mean cost or score is unknown'})"
+               for t, _ in cells if t not in {r["tier"] for r in rows})]
     colour = _colour("tier", "tier", [*tiers, *(t for t, _ in cells)])
     x, y = alt.X("mean_cost_usd:Q", title="mean agent cost per run (USD)"), alt.Y("mean_score:Q", title="mean score",
                                                                                     scale=alt.Scale(domain=[0, 1]))
@@ -560,10 +567,6 @@ def pareto_frontier(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     chart = alt.layer(line, points, labels, data=_data(rows), title=_title(title, notes)).properties(
         width=WIDTH, height=HEIGHT)
     return Plot(columns, rows, chart)
-
-
-def _unknown_tiers(count: int) -> list[str]:
-    return [f"{count} tier{'s' if count != 1 else ''} with unknown cost or score left out"] if count else []
 
 
 def judge_leniency(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
@@ -589,10 +592,11 @@ def effect_sizes(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     import altair as alt
     title = "Effect sizes: Cliff's δ of each tier comparison, with 95 % bootstrap confidence intervals"
     columns = ("comparison", "a", "b", *ESTIMATE, "p_value", "p_adjusted")
-    pairs = stat(inputs["statistics"], "statistics", "tier_comparisons", "pairs") or []
-    rows = [{"comparison": p.get("name") or f"{p.get('a')} vs {p.get('b')}", "a": p.get("a"), "b": p.get("b"),
-             **estimate(p.get("cliffs_delta")), "p_value": num((p.get("mann_whitney") or {}).get("p_value")),
-             "p_adjusted": num((p.get("mann_whitney") or {}).get("p_adjusted"))} for p in pairs]
+    doc = inputs["statistics"]
+    pairs = stat(doc, "statistics", "tier_comparisons", "pairs") or []
+    rows = [{"comparison": p["name"], "a": p.get("a"), "b": p.get("b"), **estimate(p.get("cliffs_delta")),
+             "p_value": num((p.get("mann_whitney") or {}).get("p")),
+             "p_adjusted": num(registered(doc, p.get("family"), p["name"]).get("p_adjusted"))} for p in pairs]
     if not rows:
         return note(title, "one tier: no comparison", columns)
     names = [r["comparison"] for r in rows]
@@ -619,7 +623,7 @@ def pass_at_k(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     unknown = sum(r["value"] is None for r in rows)
     chart = alt.Chart(_data(rows), title=_title(title, [f"{unknown} unknown value{'s' if unknown != 1 else ''} left out"]
                                                 if unknown else [])).mark_line(point=True).encode(
-        x=alt.X("k:Q", title="k (runs)", axis=alt.Axis(tickMinStep=1, format="d")),
+        x=alt.X("k:O", title="k (runs)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("value:Q", title="probability", scale=alt.Scale(domain=[0, 1])),
         color=_colour("tier", "tier", [*tiers, *(t for t, _ in cells)]),
         strokeDash=alt.StrokeDash("metric:N", title="", sort=["pass@k", "pass^k"]),
@@ -630,7 +634,7 @@ def pass_at_k(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
 
 # ---------------------------------------------------------------- the figures and their task action
 
-FIGURES: dict[str, Figure] = {
+FRAME_FIGURES: dict[str, Figure] = {
     "grade_distribution": Figure("grades by tier", ("runs",), grade_distribution),
     "token_mix": Figure("tokens by type (input, output, cache creation, cache read) by tier", ("runs",), token_mix),
     "agent_judge_time": Figure("mean agent and judge seconds per run by tier", ("runs",), agent_judge_time),
@@ -641,7 +645,7 @@ FIGURES: dict[str, Figure] = {
     "cumulative_cost": Figure("agent, judge and total cost summed in execution order", ("runs",), cumulative_cost),
     "cost_quality": Figure("agent cost against score of each run", ("runs",), cost_quality),
 }
-# the figures of the statistics (analysis:stats' outputs)
+# the figures of the statistics (analysis:stats' outputs: docs/numbers.md, "Statistics")
 STATS_FIGURES: dict[str, Figure] = {
     "score_pass_rate": Figure("mean score and pass rate with CIs by tier", ("summary",), score_pass_rate),
     "cost_of_pass": Figure("cost of a pass (agent; agent + judges) with CIs by tier", ("summary",), cost_of_pass),
@@ -651,6 +655,7 @@ STATS_FIGURES: dict[str, Figure] = {
     "effect_sizes": Figure("Cliff's δ of each tier comparison with CIs", ("statistics",), effect_sizes),
     "pass_at_k": Figure("pass@k and pass^k curves by tier", ("summary",), pass_at_k),
 }
+FIGURES = {**FRAME_FIGURES, **STATS_FIGURES}
 
 
 def vegalite_version() -> str:
@@ -684,5 +689,5 @@ def write(name: str, plot: Plot) -> None:
 
 def build(name: str, tiers: Sequence[str]) -> None:
     """The task action of figure `name`: read its inputs, plot, write."""
-    figure = FIGURES.get(name) or STATS_FIGURES[name]
+    figure = FIGURES[name]
     write(name, figure.plot(read_inputs(figure.inputs), tiers))

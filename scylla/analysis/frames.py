@@ -106,6 +106,32 @@ def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
     return out.getvalue()
 
 
+TEXT_COLUMNS = frozenset({"experiment", "agent_model", "tier", "subtest", "grade", "agent_outcome", "outcome",
+                          "started_at", "ended_at", "measured_at", "slot", "adapter", "model", "criterion"})
+
+
+def parse_cell(column: str, cell: str) -> Any:
+    """The inverse of _cell: '' is None, true/false are booleans, numbers are int or float, text stays."""
+    if cell == "" or column in TEXT_COLUMNS:
+        return cell or None
+    if cell in ("true", "false"):
+        return cell == "true"
+    try:
+        return int(cell)
+    except ValueError:
+        return float(cell)
+
+
+def read(directory: str, name: str) -> list[dict[str, Any]]:
+    """A frame written by to_csv, its cells typed again (parse_cell); its header must be FRAMES[name]."""
+    path = Path(f"{directory}/{name}.csv")
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    if not rows or tuple(rows[0]) != FRAMES[name]:
+        raise durable.ArtifactError(f"{path}: its header is not the {name} frame's columns "
+                                    f"(written by another version of Scylla? delete it to rebuild it)")
+    return [{c: parse_cell(c, v) for c, v in zip(rows[0], row, strict=True)} for row in rows[1:]]
+
+
 def _number(value: Any) -> float | None:
     return float(value) if not isinstance(value, bool) and isinstance(value, (int, float)) \
         and math.isfinite(value) else None

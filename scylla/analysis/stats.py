@@ -193,9 +193,11 @@ def _indices(rng: np.random.Generator, n: int, resamples: int) -> Iterator[npt.N
 
 
 def _weights(rng: np.random.Generator, n: int, resamples: int) -> Iterator[Array]:
-    """How often each of n rows is drawn in each resample (multinomial counts), CHUNK resamples at a time."""
-    for start in range(0, resamples, CHUNK):
-        yield rng.multinomial(n, np.full(n, 1 / n), size=min(CHUNK, resamples - start)).astype(np.float64)
+    """How often each of n rows is drawn in each resample (the counts of n draws with replacement, as
+    `_indices` draws them), CHUNK resamples at a time."""
+    for idx in _indices(rng, n, resamples):
+        offsets = np.arange(len(idx))[:, None] * n
+        yield np.bincount((idx + offsets).ravel(), minlength=len(idx) * n).reshape(len(idx), n).astype(np.float64)
 
 
 def _tail(level: float) -> float:
@@ -397,6 +399,24 @@ def cliffs_delta(x: Values, y: Values, *, resamples: int = 10_000, seed: int = 0
     return Estimate(value, low, high, n)
 
 
+def mean_difference(x: Values, y: Values, *, resamples: int = 10_000, seed: int = 0,
+                    level: float = 0.95) -> Estimate:
+    """mean(x) − mean(y) of two independent groups, with a percentile bootstrap interval that resamples each
+    group on its own."""
+    a, b = _array(x), _array(y)
+    n = len(a) + len(b)
+    if len(a) == 0 or len(b) == 0:
+        return _none(n, f"n = {len(a)} and {len(b)}: a difference needs runs in both groups")
+    value = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Estimate(value, n=n, reason="a bootstrap interval needs at least 2 runs in each group")
+    rng = _rng(seed)
+    parts = [(wa @ a) / len(a) - (wb @ b) / len(b)
+             for wa, wb in zip(_weights(rng, len(a), resamples), _weights(rng, len(b), resamples))]
+    low, high = _bounds(np.concatenate(parts), level)
+    return Estimate(value, low, high, n)
+
+
 def correlation(x: Values, y: Values, method: Literal["spearman", "pearson"]) -> Test:
     """Spearman's ρ (scipy.stats.spearmanr) or Pearson's r (scipy.stats.pearsonr) of paired values with the
     two-sided p-value; needs 3 pairs or more and neither side constant."""
@@ -484,30 +504,53 @@ def _matrix(units: Sequence[Sequence[float | bool | None]]) -> Array:
 
 def alpha(units: Sequence[Sequence[float | bool | None]], level: Level,
           *, resamples: int = 1000, seed: int = 0, ci_level: float = 0.95) -> Estimate:
-    """Krippendorff's α = 1 − D_o/D_e (Krippendorff 2004; `krippendorff.alpha`) on a units × judges matrix
-    (None: no value), at the level of measurement: interval on scores, ordinal on grade ranks
-    (`grade_ranks`), nominal on pass (booleans). The interval is a percentile bootstrap over units;
-    resamples whose α is undefined (a single value) are left out and counted in the reason."""
+    """Krippendorff's α = 1 − D_o/D_e (Krippendorff 2004) on a units × judges matrix (None: no value), at the
+    level of measurement: interval on scores, ordinal on grade ranks (`grade_ranks`), nominal on pass
+    (booleans). Ordinal and nominal α come from `krippendorff.alpha`; interval α from its closed form
+    (`_interval_alphas`, tested equal), whose cost does not grow with the number of distinct scores. The
+    interval is a percentile bootstrap over units; resamples whose α is undefined (a single value) are left
+    out and counted in the reason."""
     data = _matrix(units)
     n = len(data)
     if n == 0 or data.shape[1] < 2:
         return _none(n, f"{data.shape[1] if n else 0} judge(s): agreement needs at least 2 judges")
-    domain = np.unique(data[~np.isnan(data)])
-    counts = (data[..., None] == domain).sum(axis=1)                  # units × values
-    counts = counts[counts.sum(axis=1) >= 2]                          # only pairable units carry information
-    if len(counts) == 0:
+    data = data[(~np.isnan(data)).sum(axis=1) >= 2]                    # only pairable units carry information
+    if len(data) == 0:
         return _none(n, "no unit has values from 2 judges")
-    if (counts.sum(axis=0) > 0).sum() < 2:
+    domain = np.unique(data[~np.isnan(data)])
+    if len(domain) < 2:
         return _none(n, "all values equal: α is undefined (no disagreement is expected)")
-    value = float(krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level))
-    if len(counts) < 2:
+    counts = (data[..., None] == domain).sum(axis=1)                  # units × values
+    one = np.ones((1, len(data)))
+    value = float(_interval_alphas(data, counts, one)[0] if level == "interval" else
+                  krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level))
+    if len(data) < 2:
         return Estimate(value, n=n, reason="one pairable unit: a bootstrap interval needs at least 2")
-    samples = np.concatenate([_alphas(counts, domain, level, w)
-                              for w in _weights(_rng(seed), len(counts), resamples)])
+    draws = _weights(_rng(seed), len(data), resamples)
+    samples = np.concatenate([_interval_alphas(data, counts, w) if level == "interval"
+                              else _alphas(counts, domain, level, w) for w in draws])
     undefined = int(np.isnan(samples).sum())
     low, high = _bounds(samples[~np.isnan(samples)], ci_level)
     reason = f"{undefined} of {resamples} resamples had a single value and were left out" if undefined else None
     return Estimate(value, low, high, n, reason)
+
+
+def _interval_alphas(data: Array, counts: npt.NDArray[np.int64], weights: Array) -> Array:
+    """Interval α of each resample (row of `weights`: how often each pairable unit was drawn), NaN where only
+    one value was drawn. With interval δ² = (a − b)², a unit's ordered pairs sum to 2(m·Σx² − (Σx)²), so
+    α = 1 − (n − 1)·Σᵤ wᵤ(mᵤΣx² − (Σx)²)/(mᵤ − 1) / (n·T₂ − T₁²), n = Σ wᵤmᵤ, T₂ = Σ wᵤΣx², T₁ = Σ wᵤΣx
+    (the coincidence formula of `_alphas` summed in closed form). Values are centred first (α does not
+    change) so that the sums stay small."""
+    x = data - np.nanmean(data)
+    m = (~np.isnan(x)).sum(axis=1).astype(np.float64)
+    s1, s2 = np.nansum(x, axis=1), np.nansum(x * x, axis=1)
+    n, t1, t2 = weights @ m, weights @ s1, weights @ s2
+    within = weights @ ((m * s2 - s1 * s1) / (m - 1))
+    expected = n * t2 - t1 * t1
+    several = ((weights @ counts) > 0).sum(axis=1) >= 2                # a single value: α undefined
+    out = np.full(len(weights), np.nan)
+    out[several] = 1 - (n[several] - 1) * within[several] / expected[several]
+    return out
 
 
 def _alphas(counts: npt.NDArray[np.int64], domain: Array, level: Level, weights: Array) -> Array:
