@@ -345,3 +345,19 @@ def test_a_statistic_the_file_lacks_is_an_error_naming_the_file_and_the_key():
         figures.pass_at_k(_stats(summary={"tier_order": []}), TIERS)
     with pytest.raises(durable.ArtifactError, match=r"analysis/statistical_results.json: no 'judges.leniency'"):
         figures.judge_leniency(_stats(statistics={"judges": {}}), TIERS)
+
+
+def test_each_figure_is_an_analysis_task_reading_exactly_its_inputs_each_produced_by_one_task(tmp_path):
+    from conftest import hello_graph
+    tasks = hello_graph(tmp_path)
+    producer = {t: d for d in tasks for t in d.get("targets", [])}
+    drawn = {d["name"].removeprefix("figures/"): d for d in tasks if d["basename"] == "analysis"
+             and d["name"].startswith("figures/")}
+    assert list(drawn) == list(figures.FIGURES)
+    for name, task in drawn.items():
+        assert task["meta"]["id"].kind == "analysis"
+        assert task["file_dep"] == [figures.INPUTS[i] for i in figures.FIGURES[name].inputs]
+        assert task["targets"] == [f"analysis/figures/{name}{ext}" for ext in (".vl.json", ".csv", ".svg", ".png")]
+        # (a frame from analysis:frames, the statistics from analysis:stats: nothing per run, no fan-in)
+        assert {f"{producer[p]['basename']}:{producer[p]['name']}" for p in task["file_dep"]} <= \
+            {"analysis:frames", "analysis:stats"}

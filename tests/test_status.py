@@ -48,7 +48,7 @@ def _assert_predicted(checkout, st: dict, run, exact: bool = True) -> None:
     executed, to_run, may_run = set(run.executed), set(st["to_run"]), set(st["may_run"])
     assert to_run <= executed, sorted(to_run - executed)
     assert executed <= to_run | may_run, sorted(executed - to_run - may_run)
-    if exact:       # (but a figure over a frame whose next bytes are unknown "may run", and runs if they differ)
+    if exact:       # (but a figure or table over inputs whose next bytes are unknown "may run", and runs if they differ)
         assert _but_figures(executed - to_run) == set()
     assert _paid(executed) == _paid(to_run)              # no paid "may run" task ran in these states
     agents, judges = _expected_calls(st["to_run"])
@@ -57,8 +57,9 @@ def _assert_predicted(checkout, st: dict, run, exact: bool = True) -> None:
 
 
 def _but_figures(names) -> set[str]:
-    """A figure reads frames whose next bytes the plan may not know (a new verdict decides): it "may run"."""
-    return {n for n in names if not n.startswith("analysis:figures/")}
+    """A figure or table reads frames or statistics whose next bytes the plan may not know (a new verdict
+    decides): it "may run", and runs when they come out different."""
+    return {n for n in names if not n.startswith(("analysis:figures/", "analysis:tables/"))}
 
 
 def _why(checkout, *args: str) -> dict[str, str]:
