@@ -13,7 +13,7 @@ from doit.tools import config_changed
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
 from .analysis import figures, frames, summary, tables
 from .kinds import _where
-from .spec import Experiment
+from .spec import Experiment, Study
 from .tree import RunPaths, SubtestPaths, TierPaths
 
 
@@ -60,7 +60,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
                            [TierPaths(t).result for t in exp.tiers] + [tree.EXPERIMENT_JSON], list(tree.EXPERIMENT_OUTPUTS),
                            doc="experiment result, tier comparison and reports", meta=kinds.timed(tree.EXPERIMENT_RESULT))
     yield from _frame_tasks(exp)
-    yield from _figure_tasks(exp)
+    yield from _figure_tasks(exp.tiers)
 
 
 def _frame_tasks(exp: Experiment):
@@ -78,11 +78,27 @@ def _frame_tasks(exp: Experiment):
     parts = [frames.part_dir(t) for t in exp.tiers]
     yield _frames_task("frames", frames.concatenate, (parts, frames.DATA_DIR), [p for d in parts for p in frames.paths(d)],
                        frames.DATA_DIR, doc="the experiment's data frames: analysis/data/{runs,judges,criteria,subtests}.csv")
-    scope = summary.Scope.of(exp)
+    yield from _statistics_tasks(summary.Scope.of(exp), tables.of_experiment())
+
+
+def study_tasks(study: Study):
+    """A study's tasks: the experiments' frames stacked (each experiment builds its own), then the same
+    statistics and tables as an experiment's, with the per-task views and the paired comparison."""
+    yield {"basename": "analysis", "name": None, "doc": kinds.KIND_DOCS["analysis"], "uptodate": [True]}
+    sources = [_rel(e.root / frames.DATA_DIR) for e in study.experiments]
+    yield _frames_task("frames", frames.concatenate, (sources, frames.DATA_DIR),
+                       [p for d in sources for p in frames.paths(d)], frames.DATA_DIR,
+                       doc="the experiments' data frames stacked: analysis/data/{runs,judges,criteria,subtests}.csv")
+    yield from _statistics_tasks(summary.Scope.of_study(study), tables.of_study(study.compare is not None))
+    yield from _figure_tasks(study.tiers)
+
+
+def _statistics_tasks(scope: summary.Scope, table_names: list[str]):
+    """The statistics from the frames in analysis/data/, then each table from them."""
     yield kinds.cheap_task("analysis", "stats", summary.build, (scope,), list(summary.INPUTS), list(summary.OUTPUTS),
                            uptodate=[config_changed(scope.identity())],
                            doc="the statistics: analysis/summary.json and analysis/statistical_results.json")
-    for name in tables.TABLES:
+    for name in table_names:
         yield kinds.cheap_task("analysis", f"tables/{name}", tables.build, (name,), tables.inputs(name),
                                tables.targets(name))
 
@@ -92,12 +108,12 @@ def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str
                             meta=kinds.timed(frames.runs_csv(out_dir)), **extra)
 
 
-def _figure_tasks(exp: Experiment):
+def _figure_tasks(tiers: tuple[str, ...] | list[str]):
     """One task per figure, reading exactly its inputs: a frame or statistics file that comes out the same bytes
-    stops the cascade there."""
-    spec = config_changed(figures.identity(exp.tiers))       # (computed once: it reads two packages' metadata)
+    stops the cascade there. `tiers`: the experiment's (or study's), which index the colours."""
+    spec = config_changed(figures.identity(tiers))       # (computed once: it reads two packages' metadata)
     for name, figure in figures.FIGURES.items():
-        yield kinds.cheap_task("analysis", f"figures/{name}", figures.build, (name, tuple(exp.tiers)), figure.file_dep,
+        yield kinds.cheap_task("analysis", f"figures/{name}", figures.build, (name, tuple(tiers)), figure.file_dep,
                                figures.targets(name), doc=f"figure: {figure.title} (analysis/figures/{name}.*)",
                                uptodate=[spec])
 

@@ -15,7 +15,9 @@ from doit import loader as doit_loader
 from doit.exceptions import InvalidDodoFile
 
 from . import context, doit_plugins, durable, graph, progress, reaper, runplan, tree
-from .spec import Experiment, SpecError, load_experiment
+from .analysis import frames
+from .spec import Experiment, SpecError, Study, is_study, load_experiment
+from .spec import load_study as read_study
 
 DEFAULT_SPEC = "examples/hello/experiment.yaml"
 
@@ -93,6 +95,41 @@ def start_writing(exp: Experiment, ctx: context.RunContext, over_budget: bool) -
     reaper.start()
 
 
+def load_study(study: Study) -> dict:
+    """What dodo.py exports for a study: its analysis tasks over the experiments' frames, which must be
+    built first (each experiment's own `doit`): a study never runs an experiment's tasks."""
+    missing = [e for e in study.experiments if not (e.root / frames.DATA_DIR / "runs.csv").is_file()]
+    if missing:
+        raise InvalidDodoFile(
+            f"invalid study input: {study.spec_path}: " + "; ".join(
+                f"experiment {e.id} has no analysis frames yet ({e.root / frames.DATA_DIR}/runs.csv): complete it "
+                f"with `scylla run {e.spec_path}` (or `... 'analysis:*'` for what it has)" for e in missing))
+    _enter_tree(study.root)
+
+    def task_scylla():
+        yield from doit_plugins.tasks_from_dicts(graph.study_tasks(study))
+    task_scylla.__doc__ = f"study {study.id}"
+
+    def begin_study(command) -> context.RunContext:
+        ctx = context.install(context.for_command(command, Path(study.root).resolve(), "."))
+        if ctx.writes:
+            Path(tree.STATE_DIR).mkdir(exist_ok=True)
+            durable.hold_experiment_lock(tree.RUN_LOCK)
+        backend = getattr(getattr(command, "dep_manager", None), "backend", None)
+        if isinstance(backend, doit_plugins.DurableSqliteDB):
+            backend.open()
+        return ctx
+
+    return {"DOIT_CONFIG": _doit_config(), "SCYLLA_BEGIN": begin_study, "task_scylla": task_scylla, "STUDY": study}
+
+
+def _doit_config() -> dict:
+    # executed-only on stdout (10,000 "-- up to date" lines would bury what actually ran), plus progress
+    # on stderr (scylla/progress.py)
+    return {"dep_file": tree.DB_FILE, "backend": "scylla", "check_file_uptodate": doit_plugins.MD5Checker,
+            "verbosity": 1, "reporter": progress.ProgressReporter}
+
+
 def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None) -> dict:
     """Everything dodo.py exports: DOIT_CONFIG, the task creator, and SCYLLA_BEGIN (called by doit_plugins
     with doit's command before the tasks are made).
@@ -101,7 +138,10 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
     to it and the tree (with its .scylla/ DB) can move without going stale. `over_budget=1` lets
     paid work start although it exceeds the spec's budget_usd (budget.py)."""
     try:
-        exp = load_experiment(_resolve_spec(spec_arg))
+        path = _resolve_spec(spec_arg)
+        if is_study(path):
+            return load_study(read_study(path))
+        exp = load_experiment(path)
     except SpecError as exc:          # a user error: doit prints it without a traceback
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     _enter_tree(exp.root)
@@ -123,11 +163,7 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
 
     return {
         "OVER_BUDGET": _flag(over_budget),
-        # executed-only on stdout (10,000 "-- up to date" lines would bury what actually ran), plus
-        # progress on stderr (scylla/progress.py)
-        "DOIT_CONFIG": {"dep_file": tree.DB_FILE, "backend": "scylla",
-                        "check_file_uptodate": doit_plugins.MD5Checker,
-                        "verbosity": 1, "reporter": progress.ProgressReporter},
+        "DOIT_CONFIG": _doit_config(),
         "SCYLLA_BEGIN": lambda command: begin(exp, command, _flag(over_budget)),
         "task_scylla": task_scylla,
         "EXPERIMENT": exp,

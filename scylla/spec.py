@@ -155,7 +155,7 @@ class AnalysisSettings:
 
 DEFAULT_ANALYSIS = AnalysisSettings()
 CORRECTIONS = ("holm", "bh")
-FAMILIES = ("omnibus", "tier pairs", "correlations")
+FAMILIES = ("omnibus", "tier pairs", "correlations", "tasks", "paired")
 
 
 @dataclass(frozen=True)
@@ -641,3 +641,64 @@ def _mcp_servers(r: _Reader, res: _Reader | None) -> tuple[dict, ...]:
     for i, server in enumerate(servers):
         _Reader(server, r.file, f"mcp_servers[{i}]").get("name", (str,), "a server name", required=True)
     return tuple(servers)
+
+
+# ---------------------------------------------------------------- a study: several experiments analysed together
+
+STUDY_KEYS = ("id", "description", "experiments", "compare", "results", "analysis")
+
+
+@dataclass(frozen=True)
+class Study:
+    """Several experiments analysed together (docs: README "Studies"): their frames stacked, the same
+    statistics over all of them, per-task views, and a paired comparison of two (`compare`: baseline,
+    candidate). It reads the experiments' analysis frames and never runs their tasks."""
+    id: str
+    spec_path: Path
+    root: Path                       # <results>/<id>
+    experiments: tuple[Experiment, ...]
+    compare: tuple[str, str] | None
+    analysis: AnalysisSettings = DEFAULT_ANALYSIS
+    description: str = ""
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        """Every experiment's tiers, each once, in the order they first appear."""
+        return tuple(dict.fromkeys(t for e in self.experiments for t in e.tiers))
+
+
+def is_study(spec_path: str | Path) -> bool:
+    """Whether the spec names `experiments:` (a study) rather than a fixture (an experiment)."""
+    raw = _load_yaml(Path(spec_path), "spec")
+    return isinstance(raw, dict) and "experiments" in raw and "fixture" not in raw
+
+
+def load_study(spec_path: str | Path) -> Study:
+    spec_path = Path(spec_path).resolve()
+    r = _Reader(_load_yaml(spec_path, "study spec"), spec_path, allowed=STUDY_KEYS)
+    study_id = r.get("id", (str,), "a study id (letters, digits, . _ -)", required=True)
+    if not ID_RE.match(study_id):
+        raise r.fail("id", "a study id (letters, digits, . _ -)", study_id)
+    paths = r.get("experiments", (list,), "a list of experiment spec paths (2 or more)", required=True)
+    if len(paths) < 2 or not all(isinstance(p, str) for p in paths):
+        raise r.fail("experiments", "a list of experiment spec paths (2 or more)", paths)
+    experiments = []
+    for i, p in enumerate(paths):
+        try:
+            experiments.append(load_experiment(spec_path.parent / p))
+        except SpecError as exc:
+            raise SpecError(f"{spec_path}: key 'experiments[{i}]' ({p}): {exc}") from None
+    ids = [e.id for e in experiments]
+    if len(set(ids)) < len(ids):
+        raise SpecError(f"{spec_path}: key 'experiments': experiment ids must differ (each keys its rows), "
+                        f"got {', '.join(ids)}")
+    compare = r.get("compare", (list,), f"two of the experiments' ids (baseline, candidate): {', '.join(ids)}",
+                    default=None)
+    if compare is not None and (len(compare) != 2 or not set(compare) <= set(ids) or compare[0] == compare[1]):
+        raise r.fail("compare", f"two different ids of the experiments (baseline, candidate): {', '.join(ids)}",
+                     compare)
+    results = spec_path.parent / r.get("results", (str,), "the path of the results directory", default="results")
+    tiers = tuple(dict.fromkeys(t for e in experiments for t in e.tiers))
+    return Study(id=study_id, spec_path=spec_path, root=(results / study_id).resolve(),
+                 experiments=tuple(experiments), compare=(str(compare[0]), str(compare[1])) if compare else None,
+                 analysis=_analysis(r, tiers), description=r.get("description", (str,), "text", default=""))

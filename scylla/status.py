@@ -190,7 +190,7 @@ def _judges(plan: Plan, names: list[str], exp) -> dict:
 
 def render(rep: dict, exp, why: bool = False) -> str:
     selection = f" (selection: {rep['selection']})" if rep["selection"] else ""
-    lines = [f"experiment {rep['experiment']}{selection}", ""]
+    lines = [f"experiment {rep['experiment']}{selection}" if rep["experiment"] else f"study {rep.get('study')}", ""]
     if rep.get("preflight"):
         lines += [(f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
                    f"agent or judge until they are fixed:"), *(f"  ✗ {p}" for p in rep["preflight"]), ""]
@@ -362,5 +362,7 @@ class Status(DoitCmdBase):
         held = _hold_for_preflight(plan, problems, preflight.toolchain_findings(exp) if problems else [])
         rep = report(plan, exp, Selection.parse(tier, subtest, runs, kind), namespace.get("OVER_BUDGET", False))
         rep["preflight"] = problems
+        if "STUDY" in namespace:
+            rep["study"] = namespace["STUDY"].id
         sys.stdout.write(json.dumps(rep, indent=1) + "\n" if as_json else render(rep, exp, why))
         return 1 if held else 0

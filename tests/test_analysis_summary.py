@@ -280,7 +280,8 @@ def test_every_table_renders_a_single_run_with_one_judge_in_three_formats():
     from scylla.analysis import tables
     r = run("T0", "00", 1, 0.9, True, cost=None)
     s, res = _outputs([r], [judge(r, "judge_01", 0.9, True)], _Exp("command"))
-    for name, build in tables.TABLES.items():
+    for name in tables.of_experiment():
+        build = tables.TABLES[name]
         table = build(s, res, CONFIG) if name == "configuration" else build(s, res)
         md, tex, text = tables.markdown(table), tables.latex(table), tables.to_csv(table)
         assert md.startswith(f"**{table.caption}**") and "nan" not in md.lower()
@@ -315,3 +316,13 @@ def test_table_cells_format_and_escape():
     assert rows[0] == ["name", "cost", "cost ci_low", "cost ci_high", "p", "ok", "note"]
     assert rows[1] == ["a|b_c", "0.5", "0.25", "", "0.0004", "true", "cost: unbounded"]
     assert rows[2] == ["d", "", "", "", "", "", "cost: no run passed"]
+
+
+def test_a_run_without_a_verdict_counts_among_the_outcomes_only():
+    judged = [run("T0", "00", 1, 0.9, True), run("T0", "00", 2, 0.7, True)]
+    invalid = run("T0", "00", 3, 0.0, False, outcome="judge invalid", grade="F")
+    cell = analysis().cell(judged + [summary.without_verdict(invalid)], None)
+    # its consensus' score 0 and fail are not a verdict: 2 of 2 judged runs passed, mean 0.8
+    assert cell["pass_rate"] == stats.wilson(2, 2) and cell["mean_score"].value == pytest.approx(0.8)
+    assert cell["runs"] == 3 and cell["outcomes"]["judge invalid"] == 1 and cell["grades"]["F"] == 0
+    assert summary.without_verdict(judged[0]) is judged[0]

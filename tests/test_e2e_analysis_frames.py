@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 SUBTESTS = ("T0/00", "T0/01", "T1/01", "T1/02", "T5/01")
 ANALYSIS = {*(f"analysis:frames/{s}" for s in SUBTESTS), "analysis:frames/T0", "analysis:frames/T1",
-            "analysis:frames/T5", "analysis:frames", "analysis:stats", *(f"analysis:tables/{t}" for t in tables.TABLES)}
+            "analysis:frames/T5", "analysis:frames", "analysis:stats", *(f"analysis:tables/{t}" for t in tables.of_experiment())}
 
 
 def _frame(root, name: str) -> list[dict[str, str]]:

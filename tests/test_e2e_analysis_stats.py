@@ -55,7 +55,7 @@ def test_the_main_doit_writes_the_statistics_of_its_frames(completed):
     assert results["judges"]["pipeline"]["pipeline"] == "judge_01"
     assert len(results["correlations"]) == 10                  # 5 metrics, each pair once, no diagonal
     # the tables: every one in markdown, LaTeX and CSV, with the statistics' numbers
-    for name in tables.TABLES:
+    for name in tables.of_experiment():
         for ext in tables.FORMATS:
             assert (root / f"analysis/tables/{name}.{ext}").stat().st_size > 0
     with open(root / "analysis/tables/tier_summary.csv", encoding="utf-8") as f:
@@ -84,7 +84,7 @@ def _upstream(names: list[str]) -> list[str]:
 def test_the_same_tree_gives_the_same_statistics_and_new_settings_re_run_only_them(hello):
     root = hello.root
     names = ("analysis/summary.json", "analysis/statistical_results.json",
-             *(f"analysis/tables/{t}.{ext}" for t in tables.TABLES for ext in tables.FORMATS))
+             *(f"analysis/tables/{t}.{ext}" for t in tables.of_experiment() for ext in tables.FORMATS))
     before = {n: (root / n).read_bytes() for n in names}
     shutil.rmtree(root / "analysis")
     hello.doit("analysis:*")
@@ -96,7 +96,7 @@ def test_the_same_tree_gives_the_same_statistics_and_new_settings_re_run_only_th
     assert _upstream(status["to_run"]) == ["analysis:stats", "setup"]
     done = hello.doit()
     assert _upstream(done.executed) == ["analysis:stats", "setup"]
-    assert {f"analysis:tables/{t}" for t in tables.TABLES} <= set(done.executed)
+    assert {f"analysis:tables/{t}" for t in tables.of_experiment()} <= set(done.executed)
     assert set(status["to_run"]) <= set(done.executed) <= set(status["to_run"]) | set(status["may_run"])
     results = _strict(root / "analysis/statistical_results.json")
     assert results["settings"]["seed"] == 11 and results["registry"]["tier pairs"]["correction"] == "bh"

@@ -23,7 +23,7 @@ LAYERS = {
     "spec": ["spec"],
     "kinds": ["kinds"],
     "adapters": ["agents.*", "judges.*", "pipeline", "workspace", "resources"],
-    "work": ["budget", "preflight", "actions", "analysis.frames", "analysis.summary", "analysis.tables",
+    "work": ["budget", "preflight", "actions", "analysis.frames", "analysis.across", "analysis.summary", "analysis.tables",
              "analysis.figures"],
     "graph": ["graph"],
     "planning": ["plan", "forecast", "runplan"],

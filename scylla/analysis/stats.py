@@ -490,6 +490,11 @@ def friedman(blocks: Sequence[Values]) -> tuple[Test, Estimate]:
     return Test(chi2, p, size), Estimate(float(chi2) / (n * (k - 1)), n=size)
 
 
+def ranks(values: Values) -> list[float]:
+    """Ranks from the highest (1) down, ties sharing the mean of their ranks (scipy.stats.rankdata)."""
+    return [float(r) for r in sps.rankdata(-_array(values), method="average")]
+
+
 # ---- judge agreement ----------------------------------------------------------------------------------
 
 def grade_ranks(rows: Sequence[Sequence[str | None]]) -> list[list[float | None]]:

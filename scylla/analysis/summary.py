@@ -14,8 +14,8 @@ from itertools import combinations, pairwise
 from typing import Any, cast
 
 from .. import durable, results
-from ..spec import AnalysisSettings, Experiment
-from . import frames
+from ..spec import AnalysisSettings, Experiment, Study
+from . import across, frames
 
 SUMMARY = "analysis/summary.json"
 STATISTICAL_RESULTS = "analysis/statistical_results.json"
@@ -34,25 +34,42 @@ class Scope:
     header: dict[str, Any]
     tiers: tuple[str, ...]
     settings: AnalysisSettings
+    compare: tuple[str, str] | None = None      # a study's paired comparison: baseline, candidate
 
     @classmethod
     def of(cls, exp: Experiment) -> Scope:
         return cls({"experiment": exp.id, "agent_model": exp.agent.model}, exp.tiers, exp.analysis)
 
+    @classmethod
+    def of_study(cls, study: Study) -> Scope:
+        return cls({"study": study.id, "experiments": [e.id for e in study.experiments],
+                    "agent_models": {e.id: e.agent.model for e in study.experiments}},
+                   study.tiers, study.analysis, study.compare)
+
     def identity(self) -> dict:
         """What the statistics take from the spec rather than the frames (their config_changed)."""
-        return {"header": self.header, "tiers": list(self.tiers), "settings": settings(self.settings)}
+        return {"header": self.header, "tiers": list(self.tiers), "settings": settings(self.settings),
+                "compare": self.compare}
 
 
 def build(scope: Scope) -> None:
     """The task action: read the frames, write both JSON files."""
     # (scipy and statsmodels: ~0.7 s, paid only when the action runs)
     from . import stats
-    runs, judges = frames.read(frames.DATA_DIR, "runs"), frames.read(frames.DATA_DIR, "judges")
+    runs = [without_verdict(r) for r in frames.read(frames.DATA_DIR, "runs")]
+    judges = frames.read(frames.DATA_DIR, "judges")
     a = Analysis(stats, scope.settings, list(scope.tiers))
     criteria = frames.read(frames.DATA_DIR, "criteria")
     durable.write_json(SUMMARY, stats.json_safe(a.summary(scope.header, runs, criteria)))
-    durable.write_json(STATISTICAL_RESULTS, stats.json_safe(a.statistical_results(runs, judges)))
+    durable.write_json(STATISTICAL_RESULTS, stats.json_safe(a.statistical_results(runs, judges, scope.compare)))
+
+
+def without_verdict(run: Row) -> Row:
+    """A run whose judges all failed has no verdict (its consensus records score 0, not passed): its score,
+    pass, grade and impl rate are unknown to the statistics, which count it among the outcomes only."""
+    if run["outcome"] != "judge invalid":
+        return run
+    return {**run, "score": None, "passed": None, "grade": None, "impl_rate": None}
 
 
 def settings(s: AnalysisSettings) -> dict:
@@ -229,15 +246,24 @@ class Analysis:
 
     # ---- statistical_results.json
 
-    def statistical_results(self, runs: Sequence[Row], judges: Sequence[Row]) -> dict[str, Any]:
+    def statistical_results(self, runs: Sequence[Row], judges: Sequence[Row],
+                            compare: tuple[str, str] | None = None) -> dict[str, Any]:
+        """The tests, agreement and power; across several experiments also the per-task views, and the
+        paired comparison of `compare` (baseline, candidate) when given."""
+        several = len({r["experiment"] for r in runs}) > 1
         registry = self.st.Registry(self.s.alpha)
-        for family in ("omnibus", "tier pairs", "correlations"):
+        for family in ("omnibus", "tier pairs", "correlations") + (("tasks",) if several else ()) + \
+                (("paired",) if compare else ()):
             registry.declare(family, self.s.families.get(family, self.s.correction))
         out = {"settings": settings(self.s),
                "tier_comparisons": self.tier_comparisons(runs, registry),
                "correlations": self.correlations(runs, registry),
                "judges": self.judges(runs, judges),
                "power": self.power(runs)}
+        if several:
+            out["tasks"] = across.task_views(self.st, self.s, runs, self.tiers, registry)
+        if compare:
+            out["paired"] = across.paired(self.st, self.s, runs, *compare, registry)
         return out | {"registry": registry.to_json()}
 
     def _tier_scores(self, runs: Sequence[Row]) -> dict[str, list[float]]:

@@ -309,11 +309,64 @@ def configuration(s: Mapping, r: Mapping, config: Mapping) -> Table:
     return t
 
 
+def tasks(s: Mapping, r: Mapping) -> Table:
+    v = r["tasks"]
+    t = Table("tasks", "Tiers by task: mean score (bootstrap 95 % CI) and the tier's rank within the task "
+              "(1 = highest)", [Column("task"), *(Column(tier, "estimate:score") for tier in v["tiers"]),
+                                Column("best")])
+    for task in v["tasks"]:
+        ranks = v["ranks"][task]
+        best = [tier for tier, rank in ranks.items() if rank == min(ranks.values())] if ranks else []
+        t.rows.append([task, *((v["cells"][task].get(tier) or {}).get("mean_score") for tier in v["tiers"]),
+                       ", ".join(best) or None])
+    f = v["friedman"]
+    t.notes.append(f"Friedman over {len(v['complete_tasks'])} tasks: χ² = {_number(f['statistic'], 'score')}, "
+                   f"p = {_number(f['p'], 'p')}, Kendall's W = {_number(v['kendall_w']['value'], 'score')}"
+                   + (f" ({f['reason']})" if f["reason"] else ""))
+    t.notes.append("mean rank: " + ", ".join(f"{tier} {_number(rank, 'score')}" for tier, rank in v["mean_rank"].items())
+                   + "; wins: " + ", ".join(f"{tier} {wins:g}" for tier, wins in v["wins"].items()))
+    t.notes += [f"{task} left out of the Friedman test: {why}" for task, why in v["left_out"].items()]
+    return t
+
+
+def paired(s: Mapping, r: Mapping) -> Table:
+    v = r["paired"]
+    a, b = v["baseline"], v["candidate"]
+    t = Table("paired", f"{b} against {a} on the cells both ran: pass rate and mean score, and the change",
+              [Column("cell"), Column(f"runs {a}", "int"), Column(f"runs {b}", "int"), Column(f"pass rate {a}", "rate"),
+               Column(f"pass rate {b}", "rate"), Column(f"mean score {a}", "score"), Column(f"mean score {b}", "score"),
+               Column("Δ score", "score"), Column("change")])
+    for c in v["cells"]:
+        t.rows.append([f"{c['tier']}/{c['subtest']}", *c["runs"], *c["pass_rate"], *c["mean_score"],
+                       c["score_difference"], c["change"]])
+    w, m = v["wilcoxon"], v["mcnemar"]
+    d, pr = v["score_difference"], v["pass_rate_difference"]
+    t.notes += [f"improved {v['improved']}, regressed {v['regressed']}, unchanged {v['unchanged']} (by pass rate)",
+                (f"Δ mean score {_text(d, Column('', 'estimate:score'))}, Δ pass rate "
+                 f"{_text(pr, Column('', 'estimate:rate'))} (paired bootstrap over cells)"),
+                f"Wilcoxon signed-rank: p = {_number(w['p'], 'p')}" + (f" ({w['reason']})" if w["reason"] else ""),
+                f"McNemar on {m['pairs']} runs paired by number: p = {_number(m['p'], 'p')}"
+                + (f" ({m['reason']})" if m["reason"] else "")]
+    t.notes += [f"only in {e}: {', '.join(cells)}" for e, cells in v["only_in"].items() if cells]
+    return t
+
+
 TABLES: dict[str, Callable[..., Table]] = {
     "tier_summary": tier_summary, "tier_comparison": tier_comparison, "judge_agreement": judge_agreement,
     "judges": judges, "criteria": criteria, "cost": cost, "subtest_detail": subtest_detail,
     "summary_statistics": summary_statistics, "configuration": configuration, "registry": registry, "power": power,
+    "tasks": tasks, "paired": paired,
 }
+ACROSS = ("tasks", "paired")          # a study's only
+
+
+def of_experiment() -> list[str]:
+    return [name for name in TABLES if name not in ACROSS]
+
+
+def of_study(compared: bool) -> list[str]:
+    """A study has no configuration of its own (each experiment's is in its tree)."""
+    return [name for name in TABLES if name != "configuration" and (compared or name != "paired")]
 
 
 def inputs(name: str) -> list[str]:
