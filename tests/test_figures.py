@@ -21,8 +21,9 @@ TIERS = ("T0", "T1", "T5")
 
 
 def _frame(name: str, rows: list[dict[str, Any]]) -> figures.Frame:
-    """Rows as the frame's CSV holds them (frames.to_csv, then read back): unknown cells are empty."""
-    return list(csv.DictReader(io.StringIO(frames.to_csv(frames.FRAMES[name], rows))))
+    """Rows as the figures read them: written as the frame's CSV (frames.to_csv), typed back (frames.parse_cell)."""
+    header, *lines = csv.reader(io.StringIO(frames.to_csv(frames.FRAMES[name], rows)))
+    return [{c: frames.parse_cell(c, v) for c, v in zip(header, line, strict=True)} for line in lines]
 
 
 def _run(tier: str, subtest: str, run: int, **cells: Any) -> dict[str, Any]:
@@ -119,7 +120,7 @@ def test_execution_order_breaks_ties_by_measurement_then_key_and_puts_unstarted_
                            _run("T0", "00", 1, started_at="a", measured_at="b"), _run("T0", "01", 1, started_at="a",
                                                                                      measured_at="a")])
     assert [(r["tier"], r["subtest"], r["run"]) for r in figures.execution_order(runs)] == \
-        [("T0", "01", "1"), ("T0", "00", "1"), ("T0", "00", "2"), ("T1", "01", "1")]
+        [("T0", "01", 1), ("T0", "00", 1), ("T0", "00", 2), ("T1", "01", 1)]
 
 
 def test_criteria_by_tier_averages_the_valid_judgments_scores_only():

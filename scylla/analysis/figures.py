@@ -15,15 +15,12 @@ altair (~0.2 s to import) and vl_convert are imported by the functions that draw
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .. import durable, pipeline
@@ -46,7 +43,7 @@ TOKENS = {"input_tokens": "input", "output_tokens": "output", "cache_creation_to
           "cache_read_tokens": "cache read"}
 COST_SERIES = {"cost_usd": "agent", "judge_cost_usd": "judges", "total_cost_usd": "agent + judges"}
 
-Frame = list[dict[str, str]]        # a frame's rows as its CSV holds them (an empty cell: unknown)
+Frame = list[dict[str, Any]]        # a frame's rows as frames.read types them (None: unknown)
 Row = dict[str, Any]                # a row a figure plots (and writes to its CSV)
 
 
@@ -89,22 +86,14 @@ def identity(tiers: Sequence[str]) -> dict:
 
 # ---------------------------------------------------------------- reading the inputs
 
-def read_frame(path: str, name: str) -> Frame:
-    text = Path(path).read_text(encoding="utf-8")
-    header = frames.to_csv(frames.FRAMES[name], [])
-    if not text.startswith(header):
-        raise durable.ArtifactError(f"{path}: its header is not {header.strip()!r} (written by another version "
-                                    f"of Scylla? `doit 'analysis:*'` rebuilds it)")
-    return list(csv.DictReader(io.StringIO(text)))
-
-
 def read_inputs(names: Iterable[str]) -> dict[str, Any]:
-    return {n: read_frame(INPUTS[n], n) if n in frames.FRAMES else durable.read_json_object(INPUTS[n]) for n in names}
+    return {n: frames.read(frames.DATA_DIR, n) if n in frames.FRAMES else durable.read_json_object(INPUTS[n])
+            for n in names}
 
 
 def num(cell: Any) -> float | None:
-    """A frame cell (or a JSON value) as a number; None when unknown (empty) or not a number."""
-    if cell is None or cell == "" or isinstance(cell, bool):
+    """A frame cell or a JSON value as a number; None when unknown or not a number."""
+    if cell is None or isinstance(cell, bool):
         return None
     try:
         return float(cell)
@@ -266,7 +255,7 @@ def criteria_by_tier(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     title, columns = "Criteria by tier (mean score over valid judgments)", ("criterion", "tier", "mean_score", "n")
     scores: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in inputs["criteria"]:
-        if r["is_valid"] == "true" and (s := num(r["score"])) is not None:
+        if r["is_valid"] is True and (s := num(r["score"])) is not None:
             scores[r["criterion"], r["tier"]].append(s)
     if not scores:
         return note(title, "no criterion scores (no valid judgment scored a criterion)", columns)
@@ -287,7 +276,7 @@ def judge_pairs(judges: Frame) -> tuple[list[str], list[Row]]:
     matched by the full key (experiment, agent model, tier, subtest, run)."""
     scores: dict[tuple, dict[str, float]] = defaultdict(dict)
     for r in judges:
-        if r["is_valid"] == "true" and (s := num(r["score"])) is not None:
+        if r["is_valid"] is True and (s := num(r["score"])) is not None:
             scores[tuple(r[k] for k in frames.KEY)][r["slot"]] = s
     slots = order(r["slot"] for r in judges)
     rows: list[Row] = []
@@ -365,7 +354,7 @@ def bland_altman(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     return Plot(columns, rows, chart)
 
 
-def _cell_label(row: Mapping[str, str], many: bool) -> str:
+def _cell_label(row: Mapping[str, Any], many: bool) -> str:
     """A subtest's label; with several experiments or agent models in the frames, prefixed by them."""
     label = f"{row['tier']}/{row['subtest']}"
     return f"{row['experiment']} {row['agent_model']} {label}" if many else label
@@ -379,7 +368,7 @@ def subtest_run_heatmap(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot
         return note(title, "no runs yet", columns)
     many = len({(r["experiment"], r["agent_model"]) for r in runs}) > 1
     rows: list[Row] = sorted(({"subtest": _cell_label(r, many), "run": int(r["run"]), "score": num(r["score"]),
-                    "grade": r["grade"] or None, "passed": {"true": True, "false": False}.get(r["passed"])}
+                    "grade": r["grade"], "passed": r["passed"]}
                    for r in runs), key=lambda r: (natural(r["subtest"]), r["run"]))
     unknown = sum(r["score"] is None for r in rows)
     base = alt.Chart().encode(x=alt.X("run:O", title="run", axis=alt.Axis(labelAngle=0)),
@@ -396,8 +385,8 @@ def subtest_run_heatmap(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot
 
 def execution_order(runs: Frame) -> Frame:
     """The runs in the order they started (then measured; a run that records neither last), key to break ties."""
-    return sorted(runs, key=lambda r: (r["started_at"] == "", r["started_at"], r["measured_at"] == "", r["measured_at"],
-                                       tuple(natural(r[k]) for k in frames.KEY)))
+    return sorted(runs, key=lambda r: (r["started_at"] is None, r["started_at"] or "", r["measured_at"] is None,
+                                       r["measured_at"] or "", tuple(natural(str(r[k])) for k in frames.KEY)))
 
 
 def cumulative_cost_rows(runs: Frame) -> list[Row]:
@@ -410,7 +399,7 @@ def cumulative_cost_rows(runs: Frame) -> list[Row]:
             cost = num(r[column])
             total = None if total is None or cost is None else total + cost
             rows.append({"order": i, "series": series, "tier": r["tier"], "subtest": r["subtest"], "run": int(r["run"]),
-                         "started_at": r["started_at"] or None, "cost_usd": cost, "cumulative_usd": total})
+                         "started_at": r["started_at"], "cost_usd": cost, "cumulative_usd": total})
     return rows
 
 
@@ -437,7 +426,7 @@ def cost_quality(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     title, columns = "Cost and score of each run", ("tier", "subtest", "run", "cost_usd", "score", "passed")
     runs = inputs["runs"]
     rows = [{"tier": r["tier"], "subtest": r["subtest"], "run": int(r["run"]), "cost_usd": c, "score": s,
-             "passed": r["passed"] == "true"}
+             "passed": r["passed"] is True}
             for r in runs if (c := num(r["cost_usd"])) is not None and (s := num(r["score"])) is not None]
     if not rows:
         return note(title, "no run with both a known cost and a score" if runs else "no runs yet", columns)
