@@ -309,7 +309,8 @@ def judge_agreement(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
         y=alt.Y("score_b:Q", title="score of the second judge", scale=unit),
         color=_colour("tier", "tier", [*tiers, *(r["tier"] for r in rows)]),
         tooltip=["pair:N", "tier:N", "subtest:N", "run:N", "score_a:Q", "score_b:Q"])
-    diagonal = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(
+    # (aggregated to one row per facet: one line each, not one per run drawn over each other)
+    diagonal = alt.Chart().transform_aggregate(runs="count()").mark_rule(color="#888888", strokeDash=[4, 4]).encode(
         x=alt.datum(0), y=alt.datum(0), x2=alt.datum(1), y2=alt.datum(1))
     chart = alt.layer(points, diagonal, data=_data(rows)).properties(width=WIDTH, height=WIDTH).facet(
         column=alt.Column("pair:N", title=None, sort=order(r["pair"] for r in rows)), title=_title(title))
@@ -346,9 +347,10 @@ def bland_altman(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
         y=alt.Y("difference:Q", title="second − first"),
         color=_colour("tier", "tier", [*tiers, *(r["tier"] for r in rows)]),
         tooltip=["pair:N", "tier:N", "subtest:N", "run:N", "mean:Q", "difference:Q"])
-    bias = alt.Chart().mark_rule(color="#333333").encode(y="bias:Q")
-    low = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(y="loa_low:Q")
-    high = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(y="loa_high:Q")
+    # (each the same on every row of a pair: aggregated to one rule per pair, not one per run)
+    bias = alt.Chart().mark_rule(color="#333333").encode(y=alt.Y("bias:Q", aggregate="min"))
+    low = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(y=alt.Y("loa_low:Q", aggregate="min"))
+    high = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(y=alt.Y("loa_high:Q", aggregate="min"))
     chart = alt.layer(points, bias, low, high, data=_data(rows)).properties(width=WIDTH, height=HEIGHT).facet(
         column=alt.Column("pair:N", title=None, sort=order(r["pair"] for r in rows)), title=_title(title, notes))
     return Plot(columns, rows, chart)
