@@ -383,10 +383,7 @@ def check(ps_dir: Path, tiers_dir: Path, fixture_dir: Path | None, repos: dict[s
         spec = spec_for(ps_dir, Path(tiers_dir), fixture_dir, repos)
     except (SpecError, OSError) as exc:
         raise AdoptError(f"{exc}\nfix: pass --tiers and --fixture as ProjectScylla ran them") from None
-    ran_with = ps_dir / PS_PROMPT
-    if ran_with.is_file() and ran_with.read_bytes() != fixture.prompt.read_bytes():
-        raise AdoptError(f"{fixture.prompt} differs from {ran_with}, the task prompt ProjectScylla "
-                         f"ran with\nfix: pass --fixture the fixture ProjectScylla ran")
+    _check_ran_with(ps_dir, fixture)
     path = ps_dir / SPEC_NAME
     if path.exists() and path.read_text(encoding="utf-8") != _spec_text(spec):
         raise AdoptError(f"{path} exists with other content; remove it to adopt again")
@@ -399,6 +396,19 @@ def check(ps_dir: Path, tiers_dir: Path, fixture_dir: Path | None, repos: dict[s
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return _Checked(spec, exp, scratch)
+
+
+def _check_ran_with(ps_dir: Path, fixture) -> None:
+    """The fixture's prompt, rubric and criteria are the copies ProjectScylla kept beside config/ (what its
+    agents and judges read): adopted with another rubric, the experiment's later runs would be judged by
+    one its adopted runs never were (ProjectScylla's fixtures change: test-001's rubric did)."""
+    for name, ours, what in ((PS_PROMPT, fixture.prompt, "task prompt"), (tree.RUBRIC, fixture.rubric_path, "rubric"),
+                             (tree.CRITERIA, fixture.criteria, "criteria")):
+        ran_with = ps_dir / name
+        if ran_with.is_file() and (not ours.is_file() or ran_with.read_bytes() != ours.read_bytes()):
+            raise AdoptError(f"{ours} differs from {ran_with}, the {what} ProjectScylla ran with\n"
+                             f"fix: pass --fixture the fixture ProjectScylla ran (a copy of it with {ran_with.name} "
+                             f"from {ps_dir} in place of {ours.name})")
 
 
 def _scratch_experiment(ps_dir: Path, spec: dict, scratch: Path):

@@ -22,6 +22,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 PROJECTSCYLLA = REPO / "tests/data/projectscylla"       # ProjectScylla's own files (BSD-3), see its README
 EXECUTED = re.compile(r"^\.  (\S+)$", re.MULTILINE)
+# ProjectScylla's files (its dry run keeps a skill template named integration_test.py): data, not tests
+collect_ignore = ["data"]
 
 
 def claude_cli() -> str:

@@ -342,12 +342,20 @@ def _tiers_without(hello, tmp_path, *removed: str) -> Path:
     return copy
 
 
-def test_a_fixture_whose_prompt_differs_from_projectscylla_s_leaves_the_directory_as_it_was(tmp_path):
+@pytest.mark.parametrize(("rel", "what"), [("prompt.md", "task prompt"), ("expected/rubric.yaml", "rubric"),
+                                         ("expected/criteria.md", "criteria")])
+def test_a_fixture_whose_prompt_rubric_or_criteria_differ_from_projectscylla_s_leaves_the_directory_as_it_was(
+        tmp_path, rel, what):
+    """ProjectScylla keeps copies of what its agents and judges read beside config/: a fixture that has changed
+    since (ProjectScylla's test-001 rubric has, since its arXiv dry run) is refused, not silently mixed in."""
     checkout, hello, ps = _setup(tmp_path, "flat", FINISHED[:2])
-    (hello / "fixture/prompt.md").write_text("Another task.\n")
+    kept = ps.dir / Path(rel).name
+    kept.unlink()                                        # ProjectScylla's copy as it was, not a link to the fixture
+    shutil.copy(hello / "fixture" / rel, kept)
+    (hello / "fixture" / rel).write_text((hello / "fixture" / rel).read_text() + "\n# changed since\n")
     before = _exact(ps.dir)
     done = _adopt(checkout, hello, ps, check=False)
-    _refused(ps, before, done, 2, f"{hello / 'fixture/prompt.md'} differs from {ps.dir / 'prompt.md'}",
+    _refused(ps, before, done, 2, f"{hello / 'fixture' / rel} differs from {kept}, the {what} ProjectScylla ran with",
              "fix: pass --fixture the fixture ProjectScylla ran")
 
 

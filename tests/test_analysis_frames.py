@@ -97,3 +97,18 @@ def test_concatenation_refuses_a_part_with_another_header(tmp_path, monkeypatch)
     durable.write_text("p/runs.csv", "experiment,other\n")
     with pytest.raises(durable.ArtifactError, match="p/runs.csv: its header"):
         frames.concatenate(["p"], "out")
+
+
+def test_subtest_sd_and_consistency_are_unknown_with_one_run_not_0_and_1():
+    # result.json keeps ProjectScylla's std 0 and consistency 1 for one run (ProjectScylla's dry run published
+    # consistency 1.000 for each of its single-run subtests); the frame leaves them empty instead
+    key = {k: KEY[k] for k in ("experiment", "agent_model", "tier", "subtest")}
+    one = {"runs": 1, "passed": 1, "mean_score": 0.97, "std_score": 0.0, "consistency": 1.0}
+    row = frames.subtest_row(key, one)
+    assert (row["std_score"], row["consistency"], row["mean_score"]) == (None, None, 0.97)
+    two = {"runs": 2, "passed": 2, "mean_score": 0.9, "std_score": 0.1, "consistency": 0.8888888888888888}
+    row = frames.subtest_row(key, two)
+    assert (row["std_score"], row["consistency"]) == (0.1, 0.8888888888888888)
+    cells = dict(zip(frames.SUBTEST_COLUMNS, frames.to_csv(
+        frames.SUBTEST_COLUMNS, [frames.subtest_row(key, one)]).splitlines()[1].split(","), strict=True))
+    assert (cells["std_score"], cells["consistency"], cells["mean_score"]) == ("", "", "0.97")

@@ -88,7 +88,17 @@ def test_pass_at_k_and_pass_hat_k_from_their_binomials() -> None:
 def test_bootstrap_of_two_values_spans_their_resample_means() -> None:
     # resample means of [0, 1] are 0, ½, 1 with chances ¼, ½, ¼: the 2.5 % and 97.5 % quantiles are 0 and 1
     assert stats.bootstrap_ci([0, 1], mean_of, resamples=2000, seed=1) == Estimate(0.5, 0.0, 1.0, 2)
-    assert stats.bootstrap_ci([2, 2, 2], mean_of, resamples=500) == Estimate(2.0, 2.0, 2.0, 3)
+    # all alike: every resample is 2, and a point (2, 2) would claim a certainty 3 runs cannot show
+    same = stats.bootstrap_ci([2, 2, 2], mean_of, resamples=500)
+    assert (same.value, same.ci_low, same.ci_high, same.n) == (2.0, None, None, 3)
+    assert same.reason == "every resample gives the same value: the percentile bootstrap has no interval to show"
+
+
+def test_wilson_bounds_at_none_and_all_are_exactly_0_and_1() -> None:
+    for n in range(1, 40):
+        assert stats.wilson(n, n).ci_high == 1.0 and stats.wilson(0, n).ci_low == 0.0
+    # at k = n the lower bound is 1 / (1 + z²/n)
+    assert stats.wilson(7, 7).ci_low == pytest.approx(1 / (1 + Z975 ** 2 / 7), rel=1e-9)
 
 
 def test_bootstrap_of_a_mean_agrees_with_normal_theory() -> None:
@@ -236,8 +246,11 @@ def test_cliffs_delta_counts_dominance_and_bootstraps_each_group() -> None:
     e = stats.cliffs_delta([1, 2, 3], [2, 3, 4], resamples=2000)
     assert e.value == pytest.approx(-5 / 9, rel=1e-15) and e.n == 6
     assert e.ci_low is not None and e.ci_high is not None and -1 <= e.ci_low < -5 / 9 < e.ci_high <= 1
-    assert stats.cliffs_delta([1, 2, 3], [4, 5, 6, 7], resamples=500) == Estimate(-1.0, -1.0, -1.0, 7)   # separated
-    assert stats.cliffs_delta([0.5, 0.5], [0.5, 0.5], resamples=500) == Estimate(0.0, 0.0, 0.0, 4)
+    separated = stats.cliffs_delta([1, 2, 3], [4, 5, 6, 7], resamples=500)      # every resample: δ = −1
+    assert (separated.value, separated.ci_low, separated.ci_high) == (-1.0, None, None)
+    assert separated.reason and "every resample gives the same value" in separated.reason
+    tied = stats.cliffs_delta([0.5, 0.5], [0.5, 0.5], resamples=500)
+    assert (tied.value, tied.ci_low, tied.ci_high) == (0.0, None, None)
 
 
 def test_cliffs_delta_bootstrap_equals_resampling_the_values() -> None:

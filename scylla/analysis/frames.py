@@ -232,8 +232,12 @@ def rubric_weights(rubric: Any) -> dict[str, float]:
 
 
 def subtest_row(key: dict, s: Mapping[str, Any]) -> dict:
+    """The subtest's result.json, except that its SD and consistency are unknown with fewer than 2 runs
+    (result.json keeps ProjectScylla's 0 and 1 there; the spread of one run is not zero, it is unmeasured)."""
     tokens, grades = s.get("token_stats") or {}, s.get("grade_distribution") or {}
     row = {**key, **{c: s.get(c) for c in SUBTEST_COLUMNS if c in s and c not in key}}
+    if (s.get("runs") or 0) < 2:
+        row |= {"std_score": None, "consistency": None}
     return {**row, **{k: tokens.get(k) for k in results.TOKEN_KEYS},
             **{f"grade_{g}": grades.get(g, 0) for g in ("S", "A", "B", "C", "D", "F")}}
 

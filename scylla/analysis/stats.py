@@ -126,7 +126,8 @@ def wilson(k: int, n: int, level: float = 0.95) -> Estimate:
     if n == 0:
         return _none(0, "n = 0: no runs")
     low, high = proportion_confint(k, n, alpha=_tail(level), method="wilson")
-    return Estimate(k / n, low, high, n)
+    # at k = 0 or k = n the bound is exactly 0 or 1 (floating point gives 0.9999999999999999 for 7/7)
+    return Estimate(k / n, 0.0 if k == 0 else low, 1.0 if k == n else high, n)
 
 
 def mean(values: Values) -> Estimate:
@@ -225,6 +226,18 @@ def _bounds(samples: Array, level: float) -> tuple[float | None, float | None]:
     return out[0], out[1]
 
 
+def _estimate(value: float, samples: Array, level: float, n: int, reason: str | None = None) -> Estimate:
+    """`value` with the percentile interval of its bootstrap `samples`; none when every resample gives the
+    same value (all runs alike, or one group always ahead): a point would claim a certainty the runs
+    cannot show (ProjectScylla published such zero-width intervals)."""
+    finite = samples[np.isfinite(samples)]
+    if len(finite) == len(samples) and len(samples) and np.ptp(samples) <= 1e-12 * max(1.0, abs(value)):
+        why = "every resample gives the same value: the percentile bootstrap has no interval to show"
+        return Estimate(value, None, None, n, f"{reason}; {why}" if reason else why)
+    low, high = _bounds(samples, level)
+    return Estimate(value, low, high, n, reason)
+
+
 def bootstrap_ci(values: Values, statistic: Statistic, *, resamples: int = 10_000, seed: int = 0,
                  level: float = 0.95) -> Estimate:
     """statistic(values) with its percentile bootstrap interval (Efron 1979): the (1 ∓ level)/2 quantiles of
@@ -238,8 +251,7 @@ def bootstrap_ci(values: Values, statistic: Statistic, *, resamples: int = 10_00
         return Estimate(value, n=1, reason="n = 1: a bootstrap interval needs at least 2 runs")
     rng = _rng(seed)
     samples = np.concatenate([statistic(x[idx]) for idx in _indices(rng, len(x), resamples)])
-    low, high = _bounds(samples, level)
-    return Estimate(value, low, high, len(x))
+    return _estimate(value, samples, level, len(x))
 
 
 def cost_of_pass(costs: Values, passed: Sequence[bool], *, resamples: int = 10_000, seed: int = 0,
@@ -262,11 +274,11 @@ def cost_of_pass(costs: Values, passed: Sequence[bool], *, resamples: int = 10_0
         wins = p[idx].sum(axis=1)
         zero += int((wins == 0).sum())
         parts.append(np.divide(c[idx].sum(axis=1), wins, out=np.full(len(idx), np.inf), where=wins > 0))
-    low, high = _bounds(np.concatenate(parts), level)
+    samples = np.concatenate(parts)
     reason = None
-    if high is None:
+    if _bounds(samples, level)[1] is None:
         reason = f"{zero} of {resamples} resamples had no passing run: the upper bound is unbounded"
-    return Estimate(value, low, high, len(c), reason)
+    return _estimate(value, samples, level, len(c), reason)
 
 
 def cluster_bootstrap(clusters: Sequence[Values], *, resamples: int = 10_000, seed: int = 0,
@@ -294,8 +306,7 @@ def cluster_bootstrap(clusters: Sequence[Values], *, resamples: int = 10_000, se
         drawn = padded[chosen[..., None], runs]
         used = np.arange(sizes.max()) < m[..., None]                # each cluster draws as many runs as it has
         parts.append((drawn * used).sum(axis=(1, 2)) / m.sum(axis=1))
-    low, high = _bounds(np.concatenate(parts), level)
-    return Estimate(value, low, high, n)
+    return _estimate(value, np.concatenate(parts), level, n)
 
 
 def cluster_se(clusters: Sequence[Values]) -> Estimate:
@@ -395,8 +406,7 @@ def cliffs_delta(x: Values, y: Values, *, resamples: int = 10_000, seed: int = 0
     rng = _rng(seed)
     parts = [((wa @ signs) * wb).sum(axis=1) / (len(a) * len(b))
              for wa, wb in zip(_weights(rng, len(a), resamples), _weights(rng, len(b), resamples))]
-    low, high = _bounds(np.concatenate(parts), level)
-    return Estimate(value, low, high, n)
+    return _estimate(value, np.concatenate(parts), level, n)
 
 
 def mean_difference(x: Values, y: Values, *, resamples: int = 10_000, seed: int = 0,
@@ -413,8 +423,7 @@ def mean_difference(x: Values, y: Values, *, resamples: int = 10_000, seed: int 
     rng = _rng(seed)
     parts = [(wa @ a) / len(a) - (wb @ b) / len(b)
              for wa, wb in zip(_weights(rng, len(a), resamples), _weights(rng, len(b), resamples))]
-    low, high = _bounds(np.concatenate(parts), level)
-    return Estimate(value, low, high, n)
+    return _estimate(value, np.concatenate(parts), level, n)
 
 
 def correlation(x: Values, y: Values, method: Literal["spearman", "pearson"]) -> Test:
@@ -535,9 +544,8 @@ def alpha(units: Sequence[Sequence[float | bool | None]], level: Level,
     samples = np.concatenate([_interval_alphas(data, counts, w) if level == "interval"
                               else _alphas(counts, domain, level, w) for w in draws])
     undefined = int(np.isnan(samples).sum())
-    low, high = _bounds(samples[~np.isnan(samples)], ci_level)
     reason = f"{undefined} of {resamples} resamples had a single value and were left out" if undefined else None
-    return Estimate(value, low, high, n, reason)
+    return _estimate(value, samples[~np.isnan(samples)], ci_level, n, reason)
 
 
 def _interval_alphas(data: Array, counts: npt.NDArray[np.int64], weights: Array) -> Array:
