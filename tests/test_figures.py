@@ -265,7 +265,7 @@ SUMMARY = {
                     _est(0.03, 0.02, None, reason="upper bound unbounded: a resample without a pass"),
                     _est(None, reason="judge cost unknown"), {1: _est(1.0, 0.5, 1.0), 10: _est(1.0)}),
         "T5": _cell(_est(0.99, n=1, reason="one run"), _est(1.0, 0.2065, 1.0, n=1), _est(0.04, n=1),
-                    _est(0.04, n=1), _est(None), {}),
+                    _est(0.04, n=1), _est(None, reason="judge cost unknown"), {}),
     },
     "frontier": {"tier": "T1", "reason": None, "cost_of_pass": _est(0.03, 0.02, 0.05), "pareto": ["T0", "T1", "T5"],
                  "probability": {"T0": _est(0.25), "T1": _est(0.75), "T5": _est(0.5)}, "left_out": {}},
@@ -308,13 +308,17 @@ def test_score_and_pass_rate_keep_each_estimate_and_say_why_one_is_missing():
     assert [(r["measure"], r["tier"], r["value"], r["ci_low"], r["ci_high"]) for r in plot.rows] == [
         ("mean score", "T0", 0.5, 0.25, 0.75), ("mean score", "T1", 0.875, 0.75, 1.0), ("mean score", "T5", 0.99, None, None),
         ("pass rate", "T0", 0.0, 0.0, 0.6576), ("pass rate", "T1", 1.0, 0.3424, 1.0), ("pass rate", "T5", 1.0, 0.2065, 1.0)]
-    assert "T5 mean score: no confidence interval (one run)" in plot.spec()["title"]["subtitle"]
+    assert "mean score of T5: no confidence interval (one run)" in plot.spec()["title"]["subtitle"]
 
 
 def test_cost_of_pass_says_when_no_run_passed_and_when_a_bound_is_open():
     subtitle = figures.cost_of_pass(_stats(), TIERS).spec()["title"]["subtitle"]
-    assert "T0 (agent): not computable (no run passed)" in subtitle
-    assert "T1 (agent): an open confidence interval (upper bound unbounded: a resample without a pass)" in subtitle
+    assert "cost of a pass (agent) of T0: not computable (no run passed)" in subtitle
+    assert "cost of a pass (agent) of T1: an open confidence interval (upper bound unbounded: a resample without " \
+        "a pass)" in subtitle
+    # one line per measure and reason, naming every tier it applies to
+    assert "cost of a pass (agent + judges) of T0: not computable (no run passed)" in subtitle
+    assert "cost of a pass (agent + judges) of T1, T5: not computable (judge cost unknown)" in subtitle
 
 
 def test_the_pareto_figure_marks_the_set_the_frontier_and_each_tiers_probability():

@@ -456,16 +456,21 @@ def _tier_cells(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     return [(t, cells.get(t) or {}) for t in stat(doc, "summary", "tier_order")]
 
 
-def _ci_notes(rows: Sequence[Row], label: Callable[[Row], str]) -> list[str]:
-    """Why a value or a bound is missing, once per row that misses one (the statistics' own reason)."""
-    notes = []
+def _ci_notes(rows: Sequence[Row], subject: str, measure: Callable[[Row], str] = lambda r: "") -> list[str]:
+    """Why a value or a bound is missing (the statistics' own reason), one line per measure and reason
+    naming the rows' `subject`s it applies to (seven tiers of one run each: one line, not seven)."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
     for r in rows:
         if r["value"] is None:
-            notes.append(f"{label(r)}: not computable ({r['reason'] or 'no reason given'})")
+            what = "not computable"
         elif r["ci_low"] is None or r["ci_high"] is None:
-            notes.append(f"{label(r)}: {'no' if r['ci_low'] is None and r['ci_high'] is None else 'an open'} "
-                         f"confidence interval ({r['reason'] or 'no reason given'})")
-    return notes
+            what = "no confidence interval" if r["ci_low"] is None and r["ci_high"] is None else \
+                "an open confidence interval"
+        else:
+            continue
+        grouped.setdefault((measure(r), what, r["reason"] or "no reason given"), []).append(str(r[subject]))
+    return [f"{m + ' of ' if m else ''}{', '.join(names)}: {what} ({reason})"
+            for (m, what, reason), names in grouped.items()]
 
 
 def _interval(field: str, sort: Sequence[str], colour: Any, title: str, horizontal: bool = False,
@@ -499,7 +504,7 @@ def score_pass_rate(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     chart = alt.layer(rule, point, data=_data(rows)).properties(width=WIDTH // 2 + 60, height=HEIGHT).facet(
         column=alt.Column("measure:N", title=None, sort=["mean score", "pass rate"]),
         title=_title(title, ["mean score: bootstrap CI; pass rate: Wilson CI",
-                             *_ci_notes(rows, lambda r: f"{r['tier']} {r['measure']}")]))
+                             *_ci_notes(rows, "tier", lambda r: r["measure"])]))
     return Plot(columns, rows, chart)
 
 
@@ -516,7 +521,7 @@ def cost_of_pass(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     rule, point = _interval("tier", order(t for t, _ in cells), colour, "USD per passing run")
     chart = alt.layer(rule, point, data=_data(rows)).properties(width=WIDTH // 2 + 60, height=HEIGHT).facet(
         column=alt.Column("cost:N", title=None, sort=["agent", "agent + judges"]),
-        title=_title(title, _ci_notes(rows, lambda r: f"{r['tier']} ({r['cost']})")))
+        title=_title(title, _ci_notes(rows, "tier", lambda r: f"cost of a pass ({r['cost']})")))
     return Plot(columns, rows, chart)
 
 
@@ -573,7 +578,7 @@ def judge_leniency(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     rule, point = _interval("judge", order(r["judge"] for r in rows), colour, "mean score minus the others'",
                             horizontal=True)
     zero = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(x=alt.datum(0))
-    chart = alt.layer(zero, rule, point, data=_data(rows), title=_title(title, _ci_notes(rows, lambda r: r["judge"]))
+    chart = alt.layer(zero, rule, point, data=_data(rows), title=_title(title, _ci_notes(rows, "judge"))
                       ).properties(width=WIDTH, height=max(60, 30 * len(rows)))
     return Plot(columns, rows, chart)
 
@@ -594,7 +599,7 @@ def effect_sizes(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     rule, point = _interval("comparison", names, alt.value(PALETTE[0]), "Cliff's δ", horizontal=True,
                             domain=(-1, 1))
     zero = alt.Chart().mark_rule(color="#888888", strokeDash=[4, 4]).encode(x=alt.datum(0))
-    notes = ["δ > 0: the second tier's scores tend to be higher", *_ci_notes(rows, lambda r: r["comparison"])]
+    notes = ["δ > 0: the second tier's scores tend to be higher", *_ci_notes(rows, "comparison")]
     chart = alt.layer(zero, rule, point, data=_data(rows), title=_title(title, notes)).properties(
         width=WIDTH, height=max(60, 30 * len(rows)))
     return Plot(columns, rows, chart)
