@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import durable, pipeline
-from . import frames, summary
+from . import frames, load, summary
 
 FIGURES_DIR = "analysis/figures"
 # what a figure may read, by short name
@@ -686,4 +686,5 @@ def write(name: str, plot: Plot) -> None:
 def build(name: str, tiers: Sequence[str]) -> None:
     """The task action of figure `name`: read its inputs, plot, write."""
     figure = FIGURES[name]
+    load("numpy", "altair", "vl_convert")      # (first, and one thread at a time: analysis.load)
     write(name, figure.plot(read_inputs(figure.inputs), tiers))
