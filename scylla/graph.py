@@ -60,7 +60,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
                            [TierPaths(t).result for t in exp.tiers] + [tree.EXPERIMENT_JSON], list(tree.EXPERIMENT_OUTPUTS),
                            doc="experiment result, tier comparison and reports", meta=kinds.timed(tree.EXPERIMENT_RESULT))
     yield from _frame_tasks(exp)
-    yield from _figure_tasks(exp.tiers)
+    yield from _figure_tasks(exp.tiers, figures.FIGURES)
 
 
 def _frame_tasks(exp: Experiment):
@@ -90,7 +90,7 @@ def study_tasks(study: Study):
                        [p for d in sources for p in frames.paths(d)], frames.DATA_DIR,
                        doc="the experiments' data frames stacked: analysis/data/{runs,judges,criteria,subtests}.csv")
     yield from _statistics_tasks(summary.Scope.of_study(study), tables.of_study(study.compare is not None))
-    yield from _figure_tasks(study.tiers)
+    yield from _figure_tasks(study.tiers, {**figures.FIGURES, **figures.STUDY_FIGURES})
 
 
 def _statistics_tasks(scope: summary.Scope, table_names: list[str]):
@@ -108,11 +108,11 @@ def _frames_task(name: str, action, args: tuple, inputs: list[str], out_dir: str
                             meta=kinds.timed(frames.runs_csv(out_dir)), **extra)
 
 
-def _figure_tasks(tiers: tuple[str, ...] | list[str]):
+def _figure_tasks(tiers: tuple[str, ...] | list[str], drawn: dict[str, figures.Figure]):
     """One task per figure, reading exactly its inputs: a frame or statistics file that comes out the same bytes
     stops the cascade there. `tiers`: the experiment's (or study's), which index the colours."""
     spec = config_changed(figures.identity(tiers))       # (computed once: it reads two packages' metadata)
-    for name, figure in figures.FIGURES.items():
+    for name, figure in drawn.items():
         yield kinds.cheap_task("analysis", f"figures/{name}", figures.build, (name, tuple(tiers)), figure.file_dep,
                                figures.targets(name), doc=f"figure: {figure.title} (analysis/figures/{name}.*)",
                                uptodate=[spec])

@@ -628,6 +628,34 @@ def pass_at_k(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
     return Plot(columns, rows, chart)
 
 
+def tier_task_heatmap(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+    """A study's tiers by task (experiment): each task's mean score of each tier, labelled with the tier's rank
+    within the task (1 the highest; statistical_results.json `tasks`)."""
+    import altair as alt
+    title = "Mean score of each tier by task, labelled with its rank within the task"
+    columns = ("task", "tier", *ESTIMATE, "rank")
+    views = stat(inputs["statistics"], "statistics", "tasks")
+    rows = [{"task": task, "tier": tier, **estimate(cell.get("mean_score")), "rank": (views["ranks"].get(task) or {}).get(tier)}
+            for task in views["tasks"] for tier, cell in (views["cells"].get(task) or {}).items()]
+    if not rows:
+        return note(title, "no task ran a tier", columns)
+    friedman = views.get("friedman") or {}
+    notes = [f"Friedman over {len(views.get('complete_tasks') or [])} tasks: p = {friedman['p']:.3g}"
+             if friedman.get("p") is not None else f"Friedman: not computable ({friedman.get('reason')})"]
+    base = alt.Chart().encode(x=alt.X("tier:N", title="tier", sort=order([*tiers, *(r["tier"] for r in rows)]),
+                                      axis=alt.Axis(labelAngle=0)),
+                              y=alt.Y("task:N", title=None, sort=list(views["tasks"])))
+    cells = base.mark_rect().encode(
+        color=alt.Color("value:Q", title="mean score", scale=alt.Scale(domain=[0, 1], scheme="viridis")),
+        tooltip=["task:N", "tier:N", "value:Q", "ci_low:Q", "ci_high:Q", "n:Q", "rank:Q"])
+    labels = base.mark_text(fontSize=11).encode(
+        text=alt.Text("rank:Q", format="g"),
+        color=alt.condition("datum.value > 0.6", alt.value("#000000"), alt.value("#ffffff")))
+    chart = alt.layer(cells, labels, data=_data(rows), title=_title(title, notes)).properties(
+        width=max(WIDTH // 2, 50 * len({r["tier"] for r in rows})), height=max(HEIGHT // 3, 24 * len(views["tasks"])))
+    return Plot(columns, rows, chart)
+
+
 # ---------------------------------------------------------------- the figures and their task action
 
 FRAME_FIGURES: dict[str, Figure] = {
@@ -652,6 +680,10 @@ STATS_FIGURES: dict[str, Figure] = {
     "pass_at_k": Figure("pass@k and pass^k curves by tier", ("summary",), pass_at_k),
 }
 FIGURES = {**FRAME_FIGURES, **STATS_FIGURES}
+# a study's own (docs/numbers.md, "Across experiments"), beside the figures above over its stacked frames
+STUDY_FIGURES: dict[str, Figure] = {
+    "tier_task_heatmap": Figure("mean score of each tier by task, with its rank", ("statistics",), tier_task_heatmap),
+}
 
 
 def vegalite_version() -> str:
@@ -685,6 +717,6 @@ def write(name: str, plot: Plot) -> None:
 
 def build(name: str, tiers: Sequence[str]) -> None:
     """The task action of figure `name`: read its inputs, plot, write."""
-    figure = FIGURES[name]
+    figure = FIGURES.get(name) or STUDY_FIGURES[name]
     load("numpy", "altair", "vl_convert")      # (first, and one thread at a time: analysis.load)
     write(name, figure.plot(read_inputs(figure.inputs), tiers))
