@@ -11,7 +11,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from . import actions, adapters, kinds, pipeline, preflight, resources, tree
-from .analysis import frames, report, summary, tables
+from .analysis import figures, frames, report, summary, tables
 from .kinds import _where
 from .spec import Experiment, Study
 from .tree import RunPaths, SubtestPaths, TierPaths
@@ -60,6 +60,7 @@ def tasks(exp: Experiment, rejudge: str | None = None):
                            [TierPaths(t).result for t in exp.tiers] + [tree.EXPERIMENT_JSON], list(tree.EXPERIMENT_OUTPUTS),
                            doc="experiment result, tier comparison and reports", meta=kinds.timed(tree.EXPERIMENT_RESULT))
     yield from _frame_tasks(exp)
+    yield from _figure_tasks(exp.tiers, figures.FIGURES)
     yield from _report_tasks(exp)
 
 
@@ -90,6 +91,7 @@ def study_tasks(study: Study):
                        [p for d in sources for p in frames.paths(d)], frames.DATA_DIR,
                        doc="the experiments' data frames stacked: analysis/data/{runs,judges,criteria,subtests}.csv")
     yield from _statistics_tasks(summary.Scope.of_study(study), tables.of_study(study.compare is not None))
+    yield from _figure_tasks(study.tiers, {**figures.FIGURES, **figures.STUDY_FIGURES})
 
 
 def _statistics_tasks(scope: summary.Scope, table_names: list[str]):
@@ -119,6 +121,16 @@ def _report_tasks(exp: Experiment):
     yield kinds.cheap_task("analysis", "report", report.build_index, (exp,), report.index_inputs(exp), [report.INDEX],
                            uptodate=[config_changed(report.index_identity(exp))],
                            doc="the HTML report: analysis/report/index.html, with a page per subtest and run")
+
+
+def _figure_tasks(tiers: tuple[str, ...] | list[str], drawn: dict[str, figures.Figure]):
+    """One task per figure, reading exactly its inputs: a frame or statistics file that comes out the same bytes
+    stops the cascade there. `tiers`: the experiment's (or study's), which index the colours."""
+    spec = config_changed(figures.identity(tiers))       # (computed once: it reads two packages' metadata)
+    for name, figure in drawn.items():
+        yield kinds.cheap_task("analysis", f"figures/{name}", figures.build, (name, tuple(tiers)), figure.file_dep,
+                               figures.targets(name), doc=f"figure: {figure.title} (analysis/figures/{name}.*)",
+                               uptodate=[spec])
 
 
 def _subtest_config(exp: Experiment, s) -> dict:

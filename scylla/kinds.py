@@ -76,7 +76,7 @@ KIND_DOCS = {
     "subtest": "aggregate a subtest's runs",
     "tier": "aggregate a tier; pick its best subtest",
     "analysis": "the analysis: data frames (analysis/data/), built per subtest, then per tier, then for the experiment; "
-                "the HTML report (analysis/report/)",
+                "figures (analysis/figures/), the HTML report (analysis/report/)",
 }
 
 

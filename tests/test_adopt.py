@@ -21,7 +21,7 @@ from projectscylla_tree import HAIKU, TOKEN_STATS, Run, build
 from projectscylla_tree import JUDGE_MODELS as JUDGES
 
 from scylla.adopt import AdoptError
-from scylla.analysis import tables
+from scylla.analysis import figures, tables
 from scylla.tree import ADOPTED_DERIVED, ORIGINALS
 
 pytestmark = pytest.mark.e2e          # `scylla adopt` and `doit` in subprocesses
@@ -45,9 +45,10 @@ UNFINISHED = {
     "agent:T1/02/run_02", "agent_result:T1/02/run_02", "pipeline:T1/02/run_02", "judge_prompt:T1/02/run_02",
     *(f"{kind}:T1/02/run_02/judge_0{n}" for n in (1, 2, 3) for kind in ("judge", "judgment")),
     "consensus:T1/02/run_02", "run:T1/02/run_02",
-    # the analysis frames: new to the adopted tree, and built on the runs above
+    # the analysis frames and figures: new to the adopted tree, and built on the runs above
     *(f"analysis:frames/{s}" for s in ("T0/00", "T0/01", "T1/01", "T1/02", "T0", "T1")), "analysis:frames",
     "analysis:stats", *(f"analysis:tables/{t}" for t in tables.of_experiment()),
+    *(f"analysis:figures/{name}" for name in figures.FIGURES),
     # the HTML report: each subtest's pages, the index
     *(f"analysis:report/{s}" for s in ("T0/00", "T0/01", "T1/01", "T1/02")), "analysis:report",
 }

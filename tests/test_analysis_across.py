@@ -67,3 +67,17 @@ def test_a_paired_comparison_counts_changed_cells_and_pairs_runs_by_number():
     assert v["wilcoxon"]["p"] == stats.wilcoxon([m[1] for m in means], [m[0] for m in means]).p == 1.0
     assert [t["name"] for t in reg.to_json()["paired"]["tests"]] == [
         "Wilcoxon v2 vs v1 (cells' mean scores)", "McNemar v2 vs v1 (runs paired by number)"]
+
+
+def test_the_tier_by_task_heatmap_draws_each_tasks_mean_scores_and_ranks():
+    from scylla import durable
+    from scylla.analysis import figures
+    runs = [run("a", "T0", "00", 1, 0.5, False), run("a", "T1", "00", 1, 0.9, True),
+            run("b", "T0", "00", 1, 0.7, True), run("b", "T1", "00", 1, None, None)]
+    views = stats.json_safe(across.task_views(stats, S, runs, ["T0", "T1"], registry("tasks")))
+    plot = figures.tier_task_heatmap({"statistics": {"tasks": views}}, ("T0", "T1"))
+    assert [(r["task"], r["tier"], r["value"], r["rank"]) for r in plot.rows] == [
+        ("a", "T0", 0.5, 2.0), ("a", "T1", 0.9, 1.0), ("b", "T0", 0.7, 1.0), ("b", "T1", None, None)]
+    assert plot.spec()["layer"][0]["mark"]["type"] == "rect"
+    with pytest.raises(durable.ArtifactError, match=r"statistical_results\.json: no 'tasks'"):
+        figures.tier_task_heatmap({"statistics": {}}, ("T0",))

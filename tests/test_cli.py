@@ -18,8 +18,8 @@ from conftest import REPO, DoitRun
 
 pytestmark = pytest.mark.e2e
 
-TASKS = 144          # examples/hello: 5 subtests x 2 runs, two judge slots, the aggregates, 9 analysis frames, the
-#                      statistics, 5 tables, the HTML report (5 subtests' pages, the index)
+TASKS = 159          # examples/hello: 5 subtests x 2 runs, two judge slots, the aggregates, 9 analysis frames,
+                     # the statistics, 11 tables, 15 figures and the HTML report (5 subtests' pages, the index)
 
 
 def _outside(cwd: Path) -> Path:

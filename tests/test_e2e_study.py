@@ -14,7 +14,9 @@ import sys
 import pytest
 import yaml
 
-from scylla.analysis import stats, tables
+from scylla.analysis import figures, stats, tables
+
+STUDY_FIGURES = {**figures.FIGURES, **figures.STUDY_FIGURES}
 
 pytestmark = pytest.mark.e2e
 
@@ -58,9 +60,10 @@ def test_a_study_compares_two_experiments_and_never_runs_their_tasks(study):
     _doit(study, "exp=examples/hello-v2/experiment.yaml")
     study.reset_calls()
     status = _doit(study, "status", "exp=study.yaml").stdout
-    assert status.startswith("study hello-study") and "analysis  ▶14" in status
+    assert status.startswith("study hello-study") and f"analysis  ▶{14 + len(STUDY_FIGURES)}" in status
     first = _doit(study, "exp=study.yaml")
-    expected = {"analysis:frames", "analysis:stats", *(f"analysis:tables/{t}" for t in tables.of_study(True))}
+    expected = {"analysis:frames", "analysis:stats", *(f"analysis:tables/{t}" for t in tables.of_study(True)),
+                *(f"analysis:figures/{name}" for name in STUDY_FIGURES)}
     assert set(_executed(first)) == expected
     assert _executed(_doit(study, "exp=study.yaml")) == []
     assert study.calls("agent") == [] and study.calls("judge") == []
@@ -93,6 +96,9 @@ def test_a_study_compares_two_experiments_and_never_runs_their_tasks(study):
     assert tasks["wins"]["T5"] == 2 and tasks["ranks"]["hello"]["T5"] == 1.0
     assert set(results["registry"]) == {"omnibus", "tier pairs", "correlations", "tasks", "paired"}
     assert "| T0/01 |" in (root / "analysis/tables/paired.md").read_text()
+    heatmap = (root / "analysis/figures/tier_task_heatmap.csv").read_text().splitlines()
+    assert heatmap[0] == "task,tier,value,ci_low,ci_high,n,reason,rank" and len(heatmap) == 1 + 2 * 3
+    assert (root / "analysis/figures/tier_task_heatmap.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_changed_experiment_re_runs_only_the_studys_analysis(study):
@@ -107,7 +113,8 @@ def test_a_changed_experiment_re_runs_only_the_studys_analysis(study):
     study.reset_calls()
     again = _executed(_doit(study, "exp=study.yaml"))
     assert "analysis:frames" in again and set(again) <= {"analysis:frames", "analysis:stats",
-                                                          *(f"analysis:tables/{t}" for t in tables.TABLES)}
+                                                          *(f"analysis:tables/{t}" for t in tables.TABLES),
+                                                          *(f"analysis:figures/{name}" for name in STUDY_FIGURES)}
     assert study.calls("agent") == [] and study.calls("judge") == []
 
 

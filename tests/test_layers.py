@@ -24,7 +24,7 @@ LAYERS = {
     "kinds": ["kinds"],
     "adapters": ["agents.*", "judges.*", "pipeline", "workspace", "resources"],
     "work": ["budget", "preflight", "actions", "analysis.frames", "analysis.across", "analysis.summary", "analysis.tables",
-             "analysis.report"],
+             "analysis.figures", "analysis.report"],
     "graph": ["graph"],
     "planning": ["plan", "forecast", "runplan"],
     "faces": ["status", "progress", "loader", "dodo", "cli", "__main__", "adopt"],

@@ -10,18 +10,18 @@ LINE = re.compile(r"^\[scylla\] (\d+)/(\d+) tasks · (\d+) failed · \$[\d.]+ sp
 
 def test_a_full_run_reports_the_plan_progress_and_totals(completed):
     _, first, second = completed                           # the README's `doit` on a fresh tree, then a no-op
-    assert len(first.executed) == 144 and "[scylla]" not in first.stdout
-    assert "[scylla] plan: 144 tasks to run (10 agent, 10 pipeline, 20 judge)" in first.stderr
+    assert len(first.executed) == 159 and "[scylla]" not in first.stdout
+    assert "[scylla] plan: 159 tasks to run (10 agent, 10 pipeline, 20 judge)" in first.stderr
     progress = [(int(d), int(t)) for d, t, _ in LINE.findall(first.stderr)]
-    assert len(progress) >= 5 and all(t == 144 for _, t in progress)
-    assert [d for d, _ in progress] == sorted(d for d, _ in progress) and progress[-1][0] == 144
+    assert len(progress) >= 5 and all(t == 159 for _, t in progress)
+    assert [d for d, _ in progress] == sorted(d for d, _ in progress) and progress[-1][0] == 159
     assert "agent 10/10" in first.stderr and "judge 20/20" in first.stderr
     final = first.stderr.strip().splitlines()[-1]
-    assert re.match(r"\[scylla\] finished in [\d:]+: 144 tasks ran \(preflight 1, setup 1, baseline 1, "
+    assert re.match(r"\[scylla\] finished in [\d:]+: 159 tasks ran \(preflight 1, setup 1, baseline 1, "
                     r"subtest_config 5, agent 10, .*\), 0 failed, 0 up to date · \$0\.30 spent on agents and judges$", final), final
     # nothing to do: no plan is computed (runplan.py), the totals are the only line
     assert second.executed == [] and len(second.stderr.strip().splitlines()) == 1
-    assert second.stderr.startswith("[scylla] finished in 0:00: 0 tasks ran, 0 failed, 144 up to date")
+    assert second.stderr.startswith("[scylla] finished in 0:00: 0 tasks ran, 0 failed, 159 up to date")
 
 
 def _one_failing_judge(hello, **env):

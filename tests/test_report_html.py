@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO
 
 from scylla import actions, durable, spec, tree
-from scylla.analysis import frames, report, summary, tables
+from scylla.analysis import figures, frames, report, summary, tables
 from scylla.tree import RunPaths, SubtestPaths
 
 HOSTILE = 'Looks fine </pre><script>document.title="pwned"</script> & <b>bold</b>\nsecond line'
@@ -81,6 +81,8 @@ def build(exp: spec.Experiment, scores: list[float | None], reasoning: str = HOS
     summary.build(summary.Scope.of(exp))
     for name in tables.of_experiment():
         tables.build(name)
+    for name in figures.FIGURES:
+        figures.build(name, exp.tiers)
     report.build_subtest(exp, SP)
     report.build_index(exp)
 
@@ -164,8 +166,9 @@ def test_the_index_of_one_run_and_one_judge_says_what_cannot_be_computed_and_fla
     assert quality["unknown agent cost"] == 1 and quality["unknown judge cost"] == 1
     assert quality["cells with n < 2"] == 1 and quality["split decisions"] == 0
     assert 'href="T0/00/run_01.html"' in index
-    ids = re.findall(r'<div class="chart" id="([^"]+)"', index)
+    ids = [i for i in re.findall(r'<div class="chart" id="([^"]+)"', index) if i.startswith("chart-")]
     assert ids == ["chart-score", "chart-pass-rate"]                # the cost charts: no known cost
+    assert len(re.findall(r'<div class="chart" id="figure-', index)) == len(figures.FIGURES)
     for chart in ids:
         spec_text = re.search(rf'<script type="application/json" id="spec-{chart}">(.*?)</script>', index, re.DOTALL)
         assert spec_text and json.loads(spec_text.group(1))["layer"]
@@ -209,7 +212,7 @@ def test_an_empty_analysis_renders_with_nothing_made_up():
 
 def test_a_figures_spec_is_embedded_as_one_more_chart(one_run):
     """The hook for the analysis:figures/* tasks: each .vl.json becomes a chart container and its spec, as is."""
-    figure = Path(report.FIGURES_DIR) / "demo.vl.json"
+    figure = Path(figures.FIGURES_DIR) / "demo.vl.json"
     spec_doc = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json", "mark": "bar",
                 "data": {"values": [{"tier": "T0", "n": 1}]},
                 "encoding": {"x": {"field": "tier", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}},

@@ -28,10 +28,9 @@ from typing import Any
 from .. import durable, records, tree
 from ..spec import Experiment, Subtest, load_yaml
 from ..tree import RunPaths, SubtestPaths
-from . import frames, summary, tables
+from . import figures, frames, load, summary, tables
 
 INDEX = tree.HTML_REPORT
-FIGURES_DIR = "analysis/figures"
 TEMPLATES = Path(__file__).parent / "templates"
 LIST_LIMIT = 50                 # runs listed under one data-quality flag (the count is always whole)
 # a run's raw files the run page links to: (label, path under the run's directory). Linked by the tree's
@@ -44,12 +43,10 @@ RUN_FILES = (("agent prompt", "agent/prompt.md"), ("transcript (stdout)", "agent
 # ---------------------------------------------------------------- where it is and what it reads
 
 def figure_specs(exp: Experiment) -> list[str]:
-    """Hook for the `analysis:figures/*` tasks: the Vega-Lite specs (`.vl.json`, data inline) the index
-    embeds after its own charts, known at graph time (each is a file_dep of the index). None until
-    scylla/analysis/figures.py is merged; then (tried on its nine frame figures: all draw, no console message)
-    `return [f"{figures.FIGURES_DIR}/{name}.vl.json" for name in figures.FIGURES]`."""
+    """The figures' Vega-Lite specs (`.vl.json`, data inline, written by the analysis:figures/* tasks), which
+    the index embeds after its own charts: each a file_dep of the index."""
     del exp
-    return []
+    return [f"{figures.FIGURES_DIR}/{name}.vl.json" for name in figures.FIGURES]
 
 
 def index_inputs(exp: Experiment) -> list[str]:
@@ -347,6 +344,7 @@ def _ci_rows(a: Analysis, field: str, fallback: str | None = None) -> list[dict]
 def ci_chart(title: str, y_title: str, rows: list[dict], tiers: Sequence[str], fmt: str = ".3f") -> dict:
     """A point per tier with its confidence interval as a rule (rows without both bounds: the point only);
     colours fixed by the tiers' order."""
+    load("altair")
     import altair as alt
     colour = alt.Color("tier:N", scale=alt.Scale(domain=list(tiers), range=list(TIER_COLOURS)), legend=None)
     x = alt.X("tier:N", sort=list(tiers), title="tier")
@@ -431,6 +429,7 @@ def script_json(obj: Any) -> str:
 
 @cache
 def _env():
+    load("jinja2")
     import jinja2
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
@@ -451,6 +450,7 @@ BUNDLE_SNIPPET = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaL
 def vega_bundle() -> str:
     """Vega, Vega-Lite and Vega-Embed in one script (vl-convert's bundle, ~0.9 MB), inlined once in the index;
     its Vega-Lite is the version altair writes specs for."""
+    load("altair", "vl_convert")
     import altair as alt
     import vl_convert
     version = ".".join(alt.SCHEMA_VERSION.split(".")[:2])           # "v6.4.1" -> "v6.4"
