@@ -124,10 +124,24 @@ def subtest_report(s: records.SubtestSummary, runs: list[records.NormalizedRun])
     return md, s        # (report.json is the summary itself)
 
 
+def _pass_ci(s: Mapping[str, Any]) -> str:
+    """A subtest's pass rate's Wilson 95 % interval (analysis.stats.wilson, the analysis' own), from its
+    counts; imported here only, when an aggregate is written (scipy and statsmodels take ~0.7 s to load)."""
+    runs, passed = s.get("runs"), s.get("passed")
+    if not isinstance(runs, int) or not isinstance(passed, int) or runs == 0:
+        return "—"
+    from .analysis import load
+    load("numpy", "scipy.stats", "statsmodels.stats.proportion")      # (one thread at a time)
+    from .analysis.stats import wilson
+    e = wilson(passed, runs)
+    return f"[{_num(e.ci_low)}, {_num(e.ci_high)}]"
+
+
 def tier_report(t: records.TierSummary) -> tuple[str, Mapping[str, Any]]:
     rows = [[("**" + sid + "**") if sid == t["best_subtest"] else sid, _num(s["median_score"]),
-             _num(s["mean_score"]), _num(s["pass_rate"]), _num(s["consistency"]), _usd(s["mean_cost_usd"]),
-             _count(s["total_tokens"]), str(s["invalid_judgments"])] for sid, s in sorted(t["subtests"].items())]
+             _num(s["mean_score"]), _num(s["pass_rate"]), _pass_ci(s), _num(s["consistency"]),
+             _usd(s["mean_cost_usd"]), _count(s["total_tokens"]), str(s["invalid_judgments"])]
+            for sid, s in sorted(t["subtests"].items())]
     md = "\n".join([
         f"# Tier {t['tier']}", "",
         (f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "
@@ -136,7 +150,7 @@ def tier_report(t: records.TierSummary) -> tuple[str, Mapping[str, Any]]:
         (f"- Runs: {t['runs']}; agent cost {_sum_usd(t['total_cost_usd'], t['cost_unknown_runs'], t['runs'])}; "
          f"judge cost {_sum_usd(t['total_judge_cost_usd'], t['judge_cost_unknown_runs'], t['runs'])}"),
         _tokens(t), _durations(t), _html_link(_tier_anchor(t["tier"]), "confidence intervals, every subtest and run"),
-        "", _table(["subtest", "median", "mean", "pass rate", "consistency", "mean cost", "tokens",
+        "", _table(["subtest", "median", "mean", "pass rate", "95 % CI (Wilson)", "consistency", "mean cost", "tokens",
                     "invalid judges"], rows),
     ])
     return md, t        # (report.json is the summary itself)
@@ -145,6 +159,7 @@ def tier_report(t: records.TierSummary) -> tuple[str, Mapping[str, Any]]:
 def experiment_report(e: records.ExperimentSummary, tiers: Sequence[records.TierSummary]) -> tuple[str, Mapping[str, Any]]:
     rows = [[("**" + t["tier"] + "**") if t["tier"] == e["frontier_tier"] else t["tier"], str(t["best_subtest"]),
              _num(t["best_median_score"]), _num(t["best_pass_rate"]),
+             _pass_ci(t["subtests"].get(str(t["best_subtest"])) or {}),
              _cost_of_pass(t["cost_of_pass"], t["best_pass_rate"]), str(t["runs"]),
              _usd(t["total_cost_usd"]), _usd(t["total_judge_cost_usd"])] for t in tiers]
     passed = any(t["best_pass_rate"] for t in tiers)
@@ -152,15 +167,15 @@ def experiment_report(e: records.ExperimentSummary, tiers: Sequence[records.Tier
                                       else "none — nothing passed")
     md = "\n".join([
         f"# Experiment {e['experiment_id']}", "",
-        f"- Frontier (lowest cost of pass): **{frontier}**",
+        f"- Frontier (lowest cost of pass of a tier's best subtest, as ProjectScylla defines it): **{frontier}**",
         (f"- Runs: {e['runs']}; "
          f"agent cost {_sum_usd(e['total_agent_cost_usd'], e['cost_unknown_runs'], e['runs'])}; "
          f"judge cost {_sum_usd(e['total_judge_cost_usd'], e['judge_cost_unknown_runs'], e['runs'])}; "
          f"total {_usd(e['total_cost_usd'])}"),
         _tokens(e), _durations(e),
         _html_link(tree.HTML_REPORT, f"{tree.HTML_REPORT} (confidence intervals, tests, judge agreement, every run)"),
-        "", _table(["tier", "best subtest", "median", "pass rate", "cost of pass", "runs", "agent cost",
-                    "judge cost"], rows),
+        "", _table(["tier", "best subtest", "median", "pass rate", "95 % CI (Wilson)", "cost of pass", "runs",
+                    "agent cost", "judge cost"], rows),
     ])
     return md, {**e, "tier_rows": tiers}
 
@@ -197,7 +212,7 @@ def experiment_summary(e: records.ExperimentSummary, tiers: Sequence[records.Tie
         ("- Highest score (best subtest's median): " + (" = ".join(
             f"**{t['tier']}** ({t['best_subtest']}: median {_num(t['best_median_score'])}, "
             f"pass rate {_num(t['best_pass_rate'])})" for t in best) or "— (no score)")),
-        ("- Frontier (lowest cost of pass): " + (f"**{frontier['tier']}** ({_usd(frontier['cost_of_pass'])})"
+        ("- Frontier (lowest cost of pass of a tier's best subtest): " + (f"**{frontier['tier']}** ({_usd(frontier['cost_of_pass'])})"
                                                  if frontier else "— (nothing passed, or its cost is unknown)")),
         _totals(e, "total_agent_cost_usd") + f"; total {_usd(e['total_cost_usd'])}", _tokens(e),
         "- Full report: [report.md](report.md)",

@@ -239,3 +239,11 @@ def test_reports_show_an_unrecorded_cost_as_unknown_never_as_zero():
     e = results.experiment_summary("e", [t])
     md, _ = reports.experiment_report(e, [t])
     assert "judge cost unknown (1 of 2 runs not recorded); total unknown" in md and "$0.0000" not in md
+
+
+def test_the_markdown_reports_give_each_pass_rate_its_wilson_interval():
+    from scylla.analysis import stats
+    assert reports._pass_ci({"runs": 2, "passed": 2}) == "[0.342, 1.000]"
+    low, high = stats.wilson(1, 3).ci_low, stats.wilson(1, 3).ci_high
+    assert reports._pass_ci({"runs": 3, "passed": 1}) == f"[{low:.3f}, {high:.3f}]"
+    assert reports._pass_ci({"runs": 0, "passed": 0}) == "—" and reports._pass_ci({}) == "—"
