@@ -12,7 +12,8 @@ from typing import Any
 from . import records, tree
 
 
-def _num(value, digits: int = 3) -> str:
+def num(value, digits: int = 3) -> str:
+    """A number as every report shows it: 3 decimals, yes/no, — for unknown."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -81,11 +82,11 @@ def _html_link(href: str, what: str) -> str:
 
 def run_report(run_id: str, r: records.RunResult, html: str | None = None) -> tuple[str, Mapping[str, Any]]:
     """`html`: the run's page in the HTML report, relative to the run's directory."""
-    judges = [[str(j["judge_number"]), j["model"], _num(j["score"]), j["grade"], _num(j["passed"]),
+    judges = [[str(j["judge_number"]), j["model"], num(j["score"]), j["grade"], num(j["passed"]),
                "valid" if j["is_valid"] else "**invalid** (excluded)"] for j in r["judges"]]
     md = "\n".join([
         f"# Run {run_id}", "",
-        (f"- Score: **{_num(r['judge_score'])}** (grade {r['judge_grade']}, "
+        (f"- Score: **{num(r['judge_score'])}** (grade {r['judge_grade']}, "
          f"{'passed' if r['judge_passed'] else 'failed'})"),
         (f"- Agent: exit code {r['exit_code']}, outcome {r['agent_outcome']}, "
          f"{r['agent_duration_seconds']:.1f} s, {_usd(r.get('cost_usd'))}"),
@@ -103,16 +104,16 @@ def run_report(run_id: str, r: records.RunResult, html: str | None = None) -> tu
 
 
 def subtest_report(s: records.SubtestSummary, runs: list[records.NormalizedRun]) -> tuple[str, Mapping[str, Any]]:
-    rows = [[str(r["run_number"]), _num(r["judge_score"]), r["judge_grade"], _num(r["judge_passed"]),
+    rows = [[str(r["run_number"]), num(r["judge_score"]), r["judge_grade"], num(r["judge_passed"]),
              str(r["exit_code"]), _usd(r.get("cost_usd")),
              str(sum(1 for j in r["judges"] if not j["is_valid"]))] for r in runs]
     grades = ", ".join(f"{g}: {k}" for g, k in s["grade_distribution"].items() if k)
     n = s["runs"]
     md = "\n".join([
         f"# Subtest {s['tier']}/{s['subtest']}", "",
-        f"- Runs: {s['runs']}, pass rate {_num(s['pass_rate'])}",
-        (f"- Score: mean {_num(s['mean_score'])}, median {_num(s['median_score'])}, "
-         f"stdev {_num(s['std_score'])}, consistency {_num(s['consistency'])}"),
+        f"- Runs: {s['runs']}, pass rate {num(s['pass_rate'])}",
+        (f"- Score: mean {num(s['mean_score'])}, median {num(s['median_score'])}, "
+         f"stdev {num(s['std_score'])}, consistency {num(s['consistency'])}"),
         (f"- Cost: mean {_usd(s['mean_cost_usd'])}, "
          f"total {_sum_usd(s['total_cost_usd'], s['cost_unknown_runs'], n)} "
          f"(judges {_sum_usd(s['total_judge_cost_usd'], s['judge_cost_unknown_runs'], n)})"),
@@ -134,18 +135,18 @@ def _pass_ci(s: Mapping[str, Any]) -> str:
     load("numpy", "scipy.stats", "statsmodels.stats.proportion")      # (one thread at a time)
     from .analysis.stats import wilson
     e = wilson(passed, runs)
-    return f"[{_num(e.ci_low)}, {_num(e.ci_high)}]"
+    return f"[{num(e.ci_low)}, {num(e.ci_high)}]"
 
 
 def tier_report(t: records.TierSummary) -> tuple[str, Mapping[str, Any]]:
-    rows = [[("**" + sid + "**") if sid == t["best_subtest"] else sid, _num(s["median_score"]),
-             _num(s["mean_score"]), _num(s["pass_rate"]), _pass_ci(s), _num(s["consistency"]),
+    rows = [[("**" + sid + "**") if sid == t["best_subtest"] else sid, num(s["median_score"]),
+             num(s["mean_score"]), num(s["pass_rate"]), _pass_ci(s), num(s["consistency"]),
              _usd(s["mean_cost_usd"]), _count(s["total_tokens"]), str(s["invalid_judgments"])]
             for sid, s in sorted(t["subtests"].items())]
     md = "\n".join([
         f"# Tier {t['tier']}", "",
-        (f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "
-         f"pass rate {_num(t['best_pass_rate'])})"),
+        (f"- Best subtest: **{t['best_subtest']}** (median {num(t['best_median_score'])}, "
+         f"pass rate {num(t['best_pass_rate'])})"),
         f"- Cost of pass: {_cost_of_pass(t['cost_of_pass'], t['best_pass_rate'])}",
         (f"- Runs: {t['runs']}; agent cost {_sum_usd(t['total_cost_usd'], t['cost_unknown_runs'], t['runs'])}; "
          f"judge cost {_sum_usd(t['total_judge_cost_usd'], t['judge_cost_unknown_runs'], t['runs'])}"),
@@ -158,7 +159,7 @@ def tier_report(t: records.TierSummary) -> tuple[str, Mapping[str, Any]]:
 
 def experiment_report(e: records.ExperimentSummary, tiers: Sequence[records.TierSummary]) -> tuple[str, Mapping[str, Any]]:
     rows = [[("**" + t["tier"] + "**") if t["tier"] == e["frontier_tier"] else t["tier"], str(t["best_subtest"]),
-             _num(t["best_median_score"]), _num(t["best_pass_rate"]),
+             num(t["best_median_score"]), num(t["best_pass_rate"]),
              _pass_ci(t["subtests"].get(str(t["best_subtest"])) or {}),
              _cost_of_pass(t["cost_of_pass"], t["best_pass_rate"]), str(t["runs"]),
              _usd(t["total_cost_usd"]), _usd(t["total_judge_cost_usd"])] for t in tiers]
@@ -194,8 +195,8 @@ def tier_summary(t: records.TierSummary) -> str:
     """<tier>/summary.md: the tier in a few lines (report.md has the table)."""
     return "\n".join([
         f"# Tier {t['tier']}: summary", "",
-        (f"- Best subtest: **{t['best_subtest']}** (median {_num(t['best_median_score'])}, "
-         f"pass rate {_num(t['best_pass_rate'])})"),
+        (f"- Best subtest: **{t['best_subtest']}** (median {num(t['best_median_score'])}, "
+         f"pass rate {num(t['best_pass_rate'])})"),
         f"- Cost of pass: {_cost_of_pass(t['cost_of_pass'], t['best_pass_rate'])}",
         _totals(t, "total_cost_usd"),
         "- Full report: [report.md](report.md)", _html_link(_tier_anchor(t["tier"]), "confidence intervals, every run"),
@@ -210,8 +211,8 @@ def experiment_summary(e: records.ExperimentSummary, tiers: Sequence[records.Tie
     return "\n".join([
         f"# Experiment {e['experiment_id']}: summary", "",
         ("- Highest score (best subtest's median): " + (" = ".join(
-            f"**{t['tier']}** ({t['best_subtest']}: median {_num(t['best_median_score'])}, "
-            f"pass rate {_num(t['best_pass_rate'])})" for t in best) or "— (no score)")),
+            f"**{t['tier']}** ({t['best_subtest']}: median {num(t['best_median_score'])}, "
+            f"pass rate {num(t['best_pass_rate'])})" for t in best) or "— (no score)")),
         ("- Frontier (lowest cost of pass of a tier's best subtest): " + (f"**{frontier['tier']}** ({_usd(frontier['cost_of_pass'])})"
                                                  if frontier else "— (nothing passed, or its cost is unknown)")),
         _totals(e, "total_agent_cost_usd") + f"; total {_usd(e['total_cost_usd'])}", _tokens(e),

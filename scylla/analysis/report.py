@@ -19,13 +19,13 @@ import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .. import durable, records, tree
+from .. import durable, records, reports, tree
 from ..spec import Experiment, Subtest, load_yaml
 from ..tree import RunPaths, SubtestPaths
 from . import figures, frames, load, summary, tables
@@ -383,16 +383,6 @@ def figure_charts(paths: Iterable[str]) -> list[dict]:
 
 # ---------------------------------------------------------------- rendering
 
-def _fmt_num(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x)
-
-
 def _fmt_usd(x: Any, digits: int = 4) -> str:
     return "unknown" if x is None else f"${x:.{digits}f}"
 
@@ -413,7 +403,7 @@ def _fmt_int(x: Any) -> str:
     return "unknown" if x is None else f"{x:,}"
 
 
-FORMATS = {"num": _fmt_num, "num2": lambda x: _fmt_num(x, 2), "usd": _fmt_usd, "pct": _fmt_pct, "p": _fmt_p,
+FORMATS: dict[str, Callable[[Any], str]] = {"num": reports.num, "num2": lambda x: reports.num(x, 2), "usd": _fmt_usd, "pct": _fmt_pct, "p": _fmt_p,
            "int": _fmt_int, "seconds": _fmt_seconds}
 
 
