@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
-from . import records
+from . import records, sandbox
 
 ENTRY_POINTS = "scylla.adapters"
 KINDS = ("agent", "judge")
@@ -109,6 +109,17 @@ class AgentAdapter(Protocol):
 
     def credentials(self, config) -> Credentials | None:
         return None
+
+    def passed_env(self, config) -> tuple[str, ...]:
+        """Names (or `PREFIX_*` patterns) of the caller's variables the agent gets besides the minimal
+        base, e.g. its key and base URL. Nothing else of the environment reaches it (other adapters' and
+        judges' keys included); the spec adds names with `agent.env`."""
+        return ()
+
+    def endpoints(self, config) -> tuple[str, ...]:
+        """What its sandbox lets it reach (URLs or host:port): its model endpoint. The spec adds more
+        with `sandbox.allow`."""
+        return ()
 
     def reported_cost(self, log_text: str) -> float | None:
         """What a failed or interrupted attempt consumed, from its archived stdout.log, if it said."""
@@ -272,5 +283,18 @@ def recorded_agent(agent_dir: Path, default: str = LEGACY_AGENT) -> str:
 
 
 def derive_agent_result(agent_dir: Path) -> records.AgentResult:
-    """agent/result.json, by the parser of the adapter that ran."""
-    return agent(recorded_agent(agent_dir)).derive_result(Path(agent_dir))
+    """agent/result.json, by the parser of the adapter that ran, with the sandbox it ran in."""
+    result = agent(recorded_agent(agent_dir)).derive_result(Path(agent_dir))
+    return {**result, "sandbox": recorded_sandbox(Path(agent_dir))}
+
+
+def recorded_sandbox(agent_dir: Path) -> records.SandboxRecord:
+    """What sandbox.json says of the run's sandbox; "unknown" where there is none (a run from before
+    Scylla recorded it, adopted from ProjectScylla, or by an adapter that does not run in one)."""
+    try:
+        record = json.loads((agent_dir / sandbox.RECORD).read_bytes())
+    except (OSError, ValueError):
+        return {"kind": "unknown", "note": f"no {sandbox.RECORD} beside the run's captures", "network": None,
+                "violations": []}
+    return {"kind": record.get("kind", "unknown"), "note": record.get("note"), "network": record.get("network"),
+            "violations": record.get("violations") or []}

@@ -148,7 +148,7 @@ def _subtest_config(exp: Experiment, s) -> dict:
 def _run_tasks(exp: Experiment, run: RunPaths, retry_invalid: bool, toolchain: dict):
     sp, rid, at = run.subtest_paths, run.id, _where(run)
     yield kinds.sealed_task("agent", rid, actions.agent, (exp, run), run.agent_dir, [tree.PROMPT, sp.manifest],
-                            exp.agent.identity(exp.fixture), [], [preflight.TASK, "setup", f"subtest_config:{sp.dir}"],
+                            exp.agent_identity(), [], [preflight.TASK, "setup", f"subtest_config:{sp.dir}"],
                             paid=adapters.agent(exp.agent.adapter).paid, where=at)
     yield kinds.cheap_task("agent_result", rid, actions.agent_result, (run,),
                            [run.agent(f) for f in ("stdout.log", "stderr.log", "command_log.json")], [run.agent_result],

@@ -16,6 +16,7 @@ another toolchain makes their results stale (one subtest's runs are never scored
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
@@ -28,9 +29,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Literal
 
-from scylla import reaper, records
+from scylla import reaper, records, sandbox
 from scylla.durable import InfraFailure, write_text
 from scylla.process import run_shell
+from scylla.workspace import borrowed_objects
 
 STEPS = ("build", "format", "lint", "test", "precommit")
 PYTEST_NO_TESTS = 5  # pytest's exit code when no test was collected
@@ -96,15 +98,19 @@ def not_applicable(language: str, commands_dir: Path) -> records.PipelineResult:
     return _result(language, {name: _skip(Path(commands_dir), name, "", reason) for name in STEPS}, None)
 
 
-def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600) -> records.PipelineResult:
-    """Run the pipeline for `language` in `workspace`; see the module docstring for what is written.
-    The result is pipeline.json (records.PipelineResult)."""
+def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600,
+                 confinement: sandbox.Confinement | None = None) -> records.PipelineResult:
+    """Run the pipeline for `language` in `workspace` (inside `confinement`'s sandbox: the agent's code
+    runs here too); see the module docstring for what is written. The result is pipeline.json
+    (records.PipelineResult)."""
     workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
     if not runs_steps(language):
         return not_applicable(language, commands_dir)
     tools = toolchain(language)
     with tempfile.TemporaryDirectory(prefix=reaper.scratch_prefix("pipeline"), ignore_cleanup_errors=True) as scratch:
-        steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout), tools)
+        box = confinement.policy(workspace, (workspace, Path(scratch)), (commands_dir, *borrowed_objects(workspace))) \
+            if confinement else None
+        steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout, box), tools)
     return _result(language, steps, tests, tools)
 
 
@@ -192,8 +198,10 @@ def _junit_counts(path: Path) -> records.JunitCounts | None:
 class _Runner:
     """Writes a step's script, runs it in the workspace with a time limit, and records its log."""
 
-    def __init__(self, workspace: Path, commands_dir: Path, scratch: Path, timeout: float):
+    def __init__(self, workspace: Path, commands_dir: Path, scratch: Path, timeout: float,
+                 box: sandbox.Policy | None = None):
         self.workspace, self.commands_dir, self.scratch, self.timeout = workspace, commands_dir, scratch, timeout
+        self.box = box
 
     def skip(self, name: str, command: str, reason: str) -> records.PipelineStep:
         return _skip(self.commands_dir, name, command, reason)
@@ -219,7 +227,9 @@ class _Runner:
         # the caller's pytest options (e.g. a test run's PYTEST_ADDOPTS=-n 2) are not the pipeline's
         env = {**{k: v for k, v in os.environ.items() if k not in CALLER_PYTEST_VARS},
                "SCYLLA_SCRATCH": str(self.scratch)}
-        done = run_shell(f"bash {shlex.quote(str(script))}", self.workspace, env, out_path, None, self.timeout)
+        with sandbox.session(self.box) if self.box else contextlib.nullcontext() as session:
+            done = run_shell(f"bash {shlex.quote(str(script))}", self.workspace, env, out_path, None, self.timeout,
+                             argv=session.argv if session else None)
         if done.capture_error:          # a step's log cut short must not pass for what the step printed
             raise InfraFailure(f"pipeline step {script.stem}: output not captured whole ({done.capture_error})")
         return done.exit_code, out_path.read_text(encoding="utf-8", errors="replace")

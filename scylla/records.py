@@ -67,6 +67,14 @@ class AgentTiming(TypedDict, total=False):
     measured_at: str                # ISO 8601, to the microsecond (ProjectScylla's: to the second)
 
 
+class SandboxRecord(TypedDict):
+    """The sandbox an agent ran in (adapters.recorded_sandbox, from its sandbox.json)."""
+    kind: str                           # bubblewrap | docker | none | unknown
+    note: str | None                    # e.g. why `auto` ran it unconfined
+    network: list[str] | str | None     # the endpoints it could reach, or "unrestricted"
+    violations: list[dict[str, Any]]    # denied attempts its output reported (sandbox.violations)
+
+
 class AgentResult(TypedDict, total=False):
     """agent/result.json (agents/command.derive_result). ProjectScylla's lack model_usage and outcome
     (read as "completed") and the keys taken from the CLI's result line."""
@@ -83,6 +91,7 @@ class AgentResult(TypedDict, total=False):
     subtype: str
     terminal_reason: str
     permission_denials: list[dict[str, Any]]
+    sandbox: SandboxRecord
 
 
 # ---------------------------------------------------------------- judges
@@ -184,6 +193,7 @@ class _RunKeys(TypedDict, total=False):
     criteria_scores: dict[str, Any]
     agent_outcome: str
     permission_denials: list[str]       # the tools the agent was refused
+    sandbox: dict[str, Any]             # kind, note, denied: how many attempts the sandbox refused
     workspace_path: str
     logs_path: str
     command_log_path: str | None

@@ -92,6 +92,7 @@ def run_report(run_id: str, r: records.RunResult, html: str | None = None) -> tu
          f"{r['agent_duration_seconds']:.1f} s, {_usd(r.get('cost_usd'))}"),
         _tokens(r),
         *([f"- Permission denials: {', '.join(r['permission_denials'])}"] if r.get("permission_denials") else []),
+        *([_sandbox(r["sandbox"])] if r.get("sandbox") else []),
         f"- Judges: {_usd(r.get('judge_cost_usd'))}, {r['judge_duration_seconds']:.1f} s",
         *([_html_link(html, "every judge's reasoning and criteria, the pipeline steps, the raw files")] if html else []),
         "", "## Judges", "", _table(["slot", "model", "score", "grade", "passed", "validity"], judges),
@@ -101,6 +102,11 @@ def run_report(run_id: str, r: records.RunResult, html: str | None = None) -> tu
     return md, {"run": run_id, **{k: r.get(k) for k in (
         "judge_score", "judge_grade", "judge_passed", "judge_valid", "exit_code", "cost_usd", "judge_cost_usd",
         "token_stats", "tokens_input", "tokens_output", "total_tokens", "model_usage", "judges")}}
+
+
+def _sandbox(box: Mapping[str, Any]) -> str:
+    denied = f"; {box['denied']} denied attempt(s), listed in agent/result.json" if box.get("denied") else ""
+    return f"- Sandbox: {box['kind']}{denied}" + (f" ({box['note']})" if box.get("note") else "")
 
 
 def subtest_report(s: records.SubtestSummary, runs: list[records.NormalizedRun]) -> tuple[str, Mapping[str, Any]]:

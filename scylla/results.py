@@ -192,6 +192,8 @@ def run_result(run_number: int, agent_result: records.AgentResult, agent_timing:
         "agent_outcome": agent_result.get("outcome", "completed"),
         "permission_denials": [str(d.get("tool_name")) for d in agent_result.get("permission_denials") or []
                                if isinstance(d, dict)],
+        **({"sandbox": {"kind": box["kind"], "note": box.get("note"), "denied": len(box.get("violations") or [])}}
+           if (box := agent_result.get("sandbox")) else {}),
         **paths,
     }
     return cast(records.RunResult, {k: v for k, v in result.items() if not (k in SCHEMA_NUMBERS and v is None)})

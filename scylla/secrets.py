@@ -36,3 +36,13 @@ def redact_bytes(data: bytes, secrets: list[str]) -> bytes:
 def safe_env(env: dict) -> dict:
     """An environment listing for logs: secret variables shown by name only."""
     return {k: (MASK if is_secret(k) else v) for k, v in sorted(env.items())}
+
+
+BASE_NAMES = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "USER", "LOGNAME", "SHELL")
+
+
+def base_env(environ: Mapping[str, str] | None = None) -> dict:
+    """The minimal environment a tool gets: locale, PATH, user, and the caller's non-secret SCYLLA_*."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items()
+            if k in BASE_NAMES or k.startswith("LC_") or (k.startswith("SCYLLA_") and not is_secret(k))}

@@ -14,6 +14,7 @@ from typing import Any, overload
 import yaml
 
 from . import adapters
+from . import sandbox as sandboxing  # (Experiment.sandbox is its setting)
 from .errors import SpecError
 
 DEFAULT_PASS_THRESHOLD = 0.60
@@ -34,6 +35,7 @@ class AgentConfig:
     max_turns: int | None
     timeout_seconds: float
     infra_exit_codes: tuple[int, ...]
+    env: tuple[str, ...] = ()           # the caller's variables it gets besides its adapter's own (names)
 
     def identity(self, fixture: Fixture) -> dict:
         """What decides the agent's behaviour: a change here re-runs agents, nothing else does."""
@@ -158,6 +160,9 @@ CORRECTIONS = ("holm", "bh")
 FAMILIES = ("omnibus", "tier pairs", "correlations", "tasks", "paired")
 
 
+DEFAULT_SANDBOX = sandboxing.Setting()     # (frozen: one shared default)
+
+
 @dataclass(frozen=True)
 class Experiment:
     id: str
@@ -176,6 +181,20 @@ class Experiment:
     limits: Limits = DEFAULT_LIMITS
     runs_dir: str = "."              # where run directories live, relative to root
     analysis: AnalysisSettings = DEFAULT_ANALYSIS
+    sandbox: sandboxing.Setting = DEFAULT_SANDBOX
+
+    @property
+    def confinement(self) -> sandboxing.Confinement:
+        """Its sandbox, hiding the experiment tree and the fixture's expected outputs (rubric, criteria)."""
+        fx = self.fixture
+        return sandboxing.Confinement(self.sandbox, tuple(dict.fromkeys(
+            (self.root, fx.rubric_path.parent, fx.criteria.parent))))
+
+    def agent_identity(self) -> dict:
+        """What decides an agent run: the agent as configured, the fixture's source, and a sandbox the
+        spec names (sandboxing.Setting.identity)."""
+        box = self.sandbox.identity()
+        return {**self.agent.identity(self.fixture), **({"sandbox": box} if box else {})}
 
     def all_subtests(self) -> list[Subtest]:
         return [s for t in self.tiers for s in self.subtests[t]]
@@ -284,10 +303,11 @@ def _str_list(reader: _Reader, key: str, default: tuple = ()) -> tuple[str, ...]
 
 SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agent", "judges",
              "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos", "concurrency",
-             "rate_limit", "root", "runs_dir", "analysis")
+             "rate_limit", "root", "runs_dir", "analysis", "sandbox")
 ANALYSIS_KEYS = ("resamples", "seed", "confidence", "correction", "alpha", "target_difference", "comparisons",
                  "families")
-AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes")
+AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes", "env")
+SANDBOX_KEYS = ("kind", "image", "allow")
 JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds", "base_url", "api_key_env")
 # none: thinking off; default: the agent's own default; the rest are effort levels (Claude's --effort)
 THINKING_MODES = ("none", "default", "low", "medium", "high", "xhigh", "max")
@@ -347,7 +367,7 @@ def load_experiment(spec_path: str | Path) -> Experiment:
         tiers_dir=tiers_dir.resolve(), tiers=tiers, subtests=subtests, runs=runs, agent=agent,
         judges=judges, repos=repos, budget_usd=None if budget is None else float(budget),
         description=r.get("description", (str,), "text", default=""), limits=limits,
-        analysis=_analysis(r, tiers))
+        analysis=_analysis(r, tiers), sandbox=_sandbox(r))
 
 
 def _analysis(r: _Reader, tiers: tuple[str, ...]) -> AnalysisSettings:
@@ -413,7 +433,30 @@ def _agent(a: _Reader, thinking: str, max_turns: int | None, timeout: float) -> 
     return AgentConfig(
         adapter=adapter, model=a.get("model", (str,), "a model id", required=True), command=command,
         options=dict(a.get("options", (dict,), "a mapping", default={})), thinking=thinking,
-        max_turns=max_turns, timeout_seconds=timeout, infra_exit_codes=tuple(codes))
+        max_turns=max_turns, timeout_seconds=timeout, infra_exit_codes=tuple(codes), env=_str_list(a, "env"))
+
+
+def _sandbox(r: _Reader) -> sandboxing.Setting:
+    """`sandbox: KIND` or `sandbox: {kind: KIND, image: ..., allow: [URL or host:port, ...]}`."""
+    expected = f"one of {', '.join(sandboxing.KINDS)}, or a mapping with kind, image, allow"
+    value = r.data.get("sandbox")
+    if value is None:
+        return sandboxing.Setting()
+    s = _Reader({"kind": value}, r.file, "sandbox", SANDBOX_KEYS) if isinstance(value, str) else \
+        r.sub("sandbox", SANDBOX_KEYS)
+    kind = s.get("kind", (str,), expected, default="auto")
+    if kind not in sandboxing.KINDS:
+        raise s.fail("kind", expected, kind)
+    allow = _str_list(s, "allow")
+    for entry in allow:
+        try:
+            sandboxing.endpoint(entry)
+        except ValueError as exc:
+            raise SpecError(f"{r.file}: key 'sandbox.allow': {exc}") from None
+    image = s.get("image", (str,), "a container image name", default=None)
+    if kind == "docker" and not image:
+        raise SpecError(f"{r.file}: key 'sandbox.image': sandbox kind docker needs the image agents run in")
+    return sandboxing.Setting(kind, image, allow, explicit=True)
 
 
 def _judges(r: _Reader, timeout: float) -> tuple[JudgeSlot, ...]:

@@ -186,6 +186,12 @@ def checkout(cache: Path, path: Path, commit: str):
         shutil.rmtree(path, ignore_errors=True)
 
 
+def borrowed_objects(path: Path) -> list[Path]:
+    """The object directories a checkout reads besides its own (the cache's, see checkout())."""
+    alternates = Path(path) / ".git/objects/info/alternates"
+    return [Path(p) for p in alternates.read_text().split()] if alternates.is_file() else []
+
+
 def attempt_path(base: str) -> Path:
     """This doit's own workspace for a run (`base@<token>`), never one an earlier attempt used: an
     agent process left from a killed doit, if any outlived its reaper, writes into its own directory

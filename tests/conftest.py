@@ -68,7 +68,9 @@ class Checkout:
         return self.path / f"examples/{self.example}/results/{self.example}"
 
     def doit(self, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600) -> DoitRun:
-        full_env = {**os.environ, "SCYLLA_CALL_LOG": str(self.call_log), **(env or {})}
+        # the call log is the harness's record, outside the tree: the agents' sandbox leaves it writable
+        full_env = {**os.environ, "SCYLLA_CALL_LOG": str(self.call_log),
+                    "SCYLLA_SANDBOX_WRITABLE": str(self.call_log), **(env or {})}
         exp = [] if self.example == "hello" else [f"exp=examples/{self.example}/experiment.yaml"]
         proc = subprocess.run([sys.executable, "-m", "doit", *args, *exp], cwd=self.path, env=full_env,
                               check=False, capture_output=True, text=True, timeout=timeout)

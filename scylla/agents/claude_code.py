@@ -13,6 +13,7 @@ the command line and the environment. Choices that matter:
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from . import command as command_adapter
 CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
                "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
 INSTALL = "npm install -g @anthropic-ai/claude-code"
+DEFAULT_ENDPOINT = "https://api.anthropic.com"
 DEFAULT_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
 QUIET = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTOUPDATER": "1",
          "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
@@ -95,7 +97,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
         return command_adapter.run(exp, run_paths, workspace, manifest, agent_dir,
                                    command=command_line(exp, manifest), extra_env=env,
                                    model_note=f"**CLI**: {version}\n", replay_prelude=REPLAY_HOME,
-                                   needs_result=True)
+                                   needs_result=True, programs=(cli(exp),))
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -107,7 +109,7 @@ class ClaudeCodeAgent(AgentAdapter):
     config_paths = claude_files.CONFIG_PATHS
 
     def run(self, exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path) -> AgentRun:
-        return run(exp, run_paths, workspace, manifest, agent_dir, Path(f"{workspace}-home"))
+        return run(exp, run_paths, workspace, manifest, agent_dir, command_adapter.home_of(workspace))
 
     def derive_result(self, agent_dir: Path) -> records.AgentResult:
         return command_adapter.derive_result(agent_dir)
@@ -120,6 +122,12 @@ class ClaudeCodeAgent(AgentAdapter):
 
     def credentials(self, config) -> Credentials | None:
         return Credentials(CREDENTIALS)
+
+    def passed_env(self, config) -> tuple[str, ...]:
+        return (*CREDENTIALS, "ANTHROPIC_*")      # its key, ANTHROPIC_BASE_URL and the CLI's other settings
+
+    def endpoints(self, config) -> tuple[str, ...]:
+        return (os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT,)
 
     def reported_cost(self, log_text: str) -> float | None:
         return usage.reported_cost(log_text)

@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import cast
 
-from .. import durable, records, secrets, tree
+from .. import adapters, durable, records, sandbox, secrets, tree
 from ..adapters import COMMAND_LOG, AgentAdapter, AgentRun, model_md
 from ..process import run_shell
+from ..workspace import borrowed_objects
 from . import claude_files, usage
 
 
-def environment(exp, run, workspace: Path, prompt: Path, manifest: records.ConfigManifest) -> dict:
+def passed(names: tuple[str, ...], environ=None) -> dict:
+    """The caller's variables named in `names` (a name, or a `PREFIX_*` pattern)."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items()
+            if k in names or any(n.endswith("*") and k.startswith(n[:-1]) for n in names)}
+
+
+def environment(exp, run, workspace: Path, prompt: Path, manifest: records.ConfigManifest, home: Path) -> dict:
+    """The agent's whole environment: the minimal base, its adapter's variables and those `agent.env`
+    names, a private HOME, and the run's SCYLLA_* description. No other key reaches it."""
     cfg = exp.agent
-    env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
+    adapter = adapters.agent(cfg.adapter)
+    env = {**secrets.base_env(), **passed((*adapter.passed_env(cfg), *cfg.env)), "HOME": str(home)}
     env.update({
         "SCYLLA_PROMPT_FILE": str(prompt.resolve()), "SCYLLA_RUN_ID": run.id, "SCYLLA_TIER": run.tier,
         "SCYLLA_SUBTEST": run.subtest, "SCYLLA_RUN_NUMBER": str(run.number), "SCYLLA_MODEL": cfg.model,
@@ -37,37 +49,67 @@ def environment(exp, run, workspace: Path, prompt: Path, manifest: records.Confi
 
 
 def replay_script(command: str, env: dict, cwd_note: str, prelude: tuple[str, ...] = (),
-                  keep: tuple[str, ...] = ()) -> str:
+                  keep: tuple[str, ...] = (), wrapper: str = "") -> str:
     """A script that repeats the call: the SCYLLA_* variables, the adapter's own variables
-    (`keep`) and setup lines (`prelude`), and the prompt on stdin as Scylla gave it."""
+    (`keep`) and setup lines (`prelude`), and the prompt on stdin as Scylla gave it; `wrapper`: the
+    sandbox to repeat it in (sandbox.replay_prefix)."""
     lines = ["#!/usr/bin/env bash", "# Re-runs this agent call. Secrets are not stored: export them first.",
-             f"# Working directory: {cwd_note}", "set -euo pipefail", *prelude]
+             f"# Working directory: {cwd_note}", "set -euo pipefail",
+             *(['export HOME="$(mktemp -d)"  # a private HOME, as the run had'] if wrapper else []), *prelude]
     for k, v in sorted(env.items()):
         if k.startswith("SCYLLA_") and k != "SCYLLA_PROMPT_FILE" or k in keep:
             lines.append(f"export {k}={shlex.quote(v)}")
     lines.append('export SCYLLA_PROMPT_FILE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/prompt.md"')
-    lines.append(f'{command} < "$SCYLLA_PROMPT_FILE"')
+    lines.append(f'{wrapper}bash -c {shlex.quote(command)} < "$SCYLLA_PROMPT_FILE"' if wrapper
+                 else f'{command} < "$SCYLLA_PROMPT_FILE"')
     return "\n".join(lines) + "\n"
+
+
+def home_of(workspace: Path) -> Path:
+    """The run's private HOME (beside its workspace; removed with it)."""
+    return Path(f"{workspace}-home")
+
+
+def policy(exp, workspace: Path, prompt: Path, programs: tuple[str, ...] = ()) -> sandbox.Policy:
+    """The agent's sandbox: its workspace and HOME writable; shown read-only inside what is hidden: its
+    prompt, the repository objects its checkout borrows and the spec's directory (scripted agents)."""
+    home = home_of(workspace)
+    home.mkdir(parents=True, exist_ok=True)
+    return exp.confinement.policy(workspace, (workspace, home),
+                                  (prompt.resolve(), *borrowed_objects(workspace), exp.spec_path.parent),
+                                  adapters.agent(exp.agent.adapter).endpoints(exp.agent), programs)
 
 
 def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path, command: str | None = None,
         extra_env: dict | None = None, model_note: str = "", replay_prelude: tuple[str, ...] = (),
-        needs_result: bool = False) -> AgentRun:
-    """Run the configured command (or `command`, for adapters built on this one); write every raw
-    capture except the patch into `agent_dir`. `needs_result`: the command is a CLI that always ends
-    with a result object (Claude Code), so a run without one is an infrastructure failure."""
+        needs_result: bool = False, programs: tuple[str, ...] = ()) -> AgentRun:
+    """Run the configured command (or `command`, for adapters built on this one) in the experiment's
+    sandbox; write every raw capture except the patch into `agent_dir`. `needs_result`: the command is a
+    CLI that always ends with a result object (Claude Code), so a run without one is an infrastructure
+    failure. `programs`: the executables it starts (shown to the sandbox)."""
     cfg = exp.agent
     command = command or cfg.command
     prompt = agent_dir / "prompt.md"
     durable.write_bytes(prompt, Path(tree.PROMPT).read_bytes())
-    env = {**environment(exp, run_paths, workspace, prompt, manifest), **(extra_env or {})}
-    hidden = secrets.secret_values(env)
+    home = home_of(workspace)
+    env = {**environment(exp, run_paths, workspace, prompt, manifest, home), **(extra_env or {})}
+    hidden = secrets.secret_values({**os.environ, **env})
+    box = policy(exp, workspace, prompt, programs)
     started = datetime.now(UTC)
-    done = run_shell(command, workspace, env, agent_dir / "stdout.log", agent_dir / "stderr.log",
-                     cfg.timeout_seconds, stdin=prompt)
+    try:
+        with sandbox.session(box) as session:
+            done = run_shell(command, workspace, env, agent_dir / "stdout.log", agent_dir / "stderr.log",
+                             cfg.timeout_seconds, stdin=prompt, argv=session.argv)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    texts = {}
     for name in ("stdout.log", "stderr.log"):      # secrets never stay in an artifact
         path = agent_dir / name
-        durable.write_bytes(path, secrets.redact_bytes(path.read_bytes(), hidden))
+        data = secrets.redact_bytes(path.read_bytes(), hidden)
+        durable.write_bytes(path, data)
+        texts[name] = data.decode("utf-8", errors="replace")
+    durable.write_json(agent_dir / sandbox.RECORD, {**box.record(), "connections": session.connections,
+                                                    "violations": sandbox.violations(box, texts)})
     stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
     result = usage.parse_result_json(stdout)
     text = result.get("result") if result else None
@@ -82,7 +124,8 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
         "env": {k: v for k, v in secrets.safe_env(env).items() if k.startswith("SCYLLA_")}}]})
     durable.write_text(agent_dir / "replay.sh", secrets.redact(
         replay_script(command, env, f"a checkout of {exp.fixture.repo_url} at the config commit",
-                      replay_prelude, tuple(k for k in extra_env or {} if k not in ("HOME", "CLAUDE_CONFIG_DIR"))),
+                      replay_prelude, tuple(k for k in extra_env or {} if k not in ("HOME", "CLAUDE_CONFIG_DIR")),
+                      sandbox.replay_prefix(box.record())),
         hidden))
     durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
                                                    "measured_at": started.isoformat(timespec="microseconds")})
