@@ -2,7 +2,8 @@
 
 Checked: the adapters' executables (on PATH or as configured, with their version), the variables
 holding their keys, the fixture repository (mapped, present, holding `source.hash`), every subtest's
-resources, and the pipeline's tools.
+resources, the pipeline's tools, and the sandbox the spec names (it must work here; `auto` falls back
+to none with a warning instead).
 
 The `preflight` task, which every sealed task waits for, writes its findings to `.scylla/preflight.json`;
 an agent or judge call that is due refuses to start while there are any (`refusal`); the free sealed
@@ -22,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import adapters, durable, resources, tree, workspace
+from . import adapters, durable, resources, sandbox, tree, workspace
 from .adapters import Executable
 from .pipeline import runs_steps
 from .spec import Experiment
@@ -90,6 +91,7 @@ def facts(exp: Experiment) -> dict:
                  bool(repo and repo.is_dir()), bool(repo and workspace.is_git_repo(repo))],
         "resources": {s.tier + "/" + s.id: resources.own_resources(exp.tiers_dir, s)[1] for s in exp.all_subtests()},
         "toolchain": toolchain_findings(exp),
+        "sandbox": [exp.sandbox.kind, *(shutil.which(t) for t in ("bwrap", "socat", "docker"))],
     }
 
 
@@ -113,7 +115,10 @@ def findings(exp: Experiment, cache: Path | None = None) -> list[str]:
 
 def toolchain_findings(exp: Experiment) -> list[str]:
     """What the pipeline needs and lacks: its results would be sealed wrong, so the pipeline and
-    baseline refuse too (not only the paid tasks)."""
+    baseline refuse too (not only the paid tasks). The sandbox it runs in, configured but not working
+    here, is one of them."""
+    if (reason := sandbox.problem(exp.sandbox)) is not None:
+        return [f"{exp.spec_path}: {reason}"]
     if not runs_steps(exp.fixture.language):
         return []
     # (pre-commit is optional: a step of its own that is N/A without it)
@@ -162,8 +167,9 @@ def _repo_findings(exp: Experiment, cache: Path | None) -> list[str]:
 def record(exp: Experiment) -> list[str]:
     """Run every check and write `.scylla/preflight.json` (what the sealed tasks read); the findings."""
     problems = findings(exp, repo_cache(exp))
+    kind, note = sandbox.resolve(exp.sandbox)
     durable.write_json(tree.PREFLIGHT, {"problems": problems, "toolchain": toolchain_findings(exp),
-                                        "versions": versions(exp)})
+                                        "versions": versions(exp), "sandbox": {"kind": kind, "note": note or None}})
     return problems
 
 

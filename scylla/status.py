@@ -17,7 +17,7 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from . import budget, durable, preflight, records
+from . import budget, durable, preflight, records, sandbox
 from .forecast import Estimator, forecast
 from .kinds import KIND_ORDER, TaskId
 from .plan import STATES, Plan, _seal_of, _sealed
@@ -194,6 +194,9 @@ def render(rep: dict, exp, why: bool = False) -> str:
     if rep.get("preflight"):
         lines += [(f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
                    f"agent or judge until they are fixed:"), *(f"  ✗ {p}" for p in rep["preflight"]), ""]
+    if box := rep.get("sandbox"):
+        lines += [f"Sandbox: {box['kind']}" + (f" (sandbox: {box['setting']})" if box["setting"] != box["kind"] else "")
+                  + (f"\n  ⚠ {box['note']}" if box["note"] else ""), ""]
     lines += _render_table(rep["table"], getattr(exp, "tiers", ()), sorted(rep["judges"])) + ["", LEGEND, ""]
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
     lines += _render_lost(rep["lost"])
@@ -362,6 +365,9 @@ class Status(DoitCmdBase):
         held = _hold_for_preflight(plan, problems, preflight.toolchain_findings(exp) if problems else [])
         rep = report(plan, exp, Selection.parse(tier, subtest, runs, kind), namespace.get("OVER_BUDGET", False))
         rep["preflight"] = problems
+        if exp is not None:
+            kind, note = sandbox.resolve(exp.sandbox)
+            rep["sandbox"] = {"kind": kind, "setting": exp.sandbox.kind, "note": note or None}
         if "STUDY" in namespace:
             rep["study"] = namespace["STUDY"].id
         sys.stdout.write(json.dumps(rep, indent=1) + "\n" if as_json else render(rep, exp, why))

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import REPO
 
 from scylla import sandbox
-
-from conftest import REPO
 
 pytestmark = pytest.mark.skipif(sandbox.probe("bubblewrap") is not None and os.environ.get("SCYLLA_REQUIRE_SANDBOX") != "1",
                                 reason=f"bubblewrap does not work here: {sandbox.probe('bubblewrap')}")

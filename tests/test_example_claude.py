@@ -15,6 +15,8 @@ from conftest import claude_cli, make_checkout
 from mock_anthropic import KEY, AnthropicMock, implement_textkit, text
 from mock_openai import OpenAIMock
 
+from scylla import sandbox
+
 pytestmark = pytest.mark.e2e          # the claude CLI and doit in subprocesses
 
 OPENAI_KEY = "sk-openai-mock-key-fedcba9876543210"
@@ -64,6 +66,19 @@ def test_every_run_is_done_by_claude_code_and_judged_by_three_models(finished):
     assert all(r["headers"]["authorization"] == f"Bearer {OPENAI_KEY}" for r in openai.requests)
     tier = orjson.loads((checkout.root / "T0/result.json").read_bytes())
     assert tier["total_judge_cost_usd"] > 0 and tier["total_cost_usd"] > 0
+
+
+def test_claude_code_ran_inside_the_sandbox_reaching_only_its_endpoint(finished):
+    checkout, _, anthropic, _, _ = finished
+    if sandbox.probe("bubblewrap") is not None and os.environ.get("SCYLLA_REQUIRE_SANDBOX") != "1":
+        pytest.skip(f"bubblewrap does not work here: {sandbox.probe('bubblewrap')}")
+    endpoint = sandbox.endpoint(anthropic.url).label
+    for path in _runs(checkout):
+        record = orjson.loads((path.parent / "agent/sandbox.json").read_bytes())
+        assert record["kind"] == "bubblewrap" and record["network"] == [endpoint]
+        assert record["connections"][endpoint] >= 2 and record["violations"] == []
+        assert str(checkout.root) in record["hidden"]
+        assert orjson.loads(path.read_bytes())["sandbox"] == {"kind": "bubblewrap", "note": None, "denied": 0}
 
 
 def test_agent_tokens_and_cost_are_what_the_mock_reported(finished):

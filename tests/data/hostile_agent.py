@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A scripted agent that tries to tamper with the experiment, then does its job.
 
 Its first run is the hello example's honest agent. Later runs read their targets from $SCYLLA_TEST_TARGETS (JSON: paths and ports the test chose), tries each
@@ -68,9 +67,8 @@ model = urllib.request.urlopen(f"http://127.0.0.1:{targets['model_port']}/v1/mod
 print(f"model endpoint: {model}", file=sys.stderr)
 
 # a process left behind, trying to write after the agent ended (and its captures were sealed)
-subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(2); "
-                  "open(sys.argv[1], 'a').write('late write from a left-behind process\\n')",
-                  os.environ["SCYLLA_CALL_LOG"]], start_new_session=True)
+LATE = "import sys, time; time.sleep(2); open(sys.argv[1], 'a').write('late write from a left-behind process\\n')"
+subprocess.Popen([sys.executable, "-c", LATE, os.environ["SCYLLA_CALL_LOG"]], start_new_session=True)
 
 with open(os.environ["SCYLLA_CALL_LOG"], "a") as log:
     log.write(f"agent {os.environ['SCYLLA_RUN_ID']}\n")
