@@ -61,11 +61,15 @@ def doit(spec: Path, *args: str, env: dict | None = None, dodo: Path = DODO) -> 
         return DoitRun(seconds, int(rss_file.read_text()) / 1024, proc.stdout)
 
 
-def checkout(dest: Path, example: str = "hello") -> Path:
-    """A copy of examples/<example> (no results) under `dest`; returns its experiment.yaml."""
+def checkout(dest: Path, example: str = "hello", sandbox: str | None = None) -> Path:
+    """A copy of examples/<example> (no results) under `dest`, with `sandbox:` set to that kind if given;
+    returns its experiment.yaml."""
     target = dest / "examples" / example
     shutil.copytree(REPO / "examples" / example, target, ignore=shutil.ignore_patterns("results", "__pycache__"))
-    return target / "experiment.yaml"
+    spec = target / "experiment.yaml"
+    if sandbox is not None:
+        spec.write_text(spec.read_text() + f"sandbox: {sandbox}\n")
+    return spec
 
 
 def experiment_root(spec: Path) -> Path:

@@ -86,8 +86,14 @@ class Trial:
                 f"{self.left} | {self.dirs} | {self.torn} | {self.repaid} | {'yes' if self.same else 'NO'} |")
 
 
+# the trials find the agents by the pids they report and check that none outlives its doit: on the host's
+# PID namespace (a sandboxed agent's processes die with its namespace: tests/test_e2e_sandbox.py)
+NO_PID_NAMESPACE = "none"
+
+
 def _env(work: Path, delay: float = 0) -> dict:
     return {**os.environ, "SCYLLA_CALL_LOG": str(work / "calls.log"), "SCYLLA_EXAMPLE_AGENT_PIDS": str(work / "pids"),
+            "SCYLLA_SANDBOX_WRITABLE": os.pathsep.join(str(work / f) for f in ("calls.log", "pids")),
             "SCYLLA_EXAMPLE_AGENT_DELAY": f"{delay:.2f}", "SCYLLA_PROGRESS": "lines"}
 
 
@@ -155,7 +161,7 @@ def signal_trial(trial: Trial, work: Path, reference: dict[str, bytes], rng: ran
     mode, sig, group, after = rng.choice(("thread", "process")), rng.choice(SIGNALS), rng.random() < 0.5, \
         rng.uniform(0.5, 8)
     trial.detail = f"-P {mode}, {sig.name} to {'group' if group else 'PID'} at {after:.1f} s"
-    spec = checkout(work)
+    spec = checkout(work, sandbox=NO_PID_NAMESPACE)
     root = experiment_root(spec)
     proc = subprocess.Popen([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "-n", "4", "-P", mode,
                              f"exp={spec}"], cwd=spec.parent, env=_env(work, rng.uniform(0.5, 3)), text=True,
@@ -178,7 +184,7 @@ def signal_trial(trial: Trial, work: Path, reference: dict[str, bytes], rng: ran
 def reply_trial(trial: Trial, work: Path, reference: dict[str, bytes], rng: random.Random) -> None:
     name, data = rng.choice(sorted(hostile_replies(rng).items()))
     trial.detail = f"judge 2 replies {name}"
-    spec = checkout(work)
+    spec = checkout(work, sandbox=NO_PID_NAMESPACE)
     root = experiment_root(spec)
     (work / "reply").write_bytes(data)
     done = _doit(spec, "-n", "2", env={**_env(work), "SCYLLA_EXAMPLE_JUDGE_REPLY_FILE": str(work / "reply")})
@@ -208,7 +214,7 @@ def disk_trial(trial: Trial, work: Path, reference: dict[str, bytes], rng: rando
         trial.same = True
         return
     try:
-        spec = checkout(work)
+        spec = checkout(work, sandbox=NO_PID_NAMESPACE)
         root = experiment_root(spec)
         done = _doit(spec, env=_env(work))
         trial.exit, trial.hang = done.returncode, done.returncode is None

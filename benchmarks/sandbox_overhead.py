@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import orjson
-import yaml
 from common import checkout, doit, experiment_root, machine
 
 from scylla import sandbox
@@ -51,10 +50,7 @@ def _start_up(spec: Path, endpoints: tuple[str, ...], kind: str, repeat: int, tm
 
 def _hello(dest: Path, kind: str) -> tuple[float, float]:
     """(wall seconds of a complete hello `doit`, median agent_duration_seconds of its runs)."""
-    spec = checkout(dest)
-    data = yaml.safe_load(spec.read_text())
-    data["sandbox"] = kind
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    spec = checkout(dest, sandbox=kind)
     seconds = doit(spec).seconds
     root = experiment_root(spec)
     agents = [orjson.loads(p.read_bytes())["agent_duration_seconds"] for p in root.glob("T*/*/run_*/agent/timing.json")]

@@ -247,7 +247,7 @@ def baseline(exp: Experiment, task_name: str, inputs: list[str], config: str):
             return
         ws = Path(tree.WORKSPACES_DIR, "baseline").resolve()
         with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, None, None):
-            result = pipeline.run_pipeline(ws, exp.fixture.language, out, confinement=exp.confinement)
+            result = pipeline.run_pipeline(ws, exp.fixture.language, out, confinement=exp.confinement.on_host())
         durable.write_json(tree.BASELINE, result)
     return sealed(task_name, tree.BASELINE_DIR, inputs, config, ".failed", "baseline", work, (tree.BASELINE,))
 
@@ -342,7 +342,7 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
         ws = Path(run.workspace + "-pipeline").resolve()
         with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, Path(sp.config_dir),
                                  Path(run.agent("patch.diff")), adapters.agent(exp.agent.adapter).config_paths):
-            result = pipeline.run_pipeline(ws, exp.fixture.language, out, confinement=exp.confinement)
+            result = pipeline.run_pipeline(ws, exp.fixture.language, out, confinement=exp.confinement.on_host())
         durable.write_json(run.pipeline, result)
     return sealed(task_name, run.commands_dir, inputs, config, sp.failed_dir,
                   f"{tree.run_name(run.number)}_pipeline", work)

@@ -11,7 +11,6 @@ instead of passing for an agent that printed nothing.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import math
 import os
@@ -156,12 +155,13 @@ def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path | N
     """Run `command` with bash (or as `argv(command, env)` says: inside a sandbox); stdout (and stderr, or
     merged into stdout when None) are copied to files as they come (see _Copier), and synced before this
     returns: the captures are evidence the task's seal will vouch for. Whatever the command left running
-    in its process group is killed when it ends (it must not write after its captures are sealed)."""
+    (found by its tag in their environment) is killed when it ends: nothing writes after its captures
+    are sealed."""
     started = time.monotonic()
     with open(stdout, "wb") as out, open(stderr if stderr else os.devnull, "wb") as err, \
             open(stdin if stdin else os.devnull, "rb") as inp:
-        if reaper.TOKEN:
-            env = {**env, reaper.TOKEN_VAR: reaper.TOKEN}
+        tag = f"{os.getpid()}-{time.time_ns()}"
+        env = {**env, reaper.COMMAND_VAR: tag, **({reaper.TOKEN_VAR: reaper.TOKEN} if reaper.TOKEN else {})}
         proc = subprocess.Popen(argv(command, env) if argv else ["bash", "-c", command], cwd=cwd, env=env, stdin=inp, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE if stderr else subprocess.STDOUT, start_new_session=True)
         copiers = [_Copier(proc.stdout, out, Path(stdout).name)]
@@ -180,8 +180,7 @@ def run_shell(command: str, cwd: Path, env: dict, stdout: Path, stderr: Path | N
             if proc.poll() is None:     # interrupted (SIGTERM/Ctrl-C): take the children down too
                 kill_tree(proc.pid)
                 proc.wait()
-            with contextlib.suppress(OSError):     # left behind in its group (the session it started)
-                os.killpg(proc.pid, signal.SIGKILL)
+            reaper.kill_tagged(tag, reaper.COMMAND_VAR)     # what it left running, in any session
             drained = time.monotonic() + DRAIN_SECONDS
             errors = [e for c in copiers if (e := c.finish(drained))]
             for pipe in (proc.stdout, proc.stderr):

@@ -56,9 +56,14 @@ def scratch_prefix(kind: str) -> str:
     return f"scylla-{kind}-{TOKEN}-" if TOKEN else f"scylla-{kind}-"
 
 
-def reap(token: str, tmp: str) -> None:
-    for _ in range(100):                # again until none is left: a dying tree may still fork
-        pids = _tagged(token)
+COMMAND_VAR = "SCYLLA_COMMAND_TOKEN"      # one command's own tag (process.run_shell): what it left running
+
+
+def kill_tagged(token: str, var: str = TOKEN_VAR) -> None:
+    """SIGKILL every process whose environment holds var=token, again until none is left (a dying tree
+    may still fork)."""
+    for _ in range(100):
+        pids = _tagged(token, var)
         if not pids:
             break
         for pid in pids:
@@ -67,13 +72,17 @@ def reap(token: str, tmp: str) -> None:
             except OSError:
                 pass
         time.sleep(0.02)
+
+
+def reap(token: str, tmp: str) -> None:
+    kill_tagged(token)
     for path in glob.glob(os.path.join(glob.escape(tmp), f"scylla-*-{glob.escape(token)}-*")):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _tagged(token: str) -> list[int]:
-    """Processes whose environment holds TOKEN_VAR=token (as its first entry or a later one)."""
-    entry = f"{TOKEN_VAR}={token}\0".encode()
+def _tagged(token: str, var: str = TOKEN_VAR) -> list[int]:
+    """Processes whose environment holds var=token (as its first entry or a later one)."""
+    entry = f"{var}={token}\0".encode()
     me, found = os.getpid(), []
     for proc in os.scandir("/proc"):
         if not proc.name.isdigit() or int(proc.name) == me:

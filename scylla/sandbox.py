@@ -171,6 +171,11 @@ class Confinement:
     setting: Setting
     hidden: tuple[Path, ...]
 
+    def on_host(self) -> Confinement:
+        """For what runs the host's own tools (the pipeline runs Scylla's toolchain, which an agent's image
+        does not have): a docker setting becomes auto (bubblewrap where it works)."""
+        return Confinement(Setting(), self.hidden) if self.setting.kind == "docker" else self
+
     def policy(self, workdir: Path, writable: Sequence[Path], readable: Sequence[Path] = (),
                endpoints: Sequence[str] = (), programs: Sequence[str] = ()) -> Policy:
         """A command's policy: `writable` (existing directories) and what the caller's environment adds
@@ -316,7 +321,8 @@ class Session:
     """A policy being applied: `argv(command, env)` is what to execute instead of `bash -c command`."""
     policy: Policy
     argv: Callable[[str, dict], list[str]]
-    connections: dict[str, int] = field(default_factory=dict)
+    connections: dict[str, int] = field(default_factory=dict)     # endpoint -> connections bridged
+    errors: list[str] = field(default_factory=list)               # why an endpoint could not be reached
 
 
 @contextlib.contextmanager
@@ -335,10 +341,11 @@ def session(policy: Policy) -> Iterator[Session]:
             if policy.kind == "bubblewrap":
                 args = _bwrap_args(policy, hosts, Path(tmp))
                 yield Session(policy, lambda command, env: [*args, "--", "bash", "-c",
-                                                            _inside_script(addresses, command)], bridge.connections)
+                                                            _inside_script(addresses, command)],
+                              bridge.connections, bridge.errors)
             else:
                 yield Session(policy, lambda command, env: _docker_argv(policy, Path(tmp), hosts, addresses,
-                                                                        command, env), bridge.connections)
+                                                                        command, env), bridge.connections, bridge.errors)
         finally:
             bridge.close()
 

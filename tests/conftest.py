@@ -50,6 +50,12 @@ class DoitRun:
         return f"exit {self.returncode}\n--- stdout\n{self.stdout[-4000:]}\n--- stderr\n{self.stderr[-4000:]}"
 
 
+def harness_env(call_log: Path, *more: Path) -> dict:
+    """The scripted agents' and judges' call log (and `more` files they write for the test): the harness's
+    records, outside the tree, which the agents' sandbox leaves writable (SCYLLA_SANDBOX_WRITABLE)."""
+    return {"SCYLLA_CALL_LOG": str(call_log), "SCYLLA_SANDBOX_WRITABLE": os.pathsep.join(map(str, (call_log, *more)))}
+
+
 class Checkout:
     """A copy of the repository's runnable parts (dodo.py, pyproject.toml, examples) in a temp dir, working on one
     example's experiment (`examples/<example>/experiment.yaml`, id = the example's name)."""
@@ -68,9 +74,7 @@ class Checkout:
         return self.path / f"examples/{self.example}/results/{self.example}"
 
     def doit(self, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600) -> DoitRun:
-        # the call log is the harness's record, outside the tree: the agents' sandbox leaves it writable
-        full_env = {**os.environ, "SCYLLA_CALL_LOG": str(self.call_log),
-                    "SCYLLA_SANDBOX_WRITABLE": str(self.call_log), **(env or {})}
+        full_env = {**os.environ, **harness_env(self.call_log), **(env or {})}
         exp = [] if self.example == "hello" else [f"exp=examples/{self.example}/experiment.yaml"]
         proc = subprocess.run([sys.executable, "-m", "doit", *args, *exp], cwd=self.path, env=full_env,
                               check=False, capture_output=True, text=True, timeout=timeout)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import REPO, DoitRun
+from conftest import REPO, DoitRun, harness_env
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ def _outside(cwd: Path) -> Path:
 
 def _run(argv: list[str], cwd: Path, calls: Path | None = None) -> DoitRun:
     # one hash seed: the task doit's status names as the one a blocked task waits for is picked in set order
-    env = {**os.environ, "SCYLLA_CALL_LOG": str(calls or cwd / "calls.log")}
+    env = {**os.environ, **harness_env(calls or cwd / "calls.log")}
     proc = subprocess.run(argv, check=False, cwd=_outside(cwd), env=env, capture_output=True, text=True, timeout=600)
     return DoitRun(proc.returncode, proc.stdout, proc.stderr)
 

@@ -20,6 +20,7 @@ def test_agent_outcomes_are_judged_and_secrets_redacted(fresh):
     def spec(s):
         s["tiers"] = {"T0": ["00"]}
         s["agent"]["command"] = AGENT
+        s["agent"]["env"] = ["ANTHROPIC_API_KEY"]       # (a command agent gets no key it is not given)
     fresh.edit_spec(spec)
     fresh.doit(env={"ANTHROPIC_API_KEY": SECRET})
     gave_up = fresh.json("T0/00/run_01/run_result.json")
@@ -42,6 +43,7 @@ def test_timed_out_agent_is_killed_archived_and_retried(fresh):
         s["tiers"] = {"T0": ["00"]}
         s["runs"] = 1
         s["timeout_seconds"] = 1
+        s["sandbox"] = "none"          # unconfined: its child is found by its host pid (child.pid, in the spec dir)
         s["agent"]["command"] = ('if [ -z "$SCYLLA_NO_HANG" ]; then (echo $BASHPID > "$SCYLLA_SPEC_DIR/child.pid"; sleep 60) & '
                                  'sleep 60; fi; "$SCYLLA_PYTHON" "$SCYLLA_SPEC_DIR/agent.py"')
     fresh.edit_spec(spec)

@@ -11,7 +11,7 @@ import sys
 import time
 
 import orjson
-from conftest import Checkout
+from conftest import Checkout, harness_env
 
 
 def _sealed_agents(checkout: Checkout) -> set[str]:
@@ -19,7 +19,7 @@ def _sealed_agents(checkout: Checkout) -> set[str]:
 
 
 def test_a_sigkill_of_parallel_doit_never_repeats_a_finished_agent(fresh):
-    env = {**os.environ, "SCYLLA_CALL_LOG": str(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "1.5"}
+    env = {**os.environ, **harness_env(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "1.5"}
     proc = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2"], cwd=fresh.path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 180
@@ -50,7 +50,7 @@ def test_a_sigkill_of_parallel_doit_never_repeats_a_finished_agent(fresh):
 def test_a_killed_run_s_workspaces_are_replaced_and_its_patches_are_right(fresh, completed):
     """Agents killed mid-run leave their workspaces behind; the next doit (other worker mode) checks
     out afresh over them and captures exactly what an uninterrupted run captures."""
-    env = {**os.environ, "SCYLLA_CALL_LOG": str(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "30"}
+    env = {**os.environ, **harness_env(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "30"}
     proc = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2", "-P", "thread"], cwd=fresh.path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -61,7 +61,9 @@ def test_a_killed_run_s_workspaces_are_replaced_and_its_patches_are_right(fresh,
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     workspaces = fresh.root / ".scylla/workspaces"
-    assert len(list(workspaces.iterdir())) == 2                    # the two agents that were running
+    left = sorted(p.name for p in workspaces.iterdir())
+    assert len([n for n in left if not n.endswith("-home")]) == 2      # the two agents that were running
+    assert all(n.endswith("-home") and n.removesuffix("-home") in left for n in left if n.endswith("-home"))
     fresh.doit("-n", "2", "-P", "process")
     assert list(workspaces.iterdir()) == []
     patches = sorted(p.relative_to(fresh.root) for p in fresh.root.glob("T*/*/run_*/agent/patch.diff"))
@@ -124,7 +126,7 @@ def test_d_infra_failure_is_archived_and_retried(hello):
 
 
 def test_a_second_doit_on_the_same_experiment_is_refused(fresh):
-    env = {**os.environ, "SCYLLA_CALL_LOG": str(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "30"}
+    env = {**os.environ, **harness_env(fresh.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": "30"}
     proc = subprocess.Popen([sys.executable, "-m", "doit"], cwd=fresh.path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

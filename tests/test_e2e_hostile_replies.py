@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import harness_env
 
 from scylla.judges import reply
 
@@ -44,7 +45,7 @@ def _doit_peak_rss(checkout, output: Path, env: dict, *args: str) -> tuple[int, 
     with open(output, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=checkout.path, stdout=out,
                                 stderr=subprocess.STDOUT,
-                                env={**os.environ, "SCYLLA_CALL_LOG": str(checkout.call_log), **env})
+                                env={**os.environ, **harness_env(checkout.call_log), **env})
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, usage.ru_maxrss * 1024

@@ -10,7 +10,7 @@ import json
 import socket
 
 import pytest
-from conftest import claude_cli
+from conftest import claude_cli, harness_env
 from mock_anthropic import KEY, TEXTKIT, AnthropicMock, error, text, tool
 
 # What the real CLI (2.1.332) prints without a key: captured from `claude -p --output-format stream-json`
@@ -86,7 +86,11 @@ def test_a_refused_connection_is_retried_not_judged(fresh, mock):
         closed = s.getsockname()[1]
     run = fresh.doit(env={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{closed}", "ANTHROPIC_API_KEY": KEY},
                      check=False)
-    _assert_infra_failed(fresh, run, "connection_failed", "Connection refused")
+    _assert_infra_failed(fresh, run, "connection_failed")
+    # the sandbox's bridge accepted the CLI's connection and could not reach the endpoint (inside, the CLI
+    # sees its connection dropped); unconfined, the CLI itself is refused
+    box = json.loads((fresh.root / "T0/00/.failed/run_01_attempt_01/agent/sandbox.json").read_text())
+    assert "Connection refused" in (run.stdout if box["kind"] == "none" else " ".join(box["endpoint_errors"]))
     _then_retried_and_judged_once(fresh, mock, {"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY})
 
 
@@ -106,7 +110,8 @@ def test_a_missing_cli_is_found_before_any_call(fresh, mock):
 
 def test_a_run_without_a_model_answer_is_neither_sealed_nor_priced(fresh):
     """Spend and the forecast's means come from finished runs only: the failed run is priced like them."""
-    fresh.edit_spec(lambda s: (s.update(tiers={"T0": ["00"]}, runs=3), s["agent"].update(command=AGENT)))
+    fresh.edit_spec(lambda s: (s.update(tiers={"T0": ["00"]}, runs=3),
+                               s["agent"].update(command=AGENT, env=["FAIL_RUNS", "NOT_LOGGED_IN"])))
     env = {"FAIL_RUNS": "2", "NOT_LOGGED_IN": json.dumps(NOT_LOGGED_IN)}
     run = fresh.doit("--continue", env=env, check=False)
     assert run.returncode != 0 and "Not logged in" in run.stdout and "error: not logged in" in run.stdout, str(run)
@@ -138,7 +143,7 @@ def test_a_full_disk_while_capturing_is_an_infrastructure_failure(fresh, small_d
     fresh.edit_spec(lambda s: (s.update(tiers={"T0": ["00"]}, runs=1, results=str(small_disk / "results")),
                                s["agent"].update(command=fill + s["agent"]["command"])))
     root = small_disk / "results/hello"
-    run = fresh.doit(check=False)
+    run = fresh.doit(check=False, env=harness_env(fresh.call_log, filler))    # (the sandbox lets it write there)
     assert run.returncode != 0 and "infrastructure failure" in run.stdout, str(run)
     assert "No space left on device" in run.stdout, str(run)
     assert not (root / "T0/00/run_01/agent/.seal.json").exists()

@@ -133,4 +133,52 @@ def _run_hostile(fresh, model, other):
     assert pipeline["tests"]["passed"] >= 1 and pipeline["steps"]["test"]["status"] == "fail"
     result = orjson.loads((run2 / "run_result.json").read_bytes())
     assert result["judges"] and orjson.loads((run2 / "agent/result.json").read_bytes())["sandbox"]["kind"] == "bubblewrap"
-    assert "sandbox" in (run2 / "report.md").read_text().lower()
+    assert f"Sandbox: bubblewrap; {len(record['violations'])} denied attempt(s)" in (run2 / "report.md").read_text()
+    page = (root / "analysis/report/T0/00/run_02.html").read_text()
+    assert "denied attempts its output reported" in page and "Read-only file system" in page
+
+
+@pytest.mark.e2e
+def test_unconfined_processes_left_behind_are_killed_when_the_agent_ends(fresh):
+    """sandbox: none has no PID namespace; what the agent left running, in its session or a new one, is
+    still killed when it ends (found by its command's tag), before anything is sealed."""
+    def spec(s):
+        s.update(tiers={"T0": ["00"]}, runs=1, sandbox="none")
+        s["agent"]["command"] = ('(sleep 2; echo late-child >> "$SCYLLA_CALL_LOG") & '
+                                 'setsid bash -c \'sleep 2; echo late-session >> "$SCYLLA_CALL_LOG"\' & '
+                                 + s["agent"]["command"])
+    fresh.edit_spec(spec)
+    fresh.doit()
+    time.sleep(3)
+    assert "late" not in fresh.call_log.read_text()
+    assert orjson.loads((fresh.root / "T0/00/run_01/agent/sandbox.json").read_bytes())["kind"] == "none"
+
+
+@pytest.mark.e2e
+def test_a_sandbox_that_does_not_work_here_refuses_paid_work_before_any_call(fresh):
+    if sandbox.probe("docker") is None:
+        pytest.skip("a docker daemon answers here: the refusal needs a host without one")
+    fresh.edit_spec(lambda s: s.update(tiers={"T0": ["00"]}, runs=1, sandbox={"kind": "docker", "image": "python:3.11"}))
+    status = fresh.doit("status", check=False)
+    assert "sandbox docker does not work here" in status.stdout and status.returncode != 0
+    run = fresh.doit(check=False)
+    assert run.returncode != 0 and "refused by preflight" in run.stdout + run.stderr
+    assert fresh.calls("agent") == [] and not (fresh.root / "T0/00/run_01/agent/.seal.json").exists()
+
+
+@pytest.mark.e2e
+def test_docker_runs_the_agent_in_a_container_of_the_image(fresh):
+    if reason := sandbox.probe("docker"):
+        pytest.skip(f"no docker daemon here: {reason}")
+    image = os.environ.get("SCYLLA_TEST_DOCKER_IMAGE", "python:3.11-slim")
+    edit = ("python3 -c \"import pathlib; p = pathlib.Path('textkit.py'); "
+            "p.write_text(p.read_text().replace('    raise NotImplementedError', '    return len(text.split())', 1))\"")
+
+    def spec(s):
+        s.update(tiers={"T0": ["00"]}, runs=1, sandbox={"kind": "docker", "image": image})
+        s["agent"]["command"] = edit
+    fresh.edit_spec(spec)
+    fresh.doit()
+    run = fresh.root / "T0/00/run_01"
+    assert orjson.loads((run / "agent/sandbox.json").read_bytes())["kind"] == "docker"
+    assert "+    return len(text.split())" in (run / "agent/patch.diff").read_text()

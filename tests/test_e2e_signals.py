@@ -16,13 +16,16 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Checkout
+from conftest import Checkout, harness_env
 
 from scylla.reaper import alive, working_in
 
 
 def _start(checkout: Checkout, *args: str, delay: str, pids: Path) -> subprocess.Popen:
-    env = {**os.environ, "SCYLLA_CALL_LOG": str(checkout.call_log), "SCYLLA_EXAMPLE_AGENT_DELAY": delay,
+    # agents report their pid, which the tests find and kill on the host: no PID namespace (sandbox: none;
+    # the sandboxed agents' processes die with it, tests/test_e2e_sandbox.py)
+    checkout.edit_spec(lambda s: s.update(sandbox="none"))
+    env = {**os.environ, **harness_env(checkout.call_log, pids), "SCYLLA_EXAMPLE_AGENT_DELAY": delay,
            "SCYLLA_EXAMPLE_AGENT_PIDS": str(pids), "SCYLLA_PROGRESS": "lines"}
     return subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=checkout.path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 import yaml
+from conftest import harness_env
 
 from scylla.analysis import figures, stats, tables
 
@@ -26,7 +27,7 @@ STUDY = {"id": "hello-study", "experiments": ["examples/hello/experiment.yaml", 
 
 def _doit(checkout, *args: str, check: bool = True):
     proc = subprocess.run([sys.executable, "-m", "doit", *args], cwd=checkout.path, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "SCYLLA_CALL_LOG": str(checkout.call_log)}, check=False)
+                          timeout=600, env={**os.environ, **harness_env(checkout.call_log)}, check=False)
     assert proc.returncode == 0 or not check, proc.stdout + proc.stderr
     return proc
 

@@ -93,3 +93,14 @@ def test_violations_name_what_the_sandbox_denied(tmp_path):
     assert [(v["kind"], v["path"], v["line"]) for v in found] == [
         ("write", "/usr/lib/x", 1), ("hidden", f"{root}/T0/00/run_01/agent/patch.diff", 2), ("connect", None, 4)]
     assert sandbox.violations(sandbox.Policy("none", ws), {"stderr.log": text}) == []
+
+
+def test_auto_falls_back_to_none_with_the_reason(monkeypatch):
+    monkeypatch.setattr(sandbox, "probe", lambda kind: "bwrap not found (apt-get install bubblewrap)")
+    kind, note = sandbox.resolve(sandbox.Setting())
+    assert kind == "none" and "bwrap not found" in note and "unconfined" in note
+    assert sandbox.resolve(sandbox.Setting("bubblewrap", explicit=True)) == ("bubblewrap", "")
+    assert "does not work here" in sandbox.problem(sandbox.Setting("bubblewrap", explicit=True))
+    assert sandbox.problem(sandbox.Setting()) is None          # auto never refuses: it warns
+    policy = sandbox.Confinement(sandbox.Setting(), (Path("/x"),)).policy(Path("/w"), (Path("/w"),))
+    assert policy.kind == "none" and policy.record()["network"] == "unrestricted" and policy.record()["note"] == note

@@ -109,6 +109,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
         durable.write_bytes(path, data)
         texts[name] = data.decode("utf-8", errors="replace")
     durable.write_json(agent_dir / sandbox.RECORD, {**box.record(), "connections": session.connections,
+                                                    "endpoint_errors": session.errors,
                                                     "violations": sandbox.violations(box, texts)})
     stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
     result = usage.parse_result_json(stdout)
