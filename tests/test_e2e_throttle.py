@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from conftest import harness_env
 
 LIMITED = ('{"type":"result","subtype":"success","is_error":true,"api_error_status":429,'
            '"api_error_type":"rate_limit_error","result":"API Error: Request rejected (429)"}')
@@ -33,9 +34,16 @@ def _setup(checkout, **extra):
     def change(s):
         s["tiers"] = {"T0": ["00", "01"], "T1": ["02"]}
         s["agent"]["command"] = AGENT
+        s["agent"]["env"] = ["LIMIT_FIRST"]          # (a command agent gets no variable it is not given)
         s["judges"][1]["command"] = JUDGE
         s.update(extra)
     checkout.edit_spec(change)
+
+
+def _env(checkout, **more) -> dict:
+    """The agents' shared files: the timeline and the call counter, writable to their sandbox."""
+    shared = [checkout.path / f"examples/hello/{name}" for name in ("timeline", "count", "count.lock")]
+    return {**harness_env(checkout.call_log, *shared), **more}
 
 
 def _events(checkout) -> list[tuple[str, str, str, float]]:
@@ -54,7 +62,7 @@ def _max_overlap(events, kind: str) -> int:
 
 def test_rate_limit_pauses_all_workers_then_completes(fresh):
     _setup(fresh, rate_limit={"retries": 3, "backoff_seconds": 3})
-    fresh.doit("-n", "3", env={"LIMIT_FIRST": "2", "SCYLLA_EXAMPLE_AGENT_DELAY": "0.5"})
+    fresh.doit("-n", "3", env=_env(fresh, LIMIT_FIRST="2", SCYLLA_EXAMPLE_AGENT_DELAY="0.5"))
     events = _events(fresh)
     limited = sorted(t for k, e, _, t in events if e == "limited")
     assert len(limited) == 2
@@ -71,23 +79,23 @@ def test_rate_limit_pauses_all_workers_then_completes(fresh):
     assert sorted(judged) == sorted(ends)
     archived = [orjson.loads(p.read_bytes())["reason"] for p in fresh.root.glob("T*/*/.failed/*/archived.json")]
     assert len(archived) == 2 and all(r.startswith("rate limited") for r in archived)
-    assert fresh.doit().executed == []
+    assert fresh.doit(env=_env(fresh)).executed == []
 
 
 def test_rate_limit_retries_are_bounded(fresh):
     _setup(fresh, tiers={"T0": ["00"]}, runs=1, rate_limit={"retries": 1, "backoff_seconds": 0.5})
-    run = fresh.doit(env={"LIMIT_FIRST": "5"}, check=False)
+    run = fresh.doit(env=_env(fresh, LIMIT_FIRST="5"), check=False)
     assert run.returncode == 1 and "still rate limited after 1 retries" in run.stdout
     assert len([e for e in _events(fresh) if e[1] == "limited"]) == 2
     assert not list(fresh.root.glob("T0/00/run_01/judge/*/judgment.json"))      # never judged
-    fresh.doit()                                                                 # the next doit retries
+    fresh.doit(env=_env(fresh))                                                  # the next doit retries
     assert fresh.json("T0/00/run_01/run_result.json")["exit_code"] == 0
 
 
 @pytest.mark.parametrize("mode", ["process", "thread"])
 def test_concurrency_limits_per_class_hold_across_workers(fresh, mode):
     _setup(fresh, concurrency={"agents": 1, "judges": 2})
-    fresh.doit("-n", "4", "-P", mode, env={"SCYLLA_EXAMPLE_AGENT_DELAY": "0.4"})
+    fresh.doit("-n", "4", "-P", mode, env=_env(fresh, SCYLLA_EXAMPLE_AGENT_DELAY="0.4"))
     events = _events(fresh)
     assert _max_overlap(events, "agent") == 1
     assert _max_overlap(events, "judge") <= 2

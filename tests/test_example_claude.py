@@ -76,7 +76,7 @@ def test_claude_code_ran_inside_the_sandbox_reaching_only_its_endpoint(finished)
     for path in _runs(checkout):
         record = orjson.loads((path.parent / "agent/sandbox.json").read_bytes())
         assert record["kind"] == "bubblewrap" and record["network"] == [endpoint]
-        assert record["connections"][endpoint] >= 2 and record["violations"] == []
+        assert record["connections"][endpoint] >= 1 and record["violations"] == []     # (keep-alive: one may do)
         assert str(checkout.root) in record["hidden"]
         assert orjson.loads(path.read_bytes())["sandbox"] == {"kind": "bubblewrap", "note": None, "denied": 0}
 
