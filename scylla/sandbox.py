@@ -181,11 +181,15 @@ class Confinement:
         """A command's policy: `writable` (existing directories) and what the caller's environment adds
         (extra_writable); `readable`, the programs it runs and the tools on PATH shown read-only."""
         kind, note = resolve(self.setting)
-        return Policy(kind, workdir, writable=(*writable, *extra_writable()), readable=tuple(readable),
-                      tools=tuple(tool_paths(*programs)),
-                      hidden=tuple(dict.fromkeys((*self.hidden, Path(os.path.expanduser("~"))))),
+        return Policy(kind, workdir, writable=_real(*writable, *extra_writable()), readable=_real(*readable),
+                      tools=_real(*tool_paths(*programs)), hidden=_real(*self.hidden, Path(os.path.expanduser("~"))),
                       endpoints=tuple(endpoint(e) for e in (*endpoints, *self.setting.allow)),
                       image=self.setting.image, note=note)
+
+
+def _real(*paths: Path) -> tuple[Path, ...]:
+    """Each path once, as bubblewrap mounts it (symbolic links resolved)."""
+    return tuple(dict.fromkeys(Path(os.path.realpath(p)) for p in paths))
 
 
 def extra_writable() -> list[Path]:
@@ -217,19 +221,19 @@ def _bwrap_args(policy: Policy, hosts_file: Path | None = None, bridge: Path | N
     if os.geteuid() != 0:
         args.insert(1, "--unshare-user")
     covered = [Path("/tmp"), Path("/run")]
-    hidden = [p for p in policy.hidden if p.exists()]
-    mounts: list[tuple[Path, list[str]]] = []
-    for path in hidden:
-        mounts.append((path, ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]))
-    shown = [*hidden, *covered]
+    hidden = [p for p in policy.hidden if p.exists() and p != Path("/")]
+    mounts: list[tuple[Path, int, list[str]]] = []       # (path, rank at equal depth, bwrap options)
     for path in (*policy.readable, *policy.tools):
-        if path.exists() and _under(path, shown):
-            mounts.append((path, ["--ro-bind", str(path), str(path)]))
+        if path.exists() and _under(path, [*hidden, *covered]):
+            mounts.append((path, 0, ["--ro-bind", str(path), str(path)]))
+    for path in hidden:
+        mounts.append((path, 1, ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]))
     for path in policy.writable:
         if path.exists():
-            mounts.append((path, ["--bind", str(path), str(path)]))
-    # parents before what lies inside them: a hidden tree, then the paths shown again inside it
-    for _, op in sorted(mounts, key=lambda m: _depth(m[0])):
+            mounts.append((path, 2, ["--bind", str(path), str(path)]))
+    # parents before what lies inside them: a hidden tree, then the paths shown again inside it; a path
+    # both shown and hidden (a spec in the home directory) stays hidden
+    for _, _, op in sorted(mounts, key=lambda m: (_depth(m[0]), m[1])):
         args += op
     if bridge is not None:
         args += ["--bind", str(bridge), BRIDGE_DIR]

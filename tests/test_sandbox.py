@@ -104,3 +104,13 @@ def test_auto_falls_back_to_none_with_the_reason(monkeypatch):
     assert sandbox.problem(sandbox.Setting()) is None          # auto never refuses: it warns
     policy = sandbox.Confinement(sandbox.Setting(), (Path("/x"),)).policy(Path("/w"), (Path("/w"),))
     assert policy.kind == "none" and policy.record()["network"] == "unrestricted" and policy.record()["note"] == note
+
+
+def test_a_path_both_shown_and_hidden_stays_hidden(tmp_path):
+    home, ws = tmp_path / "home", tmp_path / "ws"
+    for d in (home, ws):
+        d.mkdir()
+    args = sandbox._bwrap_args(sandbox.Policy("bubblewrap", ws, writable=(ws,), readable=(home,), hidden=(home,)))
+    assert args.index("--ro-bind", args.index("/dev")) < args.index(str(home)) < len(args)
+    shown, hidden = args.index(str(home)), max(i for i, a in enumerate(args) if a == str(home) and args[i - 1] == "--tmpfs")
+    assert args[shown - 1] == "--ro-bind" and shown < hidden          # shown first, then hidden over it
