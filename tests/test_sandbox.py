@@ -111,6 +111,5 @@ def test_a_path_both_shown_and_hidden_stays_hidden(tmp_path):
     for d in (home, ws):
         d.mkdir()
     args = sandbox._bwrap_args(sandbox.Policy("bubblewrap", ws, writable=(ws,), readable=(home,), hidden=(home,)))
-    assert args.index("--ro-bind", args.index("/dev")) < args.index(str(home)) < len(args)
     shown, hidden = args.index(str(home)), max(i for i, a in enumerate(args) if a == str(home) and args[i - 1] == "--tmpfs")
     assert args[shown - 1] == "--ro-bind" and shown < hidden          # shown first, then hidden over it
