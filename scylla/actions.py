@@ -13,7 +13,7 @@ import functools
 import hashlib
 import os
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import resources as package_files
 from pathlib import Path
@@ -112,9 +112,10 @@ def restored(task: str) -> bool:
 
 def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root: str, label: str,
            work: Callable[[Path], None], extra_outputs: tuple[str, ...] = (), limits: Limits = DEFAULT_LIMITS,
-           paid: str | None = None):
+           paid: str | None = None, keys: Iterable[str] = ()):
     """Run an expensive task so that it is either complete and sealed, or archived and failed.
-    A paid task (`paid`: its kind, agent or judge) starts only within the budget and records its cost."""
+    A paid task (`paid`: its kind, agent or judge) starts only within the budget and records its cost.
+    `keys`: the variables holding the experiment's keys, redacted from a failure's message."""
     if context.CURRENT.adopting:
         return TaskFailed(f"{task}: not finished in the adopted experiment; the next `doit` runs it")
     out, lock = Path(out_dir), Path(tree.LOCKS_DIR) / task.replace("/", "_").replace(":", "-")
@@ -132,7 +133,7 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
         # a paid call holds room for its seal meanwhile: a disk that fills up during the call must not
         # leave it finished but unsealed (the next doit would buy it again)
         with durable.space_reserved(f"{lock}.space") if paid else contextlib.nullcontext():
-            failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits)
+            failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits, keys)
         if failed is None:
             durable.write_seal(out, task, config, inputs)
             if paid:
@@ -151,7 +152,7 @@ def _done_by_another_doit(out: Path, task: str, config: str, inputs: list[str]) 
         return False
 
 
-def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, extra_outputs, limits):
+def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, extra_outputs, limits, keys=()):
     try:
         seal = durable.read_seal(out)
     except durable.ArtifactError as exc:
@@ -162,6 +163,7 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
     else:
         root, reason = Path(archive_root), "interrupted: an earlier attempt did not finish"
     durable.archive(leftovers, root, label, reason)
+    hidden = secrets.secret_values(names=keys)
     for attempt in range(limits.retries + 1):
         out.mkdir(parents=True, exist_ok=True)
         try:
@@ -170,14 +172,15 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
         except throttle.RateLimited as exc:
             # the refused attempt is kept; every worker pauses, then this task tries again
             # (also after the last try: no worker, in this doit or the next, should call before the reset)
-            dest = durable.archive(leftovers, Path(archive_root), label, f"rate limited: {exc}")
-            throttle.pause(exc.retry_after or limits.backoff_seconds * 2 ** attempt, f"{task}: {exc}")
+            said = secrets.redact(str(exc), hidden)
+            dest = durable.archive(leftovers, Path(archive_root), label, f"rate limited: {said}")
+            throttle.pause(exc.retry_after or limits.backoff_seconds * 2 ** attempt, f"{task}: {said}")
             if attempt == limits.retries:
-                return TaskFailed(f"{task}: still rate limited after {limits.retries} retries: {exc}\n"
+                return TaskFailed(f"{task}: still rate limited after {limits.retries} retries: {said}\n"
                                   f"last attempt moved to {dest}; the next `doit` retries this task")
         except (durable.InfraFailure, workspace.WorkspaceError, OSError) as exc:
             # an OSError here is the machine's (a full disk, an I/O error), never the agent's outcome
-            reason = secrets.redact(str(exc), secrets.secret_values())
+            reason = secrets.redact(str(exc), hidden)
             try:
                 dest = durable.archive(leftovers, Path(archive_root), label, f"infra failure: {reason}")
                 where = f"partial outputs moved to {dest}"
@@ -247,9 +250,11 @@ def baseline(exp: Experiment, task_name: str, inputs: list[str], config: str):
             return
         ws = Path(tree.WORKSPACES_DIR, "baseline").resolve()
         with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, None, None):
-            result = pipeline.run_pipeline(ws, exp.fixture.language, out, confinement=exp.confinement.on_host())
+            result = pipeline.run_pipeline(ws, exp.fixture.language, out, keys=adapters.key_variables(exp),
+                                           confinement=exp.confinement.on_host())
         durable.write_json(tree.BASELINE, result)
-    return sealed(task_name, tree.BASELINE_DIR, inputs, config, ".failed", "baseline", work, (tree.BASELINE,))
+    return sealed(task_name, tree.BASELINE_DIR, inputs, config, ".failed", "baseline", work, (tree.BASELINE,),
+                  keys=adapters.key_variables(exp))
 
 
 def _warm_repo_cache(exp: Experiment) -> None:
@@ -294,14 +299,15 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
                 outcome = adapter.run(exp, run, ws, manifest, out)
             _record_adapter(out, exp.agent.adapter)
             patch, state = workspace.capture(ws, config_commit)
-        durable.write_bytes(out / "patch.diff", secrets.redact_bytes(patch, secrets.secret_values()))
+        hidden = secrets.secret_values(names=adapters.key_variables(exp))
+        durable.write_bytes(out / "patch.diff", secrets.redact_bytes(patch, hidden))
         durable.write_json(out / "workspace_state.json", {"base_commit": exp.fixture.source_hash, **state})
         if outcome.rate_limited:
             raise throttle.RateLimited(outcome.infra_reason or "rate limited", outcome.retry_after)
         if outcome.infra_reason:
             raise durable.InfraFailure(outcome.infra_reason)
     return sealed(task_name, run.agent_dir, inputs, config, sp.failed_dir, tree.run_name(run.number), work,
-                  limits=exp.limits, paid="agent" if adapter.paid else None)
+                  limits=exp.limits, paid="agent" if adapter.paid else None, keys=adapters.key_variables(exp))
 
 
 def _record_adapter(agent_dir: Path, name: str) -> None:
@@ -342,10 +348,11 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
         ws = Path(run.workspace + "-pipeline").resolve()
         with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, Path(sp.config_dir),
                                  Path(run.agent("patch.diff")), adapters.agent(exp.agent.adapter).config_paths):
-            result = pipeline.run_pipeline(ws, exp.fixture.language, out, confinement=exp.confinement.on_host())
+            result = pipeline.run_pipeline(ws, exp.fixture.language, out, keys=adapters.key_variables(exp),
+                                           confinement=exp.confinement.on_host())
         durable.write_json(run.pipeline, result)
     return sealed(task_name, run.commands_dir, inputs, config, sp.failed_dir,
-                  f"{tree.run_name(run.number)}_pipeline", work)
+                  f"{tree.run_name(run.number)}_pipeline", work, keys=adapters.key_variables(exp))
 
 
 def _restored_adopted_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str]) -> bool:
@@ -418,7 +425,7 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
         durable.write_text(out / "MODEL.md", adapters.model_md(adapter.role, slot.model, slot.adapter, slot.command))
     return sealed(task_name, run.judge_dir(slot.number), inputs, config, run.subtest_paths.failed_dir,
                   f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work, limits=exp.limits,
-                  paid="judge" if slot.paid else None)
+                  paid="judge" if slot.paid else None, keys=adapters.key_variables(exp))
 
 
 @_left_for_doit("judgment", slot=True)

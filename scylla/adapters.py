@@ -271,6 +271,26 @@ def _entry_point(kind: str, name: str):
     return None
 
 
+# ---------------------------------------------------------------- the keys an experiment configures
+
+def judge_keys(slot) -> tuple[str, ...]:
+    """The variables holding a judge slot's key: its adapter's credentials and its `api_key_env`. A
+    judge's program gets these and no other key."""
+    credentials = judge(slot.adapter).credentials(slot)
+    named = (slot.api_key_env,) if getattr(slot, "api_key_env", None) else ()
+    return tuple(dict.fromkeys([*(credentials.variables if credentials else ()), *named]))
+
+
+def key_variables(exp) -> tuple[str, ...]:
+    """Every variable the experiment's agent and judges hold a key in, whatever its name: their values
+    are redacted from every artifact (scylla.secrets.secret_values)."""
+    credentials = agent(exp.agent.adapter).credentials(exp.agent)
+    names = [*(credentials.variables if credentials else ())]
+    for slot in exp.judges:
+        names += judge_keys(slot)
+    return tuple(dict.fromkeys(names))
+
+
 # ---------------------------------------------------------------- which agent adapter wrote a capture
 
 def recorded_agent(agent_dir: Path, default: str = LEGACY_AGENT) -> str:

@@ -22,14 +22,16 @@ import os
 import platform
 import shlex
 import shutil
+import site
 import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from scylla import reaper, records, sandbox
+from scylla import reaper, records, sandbox, secrets
 from scylla.durable import InfraFailure, write_text
 from scylla.process import run_shell
 from scylla.workspace import borrowed_objects
@@ -55,7 +57,6 @@ MODULE_TOOLS = {"ruff": "ruff", "pre-commit": "pre_commit"}
 # (pyproject.toml); pre-commit is optional: only a workspace with a .pre-commit-config.yaml uses it, and
 # its hooks pin their own versions (it is N/A without pre-commit installed beside Scylla).
 PYTHON_TOOLS = ("pytest", "ruff", "pre-commit")
-CALLER_PYTEST_VARS = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
 # The command that tells whether a language's toolchain is installed (ProjectScylla also runs mojo fixtures).
 TOOLCHAINS = {"mojo": "mojo"}
 
@@ -99,10 +100,12 @@ def not_applicable(language: str, commands_dir: Path) -> records.PipelineResult:
 
 
 def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: float = 600,
-                 confinement: sandbox.Confinement | None = None) -> records.PipelineResult:
-    """Run the pipeline for `language` in `workspace` (inside `confinement`'s sandbox: the agent's code
-    runs here too); see the module docstring for what is written. The result is pipeline.json
-    (records.PipelineResult)."""
+                 keys: Iterable[str] = (), confinement: sandbox.Confinement | None = None) -> records.PipelineResult:
+    """Run the pipeline for `language` in `workspace`, inside `confinement`'s sandbox (the agent's code runs
+    here too); see the module docstring for what is written. The result is pipeline.json
+    (records.PipelineResult). `keys`: the variables the experiment holds keys in (adapters.key_variables):
+    their values, and those of the caller's secret-looking variables, are redacted from the step logs (the
+    steps run the agent's code, which may print what it found)."""
     workspace, commands_dir = Path(workspace).resolve(), Path(commands_dir).resolve()
     if not runs_steps(language):
         return not_applicable(language, commands_dir)
@@ -110,7 +113,8 @@ def run_pipeline(workspace: Path, language: str, commands_dir: Path, timeout: fl
     with tempfile.TemporaryDirectory(prefix=reaper.scratch_prefix("pipeline"), ignore_cleanup_errors=True) as scratch:
         box = confinement.policy(workspace, (workspace, Path(scratch)), (commands_dir, *borrowed_objects(workspace))) \
             if confinement else None
-        steps, tests = _python_steps(_Runner(workspace, commands_dir, Path(scratch), timeout, box), tools)
+        runner = _Runner(workspace, commands_dir, Path(scratch), timeout, secrets.secret_values(names=keys), box)
+        steps, tests = _python_steps(runner, tools)
     return _result(language, steps, tests, tools)
 
 
@@ -198,10 +202,11 @@ def _junit_counts(path: Path) -> records.JunitCounts | None:
 class _Runner:
     """Writes a step's script, runs it in the workspace with a time limit, and records its log."""
 
-    def __init__(self, workspace: Path, commands_dir: Path, scratch: Path, timeout: float,
+    def __init__(self, workspace: Path, commands_dir: Path, scratch: Path, timeout: float, hidden: list[str],
                  box: sandbox.Policy | None = None):
         self.workspace, self.commands_dir, self.scratch, self.timeout = workspace, commands_dir, scratch, timeout
-        self.box = box
+        self.hidden = hidden        # values redacted from the logs
+        self.box = box              # the sandbox its steps run in (None: unconfined)
 
     def skip(self, name: str, command: str, reason: str) -> records.PipelineStep:
         return _skip(self.commands_dir, name, command, reason)
@@ -218,15 +223,23 @@ class _Runner:
         trailer += f" ({elapsed:.2f} s)"
         if removed:
             trailer += f"; removed from the workspace: {', '.join(removed)}"
-        write_text(self.commands_dir / f"{name}.log", f"{output}\n[scylla] {trailer}\n")
+        write_text(self.commands_dir / f"{name}.log", secrets.redact(f"{output}\n[scylla] {trailer}\n", self.hidden))
         if code is None:
             return _step("fail", None, f"timeout after {self.timeout:g} s", command), None
         return _step("pass" if code == 0 else "fail", code, f"exit code {code}", command), code
 
+    def _environment(self) -> dict[str, str]:
+        """The agent's code runs here: no key, none of the caller's settings (e.g. a test run's
+        PYTEST_ADDOPTS=-n 2), a HOME and a tmp of its own in the scratch directory. The interpreter's
+        variables stay: the tools must import what toolchain() recorded (the caller's user site too)."""
+        home, tmp = self.scratch / "home", self.scratch / "tmp"
+        home.mkdir(exist_ok=True)
+        tmp.mkdir(exist_ok=True)
+        return {**secrets.base_env(), "PYTHONUSERBASE": site.getuserbase(), **secrets.passed(secrets.PYTHON),
+                "HOME": str(home), "TMPDIR": str(tmp), "SCYLLA_SCRATCH": str(self.scratch)}
+
     def _execute(self, script: Path, out_path: Path) -> tuple[int | None, str]:
-        # the caller's pytest options (e.g. a test run's PYTEST_ADDOPTS=-n 2) are not the pipeline's
-        env = {**{k: v for k, v in os.environ.items() if k not in CALLER_PYTEST_VARS},
-               "SCYLLA_SCRATCH": str(self.scratch)}
+        env = self._environment()
         with sandbox.session(self.box) if self.box else contextlib.nullcontext() as session:
             done = run_shell(f"bash {shlex.quote(str(script))}", self.workspace, env, out_path, None, self.timeout,
                              argv=session.argv if session else None)

@@ -29,6 +29,7 @@ import os
 import re
 import shlex
 import shutil
+import site
 import socket
 import subprocess
 import sys
@@ -151,9 +152,10 @@ def problem(setting: Setting) -> str | None:
 # ---------------------------------------------------------------- the policies Scylla uses
 
 def tool_paths(*extra: str | os.PathLike) -> list[Path]:
-    """What a sandboxed command needs to read to start at all: this interpreter's installation, the
-    directories on PATH (a node_modules/.bin with its packages), and `extra` programs' own directories."""
-    found = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    """What a sandboxed command needs to read to start at all: this interpreter's installation (and the user's
+    site-packages, if any), the directories on PATH (a node_modules/.bin with its packages), and `extra` programs' own directories."""
+    found = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, site.getusersitepackages())
+             if os.path.exists(p)}
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         if entry and os.path.isabs(entry):
             path = Path(entry)

@@ -56,7 +56,9 @@ class JudgeSlot:
     retries: int
     timeout_seconds: float
     base_url: str | None = None          # openai: the endpoint (None = OpenAI itself)
-    api_key_env: str = "OPENAI_API_KEY"  # openai: the variable holding the key (never stored)
+    # the variable holding this judge's key (never stored): openai's (unset: OPENAI_API_KEY); a command
+    # judge gets it in its environment, and no other key
+    api_key_env: str | None = None
 
     @property
     def name(self) -> str:
@@ -478,7 +480,7 @@ def _judges(r: _Reader, timeout: float) -> tuple[JudgeSlot, ...]:
             number=i, adapter=adapter, command=command, model=model,
             options=dict(j.get("options", (dict,), "a mapping", default={})), retries=max(0, retries),
             base_url=j.get("base_url", (str,), "an http(s) URL ending in /v1", default=None),
-            api_key_env=j.get("api_key_env", (str,), "an environment variable name", default="OPENAI_API_KEY"),
+            api_key_env=j.get("api_key_env", (str,), "an environment variable name", default=None),
             timeout_seconds=float(j.get("timeout_seconds", (int, float), "seconds", default=timeout))))
     return tuple(slots)
 

@@ -22,19 +22,12 @@ from ..workspace import borrowed_objects
 from . import claude_files, usage
 
 
-def passed(names: tuple[str, ...], environ=None) -> dict:
-    """The caller's variables named in `names` (a name, or a `PREFIX_*` pattern)."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in environ.items()
-            if k in names or any(n.endswith("*") and k.startswith(n[:-1]) for n in names)}
-
-
 def environment(exp, run, workspace: Path, prompt: Path, manifest: records.ConfigManifest, home: Path) -> dict:
     """The agent's whole environment: the minimal base, its adapter's variables and those `agent.env`
     names, a private HOME, and the run's SCYLLA_* description. No other key reaches it."""
     cfg = exp.agent
     adapter = adapters.agent(cfg.adapter)
-    env = {**secrets.base_env(), **passed((*adapter.passed_env(cfg), *cfg.env)), "HOME": str(home)}
+    env = {**secrets.base_env(), **secrets.passed((*adapter.passed_env(cfg), *cfg.env)), "HOME": str(home)}
     env.update({
         "SCYLLA_PROMPT_FILE": str(prompt.resolve()), "SCYLLA_RUN_ID": run.id, "SCYLLA_TIER": run.tier,
         "SCYLLA_SUBTEST": run.subtest, "SCYLLA_RUN_NUMBER": str(run.number), "SCYLLA_MODEL": cfg.model,
@@ -93,7 +86,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
     durable.write_bytes(prompt, Path(tree.PROMPT).read_bytes())
     home = home_of(workspace)
     env = {**environment(exp, run_paths, workspace, prompt, manifest, home), **(extra_env or {})}
-    hidden = secrets.secret_values({**os.environ, **env})
+    hidden = secrets.secret_values({**os.environ, **env}, names=adapters.key_variables(exp))
     box = policy(exp, workspace, prompt, programs)
     started = datetime.now(UTC)
     try:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from types import MappingProxyType
 
-from .. import durable, secrets
+from .. import adapters, durable, secrets
 from ..adapters import JudgeAdapter
 from ..agents import usage
 from ..agents.command import replay_script
@@ -30,7 +30,7 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
     (the final attempt's reply), replay.sh.
     Adapters built on this one pass their `command`, environment and per-attempt stdin."""
     command = command or slot.command
-    env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
+    env = environment(slot)
     env.update({"SCYLLA_JUDGE_PROMPT_FILE": str(prompt.resolve()),
                 "SCYLLA_JUDGE_SYSTEM_PROMPT_FILE": str(system_prompt.resolve()),
                 "SCYLLA_RUN_ID": run_paths.id, "SCYLLA_JUDGE_SLOT": str(slot.number),
@@ -38,7 +38,7 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
                 "SCYLLA_PYTHON": sys.executable})
     env.update({f"SCYLLA_OPTION_{str(k).upper()}": str(v) for k, v in sorted(slot.options.items())})
     env.update(extra_env or {})
-    hidden = secrets.secret_values(env)
+    hidden = secrets.secret_values({**os.environ, **env}, adapters.key_variables(exp))
     cost: float | None = 0.0         # None once an attempt reported no cost
     logs, seconds = [], 0.0
     verdict, text, attempt = None, "", 0
@@ -80,6 +80,14 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path, 
         replay_script(command, env, f"{run_paths.dir} (the run directory)"), hidden))
     cut = {"reply_bytes": reply_bytes} if reply_bytes > reply.REPLY_LIMIT else {}
     return {"cost_usd": cost, "attempts": attempt, "parsed": verdict is not None, **cut}, seconds
+
+
+def environment(slot) -> dict:
+    """What a judge's program starts from: the minimal base, the user's HOME (a judge is the user's own
+    program; adapters that need another give theirs in `extra_env`), the interpreter's and the network's
+    settings, and its own key (adapters.judge_keys): never the agent's or another judge's."""
+    return {**secrets.base_env(), **secrets.passed(("HOME", *secrets.PYTHON, *secrets.NETWORK)),
+            **secrets.passed(adapters.judge_keys(slot))}
 
 
 def _kept(text: str, size: int) -> str:

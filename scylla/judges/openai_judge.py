@@ -15,7 +15,7 @@ import os
 import shlex
 from pathlib import Path
 
-from .. import durable, secrets
+from .. import adapters, durable, secrets
 from ..adapters import Credentials, JudgeAdapter
 from ..prices import list_price as cost_usd
 from ..throttle import RateLimited
@@ -26,11 +26,18 @@ REMINDER = ("Your reply did not contain the JSON verdict (with a score from 0.0 
             '{"score": <0.0-1.0>, "passed": <true|false>, "reasoning": "...", "criteria_scores": {...}}')
 
 
+KEY_ENV = "OPENAI_API_KEY"     # the variable holding the key when the slot names none (`api_key_env`)
+
+
+def key_env(slot) -> str:
+    return slot.api_key_env or KEY_ENV
+
+
 def _client(slot):
     from openai import OpenAI
-    key = os.environ.get(slot.api_key_env)
+    key = os.environ.get(key_env(slot))      # its own key only: the SDK would otherwise read OPENAI_API_KEY
     if not key and not slot.base_url:
-        raise durable.InfraFailure(f"{slot.api_key_env} is not set")
+        raise durable.InfraFailure(f"{key_env(slot)} is not set")
     # local servers (Ollama, llama.cpp) accept any key
     return OpenAI(base_url=slot.base_url, api_key=key or "not-needed", timeout=slot.timeout_seconds,
                   max_retries=int(slot.options.get("max_retries", 2)))
@@ -47,7 +54,7 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
                 {"role": "user", "content": prompt.read_text(encoding="utf-8")}]
     params = {k: slot.options[k] for k in ("temperature", "max_tokens", "seed") if k in slot.options}
     params.setdefault("temperature", 0)
-    hidden = secrets.secret_values()
+    hidden = secrets.secret_values(names=adapters.key_variables(exp))
     log, cost, known, seconds, verdict, text = [], 0.0, True, 0.0, None, ""
     for attempt in range(1, slot.retries + 2):
         started = time.monotonic()
@@ -100,10 +107,9 @@ def replay_script(slot, messages: list[dict], params: dict) -> str:
     """curl of the first request; the key is read from the environment, never stored."""
     base = (slot.base_url or "https://api.openai.com/v1").rstrip("/")
     body = durable.dumps({"model": slot.model, "messages": messages, **params}).decode()
-    key_env = slot.api_key_env
     return ("#!/usr/bin/env bash\n# Re-sends this judge's first request. Export the API key first.\n"
             f"curl -sS {shlex.quote(base + '/chat/completions')} -H 'Content-Type: application/json' "
-            f"-H \"Authorization: Bearer ${{{key_env}}}\" --data-binary @- <<'SCYLLA_JSON'\n{body}SCYLLA_JSON\n")
+            f"-H \"Authorization: Bearer ${{{key_env(slot)}}}\" --data-binary @- <<'SCYLLA_JSON'\n{body}SCYLLA_JSON\n")
 
 
 class OpenAIJudge(JudgeAdapter):
@@ -115,7 +121,7 @@ class OpenAIJudge(JudgeAdapter):
 
     def credentials(self, slot) -> Credentials | None:
         # local servers (Ollama, llama.cpp) take any key
-        return None if slot.base_url else Credentials((slot.api_key_env,), f", model {slot.model}")
+        return None if slot.base_url else Credentials((key_env(slot),), f", model {slot.model}")
 
 
 JUDGE = OpenAIJudge()
