@@ -56,7 +56,7 @@ def scratch_prefix(kind: str) -> str:
     return f"scylla-{kind}-{TOKEN}-" if TOKEN else f"scylla-{kind}-"
 
 
-COMMAND_VAR = "SCYLLA_COMMAND_TOKEN"      # one command's own tag (process.run_shell): what it left running
+COMMAND_VAR = "SCYLLA_COMMAND_TAG"      # one command's own tag (process.run_shell): what it left running
 
 
 def kill_tagged(token: str, var: str = TOKEN_VAR) -> None:

@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from conftest import harness_env
+
 from scylla import reaper, secrets
 
 # the keys in the caller's environment: two judges' configured keys under names no pattern knows, and two
@@ -45,7 +47,8 @@ def test_keys_reach_only_their_judge_and_no_artifact(fresh, tmp_path):
                        {"adapter": "command", "model": "judge-a", "command": JUDGE, "api_key_env": "ROUTER_SESAME"},
                        {"adapter": "command", "model": "judge-b", "command": JUDGE, "api_key_env": "OTHER_SESAME"}]
     fresh.edit_spec(spec)
-    fresh.doit(env={**KEYS, "SCYLLA_TEST_DUMPS": str(dumps)})
+    # the dumps and the keys file are the test's, outside the tree: shown to the sandbox of the agent's pipeline
+    fresh.doit(env={**KEYS, "SCYLLA_TEST_DUMPS": str(dumps), **harness_env(fresh.call_log, dumps, keys_file)})
 
     run = fresh.root / "T0/00/run_01"
     log = next(run.glob("**/commands/test.log")).read_text()
