@@ -112,13 +112,13 @@ def own_resources(tiers_dir: Path, subtest: Subtest) -> tuple[dict, list[str]]:
         skills += ids or []
         problems = [link for s in ids or [] if (link := _skill_tree(tiers_dir, s)[1])] if ids \
             else [f"nothing under {tiers_dir}/skills"]
-        missing += [f"resources.skills: {ref} ({p})" for p in problems]
+        missing += [f"resources.skills: {ref} ({p})" for p in dict.fromkeys(problems)]
     for ref in r.agents:
         ids = _agents(tiers_dir, ref)
         agents += ids or []
         problems = [link for a in ids or [] if (link := _link(tiers_dir, tiers_dir / "agents" / f"{a}.md"))] if ids \
             else [f"nothing under {tiers_dir}/agents"]
-        missing += [f"resources.agents: {ref} ({p})" for p in problems]
+        missing += [f"resources.agents: {ref} ({p})" for p in dict.fromkeys(problems)]      # (a linked L<n>: once)
     own = {"claude_md_blocks": blocks, "skills": sorted(set(skills)), "agents": sorted(set(agents)),
            "tools": list(r.tools) if r.tools is not None else None,
            "mcp_servers": [dict(s) for s in r.mcp_servers]}
