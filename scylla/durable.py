@@ -455,9 +455,9 @@ def hold_experiment_lock(lock_file: str | os.PathLike) -> None:
 def archive(paths: list[Path], archive_root: Path, label: str, reason: str) -> Path | None:
     """Move existing `paths` into `archive_root/<label>_attempt_NN/` (NN = next free number).
     Nothing is deleted: previous attempts stay inspectable and are never read by aggregates."""
-    for p in (archive_root, *paths):       # moved into or out of: no link (an agent's) on the way
+    for p in (archive_root, *paths):       # moved into or out of: no link (an agent's) on the way, or there
         safepath.check(p)
-    existing = [p for p in paths if p.exists() or p.is_symlink()]      # (a link itself moves as a link)
+    existing = [p for p in paths if p.exists()]
     if not existing:
         return None
     archive_root.mkdir(parents=True, exist_ok=True)
