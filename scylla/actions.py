@@ -38,6 +38,7 @@ from . import (
     workspace,
 )
 from .durable import read_json_object as read_obj
+from .errors import ResourceError, UnsafePath
 from .judges import prompt as judge_prompt_md
 from .judges import reply as judge_reply
 from .spec import DEFAULT_LIMITS, Experiment, Limits, Subtest, load_yaml, pass_threshold
@@ -47,6 +48,10 @@ from .tree import RunPaths, SubtestPaths, TierPaths
 def _now() -> str:
     """A measurement's stamp: to the microsecond, so no two measurements share one (results.latest)."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+# the experiment root (every action's working directory): workspace paths below it pass no link (safepath)
+ROOT = "."
 
 
 # ---------------------------------------------------------------- sealed execution
@@ -132,8 +137,11 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
             return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
         # a paid call holds room for its seal meanwhile: a disk that fills up during the call must not
         # leave it finished but unsealed (the next doit would buy it again)
-        with durable.space_reserved(f"{lock}.space") if paid else contextlib.nullcontext():
-            failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits, keys)
+        try:
+            with durable.space_reserved(f"{lock}.space") if paid else contextlib.nullcontext():
+                failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits, keys)
+        except UnsafePath as exc:       # (archiving: a link planted at an output or archive directory)
+            return TaskFailed(f"{task}: refused: {exc}")
         if failed is None:
             durable.write_seal(out, task, config, inputs)
             if paid:
@@ -186,7 +194,8 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
                 where = f"partial outputs moved to {dest}"
             except OSError as archiving:
                 where = f"partial outputs left in place ({archiving}); the next `doit` archives them"
-            return TaskFailed(f"{task}: infrastructure failure: {reason}\n{where}; the next `doit` retries this task")
+            what = "refused" if isinstance(exc, UnsafePath) else "infrastructure failure"
+            return TaskFailed(f"{task}: {what}: {reason}\n{where}; the next `doit` retries this task")
     return None
 
 
@@ -248,8 +257,8 @@ def baseline(exp: Experiment, task_name: str, inputs: list[str], config: str):
             _warm_repo_cache(exp)
             durable.write_json(tree.BASELINE, pipeline.not_applicable(exp.fixture.language, out))
             return
-        ws = Path(tree.WORKSPACES_DIR, "baseline").resolve()
-        with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, None, None):
+        ws = Path(tree.WORKSPACES_DIR, "baseline")
+        with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, None, None, within=ROOT) as ws:
             result = pipeline.run_pipeline(ws, exp.fixture.language, out, keys=adapters.key_variables(exp),
                                            confinement=exp.confinement.on_host())
         durable.write_json(tree.BASELINE, result)
@@ -267,7 +276,7 @@ def _warm_repo_cache(exp: Experiment) -> None:
 
 # ---------------------------------------------------------------- subtest configuration
 
-def subtest_config(exp: Experiment, subtest: Subtest) -> None:
+def subtest_config(exp: Experiment, subtest: Subtest):
     parents = []
     for tier in exp.parent_tiers(subtest):
         best = records.read(TierPaths(tier).best, records.BestSubtest).get("subtest")
@@ -275,10 +284,14 @@ def subtest_config(exp: Experiment, subtest: Subtest) -> None:
             raise durable.ArtifactError(f"{TierPaths(tier).best}: tier {tier} has no best subtest")
         parents.append(records.read(SubtestPaths(tier, best).manifest, records.ConfigManifest))
     sp = SubtestPaths(subtest.tier, subtest.id)
-    manifest = resources.compose(exp.tiers_dir, subtest, parents)
-    files = adapters.agent(exp.agent.adapter).config_files(exp.tiers_dir, manifest)
+    try:
+        manifest = resources.compose(exp.tiers_dir, subtest, parents)
+        files = adapters.agent(exp.agent.adapter).config_files(exp.tiers_dir, manifest)
+    except ResourceError as exc:        # (the user's to fix: said in one line, not a traceback)
+        return TaskFailed(str(exc))
     manifest = resources.materialize(manifest, files, Path(sp.config_dir))
     durable.write_json(sp.manifest, manifest)
+    return None
 
 
 # ---------------------------------------------------------------- agent and its derived result
@@ -293,7 +306,7 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
         resources.verify(config_dir, manifest)
         cache = _repo(exp)
         config_commit = workspace.config_commit(cache, exp.fixture.source_hash, config_dir, adapter.config_paths)
-        with workspace.checkout(cache, workspace.attempt_path(run.workspace), config_commit) as ws:
+        with workspace.checkout(cache, workspace.attempt_path(run.workspace, ROOT), config_commit, ROOT) as ws:
             with throttle.slot("agents", exp.limits.agents):
                 throttle.wait_if_paused(task_name)
                 outcome = adapter.run(exp, run, ws, manifest, out)
@@ -345,9 +358,10 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
         if not pipeline.runs_steps(exp.fixture.language):      # nothing to run: no workspace to re-create
             durable.write_json(run.pipeline, pipeline.not_applicable(exp.fixture.language, out))
             return
-        ws = Path(run.workspace + "-pipeline").resolve()
+        ws = Path(run.workspace + "-pipeline")
         with workspace.recreated(_repo(exp), ws, exp.fixture.source_hash, Path(sp.config_dir),
-                                 Path(run.agent("patch.diff")), adapters.agent(exp.agent.adapter).config_paths):
+                                 Path(run.agent("patch.diff")), adapters.agent(exp.agent.adapter).config_paths,
+                                 within=ROOT) as ws:
             result = pipeline.run_pipeline(ws, exp.fixture.language, out, keys=adapters.key_variables(exp),
                                            confinement=exp.confinement.on_host())
         durable.write_json(run.pipeline, result)

@@ -259,11 +259,12 @@ def _recover_patch(exp, run_dir: Path, agent_dir: Path) -> None:
             "base_commit": exp.fixture.source_hash, "adopted_from": SOURCE,
             "patch_unavailable": "ProjectScylla removed this run's workspace; its changes were not kept"})
         return
-    ws = (Path(tree.WORKSPACES_DIR) / f"adopt-{run_dir.name}-{os.getpid()}").resolve()
     cache = _repo(exp)
     config_commit = workspace.config_commit(cache, exp.fixture.source_hash, Path("/nonexistent"),
                                             adapters.agent(exp.agent.adapter).config_paths)
-    with workspace.checkout(cache, ws, config_commit):
+    # (below the root, the working directory: no link on the way, safepath)
+    with workspace.checkout(cache, Path(tree.WORKSPACES_DIR, f"adopt-{run_dir.name}-{os.getpid()}"), config_commit,
+                            ".") as ws:
         for item in ws.iterdir():                  # the kept workspace replaces the base content
             if item.name != ".git":
                 shutil.rmtree(item) if item.is_dir() else item.unlink()

@@ -21,11 +21,12 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import orjson
 
-from . import context
+from . import context, safepath
 from .errors import ArtifactError, DiskFull, InfraFailure  # noqa: F401 (durable.ArtifactError, ... for callers)
 
 SEAL_NAME = ".seal.json"
@@ -127,10 +128,16 @@ def sync(fh) -> None:
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> bool:
     """Write `data` to `path` atomically (temp file + rename). Returns False if the file already
-    held exactly these bytes (then it is left untouched so its mtime stays put)."""
+    held exactly these bytes (then it is left untouched so its mtime stays put).
+
+    A symbolic link at `path` is replaced by the file, never written through (lstat, and rename replaces
+    a link itself). The directories above are not checked per write (safepath.check costs ~5 % of a
+    write, and a run makes thousands): agents, sandboxed, cannot plant links in the results tree, and the
+    sites that delete or move (where a link would do the most harm) check their whole path."""
     path = Path(path)
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
+        st = os.lstat(path)
+        if S_ISREG(st.st_mode) and st.st_size == len(data) and path.read_bytes() == data:
             return False
     except OSError:
         pass
@@ -448,7 +455,9 @@ def hold_experiment_lock(lock_file: str | os.PathLike) -> None:
 def archive(paths: list[Path], archive_root: Path, label: str, reason: str) -> Path | None:
     """Move existing `paths` into `archive_root/<label>_attempt_NN/` (NN = next free number).
     Nothing is deleted: previous attempts stay inspectable and are never read by aggregates."""
-    existing = [p for p in paths if p.exists() or p.is_symlink()]
+    for p in (archive_root, *paths):       # moved into or out of: no link (an agent's) on the way, or there
+        safepath.check(p)
+    existing = [p for p in paths if p.exists()]
     if not existing:
         return None
     archive_root.mkdir(parents=True, exist_ok=True)

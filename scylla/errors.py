@@ -10,6 +10,7 @@ fault and, where there is one, the fix.
     │   │                  attempt is archived under .failed/ and the next `doit` retries it
     │   ├── RateLimited        the provider refused the call for now (retried after its pause)
     │   └── WorkspaceError     a git or workspace operation failed
+    │       └── UnsafePath         a path Scylla would delete or write passes a symbolic link or leaves its directory
     ├── ArtifactError      a file of the experiment tree is missing, truncated or not what its format says
     │   └── ReplyError         a judge's reply holds no usable verdict
     ├── DiskFull           a write failed for lack of space (also an OSError, ENOSPC)
@@ -54,6 +55,11 @@ class RateLimited(InfraFailure):
 
 class WorkspaceError(InfraFailure):
     """A git/workspace operation failed; an infrastructure failure (retry later)."""
+
+
+class UnsafePath(WorkspaceError):
+    """A path Scylla was about to delete or write leaves its directory or passes a symbolic link (safepath.py):
+    refused, never followed; the message names the path and how to clear it."""
 
 
 class ArtifactError(ScyllaError):

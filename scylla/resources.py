@@ -11,11 +11,12 @@ agent's adapter renders them (AgentAdapter.config_files; Claude Code's: scylla/a
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import durable, records
+from . import durable, records, safepath
 from .errors import ResourceError
 from .spec import Subtest
 
@@ -23,6 +24,48 @@ EMPTY: dict[str, Any] = {"claude_md_blocks": [], "skills": [], "agents": [], "to
 
 
 # ---------------------------------------------------------------- resolving names to files
+
+# Resource names are plain names (spec.py refuses `/`, `..`); the files they resolve to are read
+# without following a symbolic link: each is copied into every workspace (and so shown to the model),
+# and a link could bring in any file of the machine.
+LINK_FIX = "tier resources are copied into every workspace: links are refused, never followed; put the file itself there"
+
+
+def _link(tiers_dir: Path, path: Path) -> str | None:
+    """The first symbolic link from `tiers_dir` down to `path` (included), described; None if there is none."""
+    link = safepath.first_link(path, tiers_dir)
+    return None if link is None else f"{link} is a symbolic link ({LINK_FIX})"
+
+
+def resource_file(tiers_dir: Path, path: Path) -> Path:
+    """`path` (a block or sub-agent file under `tiers_dir`), refused if it leaves `tiers_dir` or passes a link."""
+    inside = path.is_relative_to(tiers_dir) and ".." not in path.relative_to(tiers_dir).parts
+    if problem := _link(tiers_dir, path) if inside else f"{path} is outside {tiers_dir}":
+        raise ResourceError(problem)
+    return path
+
+
+def _skill_tree(tiers_dir: Path, skill: str) -> tuple[list[Path], str | None]:
+    """The files of skill `skill` ('category/name'), sorted, and else the first link at or below it."""
+    top = tiers_dir / "skills" / skill
+    if link := _link(tiers_dir, top):
+        return [], link
+    files = []
+    for dirpath, dirnames, filenames in os.walk(top):         # (never into a linked directory)
+        for name in dirnames + filenames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                return [], f"{os.path.join(dirpath, name)} is a symbolic link ({LINK_FIX})"
+        files += [p for name in filenames if (p := Path(dirpath, name)).is_file()]
+    return sorted(files), None
+
+
+def skill_files(tiers_dir: Path, skill: str) -> list[Path]:
+    """The files of skill `skill` ('category/name'), sorted; ResourceError on a link at or below it."""
+    files, link = _skill_tree(tiers_dir, skill)
+    if link:
+        raise ResourceError(f"skill {skill}: {link}")
+    return files
+
 
 def block_file(tiers_dir: Path, block: str) -> Path | None:
     hits = sorted((tiers_dir / "blocks").glob(f"{block}-*.md")) + sorted((tiers_dir / "blocks").glob(f"{block}.md"))
@@ -52,23 +95,30 @@ def _agents(tiers_dir: Path, ref: str) -> list[str] | None:
 
 
 def own_resources(tiers_dir: Path, subtest: Subtest) -> tuple[dict, list[str]]:
-    """The subtest's own resources resolved to ids, and the references that did not resolve."""
+    """The subtest's own resources resolved to ids, and the references that did not resolve (or resolve
+    to a symbolic link: preflight reports them before any paid call, and the config task refuses them)."""
     r = subtest.resources
     missing: list[str] = []
     blocks = None
     if r.blocks is not None:
         blocks = list(r.blocks)
-        missing += [f"resources.claude_md.blocks: {b} (no {tiers_dir}/blocks/{b}-*.md)"
-                    for b in r.blocks if block_file(tiers_dir, b) is None]
+        for b in r.blocks:
+            found = block_file(tiers_dir, b)
+            problem = _link(tiers_dir, found) if found else f"no {tiers_dir}/blocks/{b}-*.md"
+            missing += [f"resources.claude_md.blocks: {b} ({problem})"] if problem else []
     skills, agents = [], []
     for ref in r.skills:
         ids = _skills(tiers_dir, ref)
         skills += ids or []
-        missing += [] if ids else [f"resources.skills: {ref} (nothing under {tiers_dir}/skills)"]
+        problems = [link for s in ids or [] if (link := _skill_tree(tiers_dir, s)[1])] if ids \
+            else [f"nothing under {tiers_dir}/skills"]
+        missing += [f"resources.skills: {ref} ({p})" for p in dict.fromkeys(problems)]
     for ref in r.agents:
         ids = _agents(tiers_dir, ref)
         agents += ids or []
-        missing += [] if ids else [f"resources.agents: {ref} (nothing under {tiers_dir}/agents)"]
+        problems = [link for a in ids or [] if (link := _link(tiers_dir, tiers_dir / "agents" / f"{a}.md"))] if ids \
+            else [f"nothing under {tiers_dir}/agents"]
+        missing += [f"resources.agents: {ref} ({p})" for p in dict.fromkeys(problems)]      # (a linked L<n>: once)
     own = {"claude_md_blocks": blocks, "skills": sorted(set(skills)), "agents": sorted(set(agents)),
            "tools": list(r.tools) if r.tools is not None else None,
            "mcp_servers": [dict(s) for s in r.mcp_servers]}
@@ -76,12 +126,13 @@ def own_resources(tiers_dir: Path, subtest: Subtest) -> tuple[dict, list[str]]:
 
 
 def source_files(tiers_dir: Path, subtest: Subtest) -> list[Path]:
-    """Every existing file the subtest's own resources read (inputs of its config task)."""
+    """Every existing file the subtest's own resources read (inputs of its config task); no link (the
+    task refuses those)."""
     own, _ = own_resources(tiers_dir, subtest)
-    files = [f for b in own["claude_md_blocks"] or [] if (f := block_file(tiers_dir, b))]
+    files = [f for b in own["claude_md_blocks"] or [] if (f := block_file(tiers_dir, b)) and not _link(tiers_dir, f)]
     for skill in own["skills"]:
-        files += sorted(p for p in (tiers_dir / "skills" / skill).rglob("*") if p.is_file())
-    files += [tiers_dir / "agents" / f"{a}.md" for a in own["agents"]]
+        files += _skill_tree(tiers_dir, skill)[0]
+    files += [f for a in own["agents"] if not _link(tiers_dir, f := tiers_dir / "agents" / f"{a}.md")]
     return [subtest.path] + files
 
 
@@ -130,6 +181,7 @@ def materialize(manifest: records.ConfigManifest, files: dict[str, bytes], confi
     """Write the config files (as the agent's adapter renders the manifest: relative path -> content)
     into `config_dir`, stale ones removed; return the manifest with their hashes. (`claude_md_sha256`
     is a key of ProjectScylla's manifest format.)"""
+    safepath.check(config_dir)          # (written into and deleted from: no link on the way)
     if config_dir.exists():
         for p in sorted(config_dir.rglob("*"), reverse=True):
             rel = p.relative_to(config_dir).as_posix()

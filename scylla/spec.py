@@ -21,6 +21,7 @@ DEFAULT_PASS_THRESHOLD = 0.60
 TIER_RE = re.compile(r"^T(\d+)$")
 SUBTEST_FILE_RE = re.compile(r"^(\d+)-.+\.ya?ml$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+RESOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")     # a file or directory's name, never a path
 
 
 # ---------------------------------------------------------------- the model
@@ -659,13 +660,31 @@ def _resources(r: _Reader) -> Resources:
     agents = _section(r, res, "agents", ("levels", "names"))
     tools = _section(r, res, "tools", ("enabled",))
     return Resources(
-        blocks=_str_list(cm, "blocks") if cm is not None else None,
-        skills=(tuple(f"category/{c}" for c in _str_list(skills, "categories"))
-                + tuple(f"name/{n}" for n in _str_list(skills, "names"))) if skills else (),
-        agents=(tuple(f"level/{int(lv)}" for lv in _str_list(agents, "levels"))
-                + tuple(f"name/{n}" for n in _str_list(agents, "names"))) if agents else (),
+        blocks=_names(cm, "blocks", "blocks/<name>-*.md") if cm is not None else None,
+        skills=(tuple(f"category/{c}" for c in _names(skills, "categories", "skills/<category>/"))
+                + tuple(f"name/{n}" for n in _names(skills, "names", "skills/*/<name>/"))) if skills else (),
+        agents=(tuple(f"level/{lv}" for lv in _levels(agents))
+                + tuple(f"name/{n}" for n in _names(agents, "names", "agents/L*/<name>.md"))) if agents else (),
         tools=_tools(tools) if tools is not None else None,
         mcp_servers=_mcp_servers(r, res))
+
+
+def _names(r: _Reader, key: str, where: str) -> tuple[str, ...]:
+    """Resource names: plain names looked up under the tiers directory (`where`), never paths: `../x`
+    would read any file of the machine into every workspace."""
+    names = _str_list(r, key)
+    for name in names:
+        if not RESOURCE_NAME_RE.match(name) or ".." in name:
+            raise SpecError(f"{r.file}: key '{r._key(key)}': {name!r} is not a resource name (letters, digits, "
+                            f"'.', '_', '-'; no '/', no '..'): name what the tiers directory holds as {where}")
+    return names
+
+
+def _levels(r: _Reader) -> tuple[int, ...]:
+    levels = _str_list(r, "levels")
+    if not all(str(lv).isdigit() for lv in levels):
+        raise r.fail("levels", "a list of sub-agent levels (numbers, as in agents/L<n>/)", list(levels))
+    return tuple(int(lv) for lv in levels)
 
 
 def _section(r: _Reader, res: _Reader | None, key: str, allowed: tuple[str, ...]) -> _Reader | None:

@@ -20,13 +20,12 @@ import glob
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 
-from . import reaper, tree
+from . import reaper, safepath, tree
 from .durable import file_lock
 from .errors import WorkspaceError
 
@@ -173,17 +172,19 @@ def _skeleton(parent: Path) -> list[tuple[str, bytes | None]]:
 
 
 @contextlib.contextmanager
-def checkout(cache: Path, path: Path, commit: str):
+def checkout(cache: Path, path: Path, commit: str, within: str | Path | None = None):
     """A private repository at `path` with HEAD detached at `commit`, reading the cache's objects;
-    removed afterwards. A leftover of a killed attempt at the same path is removed first."""
-    shutil.rmtree(path, ignore_errors=True)
+    removed afterwards. A leftover of a killed attempt at the same path is removed first.
+    `within`: the directory `path` must stay inside with no symbolic link below it (safepath; default
+    its parent): a link planted at a workspace path is refused, never deleted through or checked out into."""
+    path = safepath.remove(path, within, ignore_errors=True)
     try:
         _git_init(path)
         (path / ".git/objects/info/alternates").write_text(f"{cache.resolve() / 'objects'}\n")
         git("checkout", "-q", "--detach", commit, cwd=path)
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        safepath.remove(path, within, ignore_errors=True)      # (checked again: the agent ran meanwhile)
 
 
 def borrowed_objects(path: Path) -> list[Path]:
@@ -192,13 +193,15 @@ def borrowed_objects(path: Path) -> list[Path]:
     return [Path(p) for p in alternates.read_text().split()] if alternates.is_file() else []
 
 
-def attempt_path(base: str) -> Path:
+def attempt_path(base: str, within: str | Path | None = None) -> Path:
     """This doit's own workspace for a run (`base@<token>`), never one an earlier attempt used: an
     agent process left from a killed doit, if any outlived its reaper, writes into its own directory
-    only. Leftovers of earlier attempts are removed first (one doit at a time holds the experiment)."""
+    only. Leftovers of earlier attempts are removed first (one doit at a time holds the experiment).
+    `within`: as for checkout (default: the working directory for a relative `base`)."""
+    safepath.check(base, within)            # (before listing its directory: not a link's target)
     for old in glob.glob(f"{glob.escape(base)}@*"):
-        shutil.rmtree(old, ignore_errors=True)
-    return Path(f"{base}@{reaper.TOKEN or os.getpid()}").resolve()
+        safepath.remove(old, within, ignore_errors=True)
+    return safepath.check(f"{base}@{reaper.TOKEN or os.getpid()}", within)
 
 
 _ConfigKey = tuple[Path, str, str, tuple[str, ...]]     # cache, base, files digest, owned paths
@@ -269,6 +272,7 @@ def head(workspace: Path) -> str:
 
 def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
     """The agent's changes against the config commit: committed, uncommitted and untracked."""
+    safepath.check(workspace)      # the agent may have swapped its workspace for a link: git would write there
     status = git("status", "--porcelain=v1", "-uall", "--ignored=no", cwd=workspace).decode()
     untracked = sorted(line[3:] for line in status.splitlines() if line.startswith("??"))
     uncommitted = sorted(line[3:] for line in status.splitlines() if line and not line.startswith("??"))
@@ -291,11 +295,11 @@ def capture(workspace: Path, config_commit: str) -> tuple[bytes, dict]:
 
 @contextlib.contextmanager
 def recreated(cache: Path, path: Path, base_commit: str, config_dir: Path | None, patch: Path | None,
-              owned: tuple[str, ...] = ()):
+              owned: tuple[str, ...] = (), within: str | Path | None = None):
     """A workspace re-created from base commit + tier config (`owned`: as config_commit) + the agent's
-    patch; removed after."""
+    patch; removed after. `within`: as for checkout."""
     commit = base_commit if config_dir is None else config_commit(cache, base_commit, config_dir, owned)
-    with checkout(cache, path, commit):
+    with checkout(cache, path, commit, within) as ws:
         if patch is not None and patch.stat().st_size > 0:
-            git("apply", "--binary", "--whitespace=nowarn", str(patch.resolve()), cwd=path)
-        yield path
+            git("apply", "--binary", "--whitespace=nowarn", str(patch.resolve()), cwd=ws)
+        yield ws

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scylla"
 
 # lowest first; a module's name is its path under scylla/ (agents.claude_code), a package's `.*` its modules
 LAYERS = {
-    "util": ["errors", "context", "durable", "records", "reaper", "process", "secrets", "sandbox", "tree", "doit_plugins", "throttle",
+    "util": ["errors", "context", "safepath", "durable", "records", "reaper", "process", "secrets", "sandbox", "tree", "doit_plugins", "throttle",
              "results", "reports", "analysis", "analysis.stats"],
     "registry": ["adapters", "prices"],
     "spec": ["spec"],

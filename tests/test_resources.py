@@ -226,3 +226,46 @@ def test_agent_names_resolve_with_or_without_md(tmp_path):
     (tmp_path / "01-x.yaml").write_text("resources: {agents: {names: [chief-architect.md, log-analyzer]}}\n")
     own, missing = resources.own_resources(TIERS, load_subtest(tmp_path / "01-x.yaml", "T3", "01"))
     assert own["agents"] == ["L0/chief-architect", "L4/log-analyzer"] and missing == []
+
+
+SECRET = "SECRET outside the tiers directory\n"
+
+
+@pytest.mark.parametrize("plant, subtest, ref", [
+    ("skills/text/title-casing/notes.md", ("T1", "01"), "resources.skills: category/text"),       # a file in a skill
+    ("skills/text/title-casing/docs", ("T1", "01"), "resources.skills: category/text"),           # a directory in it
+    ("skills/encoding/run-length-encoding", ("T1", "02"), "resources.skills: name/run-length-encoding"),  # the skill
+    ("blocks/B02-text-conventions.md", ("T0", "01"), "resources.claude_md.blocks: B02"),
+    ("agents/L3", ("T5", "01"), "resources.agents: level/3"),
+], ids=["skill-file", "skill-subdir", "skill-dir", "block", "agents-level"])
+def test_a_symbolic_link_in_tier_resources_is_refused_never_followed(tmp_path, plant, subtest, ref):
+    """A link in a skill (or a block, a sub-agent) would copy any file of the machine into every workspace,
+    and so to the model: preflight names it, the config task refuses it, nothing reads through it."""
+    import shutil
+
+    from conftest import REPO
+    tiers = tmp_path / "tiers"
+    shutil.copytree(REPO / "examples/hello/tiers", tiers)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text(SECRET)
+    link = tiers / plant
+    to_dir = link.is_dir() or plant.endswith("docs")
+    if link.exists():
+        shutil.move(link, tmp_path / "moved")
+    link.symlink_to(outside if to_dir else outside / "secret.md")
+    sub = _subtest_in(tiers, *subtest)
+    own, missing = resources.own_resources(tiers, sub)
+    assert missing == [f"{ref} ({link} is a symbolic link ({resources.LINK_FIX}))"], missing
+    assert link not in resources.source_files(tiers, sub)
+    assert not [f for f in resources.source_files(tiers, sub) if f.is_relative_to(link)]
+    with pytest.raises(resources.ResourceError, match=f"cannot resolve {ref} \\({link} is a symbolic link"):
+        resources.compose(tiers, sub, [])
+    manifest = {"resources": {**resources.EMPTY, **{k: v for k, v in own.items() if v is not None}},
+                "system_prompt_mode": "custom", "agent_teams": False}
+    with pytest.raises(resources.ResourceError, match=f"{link} is a symbolic link"):
+        CLAUDE_CODE.config_files(tiers, manifest)     # an inherited manifest naming it: refused too
+
+
+def _subtest_in(tiers: Path, tier: str, sid: str):
+    return next(s for s in load_tier(tiers, tier) if s.id == sid)

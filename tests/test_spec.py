@@ -146,3 +146,30 @@ def test_a_projectscylla_fixture_sets_the_agent_timeout_and_pipeline_language(tm
     assert exp.agent.timeout_seconds == fixture["task"]["timeout_seconds"] == 1380
     assert exp.fixture.language == fixture["language"]
     assert exp.repos[exp.fixture.repo_url] == (tmp_path / "clone").resolve()     # source.repo -> local clone
+
+
+@pytest.mark.parametrize("yaml_text, key, name", [
+    ("resources: {claude_md: {blocks: [../../fixture/expected/criteria]}}", "resources.claude_md.blocks",
+     "../../fixture/expected/criteria"),
+    ("resources: {skills: {categories: [../../../etc]}}", "resources.skills.categories", "../../../etc"),
+    ("skills: {names: [/etc/ssl]}", "skills.names", "/etc/ssl"),
+    ("resources: {agents: {names: [L0/../../../../x]}}", "resources.agents.names", "L0/../../../../x"),
+    ("resources: {agents: {names: ['..']}}", "resources.agents.names", ".."),
+    ("resources: {claude_md: {blocks: ['B*']}}", "resources.claude_md.blocks", "B*"),
+])
+def test_resource_names_are_plain_names(tmp_path, yaml_text, key, name):
+    """A resource name is looked up under the tiers directory, never used as a path: `../` would pull any
+    file of the machine into every workspace's CLAUDE.md or .claude/."""
+    (tmp_path / "t1").mkdir()
+    (tmp_path / "t1/01-x.yaml").write_text(yaml_text + "\n")
+    with pytest.raises(SpecError) as err:
+        load_tier(tmp_path, "T1")
+    assert str(err.value).startswith(f"{tmp_path / 't1/01-x.yaml'}: key '{key}': {name!r} is not a resource name")
+    assert "no '/', no '..'" in str(err.value)
+
+
+def test_agent_levels_are_numbers_not_a_traceback(tmp_path):
+    (tmp_path / "t1").mkdir()
+    (tmp_path / "t1/01-x.yaml").write_text("agents: {levels: [../2]}\n")
+    with pytest.raises(SpecError, match=r"01-x.yaml: key 'agents.levels': expected a list of sub-agent levels"):
+        load_tier(tmp_path, "T1")

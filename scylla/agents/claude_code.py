@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .. import records
+from .. import records, safepath
 from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
 from ..durable import InfraFailure
 from . import claude_files, usage
@@ -90,7 +90,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
     try:
         version = subprocess.run([cli(exp), "--version"], check=False, capture_output=True, text=True, timeout=60).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(home, ignore_errors=True)
+        safepath.remove(home, ignore_errors=True)
         raise InfraFailure(f"the claude CLI {cli(exp)!r} cannot be run ({exc}): install it "
                            f"({INSTALL}) or set agent.options.cli to its path") from None
     try:
@@ -99,7 +99,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
                                    model_note=f"**CLI**: {version}\n", replay_prelude=REPLAY_HOME,
                                    needs_result=True, programs=(cli(exp),))
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        safepath.remove(home, ignore_errors=True)
 
 
 class ClaudeCodeAgent(AgentAdapter):

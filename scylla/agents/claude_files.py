@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import durable, records
-from ..resources import block_file
+from .. import durable, records, resources
 
 # the workspace paths this configuration occupies (the repository's own are removed first)
 CONFIG_PATHS = ("CLAUDE.md", ".claude")
@@ -35,10 +34,11 @@ def config_files(tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str,
         files["CLAUDE.md"] = text.encode()
     for skill in res["skills"]:
         src = tiers_dir / "skills" / skill
-        for f in sorted(p for p in src.rglob("*") if p.is_file()):
+        for f in resources.skill_files(tiers_dir, skill):        # (a link: refused, never followed)
             files[f".claude/skills/{src.name}/{f.relative_to(src).as_posix()}"] = f.read_bytes()
     for agent in res["agents"]:
-        files[f".claude/agents/{agent.split('/')[1]}.md"] = (tiers_dir / "agents" / f"{agent}.md").read_bytes()
+        path = resources.resource_file(tiers_dir, tiers_dir / "agents" / f"{agent}.md")
+        files[f".claude/agents/{agent.split('/')[1]}.md"] = path.read_bytes()
     settings = settings_json(manifest)
     if settings:
         files[".claude/settings.json"] = durable.dumps(settings)
@@ -56,9 +56,9 @@ def claude_md(tiers_dir: Path, manifest: records.ConfigManifest) -> str | None:
 
 
 def _block(tiers_dir: Path, block: str) -> Path:
-    path = block_file(tiers_dir, block)
+    path = resources.block_file(tiers_dir, block)
     assert path is not None, f"block {block}: resolved when the manifest was made"
-    return path
+    return resources.resource_file(tiers_dir, path)
 
 
 def resource_section(res: records.Resources) -> str:

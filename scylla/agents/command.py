@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import cast
 
-from .. import adapters, durable, records, sandbox, secrets, tree
+from .. import adapters, durable, records, safepath, sandbox, secrets, tree
 from ..adapters import COMMAND_LOG, AgentAdapter, AgentRun, model_md
 from ..process import run_shell
 from ..workspace import borrowed_objects
@@ -59,8 +58,8 @@ def replay_script(command: str, env: dict, cwd_note: str, prelude: tuple[str, ..
 
 
 def home_of(workspace: Path) -> Path:
-    """The run's private HOME (beside its workspace; removed with it)."""
-    return Path(f"{workspace}-home")
+    """The run's private HOME (beside its workspace; removed with it): never through a planted link."""
+    return safepath.check(f"{workspace}-home")
 
 
 def policy(exp, workspace: Path, prompt: Path, programs: tuple[str, ...] = ()) -> sandbox.Policy:
@@ -94,7 +93,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
             done = run_shell(command, workspace, env, agent_dir / "stdout.log", agent_dir / "stderr.log",
                              cfg.timeout_seconds, stdin=prompt, argv=session.argv)
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        safepath.remove(home, ignore_errors=True)
     texts = {}
     for name in ("stdout.log", "stderr.log"):      # secrets never stay in an artifact
         path = agent_dir / name
