@@ -276,15 +276,15 @@ def output_record(path: str) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{file_md5(path)}"
 
 
-def output_intact(path: str, record: str) -> bool:
+def output_intact(path: str, record: str, strict: bool = False) -> bool:
     """Whether `path` holds what an output record (size:mtime_ns:md5) says (md5 only where the
-    timestamp moved, e.g. in a copied tree)."""
+    timestamp moved, e.g. in a copied tree; always when `strict`: a forger can set a timestamp back)."""
     if not isinstance(record, str) or record.count(":") != 2:
         return True                 # a record of another format: nothing to compare with
     size, mtime_ns, md5 = record.split(":")
     st = stat(path)
     return st is not None and st.st_size == int(size) and \
-        (st.st_mtime_ns == int(mtime_ns) or file_md5(path) == md5)
+        (st.st_mtime_ns == int(mtime_ns) and not strict or file_md5(path) == md5)
 
 
 def _fingerprint(path: str) -> dict:
@@ -376,10 +376,10 @@ def _recorded_outputs(seal: str, mtime_ns: int) -> dict:
         return {}
 
 
-def damaged_outputs(output_dir: str, seal: dict) -> list[str]:
+def damaged_outputs(output_dir: str, seal: dict, strict: bool = False) -> list[str]:
     """Outputs the seal recorded that are now missing or differ."""
     return [f"{output_dir}/{name}" for name, record in (seal.get("outputs") or {}).items()
-            if not output_intact(f"{output_dir}/{name}", record)]
+            if not output_intact(f"{output_dir}/{name}", record, strict)]
 
 
 def unusable_capture(path: str) -> bool:
