@@ -357,13 +357,14 @@ def lost_capture(path: str, stat_of=stat) -> bool:
     return stat_of(path) is None and stat(f"{os.path.dirname(path) or '.'}/{SEAL_NAME}") is not None
 
 
-def damaged_capture(path: str) -> bool:
+def damaged_capture(path: str, strict: bool = False) -> bool:
     """Whether `path` differs from what the seal of its directory recorded when it was written (a
-    truncated or overwritten raw capture): as lost as a missing one, never a new measurement."""
+    truncated or overwritten raw capture): as lost as a missing one, never a new measurement.
+    `strict`: hashed whatever its timestamp (what is about to read it)."""
     seal = f"{os.path.dirname(path) or '.'}/{SEAL_NAME}"
     st = stat(seal)
     record = _recorded_outputs(seal, st.st_mtime_ns).get(os.path.basename(path)) if st else None
-    return record is not None and stat(path) is not None and not output_intact(path, record)
+    return record is not None and stat(path) is not None and not output_intact(path, record, strict)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -382,9 +383,9 @@ def damaged_outputs(output_dir: str, seal: dict, strict: bool = False) -> list[s
             if not output_intact(f"{output_dir}/{name}", record, strict)]
 
 
-def unusable_capture(path: str) -> bool:
+def unusable_capture(path: str, strict: bool = False) -> bool:
     """A raw capture of finished paid work that is missing or damaged."""
-    return lost_capture(path) or damaged_capture(path)
+    return lost_capture(path) or damaged_capture(path, strict)
 
 
 def unseal(output_dir: str | os.PathLike) -> None:

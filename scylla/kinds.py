@@ -86,7 +86,15 @@ _TASK_VALUES = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIO
                                   for n in ("task", "values")])
 
 
-class Sealed(UptodateCalculator):
+class _SeesTasks(UptodateCalculator):
+    """An uptodate item doit hands its task dict (setup), to look up the producers of the task's inputs
+    (expect_written). It keeps no reference to doit's DB: tasks stay picklable for -P process workers."""
+
+    def setup(self, dep_manager, tasks_dict) -> None:
+        self.tasks_dict = tasks_dict
+
+
+class Sealed(_SeesTasks):
     """doit `uptodate` item of an expensive task: true while its seal covers the current inputs
     and configuration. Its text (shown by `doit info`) says why the task would run."""
 
@@ -139,7 +147,7 @@ class Sealed(UptodateCalculator):
 INTACT = "intact"      # the task's saved doit value: target -> "size:mtime_ns:md5" as the task wrote it
 
 
-class Intact(UptodateCalculator):
+class Intact(_SeesTasks):
     """doit `uptodate` item of a derived file that must be rebuilt, not passed on, when its bytes are
     damaged (doit itself only checks that a target exists): false when a target is no longer the bytes
     its task wrote (truncated, overwritten, forged). cheap_action records them."""
@@ -201,16 +209,24 @@ def expect_written(task, inputs, tasks: dict | None) -> None:
 
 
 def tampered_inputs(task) -> list[str]:
-    """Inputs of `task` that are no longer the bytes their producer wrote in this doit (expect_written)."""
+    """Inputs of `task` that are no longer the bytes their producer wrote or found (expect_written), each
+    with its producer and fix. Hashed whatever their timestamp: the task is about to read them anyway."""
     written = (getattr(task, "meta", None) or {}).get(WRITTEN) or {}
-    return [f"{path} (written by {producer})" for path, (producer, record) in written.items()
-            if not durable.output_intact(path, record)]
+    return [f"{path} (written by {producer}; {rewrite_hint(path, record)})"
+            for path, (producer, record) in written.items() if not durable.output_intact(path, record, strict=True)]
+
+
+def rewrite_hint(path: str, record: str) -> str:
+    """How a derived file that is not the bytes its task wrote gets written again."""
+    if durable.output_intact(path, record):         # size and timestamp as written: doit cannot tell
+        return "its timestamp was set back, so doit cannot tell: delete it and the next `doit` writes it again"
+    return "the next `doit` writes it again"
 
 
 def _tampered(task) -> doit_plugins.LostInput | None:
     if changed := tampered_inputs(task):
-        return doit_plugins.LostInput(f"input {TAMPERED}, while this `doit` ran: {'; '.join(changed)}: possible "
-                                      f"tampering; nothing was built from it (the next `doit` rebuilds it)")
+        return doit_plugins.LostInput(f"input {TAMPERED}: {'; '.join(changed)}: possible tampering; nothing "
+                                      f"was built from it")
     return None
 
 
@@ -266,7 +282,7 @@ def cheap_action(action, inputs, *args, task, intact: tuple[str, ...] = ()):
     paid one). One whose input is a lost raw capture, or a derived file changed after its task wrote it
     (tampered_inputs), fails as LostInput: it did not run, so `doit` goes on. With `intact`, it records
     those targets' fingerprints for the task's Intact check. (`task`: doit's Task, passed by doit.)"""
-    if lost := [p for p in inputs if durable.unusable_capture(p)]:
+    if lost := [p for p in inputs if durable.unusable_capture(p, strict=True)]:
         return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work, "
                                       f"missing or changed since it was sealed; `doit status` says how to re-buy it)")
     if tampered := _tampered(task):

@@ -15,7 +15,7 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 
 from . import durable
-from .kinds import INTACT, Intact
+from .kinds import INTACT, Intact, rewrite_hint
 from .plan import _sealed
 
 TAMPERING = "possible tampering"
@@ -38,8 +38,8 @@ def audit(tasks: dict, dep) -> tuple[list[str], int, int, int]:
             elif durable.stat(path) is None:
                 problems.append(f"{path}: missing (written by {name}); the next `doit` writes it again")
             elif not durable.output_intact(path, recorded[path], strict=True):
-                problems.append(f"{path}: changed since {name} wrote it ({TAMPERING}); the next `doit` writes it "
-                                f"again from its inputs, with no agent or judge call")
+                problems.append(f"{path}: changed since {name} wrote it ({TAMPERING}); "
+                                f"{rewrite_hint(path, recorded[path])} (from its inputs, no agent or judge call)")
             else:
                 intact += 1
     return sorted(problems), seals, intact, unrecorded
