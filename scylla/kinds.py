@@ -205,7 +205,10 @@ def expect_written(task, inputs, tasks: dict | None) -> None:
         producer = producers.get(path)
         if producer and (record := (tasks[producer].values.get(INTACT) or {}).get(path)):
             written[path] = [producer, record]
-    task.meta[WRITTEN] = written
+    if written:
+        task.meta[WRITTEN] = written
+    else:                                   # (nothing to compare with: `doit info`, status, a fresh tree)
+        task.meta.pop(WRITTEN, None)
 
 
 def tampered_inputs(task) -> list[str]:
