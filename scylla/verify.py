@@ -51,7 +51,7 @@ def _audit_seal(name: str, sealed, problems: list[str]) -> int:
     try:
         seal = durable.read_seal(sealed.out_dir)
     except durable.ArtifactError as exc:
-        problems.append(f"{exc} ({TAMPERING}?): inspect it; deleting it runs {name} again"
+        problems.append(f"{exc}; {TAMPERING}: inspect it; deleting it runs {name} again"
                         + (" (a paid call)" if sealed.paid else ""))
         return 1
     if seal is None:

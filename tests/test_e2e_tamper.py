@@ -130,3 +130,13 @@ def test_a_forgery_that_sets_the_timestamp_back_is_found_by_verify_and_read_by_n
     assert judgment.read_bytes() == true and _aggregates(root) == before
     assert hello.calls("agent") == hello.calls("judge") == []
     assert _verify(hello).returncode == 0
+
+
+def test_a_corrupt_seal_is_named_by_verify_with_what_deleting_it_costs(hello):
+    seal = hello.root / "T5/01/run_01/judge/judge_02/.seal.json"
+    seal.write_text('{"task": "judge:T5/01/run_01/judge_02", "inputs": ')
+    verify = _verify(hello)
+    rel = "T5/01/run_01/judge/judge_02/.seal.json"
+    assert verify.returncode == 1 and _problems(verify) == [rel], verify.stdout
+    assert f"{rel}: corrupt JSON" in verify.stdout and "; possible tampering: inspect it; deleting it runs " \
+        "judge:T5/01/run_01/judge_02 again (a paid call)" in verify.stdout
