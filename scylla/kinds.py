@@ -190,17 +190,16 @@ WRITTEN = "written"     # task.meta key: input -> [its producer, its output reco
 TAMPERED = "changed after it was written"
 
 
-_producers: dict[int, dict[str, str]] = {}      # id(doit's task dict) -> target -> the task that writes it
+_producers: list = [None, {}]        # [doit's task dict, target -> the task that writes it] (one per invocation)
 
 
 def expect_written(task, inputs, tasks: dict | None) -> None:
     """Note on `task` what its derived inputs' producers wrote (or found intact) in this doit."""
     if not tasks or task.meta is None:
         return
-    if (producers := _producers.get(id(tasks))) is None:        # (one task dict per doit invocation)
-        _producers.clear()
-        producers = _producers[id(tasks)] = {t: name for name, other in tasks.items() for t in other.targets}
-    written = {}
+    if _producers[0] is not tasks:
+        _producers[:] = [tasks, {t: name for name, other in tasks.items() for t in other.targets}]
+    producers, written = _producers[1], {}
     for path in inputs:
         producer = producers.get(path)
         if producer and (record := (tasks[producer].values.get(INTACT) or {}).get(path)):
