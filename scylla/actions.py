@@ -131,6 +131,10 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
             # a lost input (a raw capture of finished paid work): leave every output where it is
             return TaskFailed(f"{task}: input missing: {', '.join(missing)}; nothing was archived, called or "
                               f"sealed (`doit status` names what is lost and how to re-buy it)")
+        if damaged := [p for p in inputs if durable.damaged_capture(p, strict=True)]:
+            # a raw capture changed after its seal (possible tampering): never work from it
+            return TaskFailed(f"{task}: input changed since it was sealed: {', '.join(damaged)} (possible tampering); "
+                              f"nothing was archived, called or sealed (`doit status` says how to re-buy it)")
         if reason := preflight.refusal(paid is not None):     # before anything is archived, called or sealed
             return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
         if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed

@@ -1,4 +1,4 @@
-"""The `scylla` command: doit's commands on an experiment from any directory (`scylla run|status|list|info
+"""The `scylla` command: doit's commands on an experiment from any directory (`scylla run|status|verify|list|info
 [PATH/experiment.yaml] [doit's options, tasks and globs]`, with doit's engine embedded and no dodo.py),
 `scylla init DIR` (an experiment directory in which plain `doit` works) and `scylla adopt`.
 The experiment is the first argument naming a .yaml/.yml file or a directory holding experiment.yaml,
@@ -43,7 +43,8 @@ class _ExperimentLoader(NamespaceTaskLoader):
 
 def _doit_main() -> DoitMain:
     # `status` is a plugin command: registered here too, for a cwd without Scylla's pyproject.toml
-    main = DoitMain(_ExperimentLoader(), extra_config={"COMMAND": {"status": "scylla.status:Status"}})
+    main = DoitMain(_ExperimentLoader(), extra_config={"COMMAND": {"status": "scylla.status:Status",
+                                                                  "verify": "scylla.verify:Verify"}})
     main.BIN_NAME = "scylla"
     return main
 
@@ -157,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, what in [("run", "complete the experiment (`doit`)"),
                        ("status", "the experiment at a glance (`doit status`)"),
+                       ("verify", "check the whole tree for tampering (`doit verify`; exit code 1 naming each file)"),
                        ("list", "its tasks (`doit list`, e.g. --all --status)"),
                        ("info", "one task as doit sees it (`doit info TASK`)"),
                        ("forget", "drop doit's record of tasks (`doit forget`; also ignore, clean, dumpdb, ...)")]:

@@ -63,7 +63,7 @@ class RunContext:
 
 
 # doit's commands that neither execute tasks nor write its DB (`forget`, `ignore`, `clean` write it)
-READ_ONLY_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion", "status"})
+READ_ONLY_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion", "status", "verify"})
 
 
 def for_command(command, root: Path, runs_dir: str) -> RunContext:

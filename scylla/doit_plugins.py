@@ -290,8 +290,9 @@ def _handle_task_error(self, node, base_fail):
 
 
 class LostInput(TaskFailed):
-    """A cheap task refused to run: an input it derives from is a lost raw capture (kinds.cheap_action).
-    Like a task that did not run, it does not stop `doit`."""
+    """A task refused to run: an input it derives from is a lost raw capture, or a file changed after its
+    task wrote it (kinds.cheap_action, kinds.sealed_action). Like a task that did not run, it does not stop
+    `doit`."""
 
 
 runner.Runner._handle_task_error = _handle_task_error

@@ -283,15 +283,15 @@ def output_record(path: str) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{file_md5(path)}"
 
 
-def output_intact(path: str, record: str) -> bool:
+def output_intact(path: str, record: str, strict: bool = False) -> bool:
     """Whether `path` holds what an output record (size:mtime_ns:md5) says (md5 only where the
-    timestamp moved, e.g. in a copied tree)."""
+    timestamp moved, e.g. in a copied tree; always when `strict`: a forger can set a timestamp back)."""
     if not isinstance(record, str) or record.count(":") != 2:
         return True                 # a record of another format: nothing to compare with
     size, mtime_ns, md5 = record.split(":")
     st = stat(path)
     return st is not None and st.st_size == int(size) and \
-        (st.st_mtime_ns == int(mtime_ns) or file_md5(path) == md5)
+        (st.st_mtime_ns == int(mtime_ns) and not strict or file_md5(path) == md5)
 
 
 def _fingerprint(path: str) -> dict:
@@ -364,13 +364,14 @@ def lost_capture(path: str, stat_of=stat) -> bool:
     return stat_of(path) is None and stat(f"{os.path.dirname(path) or '.'}/{SEAL_NAME}") is not None
 
 
-def damaged_capture(path: str) -> bool:
+def damaged_capture(path: str, strict: bool = False) -> bool:
     """Whether `path` differs from what the seal of its directory recorded when it was written (a
-    truncated or overwritten raw capture): as lost as a missing one, never a new measurement."""
+    truncated or overwritten raw capture): as lost as a missing one, never a new measurement.
+    `strict`: hashed whatever its timestamp (what is about to read it)."""
     seal = f"{os.path.dirname(path) or '.'}/{SEAL_NAME}"
     st = stat(seal)
     record = _recorded_outputs(seal, st.st_mtime_ns).get(os.path.basename(path)) if st else None
-    return record is not None and stat(path) is not None and not output_intact(path, record)
+    return record is not None and stat(path) is not None and not output_intact(path, record, strict)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -383,15 +384,15 @@ def _recorded_outputs(seal: str, mtime_ns: int) -> dict:
         return {}
 
 
-def damaged_outputs(output_dir: str, seal: dict) -> list[str]:
+def damaged_outputs(output_dir: str, seal: dict, strict: bool = False) -> list[str]:
     """Outputs the seal recorded that are now missing or differ."""
     return [f"{output_dir}/{name}" for name, record in (seal.get("outputs") or {}).items()
-            if not output_intact(f"{output_dir}/{name}", record)]
+            if not output_intact(f"{output_dir}/{name}", record, strict)]
 
 
-def unusable_capture(path: str) -> bool:
+def unusable_capture(path: str, strict: bool = False) -> bool:
     """A raw capture of finished paid work that is missing or damaged."""
-    return lost_capture(path) or damaged_capture(path)
+    return lost_capture(path) or damaged_capture(path, strict)
 
 
 def unseal(output_dir: str | os.PathLike) -> None:

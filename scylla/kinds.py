@@ -17,6 +17,7 @@ from functools import cache
 from typing import NamedTuple
 
 import orjson
+from doit.dependency import UptodateCalculator
 from doit.exceptions import TaskFailed
 
 from . import context, doit_plugins, durable, records, tree
@@ -80,12 +81,24 @@ KIND_DOCS = {
 }
 
 
-class Sealed:
+# doit inspects every uptodate callable's signature; a fixed one saves ~0.1 ms per task
+_TASK_VALUES = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                  for n in ("task", "values")])
+
+
+class _SeesTasks(UptodateCalculator):
+    """An uptodate item doit hands its task dict (setup), to look up the producers of the task's inputs
+    (expect_written). It keeps no reference to doit's DB: tasks stay picklable for -P process workers."""
+
+    def setup(self, dep_manager, tasks_dict) -> None:
+        self.tasks_dict = tasks_dict
+
+
+class Sealed(_SeesTasks):
     """doit `uptodate` item of an expensive task: true while its seal covers the current inputs
     and configuration. Its text (shown by `doit info`) says why the task would run."""
 
-    # doit inspects every uptodate callable's signature; a fixed one saves ~0.1 ms per sealed task
-    __signature__ = inspect.Signature()
+    __signature__ = _TASK_VALUES
 
     def __init__(self, task: str, out_dir: str, inputs: list[str], config: str, retry_invalid: bool = False,
                  paid: bool = False, adopted_config: str | None = None):
@@ -93,13 +106,16 @@ class Sealed:
         self.retry_invalid, self.paid = retry_invalid, paid
         self.adopted_config = adopted_config or config
         self.reason: str | None = "not checked yet"     # None: the seal covers the task
+        super().__init__()
 
     def config_for(self, seal: dict | None) -> str:
         """The configuration digest `seal` must record. Adopted work is compared without the toolchain:
         another tool ran it with its own, unrecorded, and it cannot run again (its workspace is gone)."""
         return self.adopted_config if seal and seal.get("adopted_from") else self.config
 
-    def __call__(self) -> bool:
+    def __call__(self, task=None, values=None) -> bool:
+        if task is not None:
+            expect_written(task, self.inputs, self.tasks_dict)
         try:
             seal = durable.read_seal(self.out_dir)
         except durable.ArtifactError as exc:
@@ -131,31 +147,89 @@ class Sealed:
 INTACT = "intact"      # the task's saved doit value: target -> "size:mtime_ns:md5" as the task wrote it
 
 
-class Intact:
+class Intact(_SeesTasks):
     """doit `uptodate` item of a derived file that must be rebuilt, not passed on, when its bytes are
     damaged (doit itself only checks that a target exists): false when a target is no longer the bytes
-    its task wrote (truncated, overwritten, replaced by invalid JSON). cheap_action records them."""
+    its task wrote (truncated, overwritten, forged). cheap_action records them."""
 
-    __signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                                       for n in ("task", "values")])
+    __signature__ = _TASK_VALUES
 
-    def __init__(self):
+    def __init__(self) -> None:
+        super().__init__()
         self.reason = "not checked yet"
+        self.damaged: list[str] = []
 
     def __call__(self, task, values) -> bool | None:
+        expect_written(task, task.file_dep, self.tasks_dict)
         recorded = values.get(INTACT)
         if not recorded:
             return None             # written before this record existed, or adopted: doit's checks decide
-        for path, record in recorded.items():
-            if durable.stat(path) is not None and not durable.output_intact(path, record):
-                self.reason = f"damaged target: {path} (not the bytes its task wrote; rebuilt from its inputs)"
-                return False
+        self.damaged = [p for p, record in recorded.items()
+                        if durable.stat(p) is not None and not durable.output_intact(p, record)]
+        if self.damaged:
+            self.reason = f"damaged target: {', '.join(self.damaged)} (not the bytes its task wrote; rebuilt from its inputs)"
+            return False
         return True                 # (a missing target: doit's own check)
 
     def __str__(self) -> str:
         return f"intact targets: {self.reason}"
 
     __repr__ = __str__
+
+
+# ---------------------------------------------------------------- inputs as their tasks wrote them
+#
+# doit checks a task's inputs when it reaches the task, and the task reads them later, maybe in another
+# process (-n N). A derived file changed in between (e.g. by an agent's leftover process) would flow into
+# what the task writes. So each task's up-to-date check (in doit's main process, once every producer has
+# run or been found intact) notes in its metadata what each derived input's producer wrote or found, from
+# the producer's doit values (its INTACT record, this doit's); the metadata travels with the task to a
+# -P process worker, and the action refuses an input that no longer matches.
+
+WRITTEN = "written"     # task.meta key: input -> [its producer, its output record]
+TAMPERED = "changed after it was written"
+
+
+_producers: list = [None, {}]        # [doit's task dict, target -> the task that writes it] (one per invocation)
+
+
+def expect_written(task, inputs, tasks: dict | None) -> None:
+    """Note on `task` what its derived inputs' producers wrote (or found intact) in this doit."""
+    if not tasks or task.meta is None:
+        return
+    if _producers[0] is not tasks:
+        _producers[:] = [tasks, {t: name for name, other in tasks.items() for t in other.targets}]
+    producers, written = _producers[1], {}
+    for path in inputs:
+        producer = producers.get(path)
+        if producer and (record := (tasks[producer].values.get(INTACT) or {}).get(path)):
+            written[path] = [producer, record]
+    if written:
+        task.meta[WRITTEN] = written
+    else:                                   # (nothing to compare with: `doit info`, status, a fresh tree)
+        task.meta.pop(WRITTEN, None)
+
+
+def tampered_inputs(task) -> list[str]:
+    """Inputs of `task` that are no longer the bytes their producer wrote or found (expect_written), each
+    with its producer and fix. Hashed whatever their timestamp: the task is about to read them anyway."""
+    written = (getattr(task, "meta", None) or {}).get(WRITTEN) or {}
+    return [f"{path} (written by {producer}; {rewrite_hint(path, record)})"
+            for path, (producer, record) in written.items() if not durable.output_intact(path, record, strict=True)]
+
+
+def rewrite_hint(path: str, record: str) -> str:
+    """How a derived file that is not the bytes its task wrote gets written again."""
+    if durable.output_intact(path, record):         # size and timestamp as written: doit cannot tell
+        return "its timestamp was set back, so doit cannot tell: delete it and the next `doit` writes it again"
+    return "the next `doit` writes it again"
+
+
+def _tampered(task) -> doit_plugins.LostInput | None:
+    if changed := tampered_inputs(task):
+        return doit_plugins.LostInput(f"input {TAMPERED}: {'; '.join(changed)}: possible tampering; nothing "
+                                      f"was built from it")
+    return None
 
 
 def invalid_judgment(judge_dir: str) -> bool:
@@ -196,7 +270,7 @@ def sealed_task(basename: str, name: str | None, action, args: tuple, out_dir: s
     digest = _digest(orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str))
     return {
         "basename": basename, **({"name": name} if name else {}),
-        "actions": [(space_checked, (action, *args, task, inputs, digest))],
+        "actions": [(sealed_action, (action, *args, task, inputs, digest))],
         "targets": targets + [f"{out_dir}/{durable.SEAL_NAME}"],
         "task_dep": task_dep,
         "uptodate": [Sealed(task, out_dir, inputs, digest, retry_invalid, paid, adopted)],
@@ -205,16 +279,25 @@ def sealed_task(basename: str, name: str | None, action, args: tuple, out_dir: s
     }
 
 
-def cheap_action(action, inputs, *args, intact: tuple[str, ...] = ()):
-    """The action of every cheap task (and only of those: plan.py dry-runs these, never a paid one).
-    One whose input is a lost raw capture fails as LostInput: it did not run, so `doit` goes on.
-    With `intact`, it records those targets' fingerprints for the task's Intact check."""
-    if lost := [p for p in inputs if durable.unusable_capture(p)]:
+def cheap_action(action, inputs, *args, task, intact: tuple[str, ...] = ()):
+    """The action of every cheap task (and only of those: plan.py dry-runs these, with no `task`, never a
+    paid one). One whose input is a lost raw capture, or a derived file changed after its task wrote it
+    (tampered_inputs), fails as LostInput: it did not run, so `doit` goes on. With `intact`, it records
+    those targets' fingerprints for the task's Intact check. (`task`: doit's Task, passed by doit.)"""
+    if lost := [p for p in inputs if durable.unusable_capture(p, strict=True)]:
         return doit_plugins.LostInput(f"input lost: {', '.join(lost)} (a raw capture of finished paid work, "
-                                      f"missing or damaged; `doit status` says how to re-buy it)")
+                                      f"missing or changed since it was sealed; `doit status` says how to re-buy it)")
+    if tampered := _tampered(task):
+        return tampered
     with durable.rebuildable():
         result = space_checked(action, *args)
     return intact_values(intact) if intact and result is None else result
+
+
+def sealed_action(action, *args, task):
+    """The action of every sealed task: refused (before its lock, archive or call) when a derived input
+    changed after its task wrote it in this doit (tampered_inputs); then space_checked."""
+    return _tampered(task) or space_checked(action, *args)
 
 
 def space_checked(action, *args):

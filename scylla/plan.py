@@ -125,6 +125,9 @@ class Plan:
         # raw captures of finished paid tasks that are gone: file -> the paid task that made it (only
         # deleting its seal and paying again brings it back; what needs it is blocked)
         self.lost: dict[str, str] = {}
+        # files that exist but are not the bytes their task wrote (possible tampering): file -> that task,
+        # which the next doit runs to write them again (derived files, outputs of free sealed tasks)
+        self.changed: dict[str, str] = {}
         self._box: str | None = None
         self._cwd: str | None = None        # the scratch directory's stand-in for the experiment root
         self._md5: dict[str, str] = {}
@@ -197,6 +200,7 @@ class Plan:
         for utd, _, _ in status.get("uptodate_false", ()):
             if isinstance(utd, Intact):
                 r.damaged_targets.append(utd.reason)
+                self.changed.update(dict.fromkeys(utd.damaged, task.name))
             else:
                 certain.append("configuration changed")
         if "checker_changed" in status:
@@ -240,8 +244,9 @@ class Plan:
             certain.append(head + (self._config_hint(task) if seal.get("config") != config else ""))
             return
         if not sealed.paid:         # a free sealed task (pipeline, baseline) rebuilds a damaged output
-            r.damaged_targets += [f"output changed since it was sealed: {p}" for p in
-                                  durable.damaged_outputs(sealed.out_dir, seal) if p not in r.missing_targets]
+            damaged = [p for p in durable.damaged_outputs(sealed.out_dir, seal) if p not in r.missing_targets]
+            r.damaged_targets += [f"output changed since it was sealed: {p}" for p in damaged]
+            self.changed.update({p: task.name for p in damaged if durable.stat(p) is not None})
         recorded = seal["inputs"]
         inputs = durable.covered_inputs(seal, sealed.inputs)      # adopted work: what it saw
         if set(recorded) != set(inputs):
@@ -365,7 +370,7 @@ class Plan:
                 os.chdir(box)
                 try:
                     for action in task.actions:
-                        result = action.py_callable(*action.args, **action.kwargs)
+                        result = action.py_callable(*action.args, **action.kwargs, task=None)
                         if result is False or isinstance(result, BaseFail):
                             raise RuntimeError(getattr(result, "message", "") or "the action failed")
                 finally:

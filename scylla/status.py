@@ -80,6 +80,7 @@ def report(plan: Plan, exp, selection: Selection = Selection(), over_budget: boo
         "tasks": {n: {"state": v.state, "reasons": v.reasons, "failed_last_time": v.failed, "invalid": v.invalid}
                   for n in names if (v := plan.verdicts[n]).state != "done" or v.failed or v.invalid},
         "lost": _lost(plan, exp),
+        "changed": [{"file": f, "task": t} for f, t in sorted(plan.changed.items())],
         "forecast": fc,
         # the next doit's budget gate (over the whole run, whatever the view's filters)
         "budget": decision and _budget(decision),
@@ -199,7 +200,7 @@ def render(rep: dict, exp, why: bool = False) -> str:
                   + (f"\n  ⚠ {box['note']}" if box["note"] else ""), ""]
     lines += _render_table(rep["table"], getattr(exp, "tiers", ()), sorted(rep["judges"])) + ["", LEGEND, ""]
     lines += _render_runs(rep["runs"]) + _render_judges(rep["judges"]) + [""]
-    lines += _render_lost(rep["lost"])
+    lines += _render_changed(rep["changed"]) + _render_lost(rep["lost"])
     lines += _render_next(rep) + _render_forecast(rep["forecast"]) + _render_budget(rep["budget"])
     if why:
         lines += [""] + _render_why(rep)
@@ -249,6 +250,17 @@ def _render_judges(judges: dict) -> list[str]:
     return lines
 
 
+def _render_changed(changed: list[dict]) -> list[str]:
+    if not changed:
+        return []
+    return [(f"Changed since written ({len(changed)}): not the bytes their task wrote (possible tampering); "
+             f"nothing reads them as they are, the next `doit` writes them again from their sealed inputs "
+             f"(no agent or judge call):"), *(f"  {c['file']} (written by {c['task']})" for c in changed), ""]
+
+
+TAMPER_HINT = "possible tampering: kept as evidence, nothing is derived from it; "
+
+
 def _render_lost(lost: list[dict]) -> list[str]:
     if not lost:
         return []
@@ -256,7 +268,8 @@ def _render_lost(lost: list[dict]) -> list[str]:
               f"paying again brings them back (then `doit status` prices what follows the new call):")]
     for item in lost:
         price = _money(item["price_usd"]) if item["price_usd"] is not None else "unpriced"
-        lines.append(f"  {item['file']}, {item['damage']} (made by {item['paid_task']}; re-buy it, {price}: "
+        hint = TAMPER_HINT if durable.stat(item["file"]) is not None else ""
+        lines.append(f"  {item['file']}, {item['damage']} ({hint}made by {item['paid_task']}; re-buy it, {price}: "
                      f"{item['rebuy']})")
     return lines + [""]
 
