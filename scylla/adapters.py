@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
-from . import records, sandbox
+from . import records
 
 ENTRY_POINTS = "scylla.adapters"
 KINDS = ("agent", "judge")
@@ -309,12 +309,13 @@ def derive_agent_result(agent_dir: Path) -> records.AgentResult:
 
 
 def recorded_sandbox(agent_dir: Path) -> records.SandboxRecord:
-    """What sandbox.json says of the run's sandbox; "unknown" where there is none (a run from before
-    Scylla recorded it, adopted from ProjectScylla, or by an adapter that does not run in one)."""
+    """The run's sandbox as its command_log.json records it; "unknown" where it records none (a run from
+    before Scylla recorded it, adopted from ProjectScylla, or by an adapter that does not run in one)."""
     try:
-        record = json.loads((agent_dir / sandbox.RECORD).read_bytes())
-    except (OSError, ValueError):
-        return {"kind": "unknown", "note": f"no {sandbox.RECORD} beside the run's captures", "network": None,
-                "violations": []}
+        record = json.loads((agent_dir / COMMAND_LOG).read_bytes()).get("sandbox")
+    except (OSError, ValueError, AttributeError):
+        record = None
+    if not isinstance(record, dict):
+        return {"kind": "unknown", "note": f"{COMMAND_LOG} records no sandbox", "network": None, "violations": []}
     return {"kind": record.get("kind", "unknown"), "note": record.get("note"), "network": record.get("network"),
             "violations": record.get("violations") or []}

@@ -68,7 +68,7 @@ class AgentTiming(TypedDict, total=False):
 
 
 class SandboxRecord(TypedDict):
-    """The sandbox an agent ran in (adapters.recorded_sandbox, from its sandbox.json)."""
+    """The sandbox an agent ran in (adapters.recorded_sandbox, from its command_log.json)."""
     kind: str                           # bubblewrap | docker | none | unknown
     note: str | None                    # e.g. why `auto` ran it unconfined
     network: list[str] | str | None     # the endpoints it could reach, or "unrestricted"

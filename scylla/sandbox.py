@@ -41,7 +41,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 KINDS = ("auto", "bubblewrap", "docker", "none")
-RECORD = "sandbox.json"          # beside an agent's raw captures: the sandbox it ran in (sealed with them)
 BRIDGE_DIR = "/run/scylla-net"   # where the endpoints' sockets appear inside the sandbox
 NEEDS = {"bubblewrap": ("bwrap", "socat"), "docker": ("docker",)}
 INSTALL = {"bwrap": "apt-get install bubblewrap", "socat": "apt-get install socat",
@@ -101,7 +100,7 @@ class Policy:
     note: str = ""                              # e.g. why `auto` ran without a sandbox
 
     def record(self) -> dict:
-        """sandbox.json: the sandbox as it ran (what a report and a replay need)."""
+        """The sandbox as it ran (command_log.json's `sandbox`: what a report and a replay need)."""
         return {"kind": self.kind, "image": self.image, "note": self.note or None,
                 "network": [e.label for e in self.endpoints] if self.kind != "none" else "unrestricted",
                 "writable": [str(p) for p in self.writable], "hidden": [str(p) for p in self.hidden]}

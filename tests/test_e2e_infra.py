@@ -89,7 +89,7 @@ def test_a_refused_connection_is_retried_not_judged(fresh, mock):
     _assert_infra_failed(fresh, run, "connection_failed")
     # the sandbox's bridge accepted the CLI's connection and could not reach the endpoint (inside, the CLI
     # sees its connection dropped); unconfined, the CLI itself is refused
-    box = json.loads((fresh.root / "T0/00/.failed/run_01_attempt_01/agent/sandbox.json").read_text())
+    box = json.loads((fresh.root / "T0/00/.failed/run_01_attempt_01/agent/command_log.json").read_text())["sandbox"]
     assert "Connection refused" in (run.stdout if box["kind"] == "none" else " ".join(box["endpoint_errors"]))
     _then_retried_and_judged_once(fresh, mock, {"ANTHROPIC_BASE_URL": mock.url, "ANTHROPIC_API_KEY": KEY})
 

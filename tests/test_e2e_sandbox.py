@@ -118,7 +118,7 @@ def _run_hostile(fresh, model, other):
     assert other.hits == [] and model.hits == ["/v1/model"]
 
     run2 = root / "T0/00/run_02"
-    record = orjson.loads((run2 / "agent/sandbox.json").read_bytes())
+    record = orjson.loads((run2 / "agent/command_log.json").read_bytes())["sandbox"]
     assert record["kind"] == "bubblewrap" and record["network"] == [f"127.0.0.1:{model.port}"]
     assert record["connections"] == {f"127.0.0.1:{model.port}": 1}
     denied = {(v["kind"], v["path"]) for v in record["violations"]}
@@ -151,7 +151,7 @@ def test_unconfined_processes_left_behind_are_killed_when_the_agent_ends(fresh):
     fresh.doit()
     time.sleep(3)
     assert "late" not in fresh.call_log.read_text()
-    assert orjson.loads((fresh.root / "T0/00/run_01/agent/sandbox.json").read_bytes())["kind"] == "none"
+    assert orjson.loads((fresh.root / "T0/00/run_01/agent/command_log.json").read_bytes())["sandbox"]["kind"] == "none"
 
 
 @pytest.mark.e2e
@@ -180,5 +180,5 @@ def test_docker_runs_the_agent_in_a_container_of_the_image(fresh):
     fresh.edit_spec(spec)
     fresh.doit()
     run = fresh.root / "T0/00/run_01"
-    assert orjson.loads((run / "agent/sandbox.json").read_bytes())["kind"] == "docker"
+    assert orjson.loads((run / "agent/command_log.json").read_bytes())["sandbox"]["kind"] == "docker"
     assert "+    return len(text.split())" in (run / "agent/patch.diff").read_text()

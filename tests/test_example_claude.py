@@ -74,7 +74,7 @@ def test_claude_code_ran_inside_the_sandbox_reaching_only_its_endpoint(finished)
         pytest.skip(f"bubblewrap does not work here: {sandbox.probe('bubblewrap')}")
     endpoint = sandbox.endpoint(anthropic.url).label
     for path in _runs(checkout):
-        record = orjson.loads((path.parent / "agent/sandbox.json").read_bytes())
+        record = orjson.loads((path.parent / "agent/command_log.json").read_bytes())["sandbox"]
         assert record["kind"] == "bubblewrap" and record["network"] == [endpoint]
         assert record["connections"][endpoint] >= 1 and record["violations"] == []     # (keep-alive: one may do)
         assert str(checkout.root) in record["hidden"]

@@ -100,9 +100,6 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
         data = secrets.redact_bytes(path.read_bytes(), hidden)
         durable.write_bytes(path, data)
         texts[name] = data.decode("utf-8", errors="replace")
-    durable.write_json(agent_dir / sandbox.RECORD, {**box.record(), "connections": session.connections,
-                                                    "endpoint_errors": session.errors,
-                                                    "violations": sandbox.violations(box, texts)})
     stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
     result = usage.parse_result_json(stdout)
     text = result.get("result") if result else None
@@ -110,7 +107,9 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
         text = stdout
     exit_code = -9 if done.exit_code is None else done.exit_code
     durable.write_text(agent_dir / "output.txt", text)
-    durable.write_json(agent_dir / COMMAND_LOG, {"adapter": cfg.adapter, "commands": [{
+    confined = {**box.record(), "connections": session.connections, "endpoint_errors": session.errors,
+                "violations": sandbox.violations(box, texts)}
+    durable.write_json(agent_dir / COMMAND_LOG, {"adapter": cfg.adapter, "sandbox": confined, "commands": [{
         "command": secrets.redact(command, hidden), "cwd": "<workspace>", "exit_code": exit_code,
         "timed_out": done.timed_out, "duration_seconds": round(done.duration_seconds, 3),
         "started_at": started.isoformat(timespec="seconds"),
