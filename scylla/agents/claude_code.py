@@ -17,10 +17,11 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import records, safepath
+from .. import records, safepath, secrets
 from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
 from ..durable import InfraFailure
 from . import claude_files, usage
@@ -34,6 +35,19 @@ DEFAULT_ENDPOINT = "https://api.anthropic.com"
 DEFAULT_TOOLS = ("Read", "Write", "Edit", "Bash", "Glob", "Grep")
 QUIET = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTOUPDATER": "1",
          "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+
+
+CLI_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_")
+PROVIDERS = {"CLAUDE_CODE_USE_BEDROCK": ("AWS_",),
+             "CLAUDE_CODE_USE_VERTEX": ("CLOUD_ML_REGION", "VERTEX_REGION_", "GOOGLE_", "CLOUDSDK_")}
+
+
+def cli_environment(environ: Mapping[str, str]) -> dict:
+    """The CLI's settings from `environ` (non-secret ANTHROPIC_*/CLAUDE_CODE_* ones, and a cloud provider's
+    while it is switched on): the agent and the judges built on the CLI get them; keys are added apart."""
+    provider = tuple(p for switch, prefixes in PROVIDERS.items() if environ.get(switch) for p in prefixes)
+    return {k: v for k, v in environ.items()
+            if (k.startswith(CLI_PREFIXES) and not secrets.is_secret(k)) or (provider and k.startswith(provider))}
 
 
 # replay.sh gives the repeated call a fresh private HOME that trusts the current directory, like the run had
@@ -84,7 +98,7 @@ def preflight_cli(options: dict) -> str:
 
 
 def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path, home: Path):
-    env = private_home(home, exp.agent.options, trusted=workspace)
+    env = {**cli_environment(os.environ), **private_home(home, exp.agent.options, trusted=workspace)}
     if exp.agent.thinking == "none":             # the CLI thinks adaptively unless told not to
         env["MAX_THINKING_TOKENS"] = "0"
     try:
@@ -124,7 +138,7 @@ class ClaudeCodeAgent(AgentAdapter):
         return Credentials(CREDENTIALS)
 
     def passed_env(self, config) -> tuple[str, ...]:
-        return (*CREDENTIALS, "ANTHROPIC_*")      # its key, ANTHROPIC_BASE_URL and the CLI's other settings
+        return CREDENTIALS          # its key (its settings: cli_environment)
 
     def endpoints(self, config) -> tuple[str, ...]:
         return (os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT,)

@@ -11,13 +11,18 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 
-from .. import durable, secrets
+from .. import durable
 from ..adapters import Credentials, Executable, JudgeAdapter
 from ..agents import usage
-from ..agents.claude_code import CREDENTIALS, INSTALL, preflight_cli, private_home
+from ..agents.claude_code import (
+    CREDENTIALS,
+    INSTALL,
+    cli_environment,
+    preflight_cli,
+    private_home,
+)
 from . import command as command_judge
 from .openai_judge import REMINDER
 
@@ -32,18 +37,6 @@ def command_line(slot, system_prompt: Path) -> str:
 # the caller's variables the claude CLI reads to reach its model besides its key (endpoint, model and
 # provider settings; a secret-named one among them only if it is the judge's own key), and those of
 # Bedrock and Vertex while their switch is on
-CLI_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_")
-PROVIDERS = {"CLAUDE_CODE_USE_BEDROCK": ("AWS_",),
-             "CLAUDE_CODE_USE_VERTEX": ("CLOUD_ML_REGION", "VERTEX_REGION_", "GOOGLE_", "CLOUDSDK_")}
-
-
-def cli_environment(environ: Mapping[str, str]) -> dict:
-    """The CLI's settings from `environ` (command_judge.run adds the judge's own keys)."""
-    provider = tuple(p for switch, prefixes in PROVIDERS.items() if environ.get(switch) for p in prefixes)
-    return {k: v for k, v in environ.items()
-            if (k.startswith(CLI_PREFIXES) and not secrets.is_secret(k)) or (provider and k.startswith(provider))}
-
-
 def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
     home = (out_dir.parent / f".home-{slot.name}").resolve()
     env = {**cli_environment(os.environ), **private_home(home, slot.options)}
