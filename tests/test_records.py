@@ -38,7 +38,8 @@ def judgment(n: int, score: float) -> records.SlotJudgment:
 
 AGENT: records.AgentResult = {"exit_code": 0, "stdout": "", "stderr": "", "cost_usd": 0.5, "api_calls": 3, "outcome": "completed",
          "token_stats": {"input_tokens": 10, "output_tokens": 20, "cache_creation_tokens": 30, "cache_read_tokens": 40},
-         "model_usage": {}, "permission_denials": [{"tool_name": "Bash"}]}
+         "model_usage": {}, "permission_denials": [{"tool_name": "Bash"}],
+         "sandbox": {"kind": "bubblewrap", "note": None, "network": [], "violations": [{"kind": "connect"}]}}
 TIMING: records.AgentTiming = {"agent_duration_seconds": 10.0, "measured_at": "2026-01-01T00:00:00+00:00"}
 PATHS = {"workspace_path": "w", "logs_path": "l", "command_log_path": "c"}
 
@@ -98,8 +99,10 @@ def test_agent_result_matches_its_record(tmp_path):
     (tmp_path / "stdout.log").write_bytes(orjson.dumps(line))
     (tmp_path / "stderr.log").write_text("")
     durable.write_json(tmp_path / "command_log.json", {"commands": [{"exit_code": 0}]})
-    made = command.derive_result(tmp_path)
+    made = adapters.derive_agent_result(tmp_path)
     assert_fits(made, records.AgentResult, exactly=False)
+    assert_fits(made["sandbox"], records.SandboxRecord)
+    assert made["sandbox"]["kind"] == "unknown"           # (this command_log.json records none)
     assert set(records.AgentResult.__optional_keys__) - set(made) == {"terminal_reason"}   # (not in this line)
     for usage in made["model_usage"].values():
         assert_fits(usage, records.ModelUsage)

@@ -37,6 +37,8 @@ QUIET = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTO
          "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
 
 
+# the caller's variables the claude CLI reads to reach its model besides its key (endpoint, model and
+# provider settings), and those of Bedrock and Vertex while their switch is on
 CLI_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_")
 PROVIDERS = {"CLAUDE_CODE_USE_BEDROCK": ("AWS_",),
              "CLAUDE_CODE_USE_VERTEX": ("CLOUD_ML_REGION", "VERTEX_REGION_", "GOOGLE_", "CLOUDSDK_")}

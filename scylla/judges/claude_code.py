@@ -13,7 +13,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from .. import durable
+from .. import durable, safepath
 from ..adapters import Credentials, Executable, JudgeAdapter
 from ..agents import usage
 from ..agents.claude_code import (
@@ -34,11 +34,8 @@ def command_line(slot, system_prompt: Path) -> str:
                        "--no-session-persistence"])
 
 
-# the caller's variables the claude CLI reads to reach its model besides its key (endpoint, model and
-# provider settings; a secret-named one among them only if it is the judge's own key), and those of
-# Bedrock and Vertex while their switch is on
 def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) -> tuple[dict, float]:
-    home = (out_dir.parent / f".home-{slot.name}").resolve()
+    home = safepath.remove(out_dir.parent / f".home-{slot.name}")     # (never through a planted link)
     env = {**cli_environment(os.environ), **private_home(home, slot.options)}
     retry_prompt = out_dir / ".retry_prompt.md"
 
@@ -51,7 +48,7 @@ def run(exp, slot, run_paths, prompt: Path, system_prompt: Path, out_dir: Path) 
         return command_judge.run(exp, slot, run_paths, prompt, system_prompt, out_dir,
                                  command=command_line(slot, system_prompt), extra_env=env, stdin_for=stdin_for)
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        safepath.remove(home, ignore_errors=True)
         retry_prompt.unlink(missing_ok=True)
 
 
