@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -373,15 +373,15 @@ def _docker_argv(policy: Policy, bridge: Path, hosts: Path, addresses: dict, com
     return [*args, policy.image, "bash", "-c", _inside_script(addresses, command)]
 
 
-def replay_prefix(record: dict) -> str:
-    """The start of replay.sh's last line: the same kind of sandbox around the repeated call (what the
-    run's hid hidden again, the working directory and a fresh HOME writable, a private /tmp and PID
-    namespace; the network is the host's, since the run's bridge to its endpoints is gone)."""
-    if record.get("kind") != "bubblewrap":
+def replay_prefix(policy: Policy) -> str:
+    """The start of replay.sh's last line: the run's bubblewrap policy around the repeated call (what it
+    hid hidden again, its programs shown), the working directory and a fresh HOME writable instead of the
+    run's; the network is the host's, since the run's bridge to its endpoints is gone."""
+    if policy.kind != "bubblewrap":
         return ""
-    hidden = "".join(f"--tmpfs {shlex.quote(p)} " for p in record.get("hidden", ()))
-    return ("bwrap --die-with-parent --unshare-pid --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp "
-            f'{hidden}--bind "$PWD" "$PWD" --bind "$HOME" "$HOME" --chdir "$PWD" -- ')
+    args = [a for a in _bwrap_args(replace(policy, writable=())) if a != "--unshare-net"]
+    args = args[:args.index("--chdir")]
+    return " ".join(map(shlex.quote, args)) + ' --bind "$PWD" "$PWD" --bind "$HOME" "$HOME" --chdir "$PWD" -- '
 
 
 # ---------------------------------------------------------------- evidence

@@ -31,7 +31,8 @@ class _Server:
     """A loopback HTTP server counting the requests it answers."""
 
     def __init__(self, body: bytes):
-        hits = self.hits = []
+        self.hits: list[str] = []
+        hits = self.hits
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):

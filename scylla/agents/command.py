@@ -117,7 +117,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
     durable.write_text(agent_dir / "replay.sh", secrets.redact(
         replay_script(command, env, f"a checkout of {exp.fixture.repo_url} at the config commit",
                       replay_prelude, tuple(k for k in extra_env or {} if k not in ("HOME", "CLAUDE_CONFIG_DIR")),
-                      sandbox.replay_prefix(box.record())),
+                      sandbox.replay_prefix(box)),
         hidden))
     durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
                                                    "measured_at": started.isoformat(timespec="microseconds")})
