@@ -490,39 +490,35 @@ def _interval(field: str, sort: Sequence[str], colour: Any, title: str, horizont
     return rule, point
 
 
-def score_pass_rate(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+def _tier_intervals(inputs: Mapping[str, Any], tiers: Sequence[str], title: str, facet: str,
+                    measures: tuple[tuple[str, str], ...], axis: str, notes: list[str], label, **scale) -> Plot:
+    """One panel per measure (`facet` column: summary key -> its label), each tier's estimate with its CI.
+    `label(row)` names a measure in the notes of the intervals that could not be computed."""
     import altair as alt
-    title = "Mean score and pass rate by tier, with 95 % confidence intervals"
-    columns = ("measure", "tier", *ESTIMATE)
+    columns = (facet, "tier", *ESTIMATE)
     cells = _tier_cells(inputs["summary"])
-    rows = [{"measure": label, "tier": t, **estimate(cell.get(key))}
-            for key, label in (("mean_score", "mean score"), ("pass_rate", "pass rate")) for t, cell in cells]
+    rows = [{facet: name, "tier": t, **estimate(cell.get(key))} for key, name in measures for t, cell in cells]
     if not rows:
         return note(title, "no tiers in the statistics", columns)
     colour = _colour("tier", "tier", [*tiers, *(t for t, _ in cells)])
-    rule, point = _interval("tier", order(t for t, _ in cells), colour, "", domain=(0, 1))
+    rule, point = _interval("tier", order(t for t, _ in cells), colour, axis, **scale)
     chart = alt.layer(rule, point, data=_data(rows)).properties(width=WIDTH // 2 + 60, height=HEIGHT).facet(
-        column=alt.Column("measure:N", title=None, sort=["mean score", "pass rate"]),
-        title=_title(title, ["mean score: bootstrap CI; pass rate: Wilson CI",
-                             *_ci_notes(rows, "tier", lambda r: r["measure"])]))
+        column=alt.Column(f"{facet}:N", title=None, sort=[name for _, name in measures]),
+        title=_title(title, [*notes, *_ci_notes(rows, "tier", label)]))
     return Plot(columns, rows, chart)
+
+
+def score_pass_rate(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
+    return _tier_intervals(inputs, tiers, "Mean score and pass rate by tier, with 95 % confidence intervals",
+                           "measure", (("mean_score", "mean score"), ("pass_rate", "pass rate")), "",
+                           ["mean score: bootstrap CI; pass rate: Wilson CI"], lambda r: r["measure"], domain=(0, 1))
 
 
 def cost_of_pass(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
-    import altair as alt
-    title = "Cost of a pass by tier (USD per passing run), with 95 % bootstrap confidence intervals"
-    columns = ("cost", "tier", *ESTIMATE)
-    cells = _tier_cells(inputs["summary"])
-    rows = [{"cost": label, "tier": t, **estimate(cell.get(key))}
-            for key, label in (("cost_of_pass", "agent"), ("cost_of_pass_total", "agent + judges")) for t, cell in cells]
-    if not rows:
-        return note(title, "no tiers in the statistics", columns)
-    colour = _colour("tier", "tier", [*tiers, *(t for t, _ in cells)])
-    rule, point = _interval("tier", order(t for t, _ in cells), colour, "USD per passing run")
-    chart = alt.layer(rule, point, data=_data(rows)).properties(width=WIDTH // 2 + 60, height=HEIGHT).facet(
-        column=alt.Column("cost:N", title=None, sort=["agent", "agent + judges"]),
-        title=_title(title, _ci_notes(rows, "tier", lambda r: f"cost of a pass ({r['cost']})")))
-    return Plot(columns, rows, chart)
+    return _tier_intervals(inputs, tiers,
+                           "Cost of a pass by tier (USD per passing run), with 95 % bootstrap confidence intervals",
+                           "cost", (("cost_of_pass", "agent"), ("cost_of_pass_total", "agent + judges")),
+                           "USD per passing run", [], lambda r: f"cost of a pass ({r['cost']})")
 
 
 def pareto_frontier(inputs: Mapping[str, Any], tiers: Sequence[str]) -> Plot:
