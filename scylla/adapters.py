@@ -103,6 +103,12 @@ class AgentAdapter(Protocol):
         -> content. Paths must lie under `config_paths`."""
         return {}
 
+    def unsupported(self, manifest: records.ConfigManifest) -> tuple[str, ...]:
+        """The subtest's tier resources this agent has no way to receive (e.g. "sub-agent L2/reviewer"),
+        each with why: recorded with every run (command_log.json, MODEL.md, result.json), never dropped
+        silently."""
+        return ()
+
     def executables(self, config) -> list[Executable]:
         """Programs it runs (`config`: the spec's AgentConfig)."""
         return []

@@ -91,6 +91,8 @@ class AgentResult(TypedDict, total=False):
     subtype: str
     terminal_reason: str
     permission_denials: list[dict[str, Any]]
+    cost_source: str                    # where cost_usd came from when the CLI reported none (genai-prices)
+    unsupported_resources: list[str]    # tier resources this agent could not be given (recorded, never dropped)
     sandbox: SandboxRecord
 
 

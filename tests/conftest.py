@@ -26,14 +26,27 @@ EXECUTED = re.compile(r"^\.  (\S+)$", re.MULTILINE)
 collect_ignore = ["data"]
 
 
-def claude_cli() -> str:
-    found = shutil.which("claude") or next(
-        (str(p) for p in [REPO / ".ci/node/node_modules/.bin/claude"] if p.exists()), None)
+# the agent CLIs .ci/run installs (pinned) where the tests find them, and how to install one elsewhere
+AGENT_CLIS = {"claude": "npm install @anthropic-ai/claude-code", "codex": "npm install @openai/codex",
+              "gemini": "npm install @google/gemini-cli", "opencode": "npm install opencode-ai",
+              "aider": "python -m venv .ci/aider && .ci/aider/bin/pip install aider-chat"}
+
+
+def agent_cli(name: str) -> str:
+    """The path of an agent CLI: on PATH, else where .ci/run installs it. Missing: the test skips, or
+    fails where SCYLLA_REQUIRE_CLAUDE=1 (set by .ci/run: every agent CLI is required there)."""
+    found = shutil.which(name) or next(
+        (str(p) for p in [REPO / f".ci/node/node_modules/.bin/{name}", REPO / f".ci/{name}/bin/{name}"]
+         if p.exists()), None)
     if found is None:
         if os.environ.get("SCYLLA_REQUIRE_CLAUDE") == "1":
-            pytest.fail("the claude CLI is required here (SCYLLA_REQUIRE_CLAUDE=1) but is not installed")
-        pytest.skip("the claude CLI is not installed (npm install @anthropic-ai/claude-code)")
+            pytest.fail(f"the {name} CLI is required here (SCYLLA_REQUIRE_CLAUDE=1) but is not installed")
+        pytest.skip(f"the {name} CLI is not installed ({AGENT_CLIS[name]})")
     return found
+
+
+def claude_cli() -> str:
+    return agent_cli("claude")
 
 
 @dataclass

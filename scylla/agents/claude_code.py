@@ -16,14 +16,12 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import records, safepath, secrets
 from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
-from ..durable import InfraFailure
 from . import claude_files, usage
 from . import command as command_adapter
 
@@ -104,12 +102,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
     if exp.agent.thinking == "none":             # the CLI thinks adaptively unless told not to
         env["MAX_THINKING_TOKENS"] = "0"
     try:
-        version = subprocess.run([cli(exp), "--version"], check=False, capture_output=True, text=True, timeout=60).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        safepath.remove(home, ignore_errors=True)
-        raise InfraFailure(f"the claude CLI {cli(exp)!r} cannot be run ({exc}): install it "
-                           f"({INSTALL}) or set agent.options.cli to its path") from None
-    try:
+        version = command_adapter.cli_version(cli(exp), INSTALL, "set agent.options.cli to its path")
         return command_adapter.run(exp, run_paths, workspace, manifest, agent_dir,
                                    command=command_line(exp, manifest), extra_env=env,
                                    model_note=f"**CLI**: {version}\n", replay_prelude=REPLAY_HOME,

@@ -13,6 +13,8 @@ from .. import durable, records, resources
 
 # the workspace paths this configuration occupies (the repository's own are removed first)
 CONFIG_PATHS = ("CLAUDE.md", ".claude")
+# the kinds of tier resources an agent may receive besides its instructions file (Claude Code: all)
+RESOURCE_KINDS = frozenset({"skills", "agents", "tools", "mcp_servers"})
 
 ENVIRONMENT_SECTION = """## Test environment
 
@@ -45,14 +47,17 @@ def config_files(tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str,
     return files
 
 
-def claude_md(tiers_dir: Path, manifest: records.ConfigManifest) -> str | None:
-    """The composed CLAUDE.md (see the module docstring), or None when the subtest gets none."""
+def claude_md(tiers_dir: Path, manifest: records.ConfigManifest,
+              receives: frozenset[str] = RESOURCE_KINDS) -> str | None:
+    """The composed CLAUDE.md (see the module docstring), or None when the subtest gets none; other
+    agents' instructions files (AGENTS.md, GEMINI.md, ...) are the same text, naming only the resources
+    their agent `receives`."""
     res = manifest["resources"]
     configured = any(res[k] for k in ("claude_md_blocks", "skills", "agents", "tools", "mcp_servers"))
     if manifest["system_prompt_mode"] == "none" or not configured:
         return None
     blocks = [_block(tiers_dir, b).read_text(encoding="utf-8").strip("\n") for b in res["claude_md_blocks"]]
-    return "\n\n".join(blocks + [resource_section(res), ENVIRONMENT_SECTION]) + "\n"
+    return "\n\n".join(blocks + [resource_section(res, receives), ENVIRONMENT_SECTION]) + "\n"
 
 
 def _block(tiers_dir: Path, block: str) -> Path:
@@ -61,15 +66,17 @@ def _block(tiers_dir: Path, block: str) -> Path:
     return resources.resource_file(tiers_dir, path)
 
 
-def resource_section(res: records.Resources) -> str:
-    """Markdown naming the sub-agents, skills, MCP servers and tools the agent is meant to use."""
+def resource_section(res: records.Resources, receives: frozenset[str] = RESOURCE_KINDS) -> str:
+    """Markdown naming the sub-agents, skills, MCP servers and tools the agent is meant to use (those of
+    the kinds it `receives`)."""
     tools = res["tools"] or []
-    named = (("Delegate to these sub-agents where they fit", [a.split("/")[1] for a in res["agents"]]),
-             ("Apply these skills", [s.split("/")[1] for s in res["skills"]]),
-             ("Use these MCP servers", [s["name"] for s in res["mcp_servers"]]),
-             ("Use these tools", [] if "all" in tools else tools))
-    parts = [f"{title}:\n\n" + "\n".join(f"- {n}" for n in dict.fromkeys(names)) for title, names in named if names]
-    if "all" in tools:
+    named = (("agents", "Delegate to these sub-agents where they fit", [a.split("/")[1] for a in res["agents"]]),
+             ("skills", "Apply these skills", [s.split("/")[1] for s in res["skills"]]),
+             ("mcp_servers", "Use these MCP servers", [s["name"] for s in res["mcp_servers"]]),
+             ("tools", "Use these tools", [] if "all" in tools else tools))
+    parts = [f"{title}:\n\n" + "\n".join(f"- {n}" for n in dict.fromkeys(names))
+             for kind, title, names in named if names and kind in receives]
+    if "all" in tools and "tools" in receives:
         parts.append("All available tools may be used.")
     return "## Resources for this task\n\n" + ("\n\n".join(parts) or NO_RESOURCES)
 
@@ -85,3 +92,17 @@ def settings_json(manifest: records.ConfigManifest) -> dict:
     if manifest["agent_teams"]:
         settings["env"] = {"CLAUDE_CODE_EXPERIMENTAL_AGENT_TEAMS": "1"}
     return settings
+
+
+def unsupported(manifest: records.ConfigManifest, agent: str, receives: frozenset[str]) -> tuple[str, ...]:
+    """The subtest's resources of the kinds an agent does not `receive`, each saying so (recorded with
+    every run of it: AgentAdapter.unsupported)."""
+    res, why = manifest["resources"], f"not supported by {agent}"
+    out = [f"skill {s}: {why}" for s in res["skills"] if "skills" not in receives]
+    out += [f"sub-agent {a}: {why}" for a in res["agents"] if "agents" not in receives]
+    out += [f"MCP server {m['name']}: {why}" for m in res["mcp_servers"] if "mcp_servers" not in receives]
+    if res["tools"] and "all" not in res["tools"] and "tools" not in receives:
+        out.append(f"tool allow list {', '.join(res['tools'])}: {why}")
+    if manifest["agent_teams"]:
+        out.append(f"agent teams: {why} (a Claude Code feature)")
+    return tuple(out)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -19,6 +21,26 @@ from ..adapters import COMMAND_LOG, AgentAdapter, AgentRun, model_md
 from ..process import run_shell
 from ..workspace import borrowed_objects
 from . import claude_files, usage
+
+# how an adapter reads its CLI's captures: (stdout, stderr, the model the spec pinned) -> one Claude-Code-
+# shaped result object (usage.py reads tokens, cost, failure class and final text from it), or None
+Reader = Callable[[str, str, "str | None"], "dict | None"]
+
+
+def claude_result(stdout: str, stderr: str, model: str | None) -> dict | None:
+    """The Claude-Code-style result line of stdout (claude-code and scripted command agents)."""
+    return usage.parse_result_json(stdout)
+
+
+def cli_version(program: str, install: str, where: str) -> str:
+    """`program --version`'s answer (for MODEL.md); a CLI that cannot run is an infrastructure failure."""
+    try:
+        done = subprocess.run([program, "--version"], check=False, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise durable.InfraFailure(f"the CLI {program!r} cannot be run ({exc}): install it ({install}) or {where}") \
+            from None
+    lines = (done.stdout.strip() or done.stderr.strip()).splitlines()
+    return lines[-1] if lines else ""
 
 
 def environment(exp, run, workspace: Path, prompt: Path, manifest: records.ConfigManifest, home: Path) -> dict:
@@ -74,11 +96,12 @@ def policy(exp, workspace: Path, prompt: Path, programs: tuple[str, ...] = ()) -
 
 def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path, command: str | None = None,
         extra_env: dict | None = None, model_note: str = "", replay_prelude: tuple[str, ...] = (),
-        needs_result: bool = False, programs: tuple[str, ...] = ()) -> AgentRun:
+        needs_result: bool = False, programs: tuple[str, ...] = (), reader: Reader = claude_result) -> AgentRun:
     """Run the configured command (or `command`, for adapters built on this one) in the experiment's
     sandbox; write every raw capture except the patch into `agent_dir`. `needs_result`: the command is a
     CLI that always ends with a result object (Claude Code), so a run without one is an infrastructure
-    failure. `programs`: the executables it starts (shown to the sandbox)."""
+    failure. `programs`: the executables it starts (shown to the sandbox). `reader`: how its output
+    reads as a result object (default: a Claude-Code-style result line)."""
     cfg = exp.agent
     command = command or cfg.command
     prompt = agent_dir / "prompt.md"
@@ -100,16 +123,17 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
         data = secrets.redact_bytes(path.read_bytes(), hidden)
         durable.write_bytes(path, data)
         texts[name] = data.decode("utf-8", errors="replace")
-    stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
-    result = usage.parse_result_json(stdout)
+    result = reader(texts["stdout.log"], texts["stderr.log"], cfg.model)
     text = result.get("result") if result else None
     if not isinstance(text, str):
-        text = stdout
+        text = texts["stdout.log"]
     exit_code = -9 if done.exit_code is None else done.exit_code
     durable.write_text(agent_dir / "output.txt", text)
     confined = {**box.record(), "connections": session.connections, "endpoint_errors": session.errors,
                 "violations": sandbox.violations(box, texts)}
-    durable.write_json(agent_dir / COMMAND_LOG, {"adapter": cfg.adapter, "sandbox": confined, "commands": [{
+    unsupported = list(adapters.agent(cfg.adapter).unsupported(manifest))
+    durable.write_json(agent_dir / COMMAND_LOG, {
+        "adapter": cfg.adapter, "model": cfg.model, "unsupported": unsupported, "sandbox": confined, "commands": [{
         "command": secrets.redact(command, hidden), "cwd": "<workspace>", "exit_code": exit_code,
         "timed_out": done.timed_out, "duration_seconds": round(done.duration_seconds, 3),
         "started_at": started.isoformat(timespec="seconds"),
@@ -121,7 +145,8 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
         hidden))
     durable.write_json(agent_dir / "timing.json", {"agent_duration_seconds": round(done.duration_seconds, 3),
                                                    "measured_at": started.isoformat(timespec="microseconds")})
-    durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, command) + model_note)
+    durable.write_text(agent_dir / "MODEL.md", model_md("Agent", cfg.model, cfg.adapter, command) + model_note
+                       + "".join(f"**Not supported by this agent**: {u}\n" for u in unsupported))
     limited, retry_after = usage.rate_limit(result)
     reason = classify(done, exit_code, result, cfg, needs_result)
     if reason and not limited:
@@ -158,16 +183,20 @@ def with_tail(reason: str, agent_dir: Path, logs: tuple[str, ...], lines: int = 
     return reason
 
 
-def derive_result(agent_dir: Path) -> records.AgentResult:
-    """agent/result.json from the raw captures (a cheap task: no agent call)."""
+def derive_result(agent_dir: Path, reader: Reader = claude_result) -> records.AgentResult:
+    """agent/result.json from the raw captures (a cheap task: no agent call), read by the adapter's
+    `reader`; the tier resources its agent could not be given, as the run recorded them."""
     stdout = (agent_dir / "stdout.log").read_text(encoding="utf-8", errors="replace")
     stderr = (agent_dir / "stderr.log").read_text(encoding="utf-8", errors="replace")
     log = durable.read_json_object(agent_dir / COMMAND_LOG)
     exit_code = int(log["commands"][-1]["exit_code"])
-    result = usage.parse_result_json(stdout)
+    model = log.get("model")
+    result = reader(stdout, stderr, model if isinstance(model, str) else None)
     used = usage.usage(result)
-    extra = {k: result[k] for k in ("num_turns", "subtype", "terminal_reason", "permission_denials")
+    extra = {k: result[k] for k in ("num_turns", "subtype", "terminal_reason", "permission_denials", "cost_source")
              if result and k in result}
+    if log.get("unsupported"):
+        extra["unsupported_resources"] = log["unsupported"]
     return cast(records.AgentResult, {       # (the result line's keys spread in: mypy cannot follow)
         "exit_code": exit_code, "stdout": stdout, "stderr": stderr, "token_stats": used["token_stats"],
         "cost_usd": used["cost_usd"], "api_calls": used["api_calls"], "model_usage": used["model_usage"],
