@@ -291,7 +291,7 @@ def key_variables(exp) -> tuple[str, ...]:
     """Every variable the experiment's agent and judges hold a key in, whatever its name: their values
     are redacted from every artifact (scylla.secrets.secret_values)."""
     credentials = agent(exp.agent.adapter).credentials(exp.agent)
-    names = [*(credentials.variables if credentials else ())]
+    names = [*(credentials.variables if credentials else ()), *([exp.agent.api_key_env] if exp.agent.api_key_env else [])]
     for slot in exp.judges:
         names += judge_keys(slot)
     return tuple(dict.fromkeys(names))

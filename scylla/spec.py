@@ -37,13 +37,19 @@ class AgentConfig:
     timeout_seconds: float
     infra_exit_codes: tuple[int, ...]
     env: tuple[str, ...] = ()           # the caller's variables it gets besides its adapter's own (names)
+    # the model endpoint of a CLI agent (None: its vendor's, or the CLI's own variable) and the variable
+    # holding its key (None: its adapter's usual one); the key itself is never stored
+    base_url: str | None = None
+    api_key_env: str | None = None
 
     def identity(self, fixture: Fixture) -> dict:
-        """What decides the agent's behaviour: a change here re-runs agents, nothing else does."""
+        """What decides the agent's behaviour: a change here re-runs agents, nothing else does. (An
+        endpoint is part of it only when the spec names one: trees from before the key stay sealed.)"""
         return {
             "adapter": self.adapter, "model": self.model, "command": self.command,
             "options": self.options, "thinking": self.thinking, "max_turns": self.max_turns,
             "repo": fixture.repo_url, "hash": fixture.source_hash,
+            **({"base_url": self.base_url} if self.base_url else {}),
         }
 
 
@@ -309,7 +315,7 @@ SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agen
              "rate_limit", "root", "runs_dir", "analysis", "sandbox")
 ANALYSIS_KEYS = ("resamples", "seed", "confidence", "correction", "alpha", "target_difference", "comparisons",
                  "families")
-AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes", "env")
+AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes", "env", "base_url", "api_key_env")
 SANDBOX_KEYS = ("kind", "image", "allow")
 JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds", "base_url", "api_key_env")
 # none: thinking off; default: the agent's own default; the rest are effort levels (Claude's --effort)
@@ -436,7 +442,9 @@ def _agent(a: _Reader, thinking: str, max_turns: int | None, timeout: float) -> 
     return AgentConfig(
         adapter=adapter, model=a.get("model", (str,), "a model id", required=True), command=command,
         options=dict(a.get("options", (dict,), "a mapping", default={})), thinking=thinking,
-        max_turns=max_turns, timeout_seconds=timeout, infra_exit_codes=tuple(codes), env=_str_list(a, "env"))
+        max_turns=max_turns, timeout_seconds=timeout, infra_exit_codes=tuple(codes), env=_str_list(a, "env"),
+        base_url=a.get("base_url", (str,), "an http(s) URL of the model endpoint", default=None),
+        api_key_env=a.get("api_key_env", (str,), "an environment variable name", default=None))
 
 
 def _sandbox(r: _Reader) -> sandboxing.Setting:
