@@ -28,7 +28,7 @@ PAID_KINDS = ("agent", "judge")
 HEAVY_KINDS = ("agent", "pipeline", "judge")
 # every kind, in the order doit meets them (status's table rows, progress's totals)
 KIND_ORDER = ("preflight", "setup", "baseline", "subtest_config", "agent", "agent_result", "pipeline", "judge_prompt",
-              "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment", "analysis")
+              "judge", "judgment", "consensus", "run", "subtest", "tier", "experiment", "agents", "analysis")
 
 
 class TaskId(NamedTuple):

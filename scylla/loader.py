@@ -14,9 +14,27 @@ from doit import get_var
 from doit import loader as doit_loader
 from doit.exceptions import InvalidDodoFile
 
-from . import context, doit_plugins, durable, graph, progress, reaper, runplan, tree
+from . import (
+    comparison,
+    context,
+    doit_plugins,
+    durable,
+    graph,
+    progress,
+    reaper,
+    runplan,
+    tree,
+)
 from .analysis import frames
-from .spec import Experiment, SpecError, Study, is_study, load_experiment
+from .spec import (
+    Experiment,
+    SpecError,
+    Study,
+    is_comparison,
+    is_study,
+    load_comparison,
+    load_experiment,
+)
 from .spec import load_study as read_study
 
 DEFAULT_SPEC = "examples/hello/experiment.yaml"
@@ -44,7 +62,8 @@ def default_spec() -> str:
 def load_from_command_line() -> dict:
     """load() as the command line's variables ask (`exp=`, `rejudge=`, `over_budget=`): what every dodo.py
     (through scylla/dodo.py) and the `scylla` command call."""
-    return load(get_var("exp") or default_spec(), rejudge=get_var("rejudge"), over_budget=get_var("over_budget"))
+    return load(get_var("exp") or default_spec(), rejudge=get_var("rejudge"), over_budget=get_var("over_budget"),
+                agent=get_var("agent"))
 
 
 def _flag(value: str | None) -> bool:
@@ -97,8 +116,10 @@ def start_writing(exp: Experiment, ctx: context.RunContext, over_budget: bool) -
 
 def load_study(study: Study) -> dict:
     """What dodo.py exports for a study: its analysis tasks over the experiments' frames, which must be
-    built first (each experiment's own `doit`): a study never runs an experiment's tasks."""
-    missing = [e for e in study.experiments if not (e.root / frames.DATA_DIR / "runs.csv").is_file()]
+    built first (each experiment's own `doit`): a study never runs an experiment's tasks. A comparison of
+    agents does: a task per agent completes its experiment (scylla/comparison.py)."""
+    missing = [e for e in study.experiments if not study.runs_experiments
+               and not (e.root / frames.DATA_DIR / "runs.csv").is_file()]
     if missing:
         raise InvalidDodoFile(
             f"invalid study input: {study.spec_path}: " + "; ".join(
@@ -107,8 +128,10 @@ def load_study(study: Study) -> dict:
     _enter_tree(study.root)
 
     def task_scylla():
+        if study.runs_experiments:
+            yield from doit_plugins.tasks_from_dicts(comparison.tasks(study, study.root))
         yield from doit_plugins.tasks_from_dicts(graph.study_tasks(study))
-    task_scylla.__doc__ = f"study {study.id}"
+    task_scylla.__doc__ = f"{'comparison' if study.runs_experiments else 'study'} {study.id}"
 
     def begin_study(command) -> context.RunContext:
         ctx = context.install(context.for_command(command, Path(study.root).resolve(), "."))
@@ -130,18 +153,22 @@ def _doit_config() -> dict:
             "verbosity": 1, "reporter": progress.ProgressReporter}
 
 
-def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None) -> dict:
+def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None,
+         agent: str | None = None) -> dict:
     """Everything dodo.py exports: DOIT_CONFIG, the task creator, and SCYLLA_BEGIN (called by doit_plugins
     with doit's command before the tasks are made).
 
     doit's working directory becomes the experiment root, so every path doit stores is relative
     to it and the tree (with its .scylla/ DB) can move without going stale. `over_budget=1` lets
-    paid work start although it exceeds the spec's budget_usd (budget.py)."""
+    paid work start although it exceeds the spec's budget_usd (budget.py). `agent=NAME`: of a spec naming
+    several agents, that agent's experiment alone (else the comparison of them all)."""
     try:
         path = _resolve_spec(spec_arg)
         if is_study(path):
             return load_study(read_study(path))
-        exp = load_experiment(path)
+        if agent is None and is_comparison(path):
+            return load_study(load_comparison(path))
+        exp = load_experiment(path, agent)
     except SpecError as exc:          # a user error: doit prints it without a traceback
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     _enter_tree(exp.root)

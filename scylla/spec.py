@@ -191,13 +191,17 @@ class Experiment:
     runs_dir: str = "."              # where run directories live, relative to root
     analysis: AnalysisSettings = DEFAULT_ANALYSIS
     sandbox: sandboxing.Setting = DEFAULT_SANDBOX
+    # one agent's experiment of a spec naming several `agents:`: the comparison's root, holding the
+    # other agents' experiments beside this one (hidden from its agent too)
+    comparison_root: Path | None = None
 
     @property
     def confinement(self) -> sandboxing.Confinement:
-        """Its sandbox, hiding the experiment tree and the fixture's expected outputs (rubric, criteria)."""
+        """Its sandbox, hiding the experiment tree (a comparison's: every agent's) and the fixture's
+        expected outputs (rubric, criteria)."""
         fx = self.fixture
         return sandboxing.Confinement(self.sandbox, tuple(dict.fromkeys(
-            (self.root, fx.rubric_path.parent, fx.criteria.parent))))
+            (self.comparison_root or self.root, fx.rubric_path.parent, fx.criteria.parent))))
 
     def agent_identity(self) -> dict:
         """What decides an agent run: the agent as configured, the fixture's source, and a sandbox the
@@ -312,10 +316,14 @@ def _str_list(reader: _Reader, key: str, default: tuple = ()) -> tuple[str, ...]
 
 SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agent", "judges",
              "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos", "concurrency",
-             "rate_limit", "root", "runs_dir", "analysis", "sandbox")
+             "rate_limit", "root", "runs_dir", "analysis", "sandbox", "agents", "compare")
 ANALYSIS_KEYS = ("resamples", "seed", "confidence", "correction", "alpha", "target_difference", "comparisons",
                  "families")
 AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes", "env", "base_url", "api_key_env")
+# an `agents:` entry: an agent and the name its experiment and rows go by
+AGENTS_ENTRY_KEYS = ("name", *AGENT_KEYS)
+# names an agent's experiment directory may not take in a comparison's root (the comparison's own files)
+RESERVED_AGENT_NAMES = ("analysis", "config", "results")
 SANDBOX_KEYS = ("kind", "image", "allow")
 JUDGE_KEYS = ("adapter", "model", "command", "options", "retries", "timeout_seconds", "base_url", "api_key_env")
 # none: thinking off; default: the agent's own default; the rest are effort levels (Claude's --effort)
@@ -323,7 +331,9 @@ THINKING_MODES = ("none", "default", "low", "medium", "high", "xhigh", "max")
 DEFAULT_INFRA_EXIT_CODES = (75, 126, 127)   # EX_TEMPFAIL, not executable, not found
 
 
-def load_experiment(spec_path: str | Path) -> Experiment:
+def load_experiment(spec_path: str | Path, agent_name: str | None = None) -> Experiment:
+    """The experiment a spec describes; for a spec naming several `agents:`, the experiment of the one
+    named `agent_name` (its id that name, its root <results>/<spec id>/<name>: load_comparison)."""
     spec_path = Path(spec_path).resolve()
     raw = _load_yaml(spec_path, "experiment spec")
     r = _Reader(raw, spec_path, allowed=SPEC_KEYS)
@@ -332,6 +342,9 @@ def load_experiment(spec_path: str | Path) -> Experiment:
     exp_id = r.get("id", (str,), "an experiment id (letters, digits, . _ -)", required=True)
     if not ID_RE.match(exp_id):
         raise r.fail("id", "an experiment id (letters, digits, . _ -)", exp_id)
+    agent_reader, comparison_id = _chosen_agent(r, agent_name), None
+    if agent_name is not None:
+        comparison_id, exp_id = exp_id, agent_name
     fixture = load_fixture(base / r.get("fixture", (str,), "the path of a fixture directory", required=True))
     tiers_dir = base / r.get("tiers_dir", (str,), "the path of the tiers directory", required=True)
     if not tiers_dir.is_dir():
@@ -349,7 +362,7 @@ def load_experiment(spec_path: str | Path) -> Experiment:
     if thinking not in THINKING_MODES:
         raise r.fail("thinking", f"a thinking mode: one of {', '.join(THINKING_MODES)}", thinking)
 
-    agent = _agent(r.sub("agent", AGENT_KEYS), thinking, max_turns, float(timeout))
+    agent = _agent(agent_reader, thinking, max_turns, float(timeout))
     judges = _judges(r, float(timeout))
     tiers, subtests = _tiers(r, tiers_dir)
 
@@ -370,9 +383,11 @@ def load_experiment(spec_path: str | Path) -> Experiment:
     # the adopted ProjectScylla tree (`runs_dir`, relative to `root`)
     root = r.get("root", (str,), "the path of the experiment root", default=None)
     runs_dir = r.get("runs_dir", (str,), "a path relative to the experiment root", default=".")
+    if comparison_id is not None:
+        results = results / comparison_id
     return Experiment(
         id=exp_id, spec_path=spec_path, root=(base / root if root else results / exp_id).resolve(),
-        fixture=fixture, runs_dir=runs_dir,
+        fixture=fixture, runs_dir=runs_dir, comparison_root=results.resolve() if comparison_id else None,
         tiers_dir=tiers_dir.resolve(), tiers=tiers, subtests=subtests, runs=runs, agent=agent,
         judges=judges, repos=repos, budget_usd=None if budget is None else float(budget),
         description=r.get("description", (str,), "text", default=""), limits=limits,
@@ -715,6 +730,76 @@ def _mcp_servers(r: _Reader, res: _Reader | None) -> tuple[dict, ...]:
     return tuple(servers)
 
 
+# ---------------------------------------------------------------- several agents compared on one spec
+
+def _chosen_agent(r: _Reader, agent_name: str | None) -> _Reader:
+    """The `agent:` section, or the `agents:` entry named `agent_name` (a spec has one or the other)."""
+    if "agents" not in r.data:
+        if "compare" in r.data:
+            raise SpecError(f"{r.file}: key 'compare': compares two of several `agents:`, and this spec names one "
+                            f"agent (to compare experiments, write a study: README \"Studies\")")
+        if agent_name is not None:
+            raise SpecError(f"{r.file}: names one agent (key 'agent'), not several: there is no agent "
+                            f"{agent_name!r} to choose (drop agent=)")
+        return r.sub("agent", AGENT_KEYS)
+    if "agent" in r.data:
+        raise SpecError(f"{r.file}: keys 'agent' and 'agents' both given: name one agent, or a list of them")
+    entries = _agent_entries(r)
+    if agent_name is None:
+        raise SpecError(f"{r.file}: key 'agents': a spec naming several agents is a comparison: run it as a "
+                        f"whole (`doit exp={r.file}`), or one of its agents with agent=NAME "
+                        f"({', '.join(entries)})")
+    if agent_name not in entries:
+        raise SpecError(f"{r.file}: key 'agents': no agent named {agent_name!r} (names: {', '.join(entries)})")
+    return entries[agent_name]
+
+
+def _agent_entries(r: _Reader) -> dict[str, _Reader]:
+    """`agents:` by name (an entry's `name`, else its adapter's): names unique, plain, not reserved."""
+    listed = r.get("agents", (list,), "a list of agents (each: name, adapter, model, ...)", required=True)
+    if not listed:
+        raise r.fail("agents", "a list of at least one agent (each: name, adapter, model, ...)", listed)
+    entries: dict[str, _Reader] = {}
+    for i, entry in enumerate(listed):
+        e = _Reader(entry, r.file, f"agents[{i}]", AGENTS_ENTRY_KEYS)
+        name = e.get("name", (str,), "a name for this agent (letters, digits, . _ -)",
+                     default=e.get("adapter", (str,), "an adapter name", required=True))
+        if not ID_RE.match(name) or name in RESERVED_AGENT_NAMES:
+            raise e.fail("name", f"a name (letters, digits, . _ -; not {', '.join(RESERVED_AGENT_NAMES)})", name)
+        if name in entries:
+            raise SpecError(f"{r.file}: key 'agents[{i}].name': two agents named {name!r}: give each its own "
+                            f"`name` (it keys its experiment, rows and reports)")
+        entries[name] = _Reader({k: v for k, v in entry.items() if k != "name"}, r.file, f"agents[{i}]", AGENT_KEYS)
+    return entries
+
+
+def is_comparison(spec_path: str | Path) -> bool:
+    """Whether an experiment spec names several `agents:` (compared on the same subtests and judges)."""
+    raw = _load_yaml(Path(spec_path), "spec")
+    return isinstance(raw, dict) and "agents" in raw and "fixture" in raw
+
+
+def load_comparison(spec_path: str | Path) -> Study:
+    """A spec naming several `agents:`: one experiment per agent (same tiers, subtests, runs and judges;
+    root <results>/<id>/<name>), run by the comparison's `doit` and analysed together like a study."""
+    spec_path = Path(spec_path).resolve()
+    r = _Reader(_load_yaml(spec_path, "experiment spec"), spec_path, allowed=SPEC_KEYS)
+    names = list(_agent_entries(r))
+    experiments = tuple(load_experiment(spec_path, n) for n in names)
+    compare = r.get("compare", (list,), f"two of the agents' names (baseline, candidate): {', '.join(names)}",
+                    default=None)
+    if compare is not None and (len(compare) != 2 or not set(compare) <= set(names) or compare[0] == compare[1]):
+        raise r.fail("compare", f"two different names of the agents (baseline, candidate): {', '.join(names)}",
+                     compare)
+    tiers = experiments[0].tiers
+    root = experiments[0].comparison_root
+    assert root is not None                   # (set for every agent of a comparison)
+    return Study(id=str(r.data["id"]), spec_path=spec_path, root=root,
+                 experiments=experiments, compare=(str(compare[0]), str(compare[1])) if compare else None,
+                 analysis=_analysis(r, tiers), description=r.get("description", (str,), "text", default=""),
+                 runs_experiments=True)
+
+
 # ---------------------------------------------------------------- a study: several experiments analysed together
 
 STUDY_KEYS = ("id", "description", "experiments", "compare", "results", "analysis")
@@ -732,6 +817,8 @@ class Study:
     compare: tuple[str, str] | None
     analysis: AnalysisSettings = DEFAULT_ANALYSIS
     description: str = ""
+    # a comparison of agents (load_comparison): its `doit` runs the experiments too, each in its own root
+    runs_experiments: bool = False
 
     @property
     def tiers(self) -> tuple[str, ...]:

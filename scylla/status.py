@@ -17,7 +17,7 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from . import budget, durable, preflight, records, sandbox
+from . import budget, comparison, durable, preflight, records, sandbox
 from .forecast import Estimator, forecast
 from .kinds import KIND_ORDER, TaskId
 from .plan import STATES, Plan, _seal_of, _sealed
@@ -191,7 +191,10 @@ def _judges(plan: Plan, names: list[str], exp) -> dict:
 
 def render(rep: dict, exp, why: bool = False) -> str:
     selection = f" (selection: {rep['selection']})" if rep["selection"] else ""
-    lines = [f"experiment {rep['experiment']}{selection}" if rep["experiment"] else f"study {rep.get('study')}", ""]
+    lines = [f"experiment {rep['experiment']}{selection}" if rep["experiment"] else
+             f"{'comparison' if rep.get('agents') else 'study'} {rep.get('study')}", ""]
+    if rep.get("agents"):
+        lines += comparison.render(rep["agents"])
     if rep.get("preflight"):
         lines += [(f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
                    f"agent or judge until they are fixed:"), *(f"  ✗ {p}" for p in rep["preflight"]), ""]
@@ -383,5 +386,7 @@ class Status(DoitCmdBase):
             rep["sandbox"] = {"kind": kind, "setting": exp.sandbox.kind, "note": note or None}
         if "STUDY" in namespace:
             rep["study"] = namespace["STUDY"].id
+            if namespace["STUDY"].runs_experiments:
+                rep["agents"] = comparison.statuses(namespace["STUDY"])
         sys.stdout.write(json.dumps(rep, indent=1) + "\n" if as_json else render(rep, exp, why))
         return 1 if held else 0

@@ -27,7 +27,7 @@ LAYERS = {
              "analysis.figures", "analysis.report"],
     "graph": ["graph"],
     "planning": ["plan", "forecast", "runplan"],
-    "faces": ["status", "verify", "progress", "loader", "dodo", "cli", "__main__", "adopt"],
+    "faces": ["status", "verify", "progress", "comparison", "loader", "dodo", "cli", "__main__", "adopt"],
 }
 ADAPTERS = ("scylla.agents.", "scylla.judges.", "scylla.pipeline", "scylla.workspace", "scylla.resources")
 
