@@ -35,11 +35,14 @@ def tasks(exp: Experiment, rejudge: str | None = None):
            "targets": [tree.PREFLIGHT], "verbosity": 1,
            "uptodate": [config_changed(preflight.facts(exp)), preflight.clean],
            "doc": "check what would make paid work fail (CLIs, keys, repository, resources, tools)"}
+    # the experiment as configured, not the spec's bytes: a comment, or another agent of a comparison
+    # added to the same spec, changes nothing here
     yield kinds.cheap_task("setup", None, actions.setup, (exp,),
-                           [_rel(p) for p in (exp.spec_path, fx.test_yaml, fx.prompt, fx.rubric_path, fx.criteria)],
+                           [_rel(p) for p in (fx.test_yaml, fx.prompt, fx.rubric_path, fx.criteria)],
                            [tree.EXPERIMENT_JSON, tree.PROMPT, tree.RUBRIC, tree.CRITERIA, tree.JUDGE_SYSTEM_PROMPT],
                            doc="copy the spec, prompt, rubric and criteria into config/",
-                           uptodate=[config_changed(actions.system_prompt_source().decode())])
+                           uptodate=[config_changed({"judge_system_prompt": actions.system_prompt_source().decode(),
+                                                     "experiment": actions.describe(exp)})])
     toolchain = pipeline.toolchain(fx.language)     # (once: it reads installed distributions' metadata)
     yield kinds.sealed_task("baseline", None, actions.baseline, (exp,), tree.BASELINE_DIR, [], pipeline.identity(fx),
                             [tree.BASELINE], [preflight.TASK], toolchain=toolchain,

@@ -91,11 +91,10 @@ def test_the_same_tree_gives_the_same_statistics_and_new_settings_re_run_only_th
     assert {n: (root / n).read_bytes() for n in names} == before         # byte-identical
     hello.edit_spec(lambda spec: spec.update(analysis={"seed": 11, "correction": "bh"}))
     status = json.loads(hello.doit("status", "--json").stdout)
-    # (setup copies the changed spec into config/: nothing reads the analysis section but the statistics,
-    # and then what reads them)
-    assert _upstream(status["to_run"]) == ["analysis:stats", "setup"]
+    # (nothing reads the analysis section but the statistics, and then what reads them)
+    assert _upstream(status["to_run"]) == ["analysis:stats"]
     done = hello.doit()
-    assert _upstream(done.executed) == ["analysis:stats", "setup"]
+    assert _upstream(done.executed) == ["analysis:stats"]
     assert {f"analysis:tables/{t}" for t in tables.of_experiment()} <= set(done.executed)
     assert "analysis:report" in done.executed
     assert set(status["to_run"]) <= set(done.executed) <= set(status["to_run"]) | set(status["may_run"])
