@@ -97,8 +97,17 @@ def preflight_cli(options: dict) -> str:
     return str(options.get("cli") or "claude")
 
 
+def endpoint_env(cfg) -> dict:
+    """`agent.base_url` and `agent.api_key_env` as the CLI's own variables (the spec's win over the caller's)."""
+    env = {"ANTHROPIC_BASE_URL": cfg.base_url} if cfg.base_url else {}
+    if cfg.api_key_env and cfg.api_key_env in os.environ:
+        env["ANTHROPIC_API_KEY"] = os.environ[cfg.api_key_env]
+    return env
+
+
 def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent_dir: Path, home: Path):
-    env = {**cli_environment(os.environ), **private_home(home, exp.agent.options, trusted=workspace)}
+    env = {**cli_environment(os.environ), **endpoint_env(exp.agent),
+           **private_home(home, exp.agent.options, trusted=workspace)}
     if exp.agent.thinking == "none":             # the CLI thinks adaptively unless told not to
         env["MAX_THINKING_TOKENS"] = "0"
     try:
@@ -130,13 +139,13 @@ class ClaudeCodeAgent(AgentAdapter):
         return [Executable(preflight_cli(config.options), "set agent.options.cli to its path", INSTALL)]
 
     def credentials(self, config) -> Credentials | None:
-        return Credentials(CREDENTIALS)
+        return Credentials((config.api_key_env,) if config.api_key_env else CREDENTIALS)
 
     def passed_env(self, config) -> tuple[str, ...]:
-        return CREDENTIALS          # its key (its settings: cli_environment)
+        return CREDENTIALS          # its key (its settings: cli_environment; the spec's: endpoint_env)
 
     def endpoints(self, config) -> tuple[str, ...]:
-        return (os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT,)
+        return (config.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT,)
 
     def reported_cost(self, log_text: str) -> float | None:
         return usage.reported_cost(log_text)
