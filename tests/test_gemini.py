@@ -16,6 +16,7 @@ from genai_prices import Usage, calc_price
 from mock_gemini import KEY, TEXTKIT, USAGE, GeminiMock, call, error, text
 
 from scylla.agents import gemini
+from scylla.errors import SpecError
 
 
 @pytest.fixture
@@ -57,6 +58,8 @@ def test_gemini_agent_edits_the_workspace_and_reports_usage(fresh, mock):
     # thinking: none -> a zero thinking budget on every request; the function result went back to the model
     assert all(r["body"]["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 0 for r in answered)
     assert "functionResponse" in json.dumps(answered[1]["body"]["contents"])
+    # T0/00 runs without a system prompt: the CLI's own is replaced by an empty one
+    assert "non-interactive CLI agent" not in json.dumps(answered[0]["body"].get("systemInstruction"))
     result = fresh.json("T0/00/run_01/agent/result.json")
     tokens, cost = _expected(len(answered))
     assert result["token_stats"] == tokens and result["cost_usd"] == pytest.approx(cost, rel=1e-9)
@@ -275,10 +278,57 @@ def test_the_cli_reads_the_rendered_gemini_md_and_skill(tmp_path, mock):
                                                 thinking="default", max_turns=None, base_url=mock.url,
                                                 api_key_env=None))
     env, _ = gemini.private_home(home, exp, _manifest())
-    done = subprocess.run(gemini.command_line(exp), shell=True, cwd=ws, input="Say hi.", capture_output=True,
+    done = subprocess.run(gemini.command_line(exp), check=False, shell=True, cwd=ws, input="Say hi.", capture_output=True,
                           text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "GEMINI_API_KEY": KEY, **env})
     assert done.returncode == 0, done.stderr
     body = mock.requests[0]["body"]
     context, system = json.dumps(body["contents"]), json.dumps(body["systemInstruction"])
     assert "GEMINI.md ---\\n# Style\\n\\nWrite small functions." in context            # the project context
     assert "<name>lint-all</name>" in system and "Lint every Python file" in system   # a skill it offers
+
+
+# ---------------------------------------------------------------- settings and command line
+
+def _exp(model="gemini-2.5-flash", thinking="none", max_turns=None, api_key_env=None, **options):
+    return SimpleNamespace(agent=SimpleNamespace(model=model, thinking=thinking, max_turns=max_turns, options=options,
+                                                 base_url=None, api_key_env=api_key_env))
+
+
+@pytest.mark.parametrize("model, thinking, options, expected", [
+    ("gemini-2.5-flash", "none", {}, {"thinkingBudget": 0}),
+    ("gemini-2.5-pro", "none", {}, {"thinkingBudget": 128}),          # 2.5 Pro cannot turn thinking off
+    ("gemini-2.5-flash", "low", {}, {"thinkingBudget": 1024}),
+    ("gemini-2.5-pro", "max", {}, {"thinkingBudget": -1}),
+    ("gemini-3-pro-preview", "none", {}, {"thinkingLevel": "LOW"}),
+    ("gemini-3-pro-preview", "medium", {}, {"thinkingLevel": "HIGH"}),
+    ("gemini-2.5-flash", "high", {"thinking_budget": 300}, {"thinkingBudget": 300}),
+    ("gemini-2.5-flash", "default", {}, None)])
+def test_thinking_maps_to_the_models_thinking_config(model, thinking, options, expected):
+    assert gemini.thinking_config(model, thinking, options) == expected
+    overrides = gemini.settings(_exp(model, thinking, **options)).get("modelConfigs", {}).get("customOverrides")
+    assert overrides == (None if expected is None else [{"match": {"model": model}, "modelConfig": {
+        "generateContentConfig": {"thinkingConfig": expected}}}])
+
+
+def test_settings_bound_retries_and_turns_and_keep_the_cli_quiet():
+    out = gemini.settings(_exp(max_turns=7, max_retries=2))
+    assert out["general"]["maxAttempts"] == 3 and out["model"] == {"maxSessionTurns": 7}
+    assert out["security"]["auth"]["selectedType"] == "gemini-api-key"
+    assert out["privacy"]["usageStatisticsEnabled"] is False and out["telemetry"]["enabled"] is False
+    assert out["general"]["enableAutoUpdate"] is False
+    assert "maxAttempts" not in gemini.settings(_exp())["general"] and "model" not in gemini.settings(_exp())
+
+
+def test_the_key_variable_and_endpoint_follow_the_spec(monkeypatch):
+    monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
+    named = _exp(api_key_env="TEAM_GEMINI_KEY").agent
+    assert gemini.AGENT.credentials(named).variables == ("TEAM_GEMINI_KEY",)
+    assert gemini.AGENT.passed_env(named) == ("TEAM_GEMINI_KEY", "GOOGLE_GEMINI_BASE_URL")
+    assert gemini.command_line(_exp(api_key_env="TEAM_GEMINI_KEY", cli="gemini")).startswith(
+        'GEMINI_API_KEY="${TEAM_GEMINI_KEY}" gemini -p')
+    assert gemini.AGENT.credentials(_exp().agent).variables == ("GEMINI_API_KEY",)
+    assert gemini.AGENT.endpoints(_exp().agent) == ("https://generativelanguage.googleapis.com",)
+    named.base_url = "http://127.0.0.1:9/"
+    assert gemini.AGENT.endpoints(named) == ("http://127.0.0.1:9/",)
+    with pytest.raises(SpecError, match="agent.api_key_env"):
+        gemini.AGENT.credentials(_exp(api_key_env="A KEY; rm -rf /").agent)

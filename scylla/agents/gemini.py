@@ -129,7 +129,7 @@ def _objects(text: str) -> list[dict]:
     decoder, found, at = json.JSONDecoder(), [], 0
     for line in text.splitlines(keepends=True):
         start = line.find("{")
-        if start >= 0 and not line[:start].strip(" \t[]ERROR"):
+        if start >= 0 and line[:start].strip() in ("", "[ERROR]"):
             try:
                 obj, _ = decoder.raw_decode(text, at + start)
             except ValueError:
@@ -161,7 +161,8 @@ def _success(obj: dict) -> dict:
     for name, m in sorted(models.items()):
         if not isinstance(m, dict):
             continue
-        t = model_tokens(m.get("tokens") if isinstance(m.get("tokens"), dict) else {})
+        tokens = m.get("tokens")
+        t = model_tokens(tokens if isinstance(tokens, dict) else {})
         # no cost from the CLI: the list price of the model that answered (stats are keyed by modelVersion)
         t["costUSD"] = prices.list_price(name, None, t["inputTokens"] + t["cacheReadInputTokens"],
                                          t["cacheReadInputTokens"], t["outputTokens"])
