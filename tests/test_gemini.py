@@ -267,11 +267,15 @@ def test_tier_resources_as_gemini_reads_them_and_the_rest_recorded(tmp_path):
 
 @pytest.mark.e2e
 def test_the_cli_reads_the_rendered_gemini_md_and_skill(tmp_path, mock):
-    """The real CLI, in a workspace holding the rendered files: both reach the model's request."""
+    """The real CLI, in a workspace holding the rendered files: the instructions and the skill reach the
+    model's request, the MCP server is started."""
     tiers, ws, home = _tiers(tmp_path), tmp_path / "ws", tmp_path / "home"
     ws.mkdir()
     subprocess.run(["git", "init", "-q", str(ws)], check=True)
-    for rel, data in gemini.config_files(tiers, _manifest(claude_md_blocks=["B01"], skills=["quality/lint-all"])).items():
+    started = tmp_path / "mcp-started"
+    server = {"name": "probe", "command": "sh", "args": ["-c", f"touch {started}; sleep 1"]}
+    manifest = _manifest(claude_md_blocks=["B01"], skills=["quality/lint-all"], mcp_servers=[server])
+    for rel, data in gemini.config_files(tiers, manifest).items():
         (ws / rel).parent.mkdir(parents=True, exist_ok=True)
         (ws / rel).write_bytes(data)
     exp = SimpleNamespace(agent=SimpleNamespace(model="gemini-2.5-flash", options={"cli": agent_cli("gemini")},
@@ -285,6 +289,7 @@ def test_the_cli_reads_the_rendered_gemini_md_and_skill(tmp_path, mock):
     context, system = json.dumps(body["contents"]), json.dumps(body["systemInstruction"])
     assert "GEMINI.md ---\\n# Style\\n\\nWrite small functions." in context            # the project context
     assert "<name>lint-all</name>" in system and "Lint every Python file" in system   # a skill it offers
+    assert started.exists()                                     # the MCP server of .gemini/settings.json
 
 
 # ---------------------------------------------------------------- settings and command line

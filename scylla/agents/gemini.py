@@ -4,8 +4,8 @@ Built on the command adapter (same captures, redaction, failure classes): this m
 command line, the CLI's settings and how its output reads. Choices that matter (checked on 0.61.0):
 * `-p "" -o json`: the prompt comes on stdin; `json` (not `stream-json`) because only its `stats` carry
   the thought tokens (billed as output) and the request count; stream-json's result drops both.
-* `--approval-mode yolo --skip-trust`: tools run without asking, as root, and the workspace's GEMINI.md
-  and `.gemini/` (project skills, MCP servers) are honoured. The CLI's own sandbox stays off (it needs
+* `--approval-mode yolo --skip-trust` and GEMINI_CLI_TRUST_WORKSPACE: tools run without asking, as root,
+  and the workspace's GEMINI.md and `.gemini/` (project skills, settings.json MCP servers) are honoured. The CLI's own sandbox stays off (it needs
   docker/podman): Scylla's bubblewrap sandbox is the confinement.
 * a private HOME per run with `~/.gemini/settings.json`: API-key auth, usage statistics, telemetry and
   update checks off, `general.maxAttempts` (its retries of 429/5xx: 10 with 5-30 s backoff by default),
@@ -111,7 +111,8 @@ def private_home(home: Path, exp, manifest: records.ConfigManifest) -> tuple[dic
     config.mkdir(parents=True, exist_ok=True)
     text = json.dumps(settings(exp), sort_keys=True)
     durable.write_text(config / "settings.json", text)
-    env = {"HOME": str(home), "GEMINI_CLI_NO_RELAUNCH": "true"}
+    # trusted from the start (--skip-trust alone comes after the workspace's .gemini/settings.json was skipped)
+    env = {"HOME": str(home), "GEMINI_CLI_NO_RELAUNCH": "true", "GEMINI_CLI_TRUST_WORKSPACE": "true"}
     if exp.agent.base_url:
         env[BASE_URL_ENV] = exp.agent.base_url
     prelude = ['mkdir -p "$HOME/.gemini"', f'printf %s {shlex.quote(text)} > "$HOME/.gemini/settings.json"']
