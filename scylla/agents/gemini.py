@@ -19,8 +19,10 @@ Options (`agent.options`): `cli` (its path), `max_retries` (its own API retries 
 low 1024, medium 8192 = the CLI's default, high 24576, xhigh/max -1 = dynamic); Gemini 3 models a
 thinking level (none/low LOW, else HIGH: the only levels the CLI knows; they cannot turn thinking off).
 Tier resources: GEMINI.md, `.gemini/skills/<name>/SKILL.md` and `.gemini/settings.json` `mcpServers`.
-Not supported: sub-agents (0.61 registers project agents only after an interactive acknowledgement),
-tool allow lists (Claude Code's tool names), agent teams.
+Not supported: sub-agents (0.61 registers a project's `.gemini/agents` only after an interactive
+acknowledgement, and Claude Code's agent files name its own tools and models), tool allow lists (they
+name Claude Code's tools), agent teams. Tokens of a run that ends in an error (turn limit, API error after
+some answers) are unknown: the CLI prints no stats then, and its session file misses helper calls.
 """
 
 from __future__ import annotations
