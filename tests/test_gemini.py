@@ -107,8 +107,9 @@ def test_an_auth_failure_is_an_infrastructure_failure_retried_by_the_next_doit(f
 
 def test_max_turns_is_an_agent_outcome_that_is_judged(fresh, mock):
     _spec(fresh, agent_cli("gemini"), max_turns=1, thinking="high", base_url=mock.url)
-    mock.default = [call("write_file", file_path="NOTES.md", content="thinking\n")]
+    mock.default = [call("run_shell_command", command="echo thinking > NOTES.md", description="notes")]
     fresh.doit(env={"GEMINI_API_KEY": KEY})
+    assert "+thinking" in (fresh.root / "T0/00/run_01/agent/patch.diff").read_text()   # its shell ran, sandboxed
     result = fresh.json("T0/00/run_01/run_result.json")
     assert result["agent_outcome"] == "max_turns" and result["exit_code"] == 53
     assert len(mock.agent_requests()) == 1 and fresh.calls("judge") == ["T0/00/run_01 2"]
