@@ -5,8 +5,8 @@ command line, the CLI's settings and how its output reads. Choices that matter (
 * `-p "" -o json`: the prompt comes on stdin; `json` (not `stream-json`) because only its `stats` carry
   the thought tokens (billed as output) and the request count; stream-json's result drops both.
 * `--approval-mode yolo --skip-trust` and GEMINI_CLI_TRUST_WORKSPACE: tools run without asking, as root,
-  and the workspace's GEMINI.md and `.gemini/` (project skills, settings.json MCP servers) are honoured. The CLI's own sandbox stays off (it needs
-  docker/podman): Scylla's bubblewrap sandbox is the confinement.
+  and the workspace's GEMINI.md and `.gemini/` (project skills, settings.json MCP servers) are honoured.
+  The CLI's own sandbox stays off (it needs docker/podman): Scylla's bubblewrap sandbox is the confinement.
 * a private HOME per run with `~/.gemini/settings.json`: API-key auth, usage statistics, telemetry and
   update checks off, `general.maxAttempts` (its retries of 429/5xx: 10 with 5-30 s backoff by default),
   `model.maxSessionTurns` (max_turns) and a thinking override for the pinned model.
