@@ -38,11 +38,13 @@ PANEL = [{"adapter": "claude-code", "model": "claude-opus-4-6"},
 
 
 def test_unknown_adapters_are_spec_errors_naming_file_field_and_registered_names(tmp_path):
-    spec = _spec(tmp_path, {"adapter": "codex", "model": "gpt-5"}, PANEL)
+    spec = _spec(tmp_path, {"adapter": "cursor", "model": "gpt-5"}, PANEL)
     with pytest.raises(SpecError) as err:
         load_experiment(spec)
-    assert str(err.value).startswith(f"{spec}: key 'agent.adapter': expected one of claude-code, command "
-                                     f"(the registered agent adapters) or module:Attribute, got 'codex'")
+    builtin = sorted(n for k, n in adapters.BUILTIN if k == "agent")      # (each agent CLI adds its own)
+    assert {"claude-code", "command", "gemini"} <= set(builtin)
+    assert str(err.value).startswith(f"{spec}: key 'agent.adapter': expected one of {', '.join(builtin)} "
+                                     f"(the registered agent adapters) or module:Attribute, got 'cursor'")
     spec = _spec(tmp_path, CLAUDE, [*PANEL, {"adapter": "oracle", "model": "m"}])
     with pytest.raises(SpecError, match=r"key 'judges\[4\].adapter': expected one of claude-code, command, openai, "
                                         r"pipeline \(the registered judge adapters\) or module:Attribute, got 'oracle'"):
