@@ -9,12 +9,13 @@ timestamp back. Each problem is printed with its file and its fix; the exit code
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 
-from . import durable
+from . import comparison, durable
 from .kinds import INTACT, Intact, rewrite_hint
 from .plan import _sealed
 
@@ -83,13 +84,25 @@ class Verify(DoitCmdBase):
         problems, seals, intact, unrecorded = audit({n: control.tasks[n] for n in selected}, self.dep_manager)
         note = f" ({unrecorded} derived files have no record to check them by: doit's DB was lost, or they " \
                f"predate the record)" if unrecorded else ""
+        agents_failed = _verify_agents(getattr(self.loader, "namespace", {}).get("STUDY"))
         if problems:
             sys.stdout.write(f"verify: {len(problems)} file{'s' * (len(problems) != 1)} not as written "
                              f"({seals} seals, {intact} derived files intact{note}):\n"
                              + "".join(f"  {p}\n" for p in problems))
             return 1
         sys.stdout.write(f"verify: {seals} seals, {intact} derived files intact{note}\n")
-        return 0
+        return 1 if agents_failed else 0
+
+
+def _verify_agents(study) -> bool:
+    """A comparison's agents, each verified by its own `verify` (its output prefixed by its name): whether
+    one found a problem."""
+    failed = False
+    for exp in study.experiments if study is not None and study.runs_experiments else ():
+        done = subprocess.run(comparison.doit_command(exp, "verify"), capture_output=True, text=True, check=False)
+        sys.stdout.write("".join(f"{exp.id}: {line}\n" for line in (done.stdout + done.stderr).splitlines()))
+        failed |= done.returncode != 0
+    return failed
 
 
 def _with_dependencies(tasks: dict, selected: list[str]) -> set[str]:

@@ -68,6 +68,13 @@ def test_agents_are_compared_on_the_same_subtests_and_an_added_agent_runs_alone(
     assert len(fresh.calls("judge")) == 2          # gamma's two runs, one paid judge each
     assert {n: _digests(root / n) for n in ("alpha", "beta")} == before
     assert fresh.json("analysis/summary.json")["experiments"] == ["alpha", "beta", "gamma"]
+    # `doit verify` of the comparison verifies every agent's tree too
+    assert fresh.doit("verify").stdout.count("derived files intact") == 4
+    with (root / "beta/T0/00/run_01/run_result.json").open("a") as fh:
+        fh.write(" ")
+    forged = fresh.doit("verify", check=False)
+    assert forged.returncode == 1
+    assert "beta:   T0/00/run_01/run_result.json: changed since run:T0/00/run_01 wrote it" in forged.stdout
 
 
 def test_a_comparison_spec_names_each_agent_once_and_compares_two_of_them(fresh):
