@@ -12,7 +12,7 @@ import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from mock_anthropic import TEXTKIT  # noqa: F401  (re-exported: the file the scripted agent writes)
+from mock_anthropic import TEXTKIT  # (the file the scripted agent writes)
 
 KEY = "AIza-mock-gemini-key-0123456789abcdef"
 MODEL_VERSION = "gemini-2.5-flash"
@@ -32,18 +32,28 @@ def call(name: str, **args) -> dict:
     return {"functionCall": {"name": name, "args": args}}
 
 
+def implement_textkit(body: dict) -> list:
+    """A stateless agent for parallel runs: write textkit.py, then finish once the tool's response is back."""
+    answered = any("functionResponse" in p for c in body.get("contents", []) for p in c.get("parts", []))
+    if answered:
+        return [text("Done: implemented every function in textkit.py.")]
+    return [text("Implementing textkit."), call("write_file", file_path="textkit.py", content=TEXTKIT)]
+
+
 def error(code: int, message: str, retry_after: int | None = None) -> dict:
     return {"code": code, "message": message, "retry_after": retry_after}
 
 
 class GeminiMock:
     """`script`: turns for requests that offer tools (the agent's loop). A turn is a list of parts, or an
-    `error(...)` dict. When the script is empty, the reply is `default`. Each request is logged."""
+    `error(...)` dict. When the script is empty, the reply is `responder(body)` if set (per conversation,
+    safe for parallel agents), else `default`. Each request is logged."""
 
     def __init__(self, default: list | None = None, model_version: str = MODEL_VERSION):
         self.script: deque = deque()
         self.default = default or [text("Done.")]
         self.model_version = model_version
+        self.responder = None
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         mock = self
@@ -56,8 +66,8 @@ class GeminiMock:
                 match = PATH.match(self.path)
                 with mock.lock:
                     agent_loop = bool(body.get("tools")) and match is not None
-                    turn = (mock.script.popleft() if mock.script else mock.default) if agent_loop \
-                        else [text("ok")]
+                    turn = (mock.script.popleft() if mock.script else mock.responder(body) if mock.responder
+                            else mock.default) if agent_loop else [text("ok")]
                     mock.requests.append({"path": self.path, "body": body, "at": time.time(),
                                           "agent_loop": agent_loop, "refused": isinstance(turn, dict),
                                           "headers": {k.lower(): v for k, v in self.headers.items()}})
