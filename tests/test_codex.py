@@ -6,7 +6,10 @@ SCYLLA_REQUIRE_CLAUDE=1 (set by .ci/run) a missing CLI fails them."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from conftest import agent_cli
@@ -216,7 +219,7 @@ def test_tier_resources_as_codex_reads_them(tmp_path):
                     "tools": ["Read", "Bash"], "mcp_servers": [
                         {"name": "git", "command": "uvx", "args": ["mcp-server-git"], "env": {"GIT_DIR": ".git"}},
                         {"name": "docs", "type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"X-A": "1"},
-                         "oauth": {"client": "x"}}]}}
+                         "oauth": {"client": "x"}}, {"name": "memory"}]}}
     files = codex.AGENT.config_files(tiers, manifest)
     assert sorted(files) == [".agents/skills/lint/SKILL.md", ".agents/skills/lint/scripts/run.sh", ".codex/config.toml",
                              "AGENTS.md"]
@@ -231,6 +234,7 @@ def test_tier_resources_as_codex_reads_them(tmp_path):
     assert codex.AGENT.unsupported(manifest) == (
         "sub-agent L2/reviewer: not supported by codex", "tool allow list Read, Bash: not supported by codex",
         "agent teams: not supported by codex (a Claude Code feature)",
+        "MCP server memory: no command or url to start it (codex needs one)",
         "MCP server docs field oauth: not supported by codex")
 
 
@@ -245,15 +249,20 @@ resources:
 """
 
 
-def test_skills_reach_codex_and_unsupported_resources_are_recorded_with_the_run(fresh, mock):
-    (fresh.path / "examples/hello/tiers/t0/02-codex-resources.yaml").write_text(SUBTEST)
+def test_tier_resources_reach_codex_and_unsupported_ones_are_recorded_with_the_run(fresh, mock):
+    server = fresh.path / "examples/hello/mcp_ping.py"          # (the spec's directory: readable in the sandbox)
+    shutil.copy(Path(__file__).parent / "mcp_ping.py", server)
+    (fresh.path / "examples/hello/tiers/t0/02-codex-resources.yaml").write_text(
+        SUBTEST + f"  mcp_servers:\n    - name: ping\n      command: {sys.executable}\n      args: [{server}]\n")
     _codex_spec(fresh, mock)
     fresh.edit_spec(lambda s: s.update(tiers={"T0": ["02"]}))
     _implements_textkit(mock)
     fresh.doit(env={"OPENAI_API_KEY": KEY})
     sent = str(mock.requests[0]["body"])
-    assert "## Resources for this task" in sent and "title-casing" in sent       # AGENTS.md and the skills
-    assert "Title-case" in sent or "title-casing/SKILL.md" in sent
+    assert "## Resources for this task" in sent and "- ping" in sent            # AGENTS.md
+    assert "Title-case words correctly" in sent                                 # .agents/skills: its description
+    # .codex/config.toml was loaded (the private HOME trusts the workspace): codex started the server
+    assert "mcp__ping" in [t.get("name") for t in mock.requests[0]["body"]["tools"]]
     unsupported = ["sub-agent L3/code-reviewer: not supported by codex",
                    "sub-agent L3/rle-specialist: not supported by codex"]
     assert fresh.json("T0/02/run_01/agent/command_log.json")["unsupported"] == unsupported

@@ -243,18 +243,28 @@ def price(events_: list[dict], model: str | None) -> float | None:
 def config_toml(manifest: records.ConfigManifest) -> str | None:
     """The workspace's `.codex/config.toml`: the subtest's MCP servers (None when it has none)."""
     tables = []
-    for server in manifest["resources"]["mcp_servers"]:
+    for server in filter(startable, manifest["resources"]["mcp_servers"]):
         fields = {MCP_KEYS[k]: v for k, v in server.items() if k in MCP_KEYS}
         tables.append(f"[mcp_servers.{json.dumps(server['name'])}]\n"
                       + "".join(f"{k} = {toml_value(v)}\n" for k, v in fields.items()))
     return "\n".join(tables) or None
 
 
+def startable(server: dict) -> bool:
+    """Whether codex can start an MCP server: a command or a URL (a server named only is refused with
+    "invalid transport", and codex then does not start at all)."""
+    return bool(server.get("command") or server.get("url"))
+
+
 def unsupported(manifest: records.ConfigManifest) -> tuple[str, ...]:
-    """Besides the kinds codex does not receive: MCP server fields it has no key for, and running without
-    a system prompt (codex keeps its built-in instructions; it refuses an empty replacement)."""
-    extra = [f"MCP server {s['name']} field {k}: not supported by codex" for s in manifest["resources"]["mcp_servers"]
-             for k in s if k not in (*MCP_KEYS, "name", "type")]
+    """Besides the kinds codex does not receive: MCP servers it cannot start and fields it has no key
+    for, and running without a system prompt (codex keeps its built-in instructions; it refuses an empty
+    replacement)."""
+    servers = manifest["resources"]["mcp_servers"]
+    extra = [f"MCP server {s['name']}: no command or url to start it (codex needs one)"
+             for s in servers if not startable(s)]
+    extra += [f"MCP server {s['name']} field {k}: not supported by codex" for s in filter(startable, servers)
+              for k in s if k not in (*MCP_KEYS, "name", "type")]
     if manifest.get("system_prompt_mode") == "none":
         extra.append("system_prompt_mode none: not supported by codex (its built-in instructions stay)")
     return (*claude_files.unsupported(manifest, "codex", RECEIVES), *extra)
