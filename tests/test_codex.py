@@ -6,10 +6,12 @@ SCYLLA_REQUIRE_CLAUDE=1 (set by .ci/run) a missing CLI fails them."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import agent_cli
@@ -64,6 +66,9 @@ def test_codex_agent_edits_the_workspace_and_reports_usage(fresh, mock):
     assert n == 2 and {r["path"] for r in mock.requests} == {"/v1/responses"}
     assert all(r["body"]["model"] == MODEL and r["body"]["reasoning"]["effort"] == "high" for r in mock.requests)
     assert mock.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"
+    said = [c.get("text", "").strip() for i in mock.requests[0]["body"]["input"] if i.get("role") == "user"
+            for c in i["content"]]
+    assert (run / "agent/prompt.md").read_text().strip() in said                # the prompt, from stdin
     log = fresh.json("T0/00/run_01/agent/command_log.json")
     assert log["sandbox"]["kind"] == "bubblewrap" and sum(log["sandbox"]["connections"].values()) >= 1
     # tokens: what the mock reported over both requests, fresh input apart from cache reads and writes
@@ -127,6 +132,27 @@ def test_the_key_variable_and_own_sandbox_are_configurable(fresh, mock):
     assert (fresh.root / "T0/00/run_01/agent/patch.diff").read_text().strip() == ""
     for path in fresh.root.rglob("*"):
         assert not path.is_file() or KEY.encode() not in path.read_bytes(), path
+
+
+def _exp(**agent):
+    config = {"model": MODEL, "base_url": None, "api_key_env": None, "thinking": "default", "options": {}, **agent}
+    return SimpleNamespace(agent=SimpleNamespace(**config))
+
+
+def test_command_line_confinement_effort_and_provider():
+    default = shlex.split(codex.command_line(_exp(options={"cli": "codex"})))
+    assert default[:8] == ["codex", "exec", "--json", "--ephemeral", "--skip-git-repo-check", "-m", MODEL,
+                           "--dangerously-bypass-approvals-and-sandbox"] and default[-1] == "-"
+    assert 'model_providers.scylla.base_url="https://api.openai.com/v1"' in default
+    assert 'model_providers.scylla.env_key="OPENAI_API_KEY"' in default
+    assert not any("reasoning_effort" in a or "max_retries" in a for a in default)     # the CLI's defaults
+    own = shlex.split(codex.command_line(_exp(thinking="max", api_key_env="K", options={"sandbox": "workspace-write",
+                                                                                        "max_retries": 1})))
+    assert "--dangerously-bypass-approvals-and-sandbox" not in own and own[own.index("-s") + 1] == "workspace-write"
+    assert {'approval_policy="never"', 'model_reasoning_effort="xhigh"', 'model_providers.scylla.env_key="K"',
+            "model_providers.scylla.request_max_retries=1", "model_providers.scylla.stream_max_retries=1"} <= set(own)
+    with pytest.raises(ValueError, match="agent.options.sandbox: 'off' is not one of read-only"):
+        codex.command_line(_exp(options={"sandbox": "off"}))
 
 
 # ---------------------------------------------------------------- the reader on recorded captures
