@@ -113,6 +113,8 @@ def test_an_auth_failure_is_an_infrastructure_failure_retried_by_the_next_doit(f
     run = fresh.doit(env={"OPENAI_API_KEY": KEY}, check=False)
     assert run.returncode != 0 and "authentication failed (API error 401" in run.stdout
     assert not (fresh.root / "T0/00/run_01/agent").exists() and fresh.calls("judge") == []
+    archived = fresh.json("T0/00/.failed/run_01_attempt_01/archived.json")["reason"]
+    assert "unexpected status 401 Unauthorized" in archived and not archived.startswith("rate limited")
     assert not (fresh.root / ".scylla/pause.json").exists()               # not a rate limit: no pause
     _implements_textkit(mock)
     fresh.doit(env={"OPENAI_API_KEY": KEY})
@@ -213,6 +215,7 @@ def test_reader_classifies_failed_turns(message, status, kind, limited, infra):
     result = codex.read(_failed(message), "", "gpt-5")
     assert result["is_error"] is True and "usage" not in result            # a failed turn reports no tokens
     assert result.get("api_error_status") == status and result.get("api_error_type") == kind
+    assert result["result"] == (message if infra else "")              # output.txt: the error, or the agent's text
     assert usage.rate_limit(result)[0] is limited
     assert (usage.infra_reason(result) is not None) is infra
     assert usage.usage(result)["token_stats"] == dict.fromkeys(usage.USAGE_KEYS)   # unknown, never 0

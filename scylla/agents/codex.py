@@ -185,7 +185,7 @@ def failure(message: str) -> dict:
         if status is None and phrase in lower:
             status, kind = known_status, known_kind
     fields = {"subtype": "error_during_execution", "errors": [message], "terminal_reason": "api_error",
-              "api_error": message}
+              "api_error": message, "result": message}        # (as Claude Code's "API Error: ..." result)
     return {**fields, **({"api_error_status": status} if status else {}), **({"api_error_type": kind} if kind else {})}
 
 
