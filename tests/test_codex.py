@@ -129,7 +129,13 @@ def test_the_key_variable_and_own_sandbox_are_configurable(fresh, mock):
     fresh.doit(env={"MY_CODEX_KEY": KEY, "OPENAI_API_KEY": ""})
     assert mock.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"
     assert mock.requests[0]["body"]["reasoning"]["effort"] == "none"     # thinking: none
-    # codex's own read-only sandbox refused the write the model asked for
+    # codex's own sandbox ran the model's command and refused the write: read-only, or (its HOME under
+    # /tmp, as pytest's trees are) unable to start any command at all, which is why the adapter bypasses
+    # it by default; the run is the agent's outcome
+    assert "-s read-only" in (fresh.root / "T0/00/run_01/agent/MODEL.md").read_text()
+    outputs = [i["output"] for i in mock.requests[1]["body"]["input"] if i.get("type") == "function_call_output"]
+    assert len(outputs) == 1 and "Process exited with code 1" in outputs[0]
+    assert "execvp codex-linux-sandbox: No such file or directory" in outputs[0] or "Read-only" in outputs[0]
     assert fresh.json("T0/00/run_01/agent/result.json")["outcome"] == "completed"
     assert (fresh.root / "T0/00/run_01/agent/patch.diff").read_text().strip() == ""
     for path in fresh.root.rglob("*"):
