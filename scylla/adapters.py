@@ -31,6 +31,7 @@ KINDS = ("agent", "judge")
 # (kind, name) -> "module:attribute", imported when an experiment first names it
 BUILTIN = {
     ("agent", "claude-code"): "scylla.agents.claude_code:AGENT",
+    ("agent", "codex"): "scylla.agents.codex:AGENT",
     ("agent", "command"): "scylla.agents.command:AGENT",
     ("agent", "gemini"): "scylla.agents.gemini:AGENT",
     ("judge", "claude-code"): "scylla.judges.claude_code:JUDGE",

@@ -42,7 +42,7 @@ def test_unknown_adapters_are_spec_errors_naming_file_field_and_registered_names
     with pytest.raises(SpecError) as err:
         load_experiment(spec)
     builtin = sorted(n for k, n in adapters.BUILTIN if k == "agent")      # (each agent CLI adds its own)
-    assert {"claude-code", "command", "gemini"} <= set(builtin)
+    assert {"claude-code", "codex", "command", "gemini"} <= set(builtin)
     assert str(err.value).startswith(f"{spec}: key 'agent.adapter': expected one of {', '.join(builtin)} "
                                      f"(the registered agent adapters) or module:Attribute, got 'cursor'")
     spec = _spec(tmp_path, CLAUDE, [*PANEL, {"adapter": "oracle", "model": "m"}])

@@ -34,16 +34,23 @@ def config_files(tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str,
     text = claude_md(tiers_dir, manifest)
     if text is not None:
         files["CLAUDE.md"] = text.encode()
-    for skill in res["skills"]:
-        src = tiers_dir / "skills" / skill
-        for f in resources.skill_files(tiers_dir, skill):        # (a link: refused, never followed)
-            files[f".claude/skills/{src.name}/{f.relative_to(src).as_posix()}"] = f.read_bytes()
+    files.update(skill_files(tiers_dir, manifest, ".claude/skills"))
     for agent in res["agents"]:
         path = resources.resource_file(tiers_dir, tiers_dir / "agents" / f"{agent}.md")
         files[f".claude/agents/{agent.split('/')[1]}.md"] = path.read_bytes()
     settings = settings_json(manifest)
     if settings:
         files[".claude/settings.json"] = durable.dumps(settings)
+    return files
+
+
+def skill_files(tiers_dir: Path, manifest: records.ConfigManifest, root: str) -> dict[str, bytes]:
+    """The subtest's skills as `root`/<name>/... (each agent reads them from its own directory)."""
+    files = {}
+    for skill in manifest["resources"]["skills"]:
+        src = tiers_dir / "skills" / skill
+        for f in resources.skill_files(tiers_dir, skill):        # (a link: refused, never followed)
+            files[f"{root}/{src.name}/{f.relative_to(src).as_posix()}"] = f.read_bytes()
     return files
 
 

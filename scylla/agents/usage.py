@@ -96,8 +96,10 @@ def model_usage(m: dict) -> records.ModelUsage:
 
 
 AUTH_STATUSES = {401, 403}
-# the run reached a limit set for it: its turns were taken, whatever the usage says
-LIMIT_SUBTYPES = {"error_max_turns", "error_max_budget_usd", "error_max_structured_output_retries"}
+# the run reached a limit set for it (or the model's context window, which no retry widens): its turns
+# were taken, whatever the usage says
+LIMIT_SUBTYPES = {"error_max_turns", "error_max_budget_usd", "error_max_structured_output_retries",
+                  "error_context_window"}
 
 
 def error_text(result: dict) -> str:
