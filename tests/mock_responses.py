@@ -34,6 +34,15 @@ def write_file(path: str, content: str) -> dict:
     return exec_command(f"cat > {path} <<'SCYLLA_EOF'\n{content}SCYLLA_EOF\n")
 
 
+def implement_textkit(body: dict) -> list:
+    """A stateless agent for parallel runs: write textkit.py, then finish once the command's output is back."""
+    from mock_anthropic import TEXTKIT
+    items = body.get("input") if isinstance(body.get("input"), list) else []
+    if any(isinstance(i, dict) and i.get("type") == "function_call_output" for i in items):
+        return [message("Done: implemented every function in textkit.py.")]
+    return [write_file("textkit.py", TEXTKIT)]
+
+
 def error(status: int, message: str, code: str = "rate_limit_exceeded", kind: str = "requests",
           retry_after: float | None = None) -> dict:
     return {"error": status, "body": {"error": {"message": message, "type": kind, "param": None, "code": code}},
@@ -41,13 +50,15 @@ def error(status: int, message: str, code: str = "rate_limit_exceeded", kind: st
 
 
 class ResponsesMock:
-    """`script`: turns for the agent's requests, in order; then `default`. `usage`: what each response
-    reports (tests compare the run's tokens with it)."""
+    """`script`: turns for the agent's requests, in order; then `responder(body)` if set (per conversation,
+    safe for parallel agents), else `default`. `usage`: what each response reports (tests compare the
+    run's tokens with it)."""
 
     def __init__(self, default: list | None = None, usage: dict | None = None):
         self.script: deque = deque()
         self.default = default or [message("Done.")]
         self.usage = dict(usage or USAGE)
+        self.responder = None
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         mock = self
@@ -58,7 +69,8 @@ class ResponsesMock:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 with mock.lock:
-                    turn = mock.script.popleft() if mock.script else mock.default
+                    turn = mock.script.popleft() if mock.script else \
+                        mock.responder(body) if mock.responder else mock.default
                     n = len(mock.requests)
                     mock.requests.append({"path": self.path, "body": body, "at": time.time(),
                                           "refused": isinstance(turn, dict),
