@@ -77,7 +77,7 @@ class AnthropicMock:
     (per conversation, safe for parallel agents), else `default`. `refuse_first`: that many agent-loop
     requests get `refusal` (a 429) before any scripted turn. Each request is logged with its time."""
 
-    def __init__(self, default: list | None = None, output_tokens: int = 12):
+    def __init__(self, default: list | None = None, output_tokens: int = 12, port: int = 0):
         self.script: deque = deque()
         self.default = default or [text("Done.")]
         self.plain: deque = deque()          # replies to requests that offer no tools (judges)
@@ -158,7 +158,7 @@ class AnthropicMock:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -49,7 +49,7 @@ class GeminiMock:
     `error(...)` dict. When the script is empty, the reply is `responder(body)` if set (per conversation,
     safe for parallel agents), else `default`. Each request is logged."""
 
-    def __init__(self, default: list | None = None, model_version: str = MODEL_VERSION):
+    def __init__(self, default: list | None = None, model_version: str = MODEL_VERSION, port: int = 0):
         self.script: deque = deque()
         self.default = default or [text("Done.")]
         self.model_version = model_version
@@ -101,7 +101,7 @@ class GeminiMock:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -54,7 +54,7 @@ class ResponsesMock:
     safe for parallel agents), else `default`. `usage`: what each response reports (tests compare the
     run's tokens with it)."""
 
-    def __init__(self, default: list | None = None, usage: dict | None = None):
+    def __init__(self, default: list | None = None, usage: dict | None = None, port: int = 0):
         self.script: deque = deque()
         self.default = default or [message("Done.")]
         self.usage = dict(usage or USAGE)
@@ -110,7 +110,7 @@ class ResponsesMock:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
