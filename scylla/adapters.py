@@ -32,6 +32,7 @@ KINDS = ("agent", "judge")
 BUILTIN = {
     ("agent", "claude-code"): "scylla.agents.claude_code:AGENT",
     ("agent", "command"): "scylla.agents.command:AGENT",
+    ("agent", "opencode"): "scylla.agents.opencode:AGENT",
     ("judge", "claude-code"): "scylla.judges.claude_code:JUDGE",
     ("judge", "command"): "scylla.judges.command:JUDGE",
     ("judge", "openai"): "scylla.judges.openai_judge:JUDGE",
