@@ -116,6 +116,10 @@ def events(stdout: str) -> list[dict]:
     return out
 
 
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _num(value) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0.0
 
@@ -132,8 +136,8 @@ def read(stdout: str, stderr: str, model: str | None) -> dict | None:
         return None
     tokens = {"input": 0, "output": 0, "read": 0, "write": 0}
     for step in steps:
-        t = step.get("tokens") if isinstance(step.get("tokens"), dict) else {}
-        cache = t.get("cache") if isinstance(t.get("cache"), dict) else {}
+        t = _dict(step.get("tokens"))
+        cache = _dict(t.get("cache"))
         tokens["input"] += int(_num(t.get("input")))
         tokens["output"] += int(_num(t.get("output")) + _num(t.get("reasoning")))
         tokens["read"] += int(_num(cache.get("read")))
@@ -176,7 +180,7 @@ def final_text(evs: list[dict]) -> str:
 
 def failure(error: dict) -> dict:
     """An `error` event as the result's failure fields (an API error: its HTTP status and kind)."""
-    data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    data = _dict(error.get("data"))
     status = data.get("statusCode")
     message = str(data.get("message") or error.get("name") or "error")
     out: dict = {"is_error": True, "subtype": "error_during_execution", "errors": [message],
