@@ -30,6 +30,7 @@ KINDS = ("agent", "judge")
 
 # (kind, name) -> "module:attribute", imported when an experiment first names it
 BUILTIN = {
+    ("agent", "aider"): "scylla.agents.aider:AGENT",
     ("agent", "claude-code"): "scylla.agents.claude_code:AGENT",
     ("agent", "command"): "scylla.agents.command:AGENT",
     ("agent", "opencode"): "scylla.agents.opencode:AGENT",

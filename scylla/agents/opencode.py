@@ -32,7 +32,7 @@ import yaml
 
 from .. import prices, records, resources
 from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
-from . import claude_files
+from . import claude_files, usage
 from . import command as command_adapter
 
 INSTALL = "npm install -g opencode-ai"
@@ -147,7 +147,8 @@ def read(stdout: str, stderr: str, model: str | None) -> dict | None:
                     "usage": {"input_tokens": tokens["input"], "output_tokens": tokens["output"],
                               "cache_creation_input_tokens": tokens["write"],
                               "cache_read_input_tokens": tokens["read"]}}
-    result.update(cost(steps, tokens, model))
+    result.update(usage.priced([_num(s.get("cost")) for s in steps], model, tokens["input"], tokens["read"],
+                               tokens["write"], tokens["output"]))
     if model:
         result["modelUsage"] = {model: {
             "inputTokens": tokens["input"], "outputTokens": tokens["output"], "cacheReadInputTokens": tokens["read"],
@@ -155,18 +156,6 @@ def read(stdout: str, stderr: str, model: str | None) -> dict | None:
     if errors:
         result.update(failure(errors[-1]))
     return result
-
-
-def cost(steps: list[dict], tokens: dict, model: str | None) -> dict:
-    """total_cost_usd (and cost_source when Scylla priced it): see `read`."""
-    reported = [_num(s.get("cost")) for s in steps]
-    if any(reported):
-        return {"total_cost_usd": sum(reported)}
-    if not any(tokens.values()):
-        return {"total_cost_usd": 0.0}           # no model call answered: nothing was consumed
-    listed = prices.list_price(model, None, tokens["input"] + tokens["read"] + tokens["write"], tokens["read"],
-                               tokens["output"]) if model else None
-    return {"total_cost_usd": listed, **({"cost_source": "genai-prices"} if listed is not None else {})}
 
 
 def final_text(evs: list[dict]) -> str:
