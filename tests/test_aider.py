@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -160,3 +161,21 @@ def test_config_files_are_the_conventions_file_and_the_rest_is_unsupported(tmp_p
     assert aider.AGENT.unsupported(manifest) == (
         "skill L1/refactor: not supported by aider", "sub-agent L2/reviewer: not supported by aider",
         "MCP server files: not supported by aider", "tool allow list Read: not supported by aider")
+
+
+def test_the_instructions_reach_aider_as_conventions_and_a_skill_is_recorded_unsupported(fresh, mock):
+    _spec(fresh, mock)
+    fresh.edit_spec(lambda s: s.update(tiers={"T1": ["02"]}))          # the run-length-encoding skill
+    mock.script.append(text_reply(EDIT, 2000, 300))
+    fresh.doit(env={KEY_ENV: KEY})
+    config = fresh.root / "T1/02/config"
+    assert sorted(p.relative_to(config).as_posix() for p in config.rglob("*") if p.is_file()) == ["CONVENTIONS.md"]
+    conventions = (config / "CONVENTIONS.md").read_text()
+    assert "run-length-encoding" not in conventions and "## Test environment" in conventions
+    sent = json.dumps(mock.requests[0]["body"]["messages"])
+    assert "## Test environment" in sent and "CONVENTIONS.md" in sent            # read-only, via --read
+    why = "skill encoding/run-length-encoding: not supported by aider"
+    assert fresh.json("T1/02/run_01/agent/command_log.json")["unsupported"] == [why]
+    assert f"**Not supported by this agent**: {why}" in (fresh.root / "T1/02/run_01/agent/MODEL.md").read_text()
+    assert fresh.json("T1/02/run_01/agent/result.json")["unsupported_resources"] == [why]
+    assert fresh.json("T1/02/run_01/commands/pipeline.json")["tests"]["passed"] == 12

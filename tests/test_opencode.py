@@ -190,3 +190,20 @@ def test_config_files_render_agents_md_skills_agents_and_mcp(tmp_path):
         "web": {"type": "remote", "url": "http://127.0.0.1:9/mcp"}}
     assert opencode.AGENT.unsupported(manifest) == (
         "tool allow list Read: not supported by opencode", "agent teams: not supported by opencode (a Claude Code feature)")
+
+
+def test_a_skill_reaches_opencode_as_its_own_skill_and_agents_md(fresh, mock):
+    _spec(fresh, mock)
+    fresh.edit_spec(lambda s: s.update(tiers={"T1": ["02"]}))          # the run-length-encoding skill
+    _write_then_finish(mock)
+    fresh.doit(env={KEY_ENV: KEY})
+    config = fresh.root / "T1/02/config"
+    assert sorted(p.relative_to(config).as_posix() for p in config.rglob("*") if p.is_file()) == [
+        ".opencode/skills/run-length-encoding/SKILL.md", "AGENTS.md"]
+    first = mock.requests[0]["body"]
+    system = json.dumps([m for m in first["messages"] if m["role"] == "system"])
+    assert "Apply these skills" in system and "- run-length-encoding" in system          # AGENTS.md
+    # OpenCode loaded the skill from .opencode/skills/ (its list in the system prompt, for its `skill` tool)
+    assert "Run-length encode strings (sketch; details left to the reader)" in system
+    assert fresh.json("T1/02/run_01/agent/command_log.json")["unsupported"] == []
+    assert "**Not supported" not in (fresh.root / "T1/02/run_01/agent/MODEL.md").read_text()
