@@ -38,11 +38,11 @@ PANEL = [{"adapter": "claude-code", "model": "claude-opus-4-6"},
 
 
 def test_unknown_adapters_are_spec_errors_naming_file_field_and_registered_names(tmp_path):
-    spec = _spec(tmp_path, {"adapter": "codex", "model": "gpt-5"}, PANEL)
+    spec = _spec(tmp_path, {"adapter": "no-such-agent", "model": "gpt-5"}, PANEL)
     with pytest.raises(SpecError) as err:
         load_experiment(spec)
-    assert str(err.value).startswith(f"{spec}: key 'agent.adapter': expected one of claude-code, command "
-                                     f"(the registered agent adapters) or module:Attribute, got 'codex'")
+    assert str(err.value).startswith(f"{spec}: key 'agent.adapter': expected one of aider, claude-code, command, "
+                                     f"opencode (the registered agent adapters) or module:Attribute, got 'no-such-agent'")
     spec = _spec(tmp_path, CLAUDE, [*PANEL, {"adapter": "oracle", "model": "m"}])
     with pytest.raises(SpecError, match=r"key 'judges\[4\].adapter': expected one of claude-code, command, openai, "
                                         r"pipeline \(the registered judge adapters\) or module:Attribute, got 'oracle'"):
@@ -51,7 +51,7 @@ def test_unknown_adapters_are_spec_errors_naming_file_field_and_registered_names
     with pytest.raises(SpecError, match=r"got 'no_such_module:Agent' \(cannot load adapter .*No module named"):
         load_experiment(spec)
     spec = _spec(tmp_path, {"adapter": "pipeline", "model": "m"}, PANEL)      # a judge adapter is no agent
-    with pytest.raises(SpecError, match="key 'agent.adapter': expected one of claude-code, command"):
+    with pytest.raises(SpecError, match="key 'agent.adapter': expected one of aider, claude-code, command, opencode"):
         load_experiment(spec)
 
 
