@@ -207,3 +207,20 @@ def test_a_skill_reaches_opencode_as_its_own_skill_and_agents_md(fresh, mock):
     assert "Run-length encode strings (sketch; details left to the reader)" in system
     assert fresh.json("T1/02/run_01/agent/command_log.json")["unsupported"] == []
     assert "**Not supported" not in (fresh.root / "T1/02/run_01/agent/MODEL.md").read_text()
+
+
+def test_the_run_config_names_the_key_variable_never_the_key_and_carries_prices_and_turns():
+    from types import SimpleNamespace
+    config = SimpleNamespace(model="gpt-4o", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV, options={},
+                             max_turns=7)
+    content = json.loads(opencode.config_content(config))
+    provider = content["provider"]["scylla"]
+    assert provider["options"] == {"baseURL": "http://127.0.0.1:9/v1", "apiKey": "{env:SCYLLA_TEST_OPENCODE_KEY}"}
+    assert provider["models"]["gpt-4o"]["cost"] == RATES and content["agent"] == {"build": {"steps": 7}}
+    given = SimpleNamespace(**{**vars(config), "options": {"cost": {"input": 1, "output": 2}}, "max_turns": None})
+    assert json.loads(opencode.config_content(given))["provider"]["scylla"]["models"]["gpt-4o"]["cost"] == {
+        "input": 1.0, "output": 2.0}
+    unpriced = SimpleNamespace(**{**vars(config), "model": "mock-model-not-priced", "base_url": None})
+    content = json.loads(opencode.config_content(unpriced))
+    assert "cost" not in content["provider"]["scylla"]["models"]["mock-model-not-priced"]
+    assert content["provider"]["scylla"]["options"]["baseURL"] == opencode.DEFAULT_ENDPOINT
