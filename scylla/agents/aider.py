@@ -16,8 +16,8 @@ Built on the command adapter (same captures, redaction, failure classes). Choice
 Token convention: aider counts an OpenAI-compatible call's `prompt_tokens` as sent (cached ones
 included; it reports no cache reads there), so input_tokens is every prompt token and cache_read 0.
 
-Options: `cli` (path). `thinking` low/medium/high -> `--reasoning-effort`; `max_turns`: aider has no
-turn limit (one message, then at most its own reflections), recorded by nothing else.
+Options: `cli` (path). `thinking` low/medium/high -> `--reasoning-effort`; `max_turns`: not passed,
+aider has no turn limit (one message, then at most 3 reflections of its own on failed edits or lint).
 """
 
 from __future__ import annotations
