@@ -30,10 +30,12 @@ KINDS = ("agent", "judge")
 
 # (kind, name) -> "module:attribute", imported when an experiment first names it
 BUILTIN = {
+    ("agent", "aider"): "scylla.agents.aider:AGENT",
     ("agent", "claude-code"): "scylla.agents.claude_code:AGENT",
     ("agent", "codex"): "scylla.agents.codex:AGENT",
     ("agent", "command"): "scylla.agents.command:AGENT",
     ("agent", "gemini"): "scylla.agents.gemini:AGENT",
+    ("agent", "opencode"): "scylla.agents.opencode:AGENT",
     ("judge", "claude-code"): "scylla.judges.claude_code:JUDGE",
     ("judge", "command"): "scylla.judges.command:JUDGE",
     ("judge", "openai"): "scylla.judges.openai_judge:JUDGE",

@@ -17,3 +17,24 @@ def list_price(model: str, base_url: str | None, prompt_tokens: int, cached: int
         except LookupError:
             continue
     return None
+
+
+def mtok_rates(model: str, base_url: str | None) -> dict[str, float] | None:
+    """The model's list prices per million tokens (the base tier of tiered ones): input, output and,
+    where listed, cache_read / cache_write; None when genai-prices does not know the model. For CLIs
+    that price their own calls from a configured table (OpenCode)."""
+    from genai_prices import Usage, calc_price
+    for url in (base_url or None, None):
+        try:
+            price = calc_price(Usage(), model_ref=model, provider_api_url=url).model_price
+        except LookupError:
+            continue
+        rates = {}
+        for key, field in (("input", "input_mtok"), ("output", "output_mtok"), ("cache_read", "cache_read_mtok"),
+                           ("cache_write", "cache_write_mtok")):
+            value = getattr(price, field, None)
+            value = getattr(value, "base", value)        # TieredPrices: the rate below the first threshold
+            if value is not None:
+                rates[key] = float(value)
+        return rates
+    return None

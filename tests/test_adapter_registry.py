@@ -42,7 +42,7 @@ def test_unknown_adapters_are_spec_errors_naming_file_field_and_registered_names
     with pytest.raises(SpecError) as err:
         load_experiment(spec)
     builtin = sorted(n for k, n in adapters.BUILTIN if k == "agent")      # (each agent CLI adds its own)
-    assert {"claude-code", "codex", "command", "gemini"} <= set(builtin)
+    assert {"aider", "claude-code", "codex", "command", "gemini", "opencode"} <= set(builtin)
     assert str(err.value).startswith(f"{spec}: key 'agent.adapter': expected one of {', '.join(builtin)} "
                                      f"(the registered agent adapters) or module:Attribute, got 'cursor'")
     spec = _spec(tmp_path, CLAUDE, [*PANEL, {"adapter": "oracle", "model": "m"}])
@@ -53,7 +53,7 @@ def test_unknown_adapters_are_spec_errors_naming_file_field_and_registered_names
     with pytest.raises(SpecError, match=r"got 'no_such_module:Agent' \(cannot load adapter .*No module named"):
         load_experiment(spec)
     spec = _spec(tmp_path, {"adapter": "pipeline", "model": "m"}, PANEL)      # a judge adapter is no agent
-    with pytest.raises(SpecError, match="key 'agent.adapter': expected one of claude-code, "):
+    with pytest.raises(SpecError, match="key 'agent.adapter': expected one of aider, claude-code, "):
         load_experiment(spec)
 
 

@@ -213,3 +213,17 @@ def reset_delay(text: str, now: datetime | None = None) -> float | None:
     elif at < now:
         at += timedelta(days=1)
     return (at - now).total_seconds()
+
+
+def priced(reported: list[float], model: str | None, fresh: int, cache_read: int, cache_write: int,
+           output: int) -> dict:
+    """total_cost_usd for a CLI that prices its own calls: the sum of what it reported when any call
+    cost something; else genai-prices of the tokens (it knew no price; `cost_source` says so); else None
+    (unknown, never a guess). No tokens at all: nothing was consumed, 0."""
+    if any(reported):
+        return {"total_cost_usd": sum(reported)}
+    if not (fresh or cache_read or cache_write or output):
+        return {"total_cost_usd": 0.0}
+    from .. import prices
+    listed = prices.list_price(model, None, fresh + cache_read + cache_write, cache_read, output) if model else None
+    return {"total_cost_usd": listed, **({"cost_source": "genai-prices"} if listed is not None else {})}
