@@ -7,7 +7,9 @@ a streaming request gets the same completion as SSE chunks (text deltas, tool_ca
 finish chunk, and the usage chunk when `stream_options.include_usage`). Every request is recorded.
 `tool_less`: when set, requests that offer no tools (OpenCode's title generation) are answered by it
 instead of taking a scripted reply. `refuse`: when set, a request (its record) for which it is true gets
-`refusal` (a 429) instead, e.g. every request of a CLI's first session."""
+`refusal` (a 429) instead, e.g. every request of a CLI's first session. `responder`: when set, it answers
+(from the request body) whatever the script does not, before `default()`: per conversation, safe for
+parallel agents (implement_textkit)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ VERDICT = {"score": 0.7, "passed": True, "reasoning": "Mock judge: solid work.",
 
 def completion(message: dict, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> tuple[int, dict]:
     """A chat.completion with `message` (role assistant); `prompt_tokens` include the `cached_tokens`."""
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+    usage: dict = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
              "total_tokens": prompt_tokens + completion_tokens}
     if cached_tokens:
         usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
@@ -45,6 +47,21 @@ def tool_reply(name: str, arguments: dict, text: str | None = None, prompt_token
     call = {"id": f"call_mock_{name}", "type": "function",
             "function": {"name": name, "arguments": json.dumps(arguments)}}
     return completion({"content": text, "tool_calls": [call]}, prompt_tokens, completion_tokens, cached_tokens)
+
+
+def implement_textkit(body: dict) -> tuple[int, dict]:
+    """A stateless agent for parallel runs. OpenCode (tools offered): its write tool writes textkit.py, and
+    once the tool's result is back it finishes. Aider (no tools): the edit as a SEARCH/REPLACE block."""
+    from pathlib import Path
+
+    from mock_anthropic import TEXTKIT
+    if not body.get("tools"):
+        stub = (Path(__file__).resolve().parents[1] / "examples/hello/repo/textkit.py").read_text()
+        return text_reply(f"Implementing textkit.\n\ntextkit.py\n```python\n<<<<<<< SEARCH\n{stub}=======\n"
+                          f"{TEXTKIT}>>>>>>> REPLACE\n```\n", 700, 30)
+    if any(m.get("role") == "tool" for m in body.get("messages", [])):
+        return text_reply("Done: implemented every function in textkit.py.", 700, 30)
+    return tool_reply("write", {"filePath": "textkit.py", "content": TEXTKIT}, "Implementing textkit.", 700, 30)
 
 
 def verdict_reply(verdict: dict = VERDICT) -> tuple[int, dict]:
@@ -88,10 +105,11 @@ class ChatMock:
     time, and whether it was refused). A 429 carries `retry-after` (`retry_after` seconds) and
     `retry-after-ms`."""
 
-    def __init__(self, default=verdict_reply, retry_after: float = 0.01) -> None:
+    def __init__(self, default=verdict_reply, retry_after: float = 0.01, port: int = 0) -> None:
         self.script: deque = deque()
         self.default = default
         self.tool_less = None
+        self.responder = None
         self.refuse = None
         self.refusal = rate_limited
         self.retry_after = retry_after
@@ -117,7 +135,8 @@ class ChatMock:
                     elif mock.tool_less is not None and not body.get("tools"):
                         status, payload = mock.tool_less(body)
                     else:
-                        status, payload = mock.script.popleft() if mock.script else mock.default()
+                        status, payload = mock.script.popleft() if mock.script else \
+                            mock.responder(body) if mock.responder else mock.default()
                     mock.requests.append({"path": self.path, "body": body, "at": time.time(), "status": status,
                                           "refused": status != 200, "reply": payload,
                                           "headers": headers})
@@ -140,7 +159,7 @@ class ChatMock:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

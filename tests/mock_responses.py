@@ -37,8 +37,8 @@ def write_file(path: str, content: str) -> dict:
 def implement_textkit(body: dict) -> list:
     """A stateless agent for parallel runs: write textkit.py, then finish once the command's output is back."""
     from mock_anthropic import TEXTKIT
-    items = body.get("input") if isinstance(body.get("input"), list) else []
-    if any(isinstance(i, dict) and i.get("type") == "function_call_output" for i in items):
+    items = body.get("input")
+    if isinstance(items, list) and any(isinstance(i, dict) and i.get("type") == "function_call_output" for i in items):
         return [message("Done: implemented every function in textkit.py.")]
     return [write_file("textkit.py", TEXTKIT)]
 
@@ -87,7 +87,7 @@ class ResponsesMock:
                 self._send(turn["error"], "application/json", json.dumps(turn["body"]).encode(), headers)
 
             def _sse(self, response: dict):
-                events = [("response.created", {"response": {**response, "status": "in_progress", "output": [],
+                events: list[tuple[str, dict]] = [("response.created", {"response": {**response, "status": "in_progress", "output": [],
                                                              "usage": None}})]
                 for i, item in enumerate(response["output"]):
                     events += [("response.output_item.added", {"output_index": i, "item": item}),
