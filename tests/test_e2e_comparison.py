@@ -50,6 +50,12 @@ def test_agents_are_compared_on_the_same_subtests_and_an_added_agent_runs_alone(
     assert runs_csv[0].split(",")[0] == "experiment"
     assert sorted({line.split(",")[0] for line in runs_csv[1:]}) == ["alpha", "beta"]
     assert "paired" in fresh.json("analysis/statistical_results.json")
+    # each agent's own statistics over its runs, in the spec's order, and their table
+    assert list(summary["by_experiment"]) == ["alpha", "beta"]
+    assert summary["by_experiment"]["alpha"]["runs"] == 2 and summary["by_experiment"]["alpha"]["subtests"] == 2
+    table = (root / "analysis/tables/experiments.md").read_text().splitlines()
+    assert [line.split(" | ")[0] for line in table if line.startswith(("| alpha", "| beta"))] == \
+        ["| alpha", "| beta"]
 
     fresh.reset_calls()
     second = fresh.doit()

@@ -61,7 +61,7 @@ def test_a_study_compares_two_experiments_and_never_runs_their_tasks(study):
     _doit(study, "exp=examples/hello-v2/experiment.yaml")
     study.reset_calls()
     status = _doit(study, "status", "exp=study.yaml").stdout
-    assert status.startswith("study hello-study") and f"analysis  ▶{14 + len(STUDY_FIGURES)}" in status
+    assert status.startswith("study hello-study") and f"analysis  ▶{15 + len(STUDY_FIGURES)}" in status
     first = _doit(study, "exp=study.yaml")
     expected = {"analysis:frames", "analysis:stats", *(f"analysis:tables/{t}" for t in tables.of_study(True)),
                 *(f"analysis:figures/{name}" for name in STUDY_FIGURES)}

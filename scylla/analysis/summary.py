@@ -48,8 +48,9 @@ class Scope:
 
     def identity(self) -> dict:
         """What the statistics take from the spec rather than the frames (their config_changed)."""
+        # (a study's summary gained `by_experiment`: its statistics are made again once to hold it)
         return {"header": self.header, "tiers": list(self.tiers), "settings": settings(self.settings),
-                "compare": self.compare}
+                "compare": self.compare, **({"sections": ["by_experiment"]} if "study" in self.header else {})}
 
 
 def build(scope: Scope) -> None:
@@ -208,7 +209,16 @@ class Analysis:
                          for (e, t, s), g in by_subtest.items()},
             "frontier": self.frontier({t: [r for g in gs for r in g] for t, gs in by_tier.items() if gs}, tiers),
             "criteria": self.criteria(criteria),
+            **({"by_experiment": self.by_experiment(by_subtest, header.get("experiments") or [])} if several else {}),
         }
+
+    def by_experiment(self, by_subtest: Mapping[tuple, Sequence[Row]], order: Sequence[str]) -> dict[str, Any]:
+        """Each experiment's (a comparison's: each agent's) statistics over all its runs, its subtests its
+        clusters, in the spec's `order`: which one does better, with what confidence, at what cost."""
+        present = {e for e, _, _ in by_subtest}
+        experiments = [e for e in order if e in present] + sorted(present - set(order))
+        return {e: self.cell([r for (x, _, _), g in by_subtest.items() if x == e for r in g],
+                             [g for (x, _, _), g in by_subtest.items() if x == e]) for e in experiments}
 
     def criteria(self, rows: Sequence[Row]) -> dict[str, Any]:
         """Each criterion's score over the valid judgments (run × judge), overall and per tier: the mean with

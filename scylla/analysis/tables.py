@@ -329,6 +329,18 @@ def tasks(s: Mapping, r: Mapping) -> Table:
     return t
 
 
+def experiments(s: Mapping, r: Mapping) -> Table:
+    t = Table("experiments", "Experiments (a comparison: agents) over all their runs: pass rate (Wilson 95 % CI), "
+              "mean score, cost per run and cost of pass (bootstrap 95 % CI)",
+              [Column("experiment"), Column("subtests", "int"), *_cell_columns(),
+               Column("mean score (clustered)", "estimate:score"), Column("agent cost per run", "estimate:usd"),
+               Column("cost of pass", "estimate:usd"), Column("cost of pass incl. judges", "estimate:usd")])
+    for name, c in s["by_experiment"].items():
+        t.rows.append([name, c["subtests"], c["runs"], c["pass_rate"], c["mean_score"], c["mean_score_clustered"],
+                       c["mean_cost_usd"], c["cost_of_pass"], c["cost_of_pass_total"]])
+    return t
+
+
 def paired(s: Mapping, r: Mapping) -> Table:
     v = r["paired"]
     a, b = v["baseline"], v["candidate"]
@@ -355,9 +367,9 @@ TABLES: dict[str, Callable[..., Table]] = {
     "tier_summary": tier_summary, "tier_comparison": tier_comparison, "judge_agreement": judge_agreement,
     "judges": judges, "criteria": criteria, "cost": cost, "subtest_detail": subtest_detail,
     "summary_statistics": summary_statistics, "configuration": configuration, "registry": registry, "power": power,
-    "tasks": tasks, "paired": paired,
+    "experiments": experiments, "tasks": tasks, "paired": paired,
 }
-ACROSS = ("tasks", "paired")          # a study's only
+ACROSS = ("experiments", "tasks", "paired")          # a study's only
 
 
 def of_experiment() -> list[str]:
