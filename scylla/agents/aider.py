@@ -17,7 +17,8 @@ Token convention: aider counts an OpenAI-compatible call's `prompt_tokens` as se
 included; it reports no cache reads there), so input_tokens is every prompt token and cache_read 0.
 
 Options: `cli` (path). `thinking` low/medium/high/xhigh -> `--reasoning-effort` (none, default, max:
-nothing); `max_turns`: not passed, aider has no turn limit (one message, then at most 3 reflections of its own on failed edits or lint).
+nothing); `max_turns`: not passed, aider has no turn limit (one message, then at most 3 reflections of
+its own on failed edits or lint).
 """
 
 from __future__ import annotations
