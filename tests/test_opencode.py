@@ -60,6 +60,7 @@ def test_opencode_edits_the_workspace_and_reports_the_mocks_usage(fresh, mock):
     # every request was the agent's loop (no title call), streamed with the usage chunk, with the key
     assert len(mock.requests) == 2 and all(r["body"]["tools"] and r["body"]["stream"] for r in mock.requests)
     assert all(r["body"]["stream_options"] == {"include_usage": True} for r in mock.requests)
+    assert not any("reasoning_effort" in r["body"] for r in mock.requests)          # thinking: none
     assert all(r["headers"]["authorization"] == f"Bearer {KEY}" for r in mock.requests)
     usages = [reply["usage"] for reply in mock.answered()]
     cached = sum(u.get("prompt_tokens_details", {}).get("cached_tokens", 0) for u in usages)
@@ -108,10 +109,12 @@ def test_a_401_is_an_infrastructure_failure_retried_by_the_next_doit(fresh, mock
     assert fresh.json("T0/00/run_01/commands/pipeline.json")["tests"]["passed"] == 12
 
 
-def test_a_model_without_a_known_price_has_an_unknown_cost(fresh, mock):
+def test_a_model_without_a_known_price_has_an_unknown_cost_and_effort_is_passed(fresh, mock):
     _spec(fresh, mock, model="mock-model-not-priced")
+    fresh.edit_spec(lambda s: s.update(thinking="low"))
     _write_then_finish(mock)
     fresh.doit(env={KEY_ENV: KEY})
+    assert mock.requests and all(r["body"]["reasoning_effort"] == "low" for r in mock.requests)
     result = fresh.json("T0/00/run_01/agent/result.json")
     assert result["cost_usd"] is None and "cost_source" not in result     # unknown, never a guess
     assert result["token_stats"]["output_tokens"] == 100
@@ -212,7 +215,7 @@ def test_a_skill_reaches_opencode_as_its_own_skill_and_agents_md(fresh, mock):
 def test_the_run_config_names_the_key_variable_never_the_key_and_carries_prices_and_turns():
     from types import SimpleNamespace
     config = SimpleNamespace(model="gpt-4o", base_url="http://127.0.0.1:9/v1", api_key_env=KEY_ENV, options={},
-                             max_turns=7)
+                             max_turns=7, thinking="none")
     content = json.loads(opencode.config_content(config))
     provider = content["provider"]["scylla"]
     assert provider["options"] == {"baseURL": "http://127.0.0.1:9/v1", "apiKey": "{env:SCYLLA_TEST_OPENCODE_KEY}"}

@@ -16,8 +16,9 @@ Built on the command adapter (same captures, redaction, failure classes). Choice
 Token convention: aider counts an OpenAI-compatible call's `prompt_tokens` as sent (cached ones
 included; it reports no cache reads there), so input_tokens is every prompt token and cache_read 0.
 
-Options: `cli` (path). `thinking` low/medium/high -> `--reasoning-effort`; `max_turns`: not passed,
-aider has no turn limit (one message, then at most 3 reflections of its own on failed edits or lint).
+Options: `cli` (path). `thinking` low/medium/high/xhigh -> `--reasoning-effort` (none, default, max:
+nothing); `max_turns`: not passed, aider has no turn limit (one message, then at most 3 reflections of
+its own on failed edits or lint).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ CONVENTIONS = "CONVENTIONS.md"
 RECEIVES: frozenset[str] = frozenset()
 MARKER = "=== scylla: aider analytics log ==="
 ANALYTICS = "$HOME/aider-analytics.jsonl"
-EFFORTS = ("low", "medium", "high")
+EFFORTS = ("low", "medium", "high", "xhigh")      # `max`: a Claude level, no reasoning_effort of that name
 QUIET = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "AIDER_CHECK_UPDATE": "false", "AIDER_ANALYTICS": "false"}
 # aider's model-price cache, present and non-empty so it never downloads litellm's map
 NO_PRICE_FETCH = ('mkdir -p "$HOME/.aider/caches" && printf \'{"scylla": {}}\' '

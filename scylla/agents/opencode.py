@@ -16,8 +16,9 @@ and writes, as Claude's `input_tokens` does). A rate limit or auth failure: the 
 
 Options: `cli` (path), `cost` ({input, output, cache_read, cache_write} USD per million tokens).
 `max_turns` -> the build agent's `steps` (OpenCode then forces a text-only answer: no error, so the
-outcome is not `max_turns`); `thinking` low/medium/high -> `--variant` (reasoning effort); `none` and
-`default` pass nothing.
+outcome is not `max_turns`); `thinking` low/medium/high/xhigh -> the model's `reasoningEffort` option
+(the request's `reasoning_effort`; `--variant` only knows models.dev's variants, whose fetch is off);
+`none`, `default` and `max` pass nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ QUIET = {"OPENCODE_DISABLE_MODELS_FETCH": "1", "OPENCODE_DISABLE_AUTOUPDATE": "1
          "OPENCODE_DISABLE_CLAUDE_CODE": "1", "OPENCODE_DISABLE_EXTERNAL_SKILLS": "1"}
 CONFIG_PATHS = ("AGENTS.md", ".opencode", "opencode.json")
 RECEIVES = frozenset({"skills", "agents", "mcp_servers"})
-EFFORTS = ("minimal", "low", "medium", "high")
+EFFORTS = ("low", "medium", "high", "xhigh")      # `max`: a Claude level, no reasoning_effort of that name
 STATUS_TYPES = {429: "rate_limit_error", 401: "authentication_error", 403: "authentication_error",
                 529: "overloaded_error", 503: "overloaded_error"}
 
@@ -67,11 +68,13 @@ def cost_table(config) -> dict | None:
 
 
 def config_content(config) -> str:
-    """OPENCODE_CONFIG_CONTENT: the provider, the model and its cost table, the turn limit."""
+    """OPENCODE_CONFIG_CONTENT: the provider, the model (its cost table, its reasoning effort), the turn limit."""
     model: dict = {"name": config.model}
     table = cost_table(config)
     if table:
         model["cost"] = table
+    if config.thinking in EFFORTS:          # @ai-sdk/openai-compatible sends it as `reasoning_effort`
+        model["options"] = {"reasoningEffort": config.thinking}
     content: dict = {"$schema": "https://opencode.ai/config.json", "autoupdate": False, "share": "disabled",
                      "model": f"{PROVIDER}/{config.model}", "provider": {PROVIDER: {
                          "npm": "@ai-sdk/openai-compatible", "name": PROVIDER,
@@ -86,8 +89,6 @@ def config_content(config) -> str:
 def command_line(exp) -> str:
     cfg = exp.agent
     args = [cli(exp), "run", "--format", "json", "-m", f"{PROVIDER}/{cfg.model}", "--auto", "--title", TITLE]
-    if cfg.thinking in EFFORTS:
-        args += ["--variant", cfg.thinking]
     return shlex.join(args)       # the prompt comes on stdin
 
 
