@@ -29,10 +29,8 @@ import shlex
 import shutil
 from pathlib import Path
 
-import orjson
-
 from .. import records
-from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
+from ..adapters import AgentRun
 from . import claude_files, usage
 from . import command as command_adapter
 
@@ -102,16 +100,7 @@ def split(stdout: str) -> tuple[str, list[dict] | None]:
     head, found, tail = stdout.rpartition(f"\n{MARKER}\n")
     if not found:
         return stdout, None
-    events = []
-    for line in tail.splitlines():
-        if line.startswith("{"):
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(event, dict) and isinstance(event.get("properties", {}), dict):
-                events.append(event)
-    return head, events
+    return head, usage.json_lines(tail, lambda e: isinstance(e.get("properties", {}), dict))
 
 
 def _int(value) -> int:
@@ -176,10 +165,11 @@ def reported_cost(log_text: str) -> float | None:
     return result.get("total_cost_usd") if result else None
 
 
-class AiderAgent(AgentAdapter):
+class AiderAgent(command_adapter.CliAgent):
     """`aider --message-file`, non-interactive, on an OpenAI-compatible endpoint; the tier's instructions
     as a read-only conventions file."""
     name = "aider"
+    program, install, key_env, default_endpoint = "aider", INSTALL, KEY_VARIABLE, DEFAULT_ENDPOINT
     description = "the aider CLI, one non-interactive message, on an OpenAI-compatible endpoint"
     config_paths = (CONVENTIONS,)
 
@@ -196,17 +186,6 @@ class AiderAgent(AgentAdapter):
     def unsupported(self, manifest: records.ConfigManifest) -> tuple[str, ...]:
         return claude_files.unsupported(manifest, "aider", RECEIVES)
 
-    def executables(self, config) -> list[Executable]:
-        return [Executable(str(config.options.get("cli") or "aider"), "set agent.options.cli to its path", INSTALL)]
-
-    def credentials(self, config) -> Credentials | None:
-        return Credentials((key_variable(config),))
-
-    def passed_env(self, config) -> tuple[str, ...]:
-        return (key_variable(config),)
-
-    def endpoints(self, config) -> tuple[str, ...]:
-        return (config.base_url or DEFAULT_ENDPOINT,)
 
     def reported_cost(self, log_text: str) -> float | None:
         return reported_cost(log_text)

@@ -33,11 +33,9 @@ import shutil
 from pathlib import Path
 from types import MappingProxyType
 
-import orjson
-
 from .. import prices, records
-from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
-from . import claude_files
+from ..adapters import AgentRun
+from . import claude_files, usage
 from . import command as command_adapter
 
 INSTALL = "npm install -g @openai/codex@0.171.0"
@@ -142,16 +140,7 @@ _KINDS = {429: "rate_limit_error", 401: "authentication_error", 403: "authentica
 
 def events(stdout: str) -> list[dict]:
     """The JSONL events of stdout (other lines, and a line cut off by a kill, skipped)."""
-    found = []
-    for line in stdout.splitlines():
-        if line.startswith("{"):
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(event, dict) and isinstance(event.get("type"), str):
-                found.append(event)
-    return found
+    return usage.json_lines(stdout, lambda e: isinstance(e.get("type"), str))
 
 
 def turn_usage(events_: list[dict]) -> dict | None:
@@ -270,10 +259,11 @@ def unsupported(manifest: records.ConfigManifest) -> tuple[str, ...]:
     return (*claude_files.unsupported(manifest, "codex", RECEIVES), *extra)
 
 
-class CodexAgent(AgentAdapter):
+class CodexAgent(command_adapter.CliAgent):
     """`codex exec --json` (OpenAI Codex), headless; tier resources as AGENTS.md, .agents/skills and
     .codex/config.toml."""
     name = "codex"
+    program, install, key_env, default_endpoint = "codex", INSTALL, DEFAULT_KEY, DEFAULT_ENDPOINT
     description = "the codex CLI (OpenAI Codex), headless"
     config_paths = CONFIG_PATHS
 
@@ -296,17 +286,6 @@ class CodexAgent(AgentAdapter):
     def unsupported(self, manifest: records.ConfigManifest) -> tuple[str, ...]:
         return unsupported(manifest)
 
-    def executables(self, config) -> list[Executable]:
-        return [Executable(str(config.options.get("cli") or "codex"), "set agent.options.cli to its path", INSTALL)]
-
-    def credentials(self, config) -> Credentials | None:
-        return Credentials((key_variable(config),))
-
-    def passed_env(self, config) -> tuple[str, ...]:
-        return (key_variable(config),)      # (its settings are on its command line)
-
-    def endpoints(self, config) -> tuple[str, ...]:
-        return (config.base_url or DEFAULT_ENDPOINT,)
 
     def reported_cost(self, log_text: str) -> float | None:
         return None                         # codex reports no cost of its own

@@ -203,6 +203,32 @@ def derive_result(agent_dir: Path, reader: Reader = claude_result) -> records.Ag
         "outcome": usage.outcome(result, exit_code), **extra})
 
 
+class CliAgent(AgentAdapter):
+    """The shared declarations of an agent that is a vendor's CLI: `program` (found on PATH unless
+    `agent.options.cli` names it), its `install` hint, the variable holding its key (`key_env`, unless
+    `agent.api_key_env` names another) and its vendor's endpoint (unless `agent.base_url` names one)."""
+    program: str = ""
+    install: str = ""
+    key_env: str = ""
+    default_endpoint: str = ""
+
+    def key_variable(self, config) -> str:
+        return config.api_key_env or self.key_env
+
+    def executables(self, config) -> list[adapters.Executable]:
+        return [adapters.Executable(str(config.options.get("cli") or self.program),
+                                    "set agent.options.cli to its path", self.install)]
+
+    def credentials(self, config) -> adapters.Credentials | None:
+        return adapters.Credentials((self.key_variable(config),))
+
+    def passed_env(self, config) -> tuple[str, ...]:
+        return (self.key_variable(config),)
+
+    def endpoints(self, config) -> tuple[str, ...]:
+        return (config.base_url or self.default_endpoint,)
+
+
 class CommandAgent(AgentAdapter):
     """Any shell command (`agent.command`); usage is read from a Claude-Code-style result line, if any.
     Its workspaces get the same tier configuration files as Claude Code's (scripted agents often wrap it)."""

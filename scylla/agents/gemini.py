@@ -37,7 +37,7 @@ from pathlib import Path
 import orjson
 
 from .. import durable, prices, records, resources, safepath
-from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
+from ..adapters import AgentRun
 from ..errors import SpecError
 from . import claude_files
 from . import command as command_adapter
@@ -258,9 +258,13 @@ def programs(program: str) -> tuple[str, ...]:
     return (program, *([str(package / "package.json")] if package else []))
 
 
-class GeminiAgent(AgentAdapter):
+class GeminiAgent(command_adapter.CliAgent):
     """The `gemini` CLI (Gemini CLI), headless; tier resources as GEMINI.md and `.gemini/`."""
     name = "gemini"
+    program, install, key_env, default_endpoint = "gemini", INSTALL, KEY_ENV, DEFAULT_ENDPOINT
+
+    def key_variable(self, config) -> str:
+        return key_env(config)          # (checked: it is written into the command line)
     description = "the gemini CLI (Gemini CLI), headless"
     config_paths = CONFIG_PATHS
 
@@ -276,11 +280,6 @@ class GeminiAgent(AgentAdapter):
     def unsupported(self, manifest: records.ConfigManifest) -> tuple[str, ...]:
         return claude_files.unsupported(manifest, self.name, RECEIVES)
 
-    def executables(self, config) -> list[Executable]:
-        return [Executable(str(config.options.get("cli") or "gemini"), "set agent.options.cli to its path", INSTALL)]
-
-    def credentials(self, config) -> Credentials | None:
-        return Credentials((key_env(config),))
 
     def passed_env(self, config) -> tuple[str, ...]:
         return (key_env(config), BASE_URL_ENV)      # its key, and its endpoint when the caller sets it

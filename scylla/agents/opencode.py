@@ -28,11 +28,10 @@ import shlex
 import shutil
 from pathlib import Path
 
-import orjson
 import yaml
 
 from .. import prices, records, resources
-from ..adapters import AgentAdapter, AgentRun, Credentials, Executable
+from ..adapters import AgentRun
 from . import claude_files, usage
 from . import command as command_adapter
 
@@ -105,16 +104,7 @@ def run(exp, run_paths, workspace: Path, manifest: records.ConfigManifest, agent
 
 def events(stdout: str) -> list[dict]:
     """The JSON event lines of `--format json` output (anything else, e.g. a cut-off line, skipped)."""
-    out = []
-    for line in stdout.splitlines():
-        if line.startswith("{"):
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(event, dict) and isinstance(event.get("part", {}), dict):
-                out.append(event)
-    return out
+    return usage.json_lines(stdout, lambda e: isinstance(e.get("part", {}), dict))
 
 
 def _dict(value) -> dict:
@@ -235,10 +225,11 @@ def config_files(tiers_dir: Path, manifest: records.ConfigManifest) -> dict[str,
     return files
 
 
-class OpenCodeAgent(AgentAdapter):
+class OpenCodeAgent(command_adapter.CliAgent):
     """`opencode run`, headless, against an OpenAI-compatible endpoint; tier resources as AGENTS.md and
     `.opencode/`."""
     name = "opencode"
+    program, install, key_env, default_endpoint = "opencode", INSTALL, KEY_VARIABLE, DEFAULT_ENDPOINT
     description = "the opencode CLI (OpenCode), headless, on an OpenAI-compatible endpoint"
     config_paths = CONFIG_PATHS
 
@@ -254,17 +245,6 @@ class OpenCodeAgent(AgentAdapter):
     def unsupported(self, manifest: records.ConfigManifest) -> tuple[str, ...]:
         return claude_files.unsupported(manifest, "opencode", RECEIVES)
 
-    def executables(self, config) -> list[Executable]:
-        return [Executable(str(config.options.get("cli") or "opencode"), "set agent.options.cli to its path", INSTALL)]
-
-    def credentials(self, config) -> Credentials | None:
-        return Credentials((key_variable(config),))
-
-    def passed_env(self, config) -> tuple[str, ...]:
-        return (key_variable(config),)
-
-    def endpoints(self, config) -> tuple[str, ...]:
-        return (config.base_url or DEFAULT_ENDPOINT,)
 
     def reported_cost(self, log_text: str) -> float | None:
         return reported_cost(log_text)

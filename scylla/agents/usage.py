@@ -139,17 +139,27 @@ def infra_reason(result: dict | None) -> str | None:
     return f"{why}: {text}" if text else why
 
 
+def json_lines(text: str, keep=lambda obj: True) -> list[dict]:
+    """The lines of `text` that are JSON objects `keep` accepts (a CLI's JSONL events); any other line,
+    and a line cut off by a kill, skipped."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and keep(obj):
+                found.append(obj)
+    return found
+
+
 def assistant_text(stream: str) -> str:
     """The text blocks of stream-json `assistant` events (when a result's `result` is empty)."""
     parts = []
-    for line in stream.splitlines():
-        if line.startswith("{") and '"assistant"' in line:
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            content = (event.get("message") or {}).get("content") if event.get("type") == "assistant" else None
-            parts += [b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"]
+    for event in json_lines(stream, lambda e: e.get("type") == "assistant"):
+        content = (event.get("message") or {}).get("content")
+        parts += [b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"]
     return "\n".join(parts)
 
 
