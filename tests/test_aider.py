@@ -13,6 +13,9 @@ from mock_chat import KEY, ChatMock, rate_limited, text_reply, unauthorized
 
 from scylla.agents import aider, usage
 
+# the runs and what they depend on: the analysis (covered elsewhere) is no adapter's business
+RUNS = "run:*"
+
 KEY_ENV = "SCYLLA_TEST_AIDER_KEY"
 RATES = {"input": Decimal("2.5"), "output": Decimal(10)}      # gpt-4o in litellm's map, USD per million
 STUB = (REPO / "examples/hello/repo/textkit.py").read_text()
@@ -43,7 +46,7 @@ def _list_price(usages: list[dict]) -> float:
 def test_aider_edits_the_workspace_and_reports_exact_usage(fresh, mock):
     _spec(fresh, mock)
     mock.script.append(text_reply(EDIT, 12345, 1234))       # aider would print these as "12k sent, 1.2k received"
-    fresh.doit(env={KEY_ENV: KEY})
+    fresh.doit(RUNS, env={KEY_ENV: KEY})
     run = fresh.root / "T0/00/run_01"
     assert "+    return len(text.split())" in (run / "agent/patch.diff").read_text()
     assert ".aider" not in (run / "agent/patch.diff").read_text()       # its history files stayed out
@@ -73,7 +76,7 @@ def test_a_429_pauses_then_the_aider_run_is_retried_and_judged_once(fresh, mock)
     # aider retries a rate limit itself 8 times (0.25 s doubling, ~64 s), each call being the OpenAI SDK's
     # request and its 2 retries: refuse all 27 requests of the first attempt
     mock.script.extend([rate_limited()] * 27 + [text_reply(EDIT, 2000, 300)])
-    fresh.doit(env={KEY_ENV: KEY}, timeout=900)
+    fresh.doit(RUNS, env={KEY_ENV: KEY}, timeout=900)
     archived = fresh.json("T0/00/.failed/run_01_attempt_01/archived.json")
     assert archived["reason"].startswith("rate limited") and "429" in archived["reason"]
     assert "litellm.RateLimitError" in (fresh.root / "T0/00/.failed/run_01_attempt_01/agent/stdout.log").read_text()
@@ -86,13 +89,13 @@ def test_a_429_pauses_then_the_aider_run_is_retried_and_judged_once(fresh, mock)
 def test_a_401_is_an_infrastructure_failure_retried_by_the_next_doit(fresh, mock):
     _spec(fresh, mock)
     mock.default = unauthorized
-    first = fresh.doit(env={KEY_ENV: KEY}, check=False)
+    first = fresh.doit(RUNS, env={KEY_ENV: KEY}, check=False)
     assert first.returncode != 0 and "authentication failed" in first.stdout + first.stderr
     assert len(mock.requests) == 1 and fresh.calls("judge") == []
     assert not (fresh.root / "T0/00/run_01/run_result.json").exists()
     mock.default = lambda: text_reply("Done.", 700, 30)
     mock.script.append(text_reply(EDIT, 2000, 300))
-    fresh.doit(env={KEY_ENV: KEY})
+    fresh.doit(RUNS, env={KEY_ENV: KEY})
     assert fresh.json("T0/00/run_01/commands/pipeline.json")["tests"]["passed"] == 12
 
 
@@ -167,7 +170,7 @@ def test_the_instructions_reach_aider_as_conventions_and_a_skill_is_recorded_uns
     _spec(fresh, mock)
     fresh.edit_spec(lambda s: s.update(tiers={"T1": ["02"]}))          # the run-length-encoding skill
     mock.script.append(text_reply(EDIT, 2000, 300))
-    fresh.doit(env={KEY_ENV: KEY})
+    fresh.doit(RUNS, env={KEY_ENV: KEY})
     config = fresh.root / "T1/02/config"
     assert sorted(p.relative_to(config).as_posix() for p in config.rglob("*") if p.is_file()) == ["CONVENTIONS.md"]
     conventions = (config / "CONVENTIONS.md").read_text()

@@ -21,6 +21,9 @@ from mock_responses import KEY, USAGE, ResponsesMock, error, message, write_file
 
 from scylla.agents import codex, usage
 
+# the runs and what they depend on: the analysis (covered elsewhere) is no adapter's business
+RUNS = "run:*"
+
 MODEL = "gpt-5.1-codex"
 
 
@@ -55,7 +58,7 @@ def _list_price(requests: int) -> float:
 def test_codex_agent_edits_the_workspace_and_reports_usage(fresh, mock):
     _codex_spec(fresh, mock)
     _implements_textkit(mock)
-    fresh.doit(env={"OPENAI_API_KEY": KEY})
+    fresh.doit(RUNS, env={"OPENAI_API_KEY": KEY})
     run = fresh.root / "T0/00/run_01"
     assert "+    return len(text.split())" in (run / "agent/patch.diff").read_text()
     pipeline = fresh.json("T0/00/run_01/commands/pipeline.json")
@@ -96,7 +99,7 @@ def test_a_429_pauses_then_the_run_is_retried_and_judged_once(fresh, mock):
     _codex_spec(fresh, mock)
     mock.script.append(error(429, "Rate limit reached for requests", retry_after=1))
     _implements_textkit(mock)
-    fresh.doit(env={"OPENAI_API_KEY": KEY})
+    fresh.doit(RUNS, env={"OPENAI_API_KEY": KEY})
     archived = fresh.root / "T0/00/.failed/run_01_attempt_01"
     assert "last status: 429" in (archived / "agent/stdout.log").read_text()
     assert fresh.json("T0/00/.failed/run_01_attempt_01/archived.json")["reason"].startswith("rate limited")
@@ -110,14 +113,14 @@ def test_a_429_pauses_then_the_run_is_retried_and_judged_once(fresh, mock):
 def test_an_auth_failure_is_an_infrastructure_failure_retried_by_the_next_doit(fresh, mock):
     _codex_spec(fresh, mock)
     mock.script.append(error(401, "Incorrect API key provided", code="invalid_api_key", kind="invalid_request_error"))
-    run = fresh.doit(env={"OPENAI_API_KEY": KEY}, check=False)
+    run = fresh.doit(RUNS, env={"OPENAI_API_KEY": KEY}, check=False)
     assert run.returncode != 0 and "authentication failed (API error 401" in run.stdout
     assert not (fresh.root / "T0/00/run_01/agent").exists() and fresh.calls("judge") == []
     archived = fresh.json("T0/00/.failed/run_01_attempt_01/archived.json")["reason"]
     assert "unexpected status 401 Unauthorized" in archived and not archived.startswith("rate limited")
     assert not (fresh.root / ".scylla/pause.json").exists()               # not a rate limit: no pause
     _implements_textkit(mock)
-    fresh.doit(env={"OPENAI_API_KEY": KEY})
+    fresh.doit(RUNS, env={"OPENAI_API_KEY": KEY})
     assert fresh.json("T0/00/run_01/agent/result.json")["outcome"] == "completed"
     assert fresh.calls("judge") == ["T0/00/run_01 2"]
 
@@ -126,7 +129,7 @@ def test_the_key_variable_and_own_sandbox_are_configurable(fresh, mock):
     _codex_spec(fresh, mock, thinking="none", sandbox="read-only")
     fresh.edit_spec(lambda s: s["agent"].update(api_key_env="MY_CODEX_KEY"))
     mock.script.extend([[write_file("textkit.py", TEXTKIT)], [message("Could not write.")]])
-    fresh.doit(env={"MY_CODEX_KEY": KEY, "OPENAI_API_KEY": ""})
+    fresh.doit(RUNS, env={"MY_CODEX_KEY": KEY, "OPENAI_API_KEY": ""})
     assert mock.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"
     assert mock.requests[0]["body"]["reasoning"]["effort"] == "none"     # thinking: none
     # codex's own sandbox ran the model's command and refused the write: read-only, or (its HOME under
@@ -292,7 +295,7 @@ def test_tier_resources_reach_codex_and_unsupported_ones_are_recorded_with_the_r
     _codex_spec(fresh, mock)
     fresh.edit_spec(lambda s: s.update(tiers={"T0": ["02"]}))
     _implements_textkit(mock)
-    fresh.doit(env={"OPENAI_API_KEY": KEY})
+    fresh.doit(RUNS, env={"OPENAI_API_KEY": KEY})
     sent = str(mock.requests[0]["body"])
     assert "## Resources for this task" in sent and "- ping" in sent            # AGENTS.md
     assert "Title-case words correctly" in sent                                 # .agents/skills: its description

@@ -18,6 +18,9 @@ from mock_gemini import KEY, TEXTKIT, USAGE, GeminiMock, call, error, text
 from scylla.agents import gemini
 from scylla.errors import SpecError
 
+# the runs and what they depend on: the analysis (covered elsewhere) is no adapter's business
+RUNS = "run:*"
+
 
 @pytest.fixture
 def mock():
@@ -47,7 +50,7 @@ def test_gemini_agent_edits_the_workspace_and_reports_usage(fresh, mock):
     _spec(fresh, agent_cli("gemini"), base_url=mock.url)
     mock.script.extend([[text("Implementing textkit."), call("write_file", file_path="textkit.py", content=TEXTKIT)],
                         [text("Done: implemented every function in textkit.py.")]])
-    fresh.doit(env={"GEMINI_API_KEY": KEY})
+    fresh.doit(RUNS, env={"GEMINI_API_KEY": KEY})
     run = fresh.root / "T0/00/run_01"
     assert "+    return len(text.split())" in (run / "agent/patch.diff").read_text()
     pipeline = fresh.json("T0/00/run_01/commands/pipeline.json")
@@ -78,7 +81,7 @@ def test_a_429_pauses_then_the_run_is_retried_and_judged_once(fresh, mock):
     _spec(fresh, agent_cli("gemini"), base_url=mock.url)
     mock.script.extend([error(429, "Resource has been exhausted (e.g. check quota).", retry_after=1),
                         [call("write_file", file_path="textkit.py", content=TEXTKIT)], [text("Done.")]])
-    fresh.doit(env={"GEMINI_API_KEY": KEY})
+    fresh.doit(RUNS, env={"GEMINI_API_KEY": KEY})
     assert [r["refused"] for r in mock.requests if r["agent_loop"]] == [True, False, False]   # no retry of its own
     archived = fresh.json("T0/00/.failed/run_01_attempt_01/archived.json")
     assert archived["reason"].startswith("rate limited") and "429" in archived["reason"]
@@ -93,12 +96,12 @@ def test_a_429_pauses_then_the_run_is_retried_and_judged_once(fresh, mock):
 def test_an_auth_failure_is_an_infrastructure_failure_retried_by_the_next_doit(fresh, mock):
     _spec(fresh, agent_cli("gemini"), base_url=mock.url, api_key_env="MY_GEMINI_KEY")
     mock.script.append(error(401, "API key not valid. Please pass a valid API key."))
-    failed = fresh.doit(env={"MY_GEMINI_KEY": KEY}, check=False)
+    failed = fresh.doit(RUNS, env={"MY_GEMINI_KEY": KEY}, check=False)
     assert failed.returncode != 0 and "authentication failed (API error 401 authentication_error)" in failed.stdout
     assert fresh.calls("judge") == [] and not (fresh.root / "T0/00/run_01/run_result.json").exists()
     assert mock.requests[0]["headers"]["x-goog-api-key"] == KEY       # the named variable reached the CLI
     mock.script.extend([[call("write_file", file_path="textkit.py", content=TEXTKIT)], [text("Done.")]])
-    fresh.doit(env={"MY_GEMINI_KEY": KEY})
+    fresh.doit(RUNS, env={"MY_GEMINI_KEY": KEY})
     assert fresh.json("T0/00/run_01/run_result.json")["judge_score"] > 0.9
     assert fresh.calls("judge") == ["T0/00/run_01 2"]
     for path in fresh.root.rglob("*"):
@@ -108,7 +111,7 @@ def test_an_auth_failure_is_an_infrastructure_failure_retried_by_the_next_doit(f
 def test_max_turns_is_an_agent_outcome_that_is_judged(fresh, mock):
     _spec(fresh, agent_cli("gemini"), max_turns=1, thinking="high", base_url=mock.url)
     mock.default = [call("run_shell_command", command="echo thinking > NOTES.md", description="notes")]
-    fresh.doit(env={"GEMINI_API_KEY": KEY})
+    fresh.doit(RUNS, env={"GEMINI_API_KEY": KEY})
     assert "+thinking" in (fresh.root / "T0/00/run_01/agent/patch.diff").read_text()   # its shell ran, sandboxed
     result = fresh.json("T0/00/run_01/run_result.json")
     assert result["agent_outcome"] == "max_turns" and result["exit_code"] == 53

@@ -13,6 +13,9 @@ from mock_chat import KEY, ChatMock, text_reply, tool_reply, unauthorized
 
 from scylla.agents import opencode
 
+# the runs and what they depend on: the analysis (covered elsewhere) is no adapter's business
+RUNS = "run:*"
+
 KEY_ENV = "SCYLLA_TEST_OPENCODE_KEY"
 RATES = {"input": 2.5, "output": 10, "cache_read": 1.25}      # gpt-4o, USD per million tokens
 
@@ -51,7 +54,7 @@ def _step_cost(usage: dict) -> float:
 def test_opencode_edits_the_workspace_and_reports_the_mocks_usage(fresh, mock):
     _spec(fresh, mock)
     _write_then_finish(mock)
-    fresh.doit(env={KEY_ENV: KEY})
+    fresh.doit(RUNS, env={KEY_ENV: KEY})
     run = fresh.root / "T0/00/run_01"
     assert "+    return len(text.split())" in (run / "agent/patch.diff").read_text()
     assert fresh.json("T0/00/run_01/commands/pipeline.json")["tests"] == {
@@ -87,7 +90,7 @@ def test_a_429_pauses_then_the_opencode_run_is_retried_and_judged_once(fresh, mo
         return request["headers"]["x-session-id"] == first[0]
     mock.refuse = refuse
     _write_then_finish(mock)
-    fresh.doit(env={KEY_ENV: KEY})
+    fresh.doit(RUNS, env={KEY_ENV: KEY})
     archived = fresh.json("T0/00/.failed/run_01_attempt_01/archived.json")
     assert archived["reason"].startswith("rate limited") and "429" in archived["reason"]
     assert '"statusCode":429' in (fresh.root / "T0/00/.failed/run_01_attempt_01/agent/stdout.log").read_text()
@@ -99,13 +102,13 @@ def test_a_429_pauses_then_the_opencode_run_is_retried_and_judged_once(fresh, mo
 def test_a_401_is_an_infrastructure_failure_retried_by_the_next_doit(fresh, mock):
     _spec(fresh, mock)
     mock.default = unauthorized
-    first = fresh.doit(env={KEY_ENV: KEY}, check=False)
+    first = fresh.doit(RUNS, env={KEY_ENV: KEY}, check=False)
     assert first.returncode != 0 and "authentication failed" in first.stdout + first.stderr
     assert len(mock.requests) == 1 and fresh.calls("judge") == []        # not retried by the CLI, not judged
     assert not (fresh.root / "T0/00/run_01/run_result.json").exists()
     mock.default = lambda: text_reply("Done: implemented textkit.", 700, 30)
     _write_then_finish(mock)
-    fresh.doit(env={KEY_ENV: KEY})
+    fresh.doit(RUNS, env={KEY_ENV: KEY})
     assert fresh.json("T0/00/run_01/commands/pipeline.json")["tests"]["passed"] == 12
 
 
@@ -113,7 +116,7 @@ def test_a_model_without_a_known_price_has_an_unknown_cost_and_effort_is_passed(
     _spec(fresh, mock, model="mock-model-not-priced")
     fresh.edit_spec(lambda s: s.update(thinking="low"))
     _write_then_finish(mock)
-    fresh.doit(env={KEY_ENV: KEY})
+    fresh.doit(RUNS, env={KEY_ENV: KEY})
     assert mock.requests and all(r["body"]["reasoning_effort"] == "low" for r in mock.requests)
     result = fresh.json("T0/00/run_01/agent/result.json")
     assert result["cost_usd"] is None and "cost_source" not in result     # unknown, never a guess
@@ -199,7 +202,7 @@ def test_a_skill_reaches_opencode_as_its_own_skill_and_agents_md(fresh, mock):
     _spec(fresh, mock)
     fresh.edit_spec(lambda s: s.update(tiers={"T1": ["02"]}))          # the run-length-encoding skill
     _write_then_finish(mock)
-    fresh.doit(env={KEY_ENV: KEY})
+    fresh.doit(RUNS, env={KEY_ENV: KEY})
     config = fresh.root / "T1/02/config"
     assert sorted(p.relative_to(config).as_posix() for p in config.rglob("*") if p.is_file()) == [
         ".opencode/skills/run-length-encoding/SKILL.md", "AGENTS.md"]
