@@ -5,10 +5,11 @@ turns; helper requests (no tools offered) get a short text reply."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from mock_server import LoopbackMock, request_body
 
 USAGE = {"input_tokens": 33, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2000}
 
@@ -71,30 +72,27 @@ def error(status: int, kind: str, message: str) -> dict:
     return {"error": status, "type": kind, "message": message}
 
 
-class AnthropicMock:
+class AnthropicMock(LoopbackMock):
     """`script`: turns for requests that offer tools (the agent's loop). A turn is a list of content
     blocks, or an `error(...)` dict. When the script is empty, the reply is `responder(body)` if set
     (per conversation, safe for parallel agents), else `default`. `refuse_first`: that many agent-loop
     requests get `refusal` (a 429) before any scripted turn. Each request is logged with its time."""
 
     def __init__(self, default: list | None = None, output_tokens: int = 12, port: int = 0):
-        self.script: deque = deque()
+        super().__init__()
         self.default = default or [text("Done.")]
         self.plain: deque = deque()          # replies to requests that offer no tools (judges)
         self.plain_default = [text("ok")]
         self.output_tokens = output_tokens
-        self.responder = None
         self.refuse_first = 0
         self.refusal = error(429, "rate_limit_error", "Number of request tokens has exceeded your rate limit")
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
         mock = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                body = request_body(self)
                 with mock.lock:
                     main_loop = bool(body.get("tools")) and "/messages" in self.path and "count_tokens" not in self.path
                     if main_loop and mock.refuse_first > 0:
@@ -158,9 +156,7 @@ class AnthropicMock:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler, port)
 
     def message(self, model: str, blocks: list) -> dict:
         content, n = [], 0
@@ -173,7 +169,3 @@ class AnthropicMock:
         return {"id": f"msg_mock_{len(self.requests)}", "type": "message", "role": "assistant", "model": model,
                 "content": content, "stop_reason": stop, "stop_sequence": None,
                 "usage": {**USAGE, "output_tokens": self.output_tokens}}
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()

@@ -14,10 +14,10 @@ parallel agents (implement_textkit)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from mock_server import LoopbackMock, request_body
 
 KEY = "sk-mock-openai-0123456789abcdef"
 VERDICT = {"score": 0.7, "passed": True, "reasoning": "Mock judge: solid work.",
@@ -100,21 +100,18 @@ def chunks(reply: dict, include_usage: bool) -> list[dict]:
     return out
 
 
-class ChatMock:
+class ChatMock(LoopbackMock):
     """Serves scripted replies in order, then `default()`; records every request (path, body, headers,
     time, and whether it was refused). A 429 carries `retry-after` (`retry_after` seconds) and
     `retry-after-ms`."""
 
     def __init__(self, default=verdict_reply, retry_after: float = 0.01, port: int = 0) -> None:
-        self.script: deque = deque()
+        super().__init__()
         self.default = default
         self.tool_less = None
-        self.responder = None
         self.refuse = None
         self.refusal = rate_limited
         self.retry_after = retry_after
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
         mock = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -127,7 +124,7 @@ class ChatMock:
                 self._send(404, "application/json", b'{"error": {"message": "not found"}}')
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                body = request_body(self)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with mock.lock:
                     if mock.refuse is not None and mock.refuse({"path": self.path, "body": body, "headers": headers}):
@@ -159,14 +156,8 @@ class ChatMock:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler, port, "/v1")
 
     def answered(self) -> list[dict]:
         """The completions the mock served (refusals left out), in order."""
         return [r["reply"] for r in self.requests if not r["refused"]]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()

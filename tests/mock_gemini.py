@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from mock_anthropic import TEXTKIT  # (the file the scripted agent writes)
+from mock_server import LoopbackMock, request_body
 
 KEY = "AIza-mock-gemini-key-0123456789abcdef"
 MODEL_VERSION = "gemini-2.5-flash"
@@ -44,25 +43,22 @@ def error(code: int, message: str, retry_after: int | None = None) -> dict:
     return {"code": code, "message": message, "retry_after": retry_after}
 
 
-class GeminiMock:
+class GeminiMock(LoopbackMock):
     """`script`: turns for requests that offer tools (the agent's loop). A turn is a list of parts, or an
     `error(...)` dict. When the script is empty, the reply is `responder(body)` if set (per conversation,
     safe for parallel agents), else `default`. Each request is logged."""
 
     def __init__(self, default: list | None = None, model_version: str = MODEL_VERSION, port: int = 0):
-        self.script: deque = deque()
+        super().__init__()
         self.default = default or [text("Done.")]
         self.model_version = model_version
-        self.responder = None
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
         mock = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                body = request_body(self)
                 match = PATH.match(self.path)
                 with mock.lock:
                     agent_loop = bool(body.get("tools")) and match is not None
@@ -101,9 +97,7 @@ class GeminiMock:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler, port)
 
     def reply(self, parts: list) -> dict:
         total = USAGE["promptTokenCount"] + USAGE["candidatesTokenCount"] + USAGE["thoughtsTokenCount"]
@@ -114,7 +108,3 @@ class GeminiMock:
     def agent_requests(self) -> list[dict]:
         """The requests of the agent loop that were answered (not refused)."""
         return [r for r in self.requests if r["agent_loop"] and not r["refused"]]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()

@@ -6,10 +6,10 @@ recorded."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from mock_server import LoopbackMock, request_body
 
 KEY = "sk-proj-mock-key-0123456789abcdef"
 # what each response reports (codex sums them per turn): input includes the cached and cache-write
@@ -49,25 +49,22 @@ def error(status: int, message: str, code: str = "rate_limit_exceeded", kind: st
             "retry_after": retry_after}
 
 
-class ResponsesMock:
+class ResponsesMock(LoopbackMock):
     """`script`: turns for the agent's requests, in order; then `responder(body)` if set (per conversation,
     safe for parallel agents), else `default`. `usage`: what each response reports (tests compare the
     run's tokens with it)."""
 
     def __init__(self, default: list | None = None, usage: dict | None = None, port: int = 0):
-        self.script: deque = deque()
+        super().__init__()
         self.default = default or [message("Done.")]
         self.usage = dict(usage or USAGE)
-        self.responder = None
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
         mock = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                body = request_body(self)
                 with mock.lock:
                     turn = mock.script.popleft() if mock.script else \
                         mock.responder(body) if mock.responder else mock.default
@@ -110,9 +107,7 @@ class ResponsesMock:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler, port, "/v1")
 
     def response(self, n: int, model: str, items: list) -> dict:
         output = []
@@ -129,7 +124,3 @@ class ResponsesMock:
                     "output_tokens": u["output_tokens"],
                     "output_tokens_details": {"reasoning_tokens": u["reasoning_tokens"]},
                     "total_tokens": u["input_tokens"] + u["output_tokens"]}}
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
