@@ -29,6 +29,7 @@ from . import (
     pipeline,
     preflight,
     records,
+    remote,
     reports,
     resources,
     results,
@@ -117,12 +118,14 @@ def restored(task: str) -> bool:
 
 def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root: str, label: str,
            work: Callable[[Path], None], extra_outputs: tuple[str, ...] = (), limits: Limits = DEFAULT_LIMITS,
-           paid: str | None = None, keys: Iterable[str] = ()):
+           paid: str | None = None, keys: Iterable[str] = (), shipping: remote.Shipping | None = None):
     """Run an expensive task so that it is either complete and sealed, or archived and failed.
     A paid task (`paid`: its kind, agent or judge) starts only within the budget and records its cost.
-    `keys`: the variables holding the experiment's keys, redacted from a failure's message."""
+    `keys`: the variables holding the experiment's keys, redacted from a failure's message. `shipping`:
+    what the work needs on a Dask worker, for a doit with a cluster (remote.py; None: it always runs here)."""
     if context.CURRENT.adopting:
         return TaskFailed(f"{task}: not finished in the adopted experiment; the next `doit` runs it")
+    keys = tuple(keys)
     out, lock = Path(out_dir), Path(tree.LOCKS_DIR) / task.replace("/", "_").replace(":", "-")
     with durable.file_lock(f"{lock}.lock"):
         if _done_by_another_doit(out, task, config, inputs):
@@ -139,6 +142,8 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
             return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
         if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed
             return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
+        if shipping is not None and remote.enabled():
+            work = remote.Shipment(task, work, inputs, extra_outputs, config, shipping, keys)
         # a paid call holds room for its seal meanwhile: a disk that fills up during the call must not
         # leave it finished but unsealed (the next doit would buy it again)
         try:
@@ -148,6 +153,8 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
             return TaskFailed(f"{task}: refused: {exc}")
         if failed is None:
             durable.write_seal(out, task, config, inputs)
+            if isinstance(work, remote.Shipment):
+                work.release()
             if paid:
                 budget.record(paid, out_dir)
         return failed
@@ -186,7 +193,8 @@ def _sealed_locked(task, out: Path, inputs, config, archive_root, label, work, e
             # (also after the last try: no worker, in this doit or the next, should call before the reset)
             said = secrets.redact(str(exc), hidden)
             dest = durable.archive(leftovers, Path(archive_root), label, f"rate limited: {said}")
-            throttle.pause(exc.retry_after or limits.backoff_seconds * 2 ** attempt, f"{task}: {said}")
+            until = throttle.pause(exc.retry_after or limits.backoff_seconds * 2 ** attempt, f"{task}: {said}")
+            remote.publish_pause(until, f"{task}: {said}")
             if attempt == limits.retries:
                 return TaskFailed(f"{task}: still rate limited after {limits.retries} retries: {said}\n"
                                   f"last attempt moved to {dest}; the next `doit` retries this task")
@@ -212,6 +220,8 @@ def check_preflight(exp: Experiment):
 
 
 def _repo(exp: Experiment) -> Path:
+    if context.CURRENT.repo_mirror is not None:        # on a Dask worker: the copy it was sent (remote.py)
+        return context.CURRENT.repo_mirror
     fx = exp.fixture
     local = exp.repos.get(fx.repo_url)
     if local is None and Path(fx.repo_url).expanduser().is_absolute():
@@ -324,7 +334,14 @@ def agent(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str], con
         if outcome.infra_reason:
             raise durable.InfraFailure(outcome.infra_reason)
     return sealed(task_name, run.agent_dir, inputs, config, sp.failed_dir, tree.run_name(run.number), work,
-                  limits=exp.limits, paid="agent" if adapter.paid else None, keys=adapters.key_variables(exp))
+                  limits=exp.limits, paid="agent" if adapter.paid else None, keys=adapters.key_variables(exp),
+                  shipping=_shipping(exp, sp, ("agents", exp.limits.agents)))
+
+
+def _shipping(exp: Experiment, sp: SubtestPaths, slot: tuple[str, int | None] | None = None) -> remote.Shipping:
+    """An agent's or pipeline's needs on a worker: the subtest's configuration and the repository."""
+    return remote.Shipping(files=(sp.config_dir,), slot=slot, repo=lambda: (_repo(exp), exp.fixture.source_hash),
+                           backoff_seconds=exp.limits.backoff_seconds)
 
 
 def _record_adapter(agent_dir: Path, name: str) -> None:
@@ -370,7 +387,8 @@ def run_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[st
                                            confinement=exp.confinement.on_host())
         durable.write_json(run.pipeline, result)
     return sealed(task_name, run.commands_dir, inputs, config, sp.failed_dir,
-                  f"{tree.run_name(run.number)}_pipeline", work, keys=adapters.key_variables(exp))
+                  f"{tree.run_name(run.number)}_pipeline", work, keys=adapters.key_variables(exp),
+                  shipping=_shipping(exp, sp))
 
 
 def _restored_adopted_pipeline(exp: Experiment, run: RunPaths, task_name: str, inputs: list[str]) -> bool:
@@ -443,7 +461,9 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
         durable.write_text(out / "MODEL.md", adapters.model_md(adapter.role, slot.model, slot.adapter, slot.command))
     return sealed(task_name, run.judge_dir(slot.number), inputs, config, run.subtest_paths.failed_dir,
                   f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work, limits=exp.limits,
-                  paid="judge" if slot.paid else None, keys=adapters.key_variables(exp))
+                  paid="judge" if slot.paid else None, keys=adapters.key_variables(exp),
+                  shipping=remote.Shipping(slot=("judges", exp.limits.judges) if adapter.paid else None,
+                                           backoff_seconds=exp.limits.backoff_seconds))
 
 
 @_left_for_doit("judgment", slot=True)

@@ -39,6 +39,10 @@ class RunContext:
     over_budget: bool = False
     run_plan: Any = None
     leader: int = field(default_factory=os.getpid)      # doit's own process (its workers are forks of it)
+    # the Dask scheduler this doit sends its heavy work to (`executor=`; None: it runs here) (remote.py)
+    executor: str | None = None
+    # in a Dask worker's child running a task (remote.py): the worker's copy of the fixture repository
+    repo_mirror: Path | None = None
 
     @property
     def invocation(self) -> str:

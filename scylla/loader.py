@@ -15,6 +15,7 @@ from doit import loader as doit_loader
 from doit.exceptions import InvalidDodoFile
 
 from . import (
+    cluster,
     comparison,
     context,
     doit_plugins,
@@ -63,7 +64,7 @@ def load_from_command_line() -> dict:
     """load() as the command line's variables ask (`exp=`, `rejudge=`, `over_budget=`): what every dodo.py
     (through scylla/dodo.py) and the `scylla` command call."""
     return load(get_var("exp") or default_spec(), rejudge=get_var("rejudge"), over_budget=get_var("over_budget"),
-                agent=get_var("agent"))
+                agent=get_var("agent"), executor=get_var("executor"))
 
 
 def _flag(value: str | None) -> bool:
@@ -85,11 +86,15 @@ def _unwritable(root: Path, exc: OSError) -> str:
     return durable.space_failure(exc) if durable.out_of_space(exc) else durable.unwritable_message(root, exc)
 
 
-def begin(exp: Experiment, command, over_budget: bool) -> context.RunContext:
+def begin(exp: Experiment, command, over_budget: bool, executor: str | None = None) -> context.RunContext:
     """Once doit names the command (doit_plugins: the namespace loader): this process's run-time context,
     and, for a command that writes, what writing needs (start_writing). Then doit's DB is opened as the
     context says."""
     ctx = context.install(context.for_command(command, Path(exp.root).resolve(), exp.runs_dir))
+    try:
+        ctx.executor = cluster.address(executor or exp.executor)
+    except cluster.ExecutorError as exc:
+        raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     if ctx.writes:
         start_writing(exp, ctx, over_budget)
     backend = getattr(getattr(command, "dep_manager", None), "backend", None)
@@ -154,7 +159,7 @@ def _doit_config() -> dict:
 
 
 def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None,
-         agent: str | None = None) -> dict:
+         agent: str | None = None, executor: str | None = None) -> dict:
     """Everything dodo.py exports: DOIT_CONFIG, the task creator, and SCYLLA_BEGIN (called by doit_plugins
     with doit's command before the tasks are made).
 
@@ -191,7 +196,7 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
     return {
         "OVER_BUDGET": _flag(over_budget),
         "DOIT_CONFIG": _doit_config(),
-        "SCYLLA_BEGIN": lambda command: begin(exp, command, _flag(over_budget)),
+        "SCYLLA_BEGIN": lambda command: begin(exp, command, _flag(over_budget), executor),
         "task_scylla": task_scylla,
         "EXPERIMENT": exp,
     }

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 
 from doit.reporter import ExecutedOnlyReporter
 
-from . import budget, context, preflight, records, runplan
+from . import budget, context, preflight, records, remote, runplan
 from .kinds import HEAVY_KINDS, KIND_ORDER, PAID_KINDS, task_id
 
 PREFIX = "[scylla]"
@@ -36,6 +36,8 @@ def interrupted(signum, frame) -> None:
     so that the last line says it was interrupted; the status is 128 + the signal, as a shell's."""
     global INTERRUPTED
     INTERRUPTED = signal.Signals(signum).name
+    if remote.enabled():            # its tasks on the cluster are cancelled, not left running unobserved
+        remote.cancel_all()
     raise SystemExit(128 + signum)
 
 

@@ -194,6 +194,8 @@ class Experiment:
     # one agent's experiment of a spec naming several `agents:`: the comparison's root, holding the
     # other agents' experiments beside this one (hidden from its agent too)
     comparison_root: Path | None = None
+    # where its heavy work runs: `local`, or a Dask scheduler (`dask://host:port`; `doit executor=` wins)
+    executor: str = "local"
 
     @property
     def confinement(self) -> sandboxing.Confinement:
@@ -316,7 +318,7 @@ def _str_list(reader: _Reader, key: str, default: tuple = ()) -> tuple[str, ...]
 
 SPEC_KEYS = ("id", "description", "fixture", "tiers_dir", "tiers", "runs", "agent", "judges",
              "thinking", "max_turns", "timeout_seconds", "results", "budget_usd", "repos", "concurrency",
-             "rate_limit", "root", "runs_dir", "analysis", "sandbox", "agents", "compare")
+             "rate_limit", "root", "runs_dir", "analysis", "sandbox", "agents", "compare", "executor")
 ANALYSIS_KEYS = ("resamples", "seed", "confidence", "correction", "alpha", "target_difference", "comparisons",
                  "families")
 AGENT_KEYS = ("adapter", "model", "command", "options", "infra_exit_codes", "env", "base_url", "api_key_env")
@@ -391,7 +393,8 @@ def load_experiment(spec_path: str | Path, agent_name: str | None = None) -> Exp
         tiers_dir=tiers_dir.resolve(), tiers=tiers, subtests=subtests, runs=runs, agent=agent,
         judges=judges, repos=repos, budget_usd=None if budget is None else float(budget),
         description=r.get("description", (str,), "text", default=""), limits=limits,
-        analysis=_analysis(r, tiers), sandbox=_sandbox(r))
+        analysis=_analysis(r, tiers), sandbox=_sandbox(r),
+        executor=r.get("executor", (str,), "`local` or a Dask scheduler address (dask://HOST:PORT)", default="local"))
 
 
 def _analysis(r: _Reader, tiers: tuple[str, ...]) -> AnalysisSettings:

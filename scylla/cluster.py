@@ -1,0 +1,94 @@
+"""The Dask cluster a doit sends its heavy work to (`doit executor=dask://HOST:PORT`, or the spec's
+`executor:`), and what the cluster keeps for an experiment while it runs.
+
+The scheduler holds that state as its metadata, under ["scylla", NAMESPACE, ...] (one namespace per
+experiment tree): `running` (which worker runs which task, for progress and `doit status`), `done`
+(the captured outputs of a finished call until its seal is written: a retried task returns them rather
+than call again), `pause` (the rate-limit pause every worker waits out) and `bundles` (the fixture
+repository at its pinned commit, fetched once by each worker). Nothing of it is needed after a doit:
+the tree holds every result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+SCHEME = "dask://"
+LOCAL = ("", "local")
+CONNECT_SECONDS = 20
+
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+class ExecutorError(ValueError):
+    """An executor setting that names no cluster Scylla can use."""
+
+
+def address(setting: str | None) -> str | None:
+    """The scheduler address of an executor setting (`dask://host:port`, `tcp://host:port`); None for the
+    local executor (`local`, or nothing set)."""
+    value = (setting or "").strip()
+    if value.lower() in LOCAL:
+        return None
+    if value.startswith(SCHEME):
+        value = "tcp://" + value[len(SCHEME):]
+    host, _, port = value.removeprefix("tcp://").rpartition(":")
+    if not value.startswith(("tcp://", "tls://")) or not host or not port.isdigit():
+        raise ExecutorError(f"executor={setting!r}: expected `local` or `dask://HOST:PORT` (the address of a "
+                            f"running `dask scheduler`, e.g. dask://127.0.0.1:8786)")
+    return value
+
+
+def client(scheduler: str):
+    """This process's connection to the scheduler (one, shared by doit's worker threads)."""
+    from distributed import Client
+    with _lock:
+        found = _clients.get(scheduler)
+        if found is None or found.status in ("closed", "closing"):
+            try:
+                found = Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
+            except OSError as exc:
+                raise ExecutorError(f"executor {scheduler}: no Dask scheduler answers there ({exc}); start one "
+                                    f"(`dask scheduler`) and its workers, or run with executor=local") from None
+            _clients[scheduler] = found
+        return found
+
+
+def close_all() -> None:
+    """Close this process's connections: the scheduler then cancels every task only this doit wanted."""
+    with _lock:
+        for found in _clients.values():
+            try:
+                found.close(timeout=5)
+            except Exception:  # noqa: BLE001 (closing on the way out: nothing left to tell)
+                pass
+        _clients.clear()
+
+
+def namespace(root: Path) -> str:
+    """The cluster state of the experiment tree at `root` (absolute): one per tree."""
+    return f"{root.name}-{hashlib.sha256(str(root).encode()).hexdigest()[:12]}"
+
+
+def key(ns: str, *parts: str) -> list[str]:
+    return ["scylla", ns, *parts]
+
+
+def get(found, ns: str, *parts: str) -> Any:
+    """A value of the experiment's cluster state, None when there is none (a cleared one is None too)."""
+    return found.get_metadata(key(ns, *parts), None)
+
+
+def put(found, ns: str, *parts_and_value: Any) -> None:
+    *parts, value = parts_and_value
+    found.set_metadata(key(ns, *parts), value)
+
+
+def running(scheduler: str, root: Path) -> list[dict]:
+    """The experiment's tasks running on the cluster now: {task, worker, started}, by task name."""
+    records = get(client(scheduler), namespace(root), "running") or {}
+    return sorted((r for r in records.values() if r), key=lambda r: r["task"])
