@@ -11,8 +11,11 @@ the tree holds every result.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ SCHEME = "dask://"
 LOCAL = ("", "local")
 CONNECT_SECONDS = 20
 
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[int, str], Any] = {}
 _lock = threading.Lock()
 
 
@@ -43,29 +46,30 @@ def address(setting: str | None) -> str | None:
     return value
 
 
-def client(scheduler: str):
-    """This process's connection to the scheduler (one, shared by doit's worker threads)."""
+def client(scheduler: str, timeout: float = CONNECT_SECONDS):
+    """This process's connection to the scheduler (one, shared by doit's worker threads; a forked worker
+    process makes its own: a connection does not survive a fork)."""
     from distributed import Client
     with _lock:
-        found = _clients.get(scheduler)
+        found = _clients.get((os.getpid(), scheduler))
         if found is None or found.status in ("closed", "closing"):
             try:
-                found = Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
+                found = Client(scheduler, timeout=timeout, set_as_default=False)
             except OSError as exc:
                 raise ExecutorError(f"executor {scheduler}: no Dask scheduler answers there ({exc}); start one "
                                     f"(`dask scheduler`) and its workers, or run with executor=local") from None
-            _clients[scheduler] = found
+            _clients[(os.getpid(), scheduler)] = found
         return found
 
 
 def close_all() -> None:
     """Close this process's connections: the scheduler then cancels every task only this doit wanted."""
     with _lock:
-        for found in _clients.values():
-            try:
+        for (pid, _), found in _clients.items():
+            if pid != os.getpid():
+                continue
+            with contextlib.suppress(Exception):     # (closing on the way out: nothing left to tell)
                 found.close(timeout=5)
-            except Exception:  # noqa: BLE001 (closing on the way out: nothing left to tell)
-                pass
         _clients.clear()
 
 
@@ -88,7 +92,27 @@ def put(found, ns: str, *parts_and_value: Any) -> None:
     found.set_metadata(key(ns, *parts), value)
 
 
-def running(scheduler: str, root: Path) -> list[dict]:
-    """The experiment's tasks running on the cluster now: {task, worker, started}, by task name."""
-    records = get(client(scheduler), namespace(root), "running") or {}
-    return sorted((r for r in records.values() if r), key=lambda r: r["task"])
+def describe(scheduler: str, root: Path) -> dict:
+    """The cluster as `doit status` shows it: its workers and the experiment's tasks running there now
+    ({task, worker, seconds}, by task name); `error` when no scheduler answers."""
+    try:
+        found = client(scheduler, timeout=5)
+        workers = found.scheduler_info(n_workers=-1)["workers"]
+        records = get(found, namespace(root), "running") or {}
+    except (ExecutorError, OSError) as exc:
+        return {"scheduler": scheduler, "error": str(exc)}
+    now = time.time()
+    running = [{"task": r["task"], "worker": r["worker"], "seconds": round(now - r["started"], 1)}
+               for r in records.values() if r]
+    return {"scheduler": scheduler, "workers": len(workers),
+            "threads": sum(w.get("nthreads", 0) for w in workers.values()),
+            "running": sorted(running, key=lambda r: r["task"])}
+
+
+def render(state: dict) -> list[str]:
+    if "error" in state:
+        return [f"Cluster {state['scheduler']}: ✗ {state['error']}", ""]
+    lines = [(f"Cluster {state['scheduler']}: {state['workers']} workers, {state['threads']} threads; "
+              f"{len(state['running'])} of this experiment's tasks running there now")]
+    lines += [f"  ⟳ {r['task']} on {r['worker']} ({r['seconds']:.0f} s)" for r in state["running"]]
+    return [*lines, ""]

@@ -93,6 +93,8 @@ def begin(exp: Experiment, command, over_budget: bool, executor: str | None = No
     ctx = context.install(context.for_command(command, Path(exp.root).resolve(), exp.runs_dir))
     try:
         ctx.executor = cluster.address(executor or exp.executor)
+        if ctx.executor and command.execute_tasks:      # (said now, not by every task that would use it)
+            cluster.client(ctx.executor)
     except cluster.ExecutorError as exc:
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
     if ctx.writes:

@@ -75,7 +75,9 @@ class Shipment:
         self.files = _tree_files([*inputs, *shipping.files])
         digests = sorted((p, hashlib.sha256(d).hexdigest()) for p, d in self.files.items())
         self.key = hashlib.sha256(repr((task, config, digests)).encode()).hexdigest()[:32]
-        self.scheduler = context.CURRENT.executor
+        scheduler = context.CURRENT.executor
+        assert scheduler is not None        # (made only when this doit has a cluster: enabled())
+        self.scheduler: str = scheduler
         self.ns = cluster.namespace(context.CURRENT.root or Path.cwd())
 
     def __call__(self, out: Path) -> None:
@@ -109,7 +111,10 @@ class Shipment:
                 print(f"scylla: {self.task}: its worker died; sent again (no seal: nothing of it was finished)",
                       file=sys.stderr, flush=True)
             finally:
+                # released now, not when the collector gets to it: a key still wanted is computed again when
+                # its worker dies (here: a finished call made again, its captures already taken)
                 _in_flight.discard(future)
+                future.release()
         raise AssertionError("unreachable")
 
     def _wait(self, future) -> dict:
@@ -154,9 +159,9 @@ def cancel_all() -> None:
 
 def publish_pause(until: float, reason: str) -> None:
     """A rate limit this doit met: every worker's next call waits until `until` (an existing longer pause wins)."""
-    if not enabled():
+    if (scheduler := context.CURRENT.executor) is None:
         return
-    found = cluster.client(context.CURRENT.executor)
+    found = cluster.client(scheduler)
     _pause(found, cluster.namespace(context.CURRENT.root or Path.cwd()), until, reason)
 
 
@@ -313,9 +318,9 @@ def _run_child(payload: bytes, mirror: Path | None, worker) -> dict:
     try:
         durable.write_bytes(scratch / "job.pkl", payload)
         with open(scratch / "child.log", "wb") as log:
-            child = subprocess.Popen([sys.executable, "-m", "scylla.remote", str(scratch), str(mirror or "")],
-                                     cwd=scratch, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_die_with_worker(os.getpid()))
+            child = subprocess.Popen([sys.executable, "-m", "scylla.remote", str(scratch), str(mirror or ""),
+                                      str(os.getpid())], cwd=scratch, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         while child.poll() is None:
             if _cancelled_here(worker):
                 with contextlib.suppress(ProcessLookupError):
@@ -333,10 +338,6 @@ def _run_child(payload: bytes, mirror: Path | None, worker) -> dict:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _die_with_worker(parent: int):
-    return lambda: reaper.die_with(parent)
-
-
 # ---------------------------------------------------------------- the child process
 
 def _root(scratch: Path, runs_dir: str) -> Path:
@@ -345,7 +346,8 @@ def _root(scratch: Path, runs_dir: str) -> Path:
     return scratch.joinpath("tree", *["up"] * depth)
 
 
-def child_main(scratch: Path, mirror: str) -> int:
+def child_main(scratch: Path, mirror: str, worker_pid: int) -> int:
+    reaper.die_with(worker_pid)         # the kernel kills it when its worker dies (its reaper then the agent)
     import cloudpickle  # noqa: F401 (the job's functions were pickled by value with it)
     job = pickle.loads((scratch / "job.pkl").read_bytes())
     root = _root(scratch, job["runs_dir"])
@@ -388,4 +390,4 @@ def _outcome(work: Callable[[Path], None], out: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(child_main(Path(sys.argv[1]), sys.argv[2]))
+    sys.exit(child_main(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])))

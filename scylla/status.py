@@ -12,12 +12,13 @@ import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from . import budget, comparison, durable, preflight, records, sandbox
+from . import budget, cluster, comparison, context, durable, preflight, records, sandbox
 from .forecast import Estimator, forecast
 from .kinds import KIND_ORDER, TaskId
 from .plan import STATES, Plan, _seal_of, _sealed
@@ -198,6 +199,8 @@ def render(rep: dict, exp, why: bool = False) -> str:
     if rep.get("preflight"):
         lines += [(f"Preflight: {len(rep['preflight'])} problem(s) would make paid work fail; `doit` calls no "
                    f"agent or judge until they are fixed:"), *(f"  ✗ {p}" for p in rep["preflight"]), ""]
+    if rep.get("cluster"):
+        lines += cluster.render(rep["cluster"])
     if box := rep.get("sandbox"):
         lines += [f"Sandbox: {box['kind']}" + (f" (sandbox: {box['setting']})" if box["setting"] != box["kind"] else "")
                   + (f"\n  ⚠ {box['note']}" if box["note"] else ""), ""]
@@ -381,6 +384,8 @@ class Status(DoitCmdBase):
         held = _hold_for_preflight(plan, problems, preflight.toolchain_findings(exp) if problems else [])
         rep = report(plan, exp, Selection.parse(tier, subtest, runs, kind), namespace.get("OVER_BUDGET", False))
         rep["preflight"] = problems
+        if exp is not None and (scheduler := context.CURRENT.executor):
+            rep["cluster"] = cluster.describe(scheduler, Path(exp.root).resolve())
         if exp is not None:
             kind, note = sandbox.resolve(exp.sandbox)
             rep["sandbox"] = {"kind": kind, "setting": exp.sandbox.kind, "note": note or None}

@@ -25,6 +25,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _started(command: list[str], log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
 @dataclass
 class Cluster:
     address: str
@@ -41,10 +46,8 @@ class Cluster:
         port = _free_port()
         scratch.mkdir(parents=True, exist_ok=True)
         cluster = cls(f"tcp://127.0.0.1:{port}", scratch)
-        cluster.scheduler = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-             "--no-dashboard"], stdout=open(scratch / "scheduler.log", "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+        cluster.scheduler = _started([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                      "--port", str(port), "--no-dashboard"], scratch / "scheduler.log")
         for i in range(workers):
             cluster.add_worker(threads, read_only, i)
         cluster.wait_for(workers)
@@ -59,8 +62,7 @@ class Cluster:
             mounts = " && ".join(f"mount --bind {p} {p} && mount -o remount,bind,ro {p}" for p in read_only)
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", f'{mounts} && exec "$@"',
                        "sh", *command]
-        self.workers.append(subprocess.Popen(command, stdout=open(self.scratch / f"w{i}.log", "wb"),
-                                             stderr=subprocess.STDOUT, start_new_session=True))
+        self.workers.append(_started(command, self.scratch / f"w{i}.log"))
 
     def wait_for(self, workers: int, timeout: float = 60) -> None:
         from distributed import Client

@@ -17,13 +17,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scylla"
 
 # lowest first; a module's name is its path under scylla/ (agents.claude_code), a package's `.*` its modules
 LAYERS = {
-    "util": ["errors", "context", "safepath", "durable", "records", "reaper", "process", "secrets", "sandbox", "tree", "doit_plugins", "throttle",
+    "util": ["errors", "context", "safepath", "durable", "records", "reaper", "process", "secrets", "sandbox", "tree", "doit_plugins", "cluster", "throttle",
              "results", "reports", "analysis", "analysis.stats"],
     "registry": ["adapters", "prices"],
     "spec": ["spec"],
     "kinds": ["kinds"],
     "adapters": ["agents.*", "judges.*", "pipeline", "workspace", "resources"],
-    "work": ["budget", "preflight", "actions", "analysis.frames", "analysis.across", "analysis.summary", "analysis.tables",
+    "work": ["budget", "preflight", "remote", "actions", "analysis.frames", "analysis.across", "analysis.summary", "analysis.tables",
              "analysis.figures", "analysis.report"],
     "graph": ["graph"],
     "planning": ["plan", "forecast", "runplan"],
