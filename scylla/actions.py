@@ -462,8 +462,9 @@ def judge(exp: Experiment, run: RunPaths, slot_number: int, task_name: str, inpu
     return sealed(task_name, run.judge_dir(slot.number), inputs, config, run.subtest_paths.failed_dir,
                   f"{tree.run_name(run.number)}_judge_{slot.number:02d}", work, limits=exp.limits,
                   paid="judge" if slot.paid else None, keys=adapters.key_variables(exp),
-                  shipping=remote.Shipping(slot=("judges", exp.limits.judges) if adapter.paid else None,
-                                           backoff_seconds=exp.limits.backoff_seconds))
+                  # (a judge that calls nothing, e.g. the pipeline judge's scoring, stays here: no work to send)
+                  shipping=remote.Shipping(slot=("judges", exp.limits.judges), backoff_seconds=exp.limits.backoff_seconds)
+                  if adapter.paid else None)
 
 
 @_left_for_doit("judgment", slot=True)
