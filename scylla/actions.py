@@ -140,23 +140,26 @@ def sealed(task: str, out_dir: str, inputs: list[str], config: str, archive_root
                               f"nothing was archived, called or sealed (`doit status` says how to re-buy it)")
         if reason := preflight.refusal(paid is not None):     # before anything is archived, called or sealed
             return TaskFailed(f"{task}: {preflight.REFUSED}: {reason}")
-        if paid and (reason := budget.refusal()):       # before anything is archived, called or sealed
+        if paid and (reason := budget.refusal(task)):       # before anything is archived, called or sealed
             return TaskFailed(f"{task}: {budget.REFUSED}: {reason}")
         if shipping is not None and remote.enabled():
             work = remote.Shipment(task, work, inputs, extra_outputs, config, shipping, keys)
         # a paid call holds room for its seal meanwhile: a disk that fills up during the call must not
         # leave it finished but unsealed (the next doit would buy it again)
+        failed, done = None, False
         try:
             with durable.space_reserved(f"{lock}.space") if paid else contextlib.nullcontext():
                 failed = _sealed_locked(task, out, inputs, config, archive_root, label, work, extra_outputs, limits, keys)
+            if failed is None:
+                durable.write_seal(out, task, config, inputs)
+                done = True
+                if isinstance(work, remote.Shipment):
+                    work.release()
         except UnsafePath as exc:       # (archiving: a link planted at an output or archive directory)
-            return TaskFailed(f"{task}: refused: {exc}")
-        if failed is None:
-            durable.write_seal(out, task, config, inputs)
-            if isinstance(work, remote.Shipment):
-                work.release()
-            if paid:
-                budget.record(paid, out_dir)
+            failed = TaskFailed(f"{task}: refused: {exc}")
+        finally:
+            if paid:            # (no longer in flight; its cost counts once sealed)
+                budget.record(paid, out_dir, task, sealed=done)
         return failed
 
 

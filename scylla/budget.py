@@ -177,14 +177,18 @@ def decide(exp, spent_usd: float, forecast: records.PlanForecast, override: bool
 
 # ---------------------------------------------------------------- the ledger of a running doit
 
-def open_ledger(decision: Decision) -> None:
-    """Called once per doit, before its first paid call (in the main process)."""
+def open_ledger(decision: Decision, calls: int = 0) -> None:
+    """Called once per doit, before its first paid call (in the main process). `calls`: how many paid
+    calls the forecast priced, whose mean each call in flight counts for until it has recorded its cost."""
     with durable.file_lock(LOCK):
-        _write({**asdict(decision), "invocation": context.CURRENT.invocation, "gate": decision.refusal()})
+        _write({**asdict(decision), "invocation": context.CURRENT.invocation, "gate": decision.refusal(),
+                "per_call_usd": decision.forecast / calls if calls else 0.0, "in_flight": {}})
 
 
-def refusal() -> str | None:
-    """In a paid task, before it calls its adapter: why it must not (None: go ahead)."""
+def refusal(task: str) -> str | None:
+    """In a paid task, before it calls its adapter: why it must not (None: go ahead, and it counts as in
+    flight until `record`). Calls in flight (here or on any Dask worker of this doit) count at the
+    forecast's mean cost per call: a wide cluster never starts more calls than the budget has room for."""
     if not active():
         return None
     ctx = context.CURRENT
@@ -193,21 +197,37 @@ def refusal() -> str | None:
         if ledger is None:          # no gate ran in this doit (`doit -a`): the stop still applies
             ledger = {"budget": ctx.budget_of.budget_usd, "spent": spent(ctx.budget_of),
                       "invocation": ctx.invocation, "gate": None}
-            _write(ledger)
-    return ledger["gate"] or Decision(ctx.budget_of.budget_usd, ledger["spent"], 0.0).refusal()
+        reason = ledger["gate"] or _no_room(ledger)
+        if reason is None:
+            ledger.setdefault("in_flight", {})[task] = ledger.get("per_call_usd", 0.0)
+        _write(ledger)
+    return reason
 
 
-def record(kind: str, out_dir: str) -> None:
-    """In a paid task that finished: add its recorded cost to the ledger."""
-    cost = recorded_cost(kind, out_dir)
-    if os.getpid() == context.CURRENT.leader:
+def _no_room(ledger: dict) -> str | None:
+    if reason := Decision(ledger["budget"], ledger["spent"], 0.0).refusal():
+        return reason
+    in_flight, each = ledger.get("in_flight", {}), ledger.get("per_call_usd", 0.0)
+    if in_flight and ledger["spent"] + sum(in_flight.values()) + each > ledger["budget"]:
+        return (f"budget reached: spent {money(ledger['spent'])} + {len(in_flight)} calls in flight (about "
+                f"{money(each)} each) leave no room for another under budget_usd {money(ledger['budget'])}; "
+                f"{OVERRIDE_HINT}")
+    return None
+
+
+def record(kind: str, out_dir: str, task: str, sealed: bool = True) -> None:
+    """In a paid task that ended: no longer in flight; if it finished (`sealed`), its recorded cost is
+    added to the ledger."""
+    cost = recorded_cost(kind, out_dir) if sealed else None
+    if sealed and os.getpid() == context.CURRENT.leader:
         _finished[out_dir] = cost
-    if not active() or not cost:
+    if not active():
         return
     with durable.file_lock(LOCK):
         ledger = _read()
         if ledger is not None:
-            ledger["spent"] += cost
+            ledger.get("in_flight", {}).pop(task, None)
+            ledger["spent"] += cost or 0.0
             _write(ledger)
 
 

@@ -174,7 +174,7 @@ class RunPlan:
         forecast = plan.get("forecast") or {"cost_usd": 0.0, "rows": {}}
         spent = plan["spent_usd"] if "spent_usd" in plan else budget.spent(self.exp)
         decision = budget.decide(self.exp, spent, forecast, override=False)
-        budget.open_ledger(decision)
+        budget.open_ledger(decision, sum(row["to_run"] for row in forecast["rows"].values()))
         if reason := decision.refusal():
             print(f"scylla: {reason}. No agent or judge call starts in this doit.", file=sys.stderr, flush=True)
 

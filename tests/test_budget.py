@@ -134,3 +134,20 @@ def test_what_failed_and_interrupted_attempts_consumed_is_spent_and_shown_apart(
     text = hello.doit("status").stdout
     assert f"spent {money(st['spent_usd'])} ($0.1250 by failed or interrupted attempts; 10 finished calls of " \
            f"unknown cost counted as $0)" in text
+
+
+def test_calls_in_flight_count_against_the_budget_at_the_forecasts_mean():
+    """On a wide cluster many calls start before any has recorded its cost: each in flight counts at the
+    forecast's mean cost per call, so no more start than the budget has room for."""
+    from scylla.budget import _no_room
+    ledger = {"budget": 1.0, "spent": 0.5, "per_call_usd": 0.2, "in_flight": {}}
+    assert _no_room(ledger) is None                                     # 0.5 + 0.2 fits
+    ledger["in_flight"] = {"agent:T0/00/run_01": 0.2}
+    assert _no_room(ledger) is None                                     # 0.5 + 0.2 + 0.2 = 0.9
+    ledger["in_flight"]["agent:T0/00/run_02"] = 0.2
+    reason = _no_room(ledger)                                           # 0.5 + 0.4 + 0.2 = 1.1 > 1.0
+    assert reason and "2 calls in flight" in reason and "$0.50" in reason and "over_budget=1" in reason
+    ledger.update(in_flight={}, spent=1.0)
+    assert "budget exhausted" in _no_room(ledger)
+    # with no forecast (a `doit -a`, or calls of unknown price) only what was spent counts
+    assert _no_room({"budget": 1.0, "spent": 0.9, "per_call_usd": 0.0, "in_flight": {"a": 0.0, "b": 0.0}}) is None
