@@ -25,7 +25,7 @@ from .spec import Experiment, Study
 KIND = "agents"
 KIND_DOC = "one agent's whole experiment, completed by its own `doit` in <name>/ (paid calls happen there)"
 # the command-line variables an agent's `doit` inherits from the comparison's
-PASSED_VARS = ("rejudge", "over_budget")
+PASSED_VARS = ("rejudge", "over_budget", "executor")
 STATUS_TIMEOUT = 1800
 
 # the agents' own `doit status` reports, as this process last read them (the comparison's status shows them)

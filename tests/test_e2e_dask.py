@@ -5,7 +5,8 @@
   workers cannot write into the experiment tree (it is read-only in their mount namespace);
 - a worker killed while it runs agents: the experiment completes, no finished call runs twice;
 - a finished call's captures are kept on the scheduler until sealed: a task run again returns them;
-- a 429 on one worker pauses every worker's agent calls.
+- a 429 on one worker pauses every worker's agent calls;
+- an interrupted or killed doit stops its agents on the workers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import csv
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -258,3 +260,33 @@ def test_a_finished_call_is_kept_until_sealed_so_a_rerun_task_never_calls_again(
         scylla_cluster.put(client, ns, "done", "key-1", None)   # what Shipment.release does once sealed
         submit()
         assert calls.read_text() == "called\ncalled\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+def test_an_interrupted_or_killed_doit_stops_its_agents_on_the_workers(fresh, cluster_for, tmp_path, sig):
+    """Its cluster tasks are cancelled (SIGINT: by the doit; SIGKILL: by the scheduler, which sees the doit's
+    connection close), each worker kills what it started, and the next doit runs only what was stopped."""
+    from scylla.reaper import alive
+    cluster = cluster_for(threads=2)
+    pids = tmp_path / "agent-pids"
+    fresh.edit_spec(lambda s: s.update(sandbox="none"))      # (the agents' pids, as the host sees them)
+    env = {**os.environ, **harness_env(fresh.call_log, pids), "SCYLLA_EXAMPLE_AGENT_DELAY": "60",
+           "SCYLLA_EXAMPLE_AGENT_PIDS": str(pids)}
+    doit = subprocess.Popen([sys.executable, "-m", "doit", "-n", "4", "-P", "thread", f"executor={cluster.url}"],
+                            cwd=fresh.path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (pids.exists() and len(pids.read_text().splitlines()) == 4) and time.time() < deadline:
+        time.sleep(0.1)
+    running = {int(ln.split()[1]): ln.split()[0] for ln in pids.read_text().splitlines()}
+    assert len(running) == 4 and all(alive(p) for p in running)
+    doit.send_signal(sig)
+    doit.communicate(timeout=30)                                     # no hang
+    assert doit.returncode != 0
+    deadline = time.time() + 20
+    while any(alive(p) for p in running) and time.time() < deadline:
+        time.sleep(0.1)
+    assert [p for p in running if alive(p)] == [], "agents outlived their doit on the workers"
+    fresh.reset_calls()
+    fresh.doit("-n", "4", "-P", "thread", f"executor={cluster.url}")
+    calls = fresh.calls("agent")
+    assert set(running.values()) <= set(calls) and len(calls) == len(set(calls)) == 10
