@@ -179,19 +179,20 @@ def _experiment_json(root: Path) -> bytes | None:
 
 
 def _check_sources(target: Path, sources: list[Path]) -> None:
-    known = _experiment_json(target)
-    first = target
+    """Every source is a shard's tree of the same experiment as the target's (config/experiment.json, the
+    experiment as configured, free of paths: the same bytes wherever it ran)."""
+    reference = target if _experiment_json(target) is not None else None
     for src in sources:
         mine = _experiment_json(src)
-        if not src.is_dir() or mine is None:
+        if mine is None:
             raise ShardError(f"{src}: not an experiment tree (no {tree.EXPERIMENT_JSON}): name the experiment root "
                              f"a shard's `doit shard=i/N` wrote (<results>/<experiment id>)")
         if src.resolve() == target.resolve():
             raise ShardError(f"{src} is the target tree itself: name the other shards' trees")
-        if known is not None and mine != known:
-            raise ShardError(f"{src / tree.EXPERIMENT_JSON} differs from {first / tree.EXPERIMENT_JSON}: not the "
+        reference = reference or src
+        if mine != _experiment_json(reference):
+            raise ShardError(f"{src / tree.EXPERIMENT_JSON} differs from {reference / tree.EXPERIMENT_JSON}: not the "
                              f"same experiment (every shard must run the same spec); nothing was merged")
-        known, first = (mine, src) if known is None else (known, first)
 
 
 def merge(exp: Experiment, sources: list[Path], log=print) -> dict[str, int]:
@@ -202,7 +203,7 @@ def merge(exp: Experiment, sources: list[Path], log=print) -> dict[str, int]:
     (root / tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
     durable.hold_experiment_lock(root / tree.RUN_LOCK)      # (no `doit` writes the tree meanwhile)
     _check_sources(root, sources)
-    for stale in root.glob(f"{exp.runs_dir}/*/*/{MERGING}*"):     # an interrupted merge's partial copies
+    for stale in (root / exp.runs_dir).glob(f"*/*/{MERGING}*"):     # an interrupted merge's partial copies
         shutil.rmtree(stale)
     state: dict[str, tuple[Path, dict[str, bytes], bool]] = {}      # run -> (where it comes from, seals, exists)
     todo, conflicts, counts = [], [], {"copy": 0, "replace": 0, "skip": 0}
