@@ -229,10 +229,30 @@ def merge(exp: Experiment, sources: list[Path], log=print) -> dict[str, int]:
     if conflicts:
         raise ShardError("refusing to merge: " + "; ".join(conflicts) + ". Keep the one you mean (delete the other "
                          "run directory) and merge again; nothing was merged")
+    _baseline(root, sources, log)
     for src_dir, dst in todo:
         _install(src_dir, dst)
         log(f"merged {src_dir} -> {dst}")
     return counts
+
+
+def _baseline(root: Path, sources: list[Path], log) -> None:
+    """The judges read the pipeline's result on the untouched repository (pipeline_baseline.json, in every
+    judge prompt): a tree without one takes the first shard's (a baseline of its own could come out
+    different, flaky tests, and so change every judge prompt), and a shard whose baseline differs from the
+    tree's is named: the judgments of its runs would be bought again there."""
+    target = root / tree.BASELINE
+    first = next((s for s in sources if durable.seal_path(s / tree.BASELINE_DIR).is_file()
+                  and (s / tree.BASELINE).is_file()), None)
+    if first and not target.exists() and not (root / tree.BASELINE_DIR).exists():
+        _install(first / tree.BASELINE_DIR, root / tree.BASELINE_DIR)
+        durable.write_bytes(target, (first / tree.BASELINE).read_bytes())
+    for src in sources:
+        if target.is_file() and (src / tree.BASELINE).is_file() and \
+                (src / tree.BASELINE).read_bytes() != target.read_bytes():
+            log(f"scylla merge: warning: {src / tree.BASELINE} differs from {target} (flaky tests in the repository?): "
+                f"the judge prompts of the runs judged there change, so `doit` would pay for their judgments again; "
+                f"`doit status --why --kind judge` lists them and their cost")
 
 
 def _install(src: Path, dst: Path) -> None:

@@ -89,13 +89,13 @@ def test_two_shards_merged_equal_one_unsharded_run_and_pay_for_nothing_more(tmp_
 
     merged = checkout(tmp_path / "merged", FLAT, 3)             # the merge job's fresh checkout
     out = merge(merged, *shards).stdout
-    assert "9 run(s) copied" in out
+    assert "9 run(s) copied" in out and "warning" not in out       # (the shards' baselines are the same)
     status = json.loads(merged.doit("status", "--json").stdout)
     assert not {"agent", "judge", "pipeline"} & set(status["to_run_by_kind"]), status["to_run_by_kind"]
     assert status["forecast"]["cost_usd"] == 0
     final = merged.doit()
     assert paid(final) == [] and merged.calls("agent") == [] and merged.calls("judge") == []
-    assert "experiment" in final.executed
+    assert "experiment" in final.executed and "baseline" not in final.executed      # (merged: the first shard's)
 
     alone = checkout(tmp_path / "alone", FLAT, 3)
     alone.doit()

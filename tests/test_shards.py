@@ -129,3 +129,18 @@ def test_a_merge_with_a_conflict_copies_nothing_and_another_experiment_is_refuse
         shards.merge(target, [shard.root], log=lambda _: None)
     with pytest.raises(shards.ShardError, match="not an experiment tree"):
         shards.merge(target, [tmp_path / "nowhere"], log=lambda _: None)
+
+
+def test_a_tree_without_a_baseline_takes_the_first_shards_and_a_different_one_is_named(tmp_path):
+    target, one, two = (_experiment(tmp_path, n) for n in ("target", "one", "two"))
+    for shard, result in ((one, "same"), (two, "flaky")):
+        (shard.root / "baseline").mkdir()
+        (shard.root / "baseline" / durable.SEAL_NAME).write_text(f'{{"stamp": "{result}"}}')
+        (shard.root / "pipeline_baseline.json").write_text(f'{{"result": "{result}"}}')
+    said: list[str] = []
+    shards.merge(target, [one.root, two.root], log=said.append)
+    assert (target.root / "pipeline_baseline.json").read_text() == '{"result": "same"}'
+    assert (target.root / "baseline" / durable.SEAL_NAME).read_text() == '{"stamp": "same"}'
+    warnings = [ln for ln in said if "warning" in ln]
+    assert len(warnings) == 1 and f"{two.root / 'pipeline_baseline.json'} differs from" in warnings[0]
+    assert "pay for their judgments again" in warnings[0]
