@@ -200,11 +200,22 @@ def merge(exp: Experiment, sources: list[Path], log=print) -> dict[str, int]:
     experiment roots). All or nothing: a run that a source holds differently from the tree (another
     execution of it) refuses the whole merge before anything is copied. Returns counts per decision."""
     root = Path(exp.root)
+    _check_sources(root, sources)
     (root / tree.STATE_DIR).mkdir(parents=True, exist_ok=True)
     durable.hold_experiment_lock(root / tree.RUN_LOCK)      # (no `doit` writes the tree meanwhile)
-    _check_sources(root, sources)
-    for stale in (root / exp.runs_dir).glob(f"*/*/{MERGING}*"):     # an interrupted merge's partial copies
-        shutil.rmtree(stale)
+    for stale in [*root.glob(f"{MERGING}*"), *(root / exp.runs_dir).glob(f"*/*/{MERGING}*")]:
+        shutil.rmtree(stale)        # an interrupted merge's partial copies
+    todo, counts = _merge_plan(exp, root, sources)
+    _baseline(root, sources, log)
+    for src_dir, dst in todo:
+        _install(src_dir, dst)
+        log(f"merged {src_dir} -> {dst}")
+    return counts
+
+
+def _merge_plan(exp: Experiment, root: Path, sources: list[Path]) -> tuple[list[tuple[Path, Path]], dict[str, int]]:
+    """The run directories to copy (source, destination) and the count of each decision; ShardError naming
+    every conflict. Each source is compared with the tree as the sources before it leave it."""
     state: dict[str, tuple[Path, dict[str, bytes], bool]] = {}      # run -> (where it comes from, seals, exists)
     todo, conflicts, counts = [], [], {"copy": 0, "replace": 0, "skip": 0}
     for src in sources:
@@ -214,9 +225,7 @@ def merge(exp: Experiment, sources: list[Path], log=print) -> dict[str, int]:
                 new = _seals(src / rel)
                 if f"agent/{durable.SEAL_NAME}" not in new:
                     continue
-                if rel not in state:
-                    state[rel] = (root / rel, _seals(root / rel), (root / rel).exists())
-                where, have, exists = state[rel]
+                where, have, exists = state.setdefault(rel, (root / rel, _seals(root / rel), (root / rel).exists()))
                 decision = _decide(have, exists, new)
                 if decision == "conflict":
                     conflicts.append(f"{src / rel} and {where} are different executions of run {rel} (their seals "
@@ -229,11 +238,7 @@ def merge(exp: Experiment, sources: list[Path], log=print) -> dict[str, int]:
     if conflicts:
         raise ShardError("refusing to merge: " + "; ".join(conflicts) + ". Keep the one you mean (delete the other "
                          "run directory) and merge again; nothing was merged")
-    _baseline(root, sources, log)
-    for src_dir, dst in todo:
-        _install(src_dir, dst)
-        log(f"merged {src_dir} -> {dst}")
-    return counts
+    return todo, counts
 
 
 def _baseline(root: Path, sources: list[Path], log) -> None:
