@@ -143,7 +143,7 @@ def _merge(sources: list[Path], into: Path) -> int:
         print(f"scylla merge: {exc}; the runs merged so far are complete: run it again", file=sys.stderr)
         return 1
     print(f"scylla merge: {counts['copy']} run(s) copied, {counts['replace']} completed, {counts['skip']} already "
-          f"there; next: `doit status` (no agent or judge call due for them), then `doit`")
+          f"there; next: `doit status` (0 agent runs, 0 judgments to run for them), then `doit`")
     return 0
 
 
