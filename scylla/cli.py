@@ -1,6 +1,7 @@
 """The `scylla` command: doit's commands on an experiment from any directory (`scylla run|status|verify|list|info
 [PATH/experiment.yaml] [doit's options, tasks and globs]`, with doit's engine embedded and no dodo.py),
-`scylla init DIR` (an experiment directory in which plain `doit` works) and `scylla adopt`.
+`scylla init DIR` (an experiment directory in which plain `doit` works), `scylla merge SHARD_ROOT...` (the runs
+of `doit shard=i/N` trees into one) and `scylla adopt`.
 The experiment is the first argument naming a .yaml/.yml file or a directory holding experiment.yaml,
 else `exp=PATH`, else ./experiment.yaml."""
 
@@ -128,6 +129,24 @@ def _init(dest: Path) -> int:
     return 0
 
 
+def _merge(sources: list[Path], into: Path) -> int:
+    """`scylla merge SHARD_ROOT... [--into SPEC]`: the shards' sealed runs copied into the experiment's tree."""
+    from .shards import ShardError, merge
+    from .spec import SpecError, load_experiment
+    spec = into if into.suffix in (".yaml", ".yml") else into / "experiment.yaml"
+    try:
+        counts = merge(load_experiment(spec), sources)
+    except (SpecError, ShardError, durable.ArtifactError) as exc:
+        print(f"scylla merge: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:          # (each run is copied whole or not at all: merging again completes it)
+        print(f"scylla merge: {exc}; the runs merged so far are complete: run it again", file=sys.stderr)
+        return 1
+    print(f"scylla merge: {counts['copy']} run(s) copied, {counts['replace']} completed, {counts['skip']} already "
+          f"there; next: `doit status` (0 agent runs, 0 judgments to run for them), then `doit`")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     doit = _doit_main()
@@ -136,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "init":
         return _init(args.directory)
+    if args.command == "merge":
+        return _merge(args.shard_roots, args.into)
     # imported here: the doit commands need none of adopt's imports
     from .adopt import AdoptError
     from .adopt import adopt as run_adopt
@@ -167,6 +188,13 @@ def _parser() -> argparse.ArgumentParser:
                                             "one-line dodo.py): `doit` inside it runs it")
     init.add_argument("directory", type=Path, nargs="?", default=Path("."),
                       help="where (default: here; made if missing; no existing file is overwritten)")
+    merge = commands.add_parser("merge", help="copy the runs sealed in shards' trees (`doit shard=i/N`) into the "
+                                              "experiment's tree; never overwrites a run it holds differently")
+    merge.add_argument("shard_roots", type=Path, nargs="+", metavar="SHARD_ROOT",
+                       help="a shard's experiment root (<results>/<experiment id>, as its runner left it)")
+    merge.add_argument("--into", type=Path, default=Path("experiment.yaml"), metavar="SPEC",
+                       help="the experiment to merge into (its experiment.yaml, or a directory holding one; "
+                            "default: ./experiment.yaml)")
     adopt = commands.add_parser("adopt", help="take over a ProjectScylla experiment directory without re-running "
                                                "anything it finished (adds files, never changes its files)")
     adopt.add_argument("experiment_dir", type=Path, help="the directory holding config/experiment.json")

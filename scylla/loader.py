@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import sys
 from pathlib import Path
 
 from doit import get_var
@@ -24,6 +25,7 @@ from . import (
     progress,
     reaper,
     runplan,
+    shards,
     tree,
 )
 from .analysis import frames
@@ -61,10 +63,10 @@ def default_spec() -> str:
 
 
 def load_from_command_line() -> dict:
-    """load() as the command line's variables ask (`exp=`, `rejudge=`, `over_budget=`): what every dodo.py
-    (through scylla/dodo.py) and the `scylla` command call."""
+    """load() as the command line's variables ask (`exp=`, `rejudge=`, `over_budget=`, `shard=`): what every
+    dodo.py (through scylla/dodo.py) and the `scylla` command call."""
     return load(get_var("exp") or default_spec(), rejudge=get_var("rejudge"), over_budget=get_var("over_budget"),
-                agent=get_var("agent"), executor=get_var("executor"))
+                agent=get_var("agent"), executor=get_var("executor"), shard=get_var("shard"))
 
 
 def _flag(value: str | None) -> bool:
@@ -161,24 +163,33 @@ def _doit_config() -> dict:
 
 
 def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | None = None,
-         agent: str | None = None, executor: str | None = None) -> dict:
+         agent: str | None = None, executor: str | None = None, shard: str | None = None) -> dict:
     """Everything dodo.py exports: DOIT_CONFIG, the task creator, and SCYLLA_BEGIN (called by doit_plugins
     with doit's command before the tasks are made).
 
     doit's working directory becomes the experiment root, so every path doit stores is relative
     to it and the tree (with its .scylla/ DB) can move without going stale. `over_budget=1` lets
     paid work start although it exceeds the spec's budget_usd (budget.py). `agent=NAME`: of a spec naming
-    several agents, that agent's experiment alone (else the comparison of them all)."""
+    several agents, that agent's experiment alone (else the comparison of them all). `executor=`: where
+    the heavy work runs (`local`, or a Dask scheduler: remote.py). `shard=i/N`: only shard i's runs, as
+    default tasks (shards.py)."""
     try:
+        one = shards.parse(shard)
         path = _resolve_spec(spec_arg)
-        if is_study(path):
-            return load_study(read_study(path))
-        if agent is None and is_comparison(path):
-            return load_study(load_comparison(path))
+        if is_study(path) or (agent is None and is_comparison(path)):
+            if one is not None:
+                raise SpecError(f"{path}: shard= splits one experiment's runs, and a study or comparison runs "
+                                f"none of its own: shard each experiment (agent=NAME for one agent of a spec)")
+            return load_study(read_study(path) if is_study(path) else load_comparison(path))
         exp = load_experiment(path, agent)
     except SpecError as exc:          # a user error: doit prints it without a traceback
         raise InvalidDodoFile(f"invalid experiment input: {exc}") from None
+    except shards.ShardError as exc:
+        raise InvalidDodoFile(str(exc)) from None
     _enter_tree(exp.root)
+    share = one and shards.plan(exp, one, Path.cwd())
+    if share and (note := share.note()):
+        print(note, file=sys.stderr, flush=True)
     # doit saves its DB on SystemExit but not when a signal kills it outright (CI timeouts), and
     # prints a traceback for a KeyboardInterrupt: both end doit as an exit that says it was interrupted
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -190,14 +201,15 @@ def load(spec_arg: str | None, rejudge: str | None = None, over_budget: str | No
         # collects on a timer only
         gc.disable()
         try:
-            yield from doit_plugins.tasks_from_dicts(graph.tasks(exp, rejudge))
+            made = graph.tasks(exp, rejudge)
+            yield from doit_plugins.tasks_from_dicts(shards.guard(made, share) if share else made)
         finally:
             doit_plugins.collect_garbage_on_a_timer()
     task_scylla.__doc__ = f"experiment {exp.id}"
 
     return {
         "OVER_BUDGET": _flag(over_budget),
-        "DOIT_CONFIG": _doit_config(),
+        "DOIT_CONFIG": {**_doit_config(), **({"default_tasks": share.default_tasks} if share else {})},
         "SCYLLA_BEGIN": lambda command: begin(exp, command, _flag(over_budget), executor),
         "task_scylla": task_scylla,
         "EXPERIMENT": exp,

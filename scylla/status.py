@@ -376,7 +376,7 @@ class Status(DoitCmdBase):
 
     def _execute(self, why=False, as_json=False, tier="", subtest="", runs="", kind="", pos_args=None):
         control = TaskControl(self.task_list)
-        control.process(pos_args or None)
+        control.process(self.sel_tasks)          # (the tasks named, else the default ones: a shard's)
         namespace = getattr(self.loader, "namespace", {})
         exp = namespace.get("EXPERIMENT")
         plan = Plan(control.tasks, self.dep_manager, control.selected_tasks)

@@ -26,7 +26,7 @@ LAYERS = {
     "work": ["budget", "preflight", "remote", "actions", "analysis.frames", "analysis.across", "analysis.summary", "analysis.tables",
              "analysis.figures", "analysis.report"],
     "graph": ["graph"],
-    "planning": ["plan", "forecast", "runplan"],
+    "planning": ["plan", "forecast", "runplan", "shards"],
     "faces": ["status", "verify", "progress", "comparison", "loader", "dodo", "cli", "__main__", "adopt"],
 }
 ADAPTERS = ("scylla.agents.", "scylla.judges.", "scylla.pipeline", "scylla.workspace", "scylla.resources")
