@@ -23,7 +23,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import adapters, durable, resources, sandbox, tree, workspace
+from . import (
+    adapters,
+    cluster,
+    context,
+    durable,
+    pipeline,
+    resources,
+    sandbox,
+    tree,
+    workspace,
+)
 from .adapters import Executable
 from .pipeline import runs_steps
 from .spec import Experiment
@@ -92,12 +102,25 @@ def facts(exp: Experiment) -> dict:
         "resources": {s.tier + "/" + s.id: resources.own_resources(exp.tiers_dir, s)[1] for s in exp.all_subtests()},
         "toolchain": toolchain_findings(exp),
         "sandbox": [exp.sandbox.kind, *(shutil.which(t) for t in ("bwrap", "socat", "docker"))],
+        # (with a cluster, the workers are checked: a doit that moves to another cluster checks again)
+        "executor": context.CURRENT.executor,
     }
 
 
 def findings(exp: Experiment, cache: Path | None = None) -> list[str]:
     """Everything that would make paid work fail, each with its fix. `cache`: the experiment's
-    repository cache, which may already hold the commit (then the mapped repository is not needed)."""
+    repository cache, which may already hold the commit (then the mapped repository is not needed).
+    With a Dask cluster (`executor=`), the agents' and judges' executables and keys are checked on every
+    worker, where they run (the repository and resources are sent from here)."""
+    found = _on_workers(exp) if context.CURRENT.executor else machine_findings(exp)
+    found += _repo_findings(exp, cache)
+    for s in exp.all_subtests():
+        found += [f"{s.path}: {m}" for m in resources.own_resources(exp.tiers_dir, s)[1]]
+    return found + toolchain_findings(exp)
+
+
+def machine_findings(exp: Experiment, where: str = "before `doit`") -> list[str]:
+    """What this machine lacks to run the experiment's agents and judges: executables, keys."""
     found = []
     for name, (who, x) in _executables(exp).items():
         if _version(name):
@@ -106,11 +129,29 @@ def findings(exp: Experiment, cache: Path | None = None) -> list[str]:
                      f"(install it, e.g. {x.install}, or fix the path)")
     for who, names in _keys(exp).items():
         if not any(os.environ.get(v) for v in names):
-            found.append(f"{who}: none of {', '.join(names)} is set: export the key before `doit`")
-    found += _repo_findings(exp, cache)
-    for s in exp.all_subtests():
-        found += [f"{s.path}: {m}" for m in resources.own_resources(exp.tiers_dir, s)[1]]
+            found.append(f"{who}: none of {', '.join(names)} is set: export the key {where}")
+    return found
+
+
+def _on_worker(exp: Experiment, toolchain: dict) -> list[str]:
+    """machine_findings() on a Dask worker, with its pipeline tools (they must be the doit's: a pipeline's
+    seal names the doit's) and its sandbox."""
+    found = machine_findings(exp, where="in the worker's environment")
+    if (here := pipeline.toolchain(exp.fixture.language)) != toolchain:
+        found.append(f"pipeline tools {here} differ from the doit's {toolchain}: install the doit's Scylla version")
     return found + toolchain_findings(exp)
+
+
+def _on_workers(exp: Experiment) -> list[str]:
+    scheduler = context.CURRENT.executor
+    assert scheduler is not None
+    try:
+        found = cluster.client(scheduler).run(_on_worker, exp, pipeline.toolchain(exp.fixture.language))
+    except (cluster.ExecutorError, OSError) as exc:
+        return [f"executor {scheduler}: {exc}"]
+    if not found:
+        return [f"executor {scheduler}: no Dask worker is connected: start one (`dask worker {scheduler}`)"]
+    return [f"worker {address}: {problem}" for address, problems in sorted(found.items()) for problem in problems]
 
 
 def toolchain_findings(exp: Experiment) -> list[str]:

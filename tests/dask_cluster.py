@@ -25,9 +25,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _started(command: list[str], log: Path) -> subprocess.Popen:
+def _started(command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     with open(log, "wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 
 @dataclass
@@ -42,18 +42,21 @@ class Cluster:
         return "dask://" + self.address.removeprefix("tcp://")
 
     @classmethod
-    def start(cls, scratch: Path, workers: int = 2, threads: int = 4, read_only: tuple[Path, ...] = ()) -> Cluster:
+    def start(cls, scratch: Path, workers: int = 2, threads: int = 4, read_only: tuple[Path, ...] = (),
+              env: dict | None = None) -> Cluster:
+        """`env`: the workers' environment (default: this process's)."""
         port = _free_port()
         scratch.mkdir(parents=True, exist_ok=True)
         cluster = cls(f"tcp://127.0.0.1:{port}", scratch)
         cluster.scheduler = _started([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                       "--port", str(port), "--no-dashboard"], scratch / "scheduler.log")
         for i in range(workers):
-            cluster.add_worker(threads, read_only, i)
+            cluster.add_worker(threads, read_only, i, env)
         cluster.wait_for(workers)
         return cluster
 
-    def add_worker(self, threads: int, read_only: tuple[Path, ...] = (), i: int | None = None) -> None:
+    def add_worker(self, threads: int, read_only: tuple[Path, ...] = (), i: int | None = None,
+                   env: dict | None = None) -> None:
         i = len(self.workers) if i is None else i
         command = [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", str(threads),
                    "--host", "127.0.0.1", "--no-dashboard", "--no-nanny", "--name", f"w{i}",
@@ -62,7 +65,7 @@ class Cluster:
             mounts = " && ".join(f"mount --bind {p} {p} && mount -o remount,bind,ro {p}" for p in read_only)
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", f'{mounts} && exec "$@"',
                        "sh", *command]
-        self.workers.append(_started(command, self.scratch / f"w{i}.log"))
+        self.workers.append(_started(command, self.scratch / f"w{i}.log", env))
 
     def wait_for(self, workers: int, timeout: float = 60) -> None:
         from distributed import Client

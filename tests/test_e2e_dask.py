@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import Checkout, harness_env
+from conftest import Checkout, claude_cli, harness_env
 from dask_cluster import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -290,3 +290,34 @@ def test_an_interrupted_or_killed_doit_stops_its_agents_on_the_workers(fresh, cl
     fresh.doit("-n", "4", "-P", "thread", f"executor={cluster.url}")
     calls = fresh.calls("agent")
     assert set(running.values()) <= set(calls) and len(calls) == len(set(calls)) == 10
+
+
+def test_a_cli_agent_on_a_worker_uses_the_workers_key_which_never_travels(fresh, cluster_for):
+    """The real `claude` CLI on the workers against the loopback Messages mock: its key is in the workers'
+    environment only. Preflight checks the workers (a cluster whose workers lack it calls nothing)."""
+    from mock_anthropic import KEY, TEXTKIT, AnthropicMock, text, tool
+    mock = AnthropicMock()
+    try:
+        fresh.edit_spec(lambda s: s.update(tiers={"T0": ["00"]}, runs=1, max_turns=5, agent={
+            "adapter": "claude-code", "model": "claude-sonnet-4-6", "base_url": mock.url,
+            "options": {"cli": claude_cli()}}))
+        here = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+        keyless = cluster_for(workers=1, threads=2, env=here)
+        status = fresh.doit("status", f"executor={keyless.url}", env={"ANTHROPIC_API_KEY": ""}, check=False).stdout
+        assert re.search(r"worker tcp://127\.0\.0\.1:\d+: agent \(adapter claude-code\): none of "
+                         r"ANTHROPIC_API_KEY.* is set: export the key in the worker's environment", status), status
+        refused = fresh.doit(f"executor={keyless.url}", env={"ANTHROPIC_API_KEY": ""}, check=False)
+        assert refused.returncode != 0 and mock.requests == []
+        keyless.close()
+
+        keyed = cluster_for(workers=1, threads=2, env={**here, "ANTHROPIC_API_KEY": KEY})
+        mock.script.extend([[text("Implementing."), tool("Write", file_path="textkit.py", content=TEXTKIT)],
+                            [text("Done.")]])
+        fresh.doit(f"executor={keyed.url}", env={"ANTHROPIC_API_KEY": ""})     # the doit has no key
+        assert all(r["headers"].get("x-api-key") == KEY for r in mock.requests) and mock.requests
+        assert fresh.json("T0/00/run_01/commands/pipeline.json")["tests"]["passed"] == 12
+        assert fresh.json("T0/00/run_01/run_result.json")["judge_score"] > 0.9
+        for path in fresh.root.rglob("*"):
+            assert not path.is_file() or KEY.encode() not in path.read_bytes(), path
+    finally:
+        mock.close()
