@@ -105,9 +105,9 @@ def test_example_on_the_cluster_matches_a_local_run_and_workers_never_write_the_
     log = orjson.loads((fresh.root / "T0/01/run_01/agent/command_log.json").read_bytes())
     assert "/scylla-task-" in log["commands"][0]["env"]["SCYLLA_WORKSPACE"]
     assert str(fresh.root) not in log["commands"][0]["env"]["SCYLLA_WORKSPACE"]
-    # the next doit, on the cluster or not, has nothing to do
+    # the next doit, on the cluster or not, has nothing to do (here: it checks this machine for the agents)
     assert fresh.doit(f"executor={cluster.url}").executed == []
-    assert fresh.doit().executed == []
+    assert fresh.doit().executed == ["preflight"]
     assert len(fresh.calls("agent")) == len(local_calls)
 
 
@@ -179,7 +179,7 @@ def test_a_rate_limit_on_one_worker_pauses_agent_calls_on_all_workers(fresh, clu
     assert sorted(judged) == sorted(ends)
     archived = [orjson.loads(p.read_bytes())["reason"] for p in fresh.root.glob("T*/*/.failed/*/archived.json")]
     assert len(archived) == 1 and archived[0].startswith("rate limited")
-    assert fresh.doit(env=_env(fresh)).executed == []
+    assert fresh.doit(f"executor={cluster.url}", env=_env(fresh)).executed == []
 
 
 def test_a_killed_worker_loses_no_finished_call_and_the_experiment_completes(fresh, cluster_for):
@@ -226,7 +226,7 @@ def test_a_killed_worker_loses_no_finished_call_and_the_experiment_completes(fre
     assert "intact" in fresh.doit("verify").stdout
     for path in fresh.root.glob("T*/*/run_*/run_result.json"):
         assert orjson.loads(path.read_bytes())["judge_score"] is not None
-    assert fresh.doit(env=_env(fresh)).executed == []
+    assert fresh.doit(f"executor={cluster.url}", env=_env(fresh)).executed == []
 
 
 def test_a_finished_call_is_kept_until_sealed_so_a_rerun_task_never_calls_again(tmp_path, cluster_for):
