@@ -2,7 +2,8 @@
 `executor:`), and what the cluster keeps for an experiment while it runs.
 
 The scheduler holds that state as its metadata, under ["scylla", NAMESPACE, ...] (one namespace per
-experiment tree): `running` (which worker runs which task, for progress and `doit status`), `done`
+experiment tree): `tasks` (what each task sent is doing: sent, waiting for a slot, paused, running on
+a worker; for the progress and `doit status`), `done`
 (the captured outputs of a finished call until its seal is written: a retried task returns them rather
 than call again), `pause` (the rate-limit pause every worker waits out) and `bundles` (the fixture
 repository at its pinned commit, fetched once by each worker). Nothing of it is needed after a doit:
@@ -93,26 +94,29 @@ def put(found, ns: str, *parts_and_value: Any) -> None:
 
 
 def describe(scheduler: str, root: Path) -> dict:
-    """The cluster as `doit status` shows it: its workers and the experiment's tasks running there now
-    ({task, worker, seconds}, by task name); `error` when no scheduler answers."""
+    """The cluster as `doit status` shows it: its workers and the experiment's tasks there now ({task,
+    state, worker, seconds in that state}, by task name); `error` when no scheduler answers."""
     try:
         found = client(scheduler, timeout=5)
         workers = found.scheduler_info(n_workers=-1)["workers"]
-        records = get(found, namespace(root), "running") or {}
+        records = get(found, namespace(root), "tasks") or {}
     except (ExecutorError, OSError) as exc:
         return {"scheduler": scheduler, "error": str(exc)}
     now = time.time()
-    running = [{"task": r["task"], "worker": r["worker"], "seconds": round(now - r["started"], 1)}
-               for r in records.values() if r]
+    tasks = [{"task": r["task"], "state": r["state"], "worker": r["worker"], "seconds": round(now - r["since"], 1)}
+             for r in records.values() if r]
     return {"scheduler": scheduler, "workers": len(workers),
             "threads": sum(w.get("nthreads", 0) for w in workers.values()),
-            "running": sorted(running, key=lambda r: r["task"])}
+            "tasks": sorted(tasks, key=lambda r: r["task"])}
 
 
 def render(state: dict) -> list[str]:
     if "error" in state:
         return [f"Cluster {state['scheduler']}: ✗ {state['error']}", ""]
-    lines = [(f"Cluster {state['scheduler']}: {state['workers']} workers, {state['threads']} threads; "
-              f"{len(state['running'])} of this experiment's tasks running there now")]
-    lines += [f"  ⟳ {r['task']} on {r['worker']} ({r['seconds']:.0f} s)" for r in state["running"]]
+    running = sum(r["state"] == "running" for r in state["tasks"])
+    lines = [(f"Cluster {state['scheduler']}: {state['workers']} workers, {state['threads']} threads; this "
+              f"experiment's tasks there: {running} running, {len(state['tasks']) - running} sent or waiting")]
+    for r in state["tasks"]:
+        mark, where = ("⟳", f" on {r['worker']}") if r["state"] == "running" else ("…", f" ({r['worker']})" if r["worker"] else "")
+        lines.append(f"  {mark} {r['task']}{where}: {r['state']} for {r['seconds']:.0f} s")
     return [*lines, ""]

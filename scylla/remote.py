@@ -99,6 +99,7 @@ class Shipment:
     def _result(self, found, payload: bytes, commit: str | None) -> dict:
         from distributed import KilledWorker
         for attempt in range(RESUBMITS + 1):
+            _show(found, self.ns, self.key, self.task, "sent", None)
             future = found.submit(on_worker, payload, self.key, self.ns, self.task, commit, self.shipping.slot,
                                   self.shipping.backoff_seconds, key=f"{self.task}#{self.key[:8]}-{time.time_ns()}",
                                   pure=False)
@@ -115,6 +116,8 @@ class Shipment:
                 # its worker dies (here: a finished call made again, its captures already taken)
                 _in_flight.discard(future)
                 future.release()
+                with contextlib.suppress(Exception):
+                    cluster.put(found, self.ns, "tasks", self.key, None)
         raise AssertionError("unreachable")
 
     def _wait(self, future) -> dict:
@@ -130,8 +133,8 @@ class Shipment:
                 pass
             except FutureCancelledError:
                 raise InfraFailure(f"{self.task}: its Dask task was cancelled") from None
-            record = cluster.get(cluster.client(self.scheduler), self.ns, "running", self.key)
-            if record and record.get("worker") != shown:
+            record = cluster.get(cluster.client(self.scheduler), self.ns, "tasks", self.key)
+            if record and record["state"] == "running" and record["worker"] != shown:
                 shown = record["worker"]
                 print(f"scylla: {self.task} runs on worker {shown}", file=sys.stderr, flush=True)
 
@@ -244,13 +247,12 @@ def on_worker(payload: bytes, idem: str, ns: str, task: str, commit: str | None,
     if done is not None:
         return done
     mirror = _mirror(found, ns, commit, Path(worker.local_directory)) if commit else None
+    if slot and slot[1]:
+        _show(found, ns, idem, task, f"waiting for one of {slot[1]} {slot[0]} slots", worker.address)
     with _slot(found, ns, slot, worker):
-        _wait_pause(found, ns, task, worker)
-        cluster.put(found, ns, "running", idem, {"task": task, "worker": worker.address, "started": time.time()})
-        try:
-            result = {**_run_child(payload, mirror, worker), "worker": worker.address}
-        finally:
-            cluster.put(found, ns, "running", idem, None)
+        _wait_pause(found, ns, idem, task, worker)
+        _show(found, ns, idem, task, "running", worker.address)
+        result = {**_run_child(payload, mirror, worker), "worker": worker.address}
     if result["outcome"]["kind"] == "ok":
         cluster.put(found, ns, "done", idem, result)      # until sealed (Shipment.release)
     elif result["outcome"]["kind"] == "rate_limited":
@@ -281,8 +283,14 @@ def _slot(found, ns: str, slot: tuple[str, int | None] | None, worker):
         semaphore.release()
 
 
-def _wait_pause(found, ns: str, task: str, worker) -> None:
+def _show(found, ns: str, idem: str, task: str, state: str, worker: str | None) -> None:
+    """What a sent task is doing now, for the progress and `doit status` (cluster.describe)."""
+    cluster.put(found, ns, "tasks", idem, {"task": task, "state": state, "worker": worker, "since": time.time()})
+
+
+def _wait_pause(found, ns: str, idem: str, task: str, worker) -> None:
     while (record := cluster.get(found, ns, "pause")) and (left := record["until"] - time.time()) > 0:
+        _show(found, ns, idem, task, f"paused until {record['until_utc']}", worker.address)
         print(f"scylla: {task} waits {left:.0f} s on {worker.address}: all paid calls paused until "
               f"{record['until_utc']} ({record['reason']})", file=sys.stderr, flush=True)
         end = time.time() + min(left, throttle.COUNTDOWN_EVERY)

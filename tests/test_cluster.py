@@ -22,12 +22,18 @@ def test_a_setting_that_names_no_scheduler_says_what_is_expected(setting):
         cluster.address(setting)
 
 
-def test_the_status_lines_name_each_running_task_and_its_worker():
-    state = {"scheduler": "tcp://127.0.0.1:8786", "workers": 2, "threads": 8,
-             "running": [{"task": "agent:T0/00/run_01", "worker": "tcp://127.0.0.1:4100", "seconds": 12.4}]}
+def test_the_status_lines_name_each_task_its_state_and_its_worker():
+    state = {"scheduler": "tcp://127.0.0.1:8786", "workers": 2, "threads": 8, "tasks": [
+        {"task": "agent:T0/00/run_01", "state": "running", "worker": "tcp://127.0.0.1:4100", "seconds": 12.4},
+        {"task": "agent:T0/00/run_02", "state": "paused until 2026-12-05T10:00:00+00:00",
+         "worker": "tcp://127.0.0.1:4101", "seconds": 3.0},
+        {"task": "judge:T0/00/run_01/judge_02", "state": "sent", "worker": None, "seconds": 0.5}]}
     assert cluster.render(state) == [
-        "Cluster tcp://127.0.0.1:8786: 2 workers, 8 threads; 1 of this experiment's tasks running there now",
-        "  ⟳ agent:T0/00/run_01 on tcp://127.0.0.1:4100 (12 s)", ""]
+        ("Cluster tcp://127.0.0.1:8786: 2 workers, 8 threads; this experiment's tasks there: 1 running, "
+         "2 sent or waiting"),
+        "  ⟳ agent:T0/00/run_01 on tcp://127.0.0.1:4100: running for 12 s",
+        "  … agent:T0/00/run_02 (tcp://127.0.0.1:4101): paused until 2026-12-05T10:00:00+00:00 for 3 s",
+        "  … judge:T0/00/run_01/judge_02: sent for 0 s", ""]
     assert cluster.render({"scheduler": "tcp://x:1", "error": "no Dask scheduler answers there"})[0] == \
         "Cluster tcp://x:1: ✗ no Dask scheduler answers there"
 

@@ -203,7 +203,7 @@ def test_a_killed_worker_loses_no_finished_call_and_the_experiment_completes(fre
         doit.kill()
         pytest.fail(f"worker 0 never ran agents: {_events(fresh)}")
     status = fresh.doit("status", f"executor={cluster.url}", check=False).stdout     # shows the remote work
-    assert "2 workers, 4 threads" in status and re.search(r"⟳ agent:T\S+ on tcp://127\.0\.0\.1:\d+", status), status
+    assert "2 workers, 4 threads" in status and re.search(r"⟳ agent:T\S+ on tcp://127\.0\.0\.1:\d+: running", status), status
     runs = {r for _, _, r, _, _ in _events(fresh)} | {f"T0/00/run_0{n}" for n in range(1, 5)}
     sealed_agents = {r for r in runs if sealed(r, "agent")}
     sealed_judges = {r for r in runs if sealed(r, "judge/judge_02")}
