@@ -30,8 +30,8 @@ import yaml
 from common import REPO, doit, machine
 from run import parallel_experiment
 
-sys.path.insert(0, str(REPO / "tests"))
-from dask_cluster import Cluster  # noqa: E402 (the tests' launcher of real scheduler and worker processes)
+sys.path.insert(0, str(REPO / "tests"))      # the tests' launcher of real scheduler and worker processes
+from dask_cluster import Cluster
 
 
 def experiment(dest: Path, runs: int) -> Path:
