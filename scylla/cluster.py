@@ -114,8 +114,9 @@ def render(state: dict) -> list[str]:
     if "error" in state:
         return [f"Cluster {state['scheduler']}: ✗ {state['error']}", ""]
     running = sum(r["state"] == "running" for r in state["tasks"])
-    lines = [(f"Cluster {state['scheduler']}: {state['workers']} workers, {state['threads']} threads; this "
-              f"experiment's tasks there: {running} running, {len(state['tasks']) - running} sent or waiting")]
+    workers = f"{state['workers']} worker{'s' * (state['workers'] != 1)}"
+    lines = [(f"Cluster {state['scheduler']}: {workers}, {state['threads']} threads; this experiment's tasks "
+              f"there: {running} running, {len(state['tasks']) - running} sent or waiting")]
     for r in state["tasks"]:
         mark, where = ("⟳", f" on {r['worker']}") if r["state"] == "running" else ("…", f" ({r['worker']})" if r["worker"] else "")
         lines.append(f"  {mark} {r['task']}{where}: {r['state']} for {r['seconds']:.0f} s")
