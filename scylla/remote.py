@@ -51,8 +51,9 @@ _bundle_lock = threading.Lock()
 @dataclass(frozen=True)
 class Shipping:
     """What a sealed task's work needs on a worker beyond its inputs: more files or directories of the
-    tree (`files`), a slot of a concurrency class (`slot`: kind and limit), the fixture repository
-    (`repo`: returns the local cache and the commit), and the pause after a rate limit with no reset time."""
+    tree (`files`), for a paid call its concurrency class and limit (`slot`; None: no paid call, which
+    waits for no pause), the fixture repository (`repo`: returns the local cache and the commit), and the
+    pause after a rate limit with no reset time."""
     files: tuple[str, ...] = ()
     slot: tuple[str, int | None] | None = None
     repo: Callable[[], tuple[Path, str]] | None = None
@@ -249,10 +250,14 @@ def on_worker(payload: bytes, idem: str, ns: str, task: str, commit: str | None,
     mirror = _mirror(found, ns, commit, Path(worker.local_directory)) if commit else None
     if slot and slot[1]:
         _show(found, ns, idem, task, f"waiting for one of {slot[1]} {slot[0]} slots", worker.address)
-    with _slot(found, ns, slot, worker):
-        _wait_pause(found, ns, idem, task, worker)
-        _show(found, ns, idem, task, "running", worker.address)
-        result = {**_run_child(payload, mirror, worker), "worker": worker.address}
+    try:
+        with _slot(found, ns, slot, worker):
+            if slot is not None:        # a paid call (a pipeline calls no one: it need not wait)
+                _wait_pause(found, ns, idem, task, worker)
+            _show(found, ns, idem, task, "running", worker.address)
+            result = {**_run_child(payload, mirror, worker), "worker": worker.address}
+    finally:
+        cluster.put(found, ns, "tasks", idem, None)       # (the doit's may be gone: never left "running")
     if result["outcome"]["kind"] == "ok":
         cluster.put(found, ns, "done", idem, result)      # until sealed (Shipment.release)
     elif result["outcome"]["kind"] == "rate_limited":
