@@ -23,8 +23,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import Checkout, claude_cli, harness_env
+from conftest import claude_cli, harness_env
 from dask_cluster import Cluster
+from test_e2e_throttle import _env as timeline_env
+from test_e2e_throttle import _setup as setup
+from test_e2e_throttle import timeline
 
 pytestmark = pytest.mark.e2e
 
@@ -112,57 +115,14 @@ def test_example_on_the_cluster_matches_a_local_run_and_workers_never_write_the_
 
 
 # ---------------------------------------------------------------- agents logging start and end, with their worker
-
-LIMITED = ('{"type":"result","subtype":"success","is_error":true,"api_error_status":429,'
-           '"api_error_type":"rate_limit_error","result":"API Error: Request rejected (429)"}')
-# each line: kind event run time worker (its worker: the Dask worker's local directory, w0 or w1)
-AGENT = f'''
-T="$SCYLLA_SPEC_DIR/timeline"; W=$(pwd | grep -o '/w[0-9]/' | tr -d /)
-exec 9>>"$SCYLLA_SPEC_DIR/count.lock"; flock 9
-n=$(( $(cat "$SCYLLA_SPEC_DIR/count" 2>/dev/null || echo 0) + 1 )); echo $n > "$SCYLLA_SPEC_DIR/count"
-flock -u 9; exec 9>&-
-echo "agent start $SCYLLA_RUN_ID $(date +%s.%N) $W" >> "$T"
-if [ "$n" -le "${{SCYLLA_LIMIT_FIRST:-0}}" ]; then
-  echo '{LIMITED}'; echo "agent limited $SCYLLA_RUN_ID $(date +%s.%N) $W" >> "$T"; exit 1
-fi
-"$SCYLLA_PYTHON" "$SCYLLA_SPEC_DIR/agent.py"; rc=$?
-echo "agent end $SCYLLA_RUN_ID $(date +%s.%N) $W" >> "$T"; exit $rc
-'''
-JUDGE = '''
-T="$SCYLLA_SPEC_DIR/timeline"; W=$(pwd | grep -o '/w[0-9]/' | tr -d /)
-echo "judge start $SCYLLA_RUN_ID $(date +%s.%N) $W" >> "$T"; sleep 0.2
-"$SCYLLA_PYTHON" "$SCYLLA_SPEC_DIR/judge.py"; rc=$?
-echo "judge end $SCYLLA_RUN_ID $(date +%s.%N) $W" >> "$T"; exit $rc
-'''
-
-
-def _timed_spec(checkout: Checkout, **extra) -> None:
-    def change(s):
-        s["tiers"] = {"T0": ["00", "01"], "T1": ["02"]}
-        s["agent"]["command"] = AGENT
-        s["agent"]["env"] = ["SCYLLA_LIMIT_FIRST"]
-        s["judges"][1]["command"] = JUDGE
-        s.update(extra)
-    checkout.edit_spec(change)
-
-
-def _env(checkout: Checkout, **more) -> dict:
-    shared = [checkout.path / f"examples/hello/{name}" for name in ("timeline", "count", "count.lock")]
-    return {**harness_env(checkout.call_log, *shared), **more}
-
-
-def _events(checkout: Checkout) -> list[tuple[str, str, str, float, str]]:
-    path = checkout.path / "examples/hello/timeline"
-    lines = path.read_text().split("\n") if path.exists() else []
-    return [(k, e, r, float(t), w) for k, e, r, t, w in (ln.split() for ln in lines if ln)]
-
+# (tests/test_e2e_throttle.py's: each line names the Dask worker, w0 or w1)
 
 def test_a_rate_limit_on_one_worker_pauses_agent_calls_on_all_workers(fresh, cluster_for):
     cluster = cluster_for(threads=3)
-    _timed_spec(fresh, runs=4, rate_limit={"retries": 3, "backoff_seconds": 4})
+    setup(fresh, runs=4, rate_limit={"retries": 3, "backoff_seconds": 4})
     fresh.doit("-n", "6", f"executor={cluster.url}",
-               env=_env(fresh, SCYLLA_LIMIT_FIRST="1", SCYLLA_EXAMPLE_AGENT_DELAY="1"))
-    events = _events(fresh)
+               env=timeline_env(fresh, SCYLLA_LIMIT_FIRST="1", SCYLLA_EXAMPLE_AGENT_DELAY="1"))
+    events = timeline(fresh)
     limited = [(t, w) for k, e, _, t, w in events if e == "limited"]
     assert len(limited) == 1
     refused_at, refused_on = limited[0]
@@ -179,13 +139,13 @@ def test_a_rate_limit_on_one_worker_pauses_agent_calls_on_all_workers(fresh, clu
     assert sorted(judged) == sorted(ends)
     archived = [orjson.loads(p.read_bytes())["reason"] for p in fresh.root.glob("T*/*/.failed/*/archived.json")]
     assert len(archived) == 1 and archived[0].startswith("rate limited")
-    assert fresh.doit(f"executor={cluster.url}", env=_env(fresh)).executed == []
+    assert fresh.doit(f"executor={cluster.url}", env=timeline_env(fresh)).executed == []
 
 
 def test_a_killed_worker_loses_no_finished_call_and_the_experiment_completes(fresh, cluster_for):
     cluster = cluster_for(threads=2)
-    _timed_spec(fresh, runs=4)
-    env = {**os.environ, **_env(fresh, SCYLLA_EXAMPLE_AGENT_DELAY="2.5")}
+    setup(fresh, runs=4)
+    env = {**os.environ, **timeline_env(fresh, SCYLLA_EXAMPLE_AGENT_DELAY="2.5")}
     doit = subprocess.Popen([sys.executable, "-m", "doit", "-n", "6", f"executor={cluster.url}"], cwd=fresh.path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     def sealed(rid: str, out: str) -> bool:
@@ -193,7 +153,7 @@ def test_a_killed_worker_loses_no_finished_call_and_the_experiment_completes(fre
     # kill worker 0 while it runs agents, once one of its agent runs is sealed in the tree
     deadline = time.time() + 120
     while time.time() < deadline:
-        events = _events(fresh)
+        events = timeline(fresh)
         ended = {r for k, e, r, _, w in events if (k, e, w) == ("agent", "end", "w0")}
         running = {r for k, e, r, _, w in events if (k, e, w) == ("agent", "start", "w0")} - ended
         if running and any(sealed(r, "agent") for r in ended):
@@ -201,16 +161,16 @@ def test_a_killed_worker_loses_no_finished_call_and_the_experiment_completes(fre
         time.sleep(0.1)
     else:
         doit.kill()
-        pytest.fail(f"worker 0 never ran agents: {_events(fresh)}")
+        pytest.fail(f"worker 0 never ran agents: {timeline(fresh)}")
     status = fresh.doit("status", f"executor={cluster.url}", check=False).stdout     # shows the remote work
     assert "2 workers, 4 threads" in status and re.search(r"⟳ agent:T\S+ on tcp://127\.0\.0\.1:\d+: running", status), status
-    runs = {r for _, _, r, _, _ in _events(fresh)} | {f"T0/00/run_0{n}" for n in range(1, 5)}
+    runs = {r for _, _, r, _, _ in timeline(fresh)} | {f"T0/00/run_0{n}" for n in range(1, 5)}
     sealed_agents = {r for r in runs if sealed(r, "agent")}
     sealed_judges = {r for r in runs if sealed(r, "judge/judge_02")}
     cluster.kill_worker(0)
     stdout, stderr = doit.communicate(timeout=300)
     assert doit.returncode == 0, stdout[-3000:] + stderr[-3000:]
-    events = _events(fresh)
+    events = timeline(fresh)
     starts = [r for k, e, r, _, _ in events if (k, e) == ("agent", "start")]
     ends = [r for k, e, r, _, _ in events if (k, e) == ("agent", "end")]
     judges = [r for k, e, r, _, _ in events if (k, e) == ("judge", "start")]
@@ -226,7 +186,7 @@ def test_a_killed_worker_loses_no_finished_call_and_the_experiment_completes(fre
     assert "intact" in fresh.doit("verify").stdout
     for path in fresh.root.glob("T*/*/run_*/run_result.json"):
         assert orjson.loads(path.read_bytes())["judge_score"] is not None
-    assert fresh.doit(f"executor={cluster.url}", env=_env(fresh)).executed == []
+    assert fresh.doit(f"executor={cluster.url}", env=timeline_env(fresh)).executed == []
 
 
 def test_a_finished_call_is_kept_until_sealed_so_a_rerun_task_never_calls_again(tmp_path, cluster_for):

@@ -9,24 +9,27 @@ from conftest import harness_env
 
 LIMITED = ('{"type":"result","subtype":"success","is_error":true,"api_error_status":429,'
            '"api_error_type":"rate_limit_error","result":"API Error: Request rejected (429)"}')
-# The first $LIMIT_FIRST agent calls (counted across processes) are refused with a 429 result.
+# The first $SCYLLA_LIMIT_FIRST agent calls (counted across processes) are refused with a 429 result. Each
+# line of the timeline: kind event run time worker (a Dask worker's directory, w0 or w1: tests/test_e2e_dask.py;
+# `-` here). SCYLLA_* variables reach the agents on Dask workers too.
+WORKER = "W=$(pwd | grep -o '/w[0-9]/dask-scratch-space' | cut -c2-3)"
 AGENT = f'''
-T="$SCYLLA_SPEC_DIR/timeline"
+T="$SCYLLA_SPEC_DIR/timeline"; {WORKER}
 exec 9>>"$SCYLLA_SPEC_DIR/count.lock"; flock 9
 n=$(( $(cat "$SCYLLA_SPEC_DIR/count" 2>/dev/null || echo 0) + 1 )); echo $n > "$SCYLLA_SPEC_DIR/count"
 flock -u 9; exec 9>&-
-echo "agent start $SCYLLA_RUN_ID $(date +%s.%N)" >> "$T"
-if [ "$n" -le "${{LIMIT_FIRST:-0}}" ]; then
-  echo '{LIMITED}'; echo "agent limited $SCYLLA_RUN_ID $(date +%s.%N)" >> "$T"; exit 1
+echo "agent start $SCYLLA_RUN_ID $(date +%s.%N) ${{W:--}}" >> "$T"
+if [ "$n" -le "${{SCYLLA_LIMIT_FIRST:-0}}" ]; then
+  echo '{LIMITED}'; echo "agent limited $SCYLLA_RUN_ID $(date +%s.%N) ${{W:--}}" >> "$T"; exit 1
 fi
 "$SCYLLA_PYTHON" "$SCYLLA_SPEC_DIR/agent.py"; rc=$?
-echo "agent end $SCYLLA_RUN_ID $(date +%s.%N)" >> "$T"; exit $rc
+echo "agent end $SCYLLA_RUN_ID $(date +%s.%N) ${{W:--}}" >> "$T"; exit $rc
 '''
-JUDGE = '''
-T="$SCYLLA_SPEC_DIR/timeline"
-echo "judge start $SCYLLA_RUN_ID $(date +%s.%N)" >> "$T"; sleep 0.3
+JUDGE = f'''
+T="$SCYLLA_SPEC_DIR/timeline"; {WORKER}
+echo "judge start $SCYLLA_RUN_ID $(date +%s.%N) ${{W:--}}" >> "$T"; sleep 0.3
 "$SCYLLA_PYTHON" "$SCYLLA_SPEC_DIR/judge.py"; rc=$?
-echo "judge end $SCYLLA_RUN_ID $(date +%s.%N)" >> "$T"; exit $rc
+echo "judge end $SCYLLA_RUN_ID $(date +%s.%N) ${{W:--}}" >> "$T"; exit $rc
 '''
 
 
@@ -34,7 +37,7 @@ def _setup(checkout, **extra):
     def change(s):
         s["tiers"] = {"T0": ["00", "01"], "T1": ["02"]}
         s["agent"]["command"] = AGENT
-        s["agent"]["env"] = ["LIMIT_FIRST"]          # (a command agent gets no variable it is not given)
+        s["agent"]["env"] = ["SCYLLA_LIMIT_FIRST"]   # (a command agent gets no variable it is not given)
         s["judges"][1]["command"] = JUDGE
         s.update(extra)
     checkout.edit_spec(change)
@@ -46,9 +49,15 @@ def _env(checkout, **more) -> dict:
     return {**harness_env(checkout.call_log, *shared), **more}
 
 
+def timeline(checkout) -> list[tuple[str, str, str, float, str]]:
+    """(kind, event, run, time, worker) of every line the agents and judges wrote."""
+    path = checkout.path / "examples/hello/timeline"
+    lines = path.read_text().split("\n") if path.exists() else []
+    return [(k, e, r, float(t), w) for k, e, r, t, w in (ln.split() for ln in lines if ln)]
+
+
 def _events(checkout) -> list[tuple[str, str, str, float]]:
-    lines = (checkout.path / "examples/hello/timeline").read_text().split("\n")
-    return [(k, e, r, float(t)) for k, e, r, t in (ln.split() for ln in lines if ln)]
+    return [event[:4] for event in timeline(checkout)]
 
 
 def _max_overlap(events, kind: str) -> int:
@@ -62,7 +71,7 @@ def _max_overlap(events, kind: str) -> int:
 
 def test_rate_limit_pauses_all_workers_then_completes(fresh):
     _setup(fresh, rate_limit={"retries": 3, "backoff_seconds": 3})
-    fresh.doit("-n", "3", env=_env(fresh, LIMIT_FIRST="2", SCYLLA_EXAMPLE_AGENT_DELAY="0.5"))
+    fresh.doit("-n", "3", env=_env(fresh, SCYLLA_LIMIT_FIRST="2", SCYLLA_EXAMPLE_AGENT_DELAY="0.5"))
     events = _events(fresh)
     limited = sorted(t for k, e, _, t in events if e == "limited")
     assert len(limited) == 2
@@ -84,7 +93,7 @@ def test_rate_limit_pauses_all_workers_then_completes(fresh):
 
 def test_rate_limit_retries_are_bounded(fresh):
     _setup(fresh, tiers={"T0": ["00"]}, runs=1, rate_limit={"retries": 1, "backoff_seconds": 0.5})
-    run = fresh.doit(env=_env(fresh, LIMIT_FIRST="5"), check=False)
+    run = fresh.doit(env=_env(fresh, SCYLLA_LIMIT_FIRST="5"), check=False)
     assert run.returncode == 1 and "still rate limited after 1 retries" in run.stdout
     assert len([e for e in _events(fresh) if e[1] == "limited"]) == 2
     assert not list(fresh.root.glob("T0/00/run_01/judge/*/judgment.json"))      # never judged
