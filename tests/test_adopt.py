@@ -577,3 +577,22 @@ def test_tokens_and_totals_of_an_adopted_tree_are_projectscylla_s_also_after_age
     report = (ps.run_dir(runs[0]) / "report.md").read_text()
     assert "## Agent usage by model" in report and f"| {HAIKU} | 1830 | 92 | 0 | 0 | $0.0040 |" in report
     assert "- Judges: unknown," in report
+
+
+def test_an_adopted_tree_s_unfinished_run_completes_on_a_dask_cluster(tmp_path, mock):
+    """Runs in ProjectScylla's `../completed` beside Scylla's root: a worker lays out its scratch tree deep
+    enough for them, and the doit writes the captures back there. The key is the worker's only."""
+    from dask_cluster import Cluster
+    runs = [*FINISHED[:7], Run("T1", "02", 2, stage="agent", where="in_progress")]
+    checkout, hello, ps = _setup(tmp_path, "current", runs)
+    _adopt(checkout, hello, ps)
+    cluster = Cluster.start(tmp_path / "cluster", workers=2, threads=2, env={**os.environ, **_env(mock)})
+    try:
+        _doit(checkout, ps, "-n", "4", f"executor={cluster.url}", env={**_env(mock), "ANTHROPIC_API_KEY": ""})
+    finally:
+        cluster.close()
+    assert len([r for r in mock.requests if r["main_loop"]]) == 2          # one agent (write, then finish)
+    assert len([r for r in mock.requests if not r["main_loop"]]) == 1 + 3 + 3
+    result = json.loads((ps.dir / "completed/T1/02/run_02/run_result.json").read_bytes())
+    assert result["judge_score"] is not None and not (ps.dir / "T1").exists()
+    assert _to_run(checkout, ps) == set()
